@@ -1,0 +1,1 @@
+"""Deep Playground engine: all computation, no UI. Never imports streamlit."""

@@ -1,0 +1,79 @@
+"""Typed hyperparameter schema shared by models, datasets and training settings.
+
+One `Param` describes one knob: the training page turns it into a slider or select, the CLI
+parses `--set key=value` through it, and validation messages come from it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+
+class ParamError(ValueError):
+    """A setting a person gave is not acceptable; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str  # "int" | "float" | "choice" | "bool"
+    default: Any
+    help: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple = ()
+    log: bool = False  # show on a log-scale slider (learning rate, weight decay)
+
+    def __post_init__(self):
+        if self.kind not in ("int", "float", "choice", "bool"):
+            raise ValueError(f"unknown Param kind {self.kind!r}")
+        if self.kind == "choice" and self.default not in self.choices:
+            raise ValueError(f"default {self.default!r} of {self.name} is not among its choices")
+
+    def coerce(self, value: Any) -> Any:
+        """Turn a widget value or a CLI string into this param's type, or raise ParamError."""
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ParamError(f"{self.name} must be true or false, not {value!r}")
+        if self.kind == "choice":
+            for choice in self.choices:
+                if value == choice or str(value).strip().lower() == str(choice).lower():
+                    return choice
+            options = ", ".join(str(c) for c in self.choices)
+            raise ParamError(f"{self.name} must be one of {options}; got {value!r}")
+        try:
+            if self.kind == "int":
+                number = float(value)
+                if number != int(number):
+                    raise ValueError
+                number = int(number)
+            else:
+                number = float(value)
+        except (TypeError, ValueError):
+            raise ParamError(f"{self.name} must be {'a whole number' if self.kind == 'int' else 'a number'}, not {value!r}") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ParamError(f"{self.name} must be a finite number, not {value!r}")
+        if self.low is not None and number < self.low or self.high is not None and number > self.high:
+            raise ParamError(f"{self.name} must be between {_fmt(self.low)} and {_fmt(self.high)}; got {_fmt(number)}")
+        return number
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def resolve(params: Iterable[Param], values: dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults overlaid with `values`, every value coerced. Unknown keys are an error."""
+    params = list(params)
+    values = dict(values or {})
+    known = {p.name for p in params}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ParamError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return {p.name: p.coerce(values[p.name]) if p.name in values else p.default for p in params}
