@@ -1,0 +1,71 @@
+"""Which device the engine computes on: cuda > mps > cpu, overridable; bf16 autocast on CUDA; seeding."""
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+
+import numpy as np
+import torch
+
+ENV_DEVICE = "DEEP_PLAYGROUND_DEVICE"
+CHOICES = ("auto", "cuda", "mps", "cpu")
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """`requested` ("auto", "cpu", "cuda", "cuda:1", "mps"), else $DEEP_PLAYGROUND_DEVICE, else auto.
+
+    Asking for a device this machine does not have is an error with a message, never a silent
+    fallback: a person who typed --device cuda wants to know their GPU is not being used.
+    """
+    name = (requested or os.environ.get(ENV_DEVICE) or "auto").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind = name.split(":")[0]
+    if kind not in ("cuda", "mps", "cpu"):
+        raise ValueError(f"unknown device {name!r}; choose one of {', '.join(CHOICES)} (or cuda:N)")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is visible to PyTorch; use --device cpu or auto")
+    if kind == "mps" and not _mps_available():
+        raise ValueError("device 'mps' was asked for but Apple's Metal backend is not available; use --device cpu or auto")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"bad device {name!r}: {err}") from None
+    if kind == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return device
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (fast tensor cores, no loss scaling needed); plain fp32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch (all devices); returns a CPU generator for data shuffling."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def describe(device: torch.device) -> str:
+    """One line for the home page badge and the CLI."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"CUDA GPU {torch.cuda.get_device_name(index)} (bf16 autocast)"
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"

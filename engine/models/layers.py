@@ -1,0 +1,50 @@
+"""Small building blocks shared by the built-in models.
+
+Every non-linearity is an nn.Module (never F.relu): captum's guided backprop and deconvolution
+rewire nn.ReLU modules only, and a functional ReLU would silently give the plain gradient.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "selu": nn.SELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+}
+INITS = ("default", "xavier", "he")
+
+
+def activation(name: str) -> nn.Module:
+    return ACTIVATIONS[name]()
+
+
+def initialise(model: nn.Module, scheme: str, activation_name: str = "relu") -> None:
+    """Re-initialise every Linear/Conv weight with Xavier or He; 'default' keeps PyTorch's own."""
+    if scheme == "default":
+        return
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            if scheme == "xavier":
+                gain = nn.init.calculate_gain(_gain_name(activation_name))
+                nn.init.xavier_uniform_(module.weight, gain=gain)
+            else:  # he
+                nonlinearity = "leaky_relu" if activation_name == "leaky_relu" else "relu"
+                nn.init.kaiming_normal_(module.weight, nonlinearity=nonlinearity)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+
+def _gain_name(activation_name: str) -> str:
+    return {"elu": "relu", "selu": "selu", "relu": "relu", "leaky_relu": "leaky_relu",
+            "tanh": "tanh", "sigmoid": "sigmoid"}[activation_name]
+
+
+def flat_size(shape: tuple) -> int:
+    size = 1
+    for dim in shape:
+        size *= dim
+    return size

@@ -1,0 +1,133 @@
+"""The model registry: every trainable model is declared once as a ModelSpec.
+
+The training page, the CLI (`--set key=value`) and the tests all read the spec's Param schema, so a
+new model shows up with its sliders everywhere without new UI code. Cross-parameter checks live in
+the spec's `check` and come back as messages a person can act on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from torch import nn
+
+from engine.params import Param, ParamError, resolve
+
+__all__ = ["Param", "ParamError", "ModelSpec", "TRAINING_PARAMS", "register", "get_spec",
+           "list_specs", "validate"]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a model needs to know about its data to be built."""
+    input_shape: tuple
+    num_classes: int
+    kind: str  # "image" | "points"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    title: str
+    description: str
+    data_kinds: tuple[str, ...]           # dataset kinds it can train on ("image", "points")
+    params: tuple[Param, ...]
+    build: Callable[[dict, Shape], nn.Module]
+    check: Callable[[dict, Shape], list[str]] = field(default=lambda values, shape: [])
+    family: str = "classifier"
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+
+# Settings every run has, whatever the model. Learning rate and weight decay use log sliders.
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
+TRAINING_PARAMS: tuple[Param, ...] = (
+    Param("optimizer", "choice", "adam", "SGD, SGD with momentum, Nesterov momentum, Adam, AdamW or RMSprop",
+          choices=OPTIMIZERS),
+    Param("lr", "float", 1e-3, "learning rate", low=1e-6, high=100.0, log=True),
+    Param("momentum", "float", 0.9, "momentum for SGD+momentum and Nesterov", low=0.0, high=0.999),
+    Param("weight_decay", "float", 0.0, "L2 penalty (decoupled for AdamW); 0 turns it off",
+          low=0.0, high=1.0, log=True),
+    Param("batch_size", "int", 64, "examples per step", low=1, high=8192, log=True),
+    Param("epochs", "int", 5, "passes over the training set", low=1, high=1000),
+    Param("seed", "int", 0, "random seed: same seed, same run", low=0, high=2**31 - 1),
+)
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    clash = {p.name for p in spec.params} & {p.name for p in TRAINING_PARAMS}
+    if clash:
+        raise ValueError(f"{spec.name} params clash with training params: {sorted(clash)}")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _load_builtin_models() -> None:
+    import engine.models  # noqa: F401  (each module registers its specs on import)
+
+
+def list_specs() -> list[ModelSpec]:
+    _load_builtin_models()
+    return list(_REGISTRY.values())
+
+
+def get_spec(name: str) -> ModelSpec:
+    _load_builtin_models()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ParamError(f"unknown model {name!r}; choose one of {', '.join(_REGISTRY)}") from None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A validated run: the model's params and the training settings, all resolved."""
+    model: str
+    dataset: str
+    model_params: dict[str, Any]
+    training: dict[str, Any]
+    dataset_options: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "dataset": self.dataset, **self.model_params, **self.training,
+                "dataset_options": self.dataset_options}
+
+
+def validate(model: str, dataset: str, values: dict[str, Any] | None = None,
+             dataset_options: dict[str, Any] | None = None) -> RunConfig:
+    """Check one run's settings; raise ParamError with every problem, each in plain words."""
+    from engine.data import get_info
+
+    spec = get_spec(model)
+    info = get_info(dataset)
+    values = dict(values or {})
+    training_names = {p.name for p in TRAINING_PARAMS}
+    model_values = {k: v for k, v in values.items() if k not in training_names}
+    training = resolve(TRAINING_PARAMS, {k: v for k, v in values.items() if k in training_names})
+    model_params = resolve(spec.params, model_values)
+    options = resolve(info.params, dataset_options)
+
+    problems = []
+    if not info.available:
+        problems.append(f"dataset {dataset!r} is not installed here: {info.hint}")
+    if info.kind not in spec.data_kinds:
+        problems.append(f"{spec.title} trains on {' or '.join(spec.data_kinds)} data; "
+                        f"{info.title} is {info.kind} data: pick another model or dataset")
+    else:
+        shape = Shape(tuple(info.input_shape), len(info.classes), info.kind)
+        problems += spec.check(model_params, shape)
+    train_size = _train_size(info, options)
+    if train_size is not None and training["batch_size"] > train_size:
+        problems.append(f"batch size {training['batch_size']} is larger than the {train_size} training "
+                        f"examples of {dataset}: use at most {train_size}")
+    if problems:
+        raise ParamError("; ".join(problems))
+    return RunConfig(model, dataset, model_params, training, options)
+
+
+def _train_size(info, options) -> int | None:
+    from engine.data import train_size
+    return train_size(info.name, options)

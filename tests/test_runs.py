@@ -1,0 +1,345 @@
+"""RunStore: runs, metrics, checkpoints, and surviving kills and concurrent writers."""
+from __future__ import annotations
+
+import math
+import os
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from engine.runs import INTERRUPTED_MESSAGE, RunStore
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="uses SIGKILL and select on pipes")
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path)
+
+
+def _state(seed: float) -> dict[str, torch.Tensor]:
+    return {
+        "layer.weight": torch.arange(6, dtype=torch.float32).reshape(2, 3) * seed,
+        "layer.bias": torch.tensor([seed, -seed]),
+        "steps": torch.tensor([int(seed)], dtype=torch.int64),
+    }
+
+
+def _assert_same_tensors(got: dict, expected: dict) -> None:
+    assert set(got) == set(expected)
+    for key in expected:
+        assert got[key].dtype == expected[key].dtype
+        assert torch.equal(got[key], expected[key]), key
+
+
+def _start(script: str, stdin=None) -> subprocess.Popen:
+    """A Python subprocess that imports the engine from this checkout."""
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=REPO_ROOT, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _read_line(proc: subprocess.Popen, timeout: float = 60) -> str:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        proc.kill()
+        pytest.fail(f"subprocess printed nothing in {timeout} s: {proc.stderr.read()}")
+    line = proc.stdout.readline()
+    if not line:
+        pytest.fail(f"subprocess exited early: {proc.wait()} {proc.stderr.read()}")
+    return line.strip()
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+def test_create_get_list(store):
+    first = store.create_run("mlp", "digits", {"lr": 0.01, "hidden": [64, 32]})
+    second = store.create_run("cnn", "mnist", {"lr": 0.001})
+
+    run = store.get_run(first)
+    assert run.id == first
+    assert (run.model, run.dataset) == ("mlp", "digits")
+    assert run.params == {"lr": 0.01, "hidden": [64, 32]}
+    assert run.status == "running"
+    assert run.message is None
+    assert run.final == {}
+    assert run.created == run.updated
+    assert abs(run.created - time.time()) < 60
+
+    assert [r.id for r in store.list_runs()] == [second, first]
+    assert [r.id for r in store.list_runs(limit=1)] == [second]
+
+
+def test_set_status_with_final_metrics(store):
+    run_id = store.create_run("mlp", "digits", {})
+    store.set_status(run_id, "diverged", "loss became NaN at step 12")
+    run = store.get_run(run_id)
+    assert (run.status, run.message, run.final) == ("diverged", "loss became NaN at step 12", {})
+    assert run.updated >= run.created
+
+    store.set_status(run_id, "completed", final={"val_acc": 0.97, "val_loss": 0.1})
+    run = store.get_run(run_id)
+    assert (run.status, run.message) == ("completed", None)
+    assert run.final == {"val_acc": 0.97, "val_loss": 0.1}
+
+    # A later status change without `final` keeps the summary.
+    store.set_status(run_id, "stopped")
+    assert store.get_run(run_id).final == {"val_acc": 0.97, "val_loss": 0.1}
+
+    with pytest.raises(ValueError, match="unknown run status 'done'"):
+        store.set_status(run_id, "done")
+
+
+def test_heartbeat_touches_updated(store):
+    run_id = store.create_run("mlp", "digits", {})
+    before = store.get_run(run_id).updated
+    time.sleep(0.01)
+    store.heartbeat(run_id)
+    assert store.get_run(run_id).updated > before
+
+
+def test_delete_removes_rows_and_checkpoints(store, tmp_path):
+    keep = store.create_run("mlp", "digits", {})
+    gone = store.create_run("mlp", "digits", {})
+    store.append_metrics(gone, [(0, 0, "loss", 1.0, 0.0)])
+    store.append_metrics(keep, [(0, 0, "loss", 2.0, 0.0)])
+    folder = store.save_checkpoint(gone, 1, _state(1)).parent
+    assert folder == tmp_path / "checkpoints" / str(gone)
+
+    store.delete_run(gone)
+
+    assert not folder.exists()
+    assert [r.id for r in store.list_runs()] == [keep]
+    with sqlite3.connect(tmp_path / "runs.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM metrics WHERE run_id = ?", (gone,)).fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM metrics WHERE run_id = ?", (keep,)).fetchone() == (1,)
+
+
+def test_unknown_run_id(store):
+    with pytest.raises(KeyError, match="no run with id 4242"):
+        store.get_run(4242)
+    for call in (lambda: store.set_status(4242, "failed"),
+                 lambda: store.heartbeat(4242),
+                 lambda: store.delete_run(4242),
+                 lambda: store.metrics(4242),
+                 lambda: store.append_metrics(4242, [(0, 0, "loss", 1.0, 0.0)])):
+        with pytest.raises(KeyError, match="4242"):
+            call()
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+ROWS = [
+    (0, None, "loss", 2.5, 100.0),
+    (0, None, "acc", 0.1, 100.0),
+    (1, None, "loss", float("nan"), 101.0),
+    (1, None, "acc", None, 101.0),
+    (1, 0, "val_acc", 0.5, 101.5),
+    (2, 1, "loss", float("inf"), 102.0),
+]
+
+
+def test_metrics_round_trip_in_order(store):
+    run_id = store.create_run("mlp", "digits", {})
+    store.append_metrics(run_id, ROWS[:3])
+    store.append_metrics(run_id, iter(ROWS[3:]))  # any iterable
+
+    frame = store.metrics(run_id)
+    assert list(frame.columns) == ["step", "epoch", "name", "value", "wall_time"]
+    assert frame["step"].tolist() == [0, 0, 1, 1, 1, 2]
+    assert frame["epoch"].tolist() == [pd.NA, pd.NA, pd.NA, pd.NA, 0, 1]
+    assert frame["name"].tolist() == ["loss", "acc", "loss", "acc", "val_acc", "loss"]
+    assert frame["wall_time"].tolist() == [100.0, 100.0, 101.0, 101.0, 101.5, 102.0]
+    values = frame["value"].tolist()
+    assert values[:2] == [2.5, 0.1]
+    # NaN and None both come back as NaN (stored as NULL); inf is kept.
+    assert math.isnan(values[2]) and math.isnan(values[3])
+    assert values[4:] == [0.5, math.inf]
+    assert frame["value"].dtype == "float64"
+
+    only = store.metrics(run_id, names=["acc", "val_acc"])
+    assert only["name"].tolist() == ["acc", "acc", "val_acc"]
+    assert only["step"].tolist() == [0, 1, 1]
+    assert store.metrics(run_id, names=[]).empty
+
+
+def test_metrics_of_empty_run(store):
+    run_id = store.create_run("mlp", "digits", {})
+    frame = store.metrics(run_id)
+    assert frame.empty
+    assert list(frame.columns) == ["step", "epoch", "name", "value", "wall_time"]
+    assert list(store.metrics_wide(run_id).columns) == ["step", "epoch"]
+
+
+def test_metrics_wide_and_csv(store):
+    run_id = store.create_run("mlp", "digits", {})
+    store.append_metrics(run_id, ROWS)
+    store.append_metrics(run_id, [(2, 1, "loss", 0.75, 103.0)])  # re-logged: later value wins
+
+    wide = store.metrics_wide(run_id)
+    assert list(wide.columns) == ["step", "epoch", "loss", "acc", "val_acc"]
+    assert wide["step"].tolist() == [0, 1, 1, 2]
+    assert wide["epoch"].tolist() == [pd.NA, pd.NA, 0, 1]
+    assert wide.loc[0, ["loss", "acc"]].tolist() == [2.5, 0.1]
+    assert wide.loc[3, "loss"] == 0.75
+    assert wide.loc[2, "val_acc"] == 0.5
+    assert wide[["loss", "acc", "val_acc"]].isna().sum().tolist() == [2, 3, 3]
+
+    assert store.export_csv(run_id).splitlines() == [
+        "step,epoch,loss,acc,val_acc",
+        "0,,2.5,0.1,",
+        "1,,,,",
+        "1,0,,,0.5",
+        "2,1,0.75,,",
+    ]
+
+
+# -- checkpoints -----------------------------------------------------------------------------
+
+def test_checkpoint_round_trip(store, tmp_path):
+    run_id = store.create_run("mlp", "digits", {})
+    tied = torch.ones(2, 2)
+    store.save_checkpoint(run_id, 1, _state(1) | {"a": tied, "b": tied})  # shared storage is fine
+    path = store.save_checkpoint(run_id, 2, _state(2))
+
+    assert path == tmp_path / "checkpoints" / str(run_id) / "epoch_0002.safetensors"
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "epoch_0001.safetensors", "epoch_0002.safetensors"]  # no temp files left behind
+    assert store.checkpoint_epochs(run_id) == [1, 2]
+    _assert_same_tensors(store.load_checkpoint(run_id), _state(2))
+    _assert_same_tensors(store.load_checkpoint(run_id, 1), _state(1) | {"a": tied, "b": tied})
+
+    with pytest.raises(FileNotFoundError, match="no checkpoint for epoch 3"):
+        store.load_checkpoint(run_id, 3)
+
+
+def test_checkpoint_of_non_contiguous_tensor(store):
+    run_id = store.create_run("mlp", "digits", {})
+    transposed = torch.arange(6.0).reshape(2, 3).t()
+    store.save_checkpoint(run_id, 1, {"w": transposed})
+    assert torch.equal(store.load_checkpoint(run_id)["w"], transposed)
+
+
+def test_load_checkpoint_without_any(store):
+    run_id = store.create_run("mlp", "digits", {})
+    assert store.checkpoint_epochs(run_id) == []
+    with pytest.raises(FileNotFoundError, match=f"run {run_id} has no checkpoints"):
+        store.load_checkpoint(run_id)
+
+
+# -- owners and interrupted runs -------------------------------------------------------------
+
+def _set_owner(tmp_path, run_id: int, owner: str) -> None:
+    with sqlite3.connect(tmp_path / "runs.sqlite") as conn:
+        conn.execute("UPDATE runs SET owner = ? WHERE id = ?", (owner, run_id))
+
+
+def test_live_owner_is_not_interrupted(store, tmp_path):
+    run_id = store.create_run("mlp", "digits", {})
+    RunStore(tmp_path)
+    assert store.get_run(run_id).status == "running"
+
+
+def test_owner_on_another_host_is_left_alone(store, tmp_path):
+    run_id = store.create_run("mlp", "digits", {})
+    _set_owner(tmp_path, run_id, "some-other-host.example:1:1")
+    RunStore(tmp_path)
+    assert store.get_run(run_id).status == "running"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_reused_pid_counts_as_gone(store, tmp_path):
+    import socket
+
+    run_id = store.create_run("mlp", "digits", {})
+    # Our own pid, but a start time that is not ours: another process that once had this pid.
+    _set_owner(tmp_path, run_id, f"{socket.gethostname()}:{os.getpid()}:1")
+    RunStore(tmp_path)
+    run = store.get_run(run_id)
+    assert (run.status, run.message) == ("interrupted", INTERRUPTED_MESSAGE)
+
+
+@posix_only
+def test_killed_trainer_is_marked_interrupted(tmp_path):
+    proc = _start(f"""
+        import time, torch
+        from engine.runs import RunStore
+        store = RunStore({str(tmp_path)!r})
+        run_id = store.create_run("mlp", "digits", {{"lr": 0.1}})
+        store.append_metrics(run_id, [(i, 0, "loss", 1.0 / (i + 1), time.time()) for i in range(5)])
+        store.save_checkpoint(run_id, 1, {{"w": torch.arange(4.0), "b": torch.tensor([7])}})
+        print(run_id, flush=True)
+        step = 5
+        while True:
+            store.append_metrics(run_id, [(step, 1, "loss", 0.5, time.time())])
+            step += 1
+    """)
+    try:
+        run_id = int(_read_line(proc))
+        time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    store = RunStore(tmp_path)
+    run = store.get_run(run_id)
+    assert (run.status, run.message) == ("interrupted", INTERRUPTED_MESSAGE)
+    frame = store.metrics(run_id)
+    assert len(frame) >= 5
+    assert frame["step"].tolist() == list(range(len(frame)))
+    assert frame["value"].tolist()[:5] == [1.0 / (i + 1) for i in range(5)]
+    _assert_same_tensors(store.load_checkpoint(run_id),
+                         {"w": torch.arange(4.0), "b": torch.tensor([7])})
+
+
+@posix_only
+def test_two_processes_write_at_once(tmp_path):
+    script = f"""
+        import sys, time
+        from engine.runs import RunStore
+        store = RunStore({str(tmp_path)!r})
+        run_id = store.create_run("mlp", "digits", {{}})
+        print(run_id, flush=True)
+        sys.stdin.readline()  # wait until both writers are ready, so they really overlap
+        for batch in range(200):
+            store.append_metrics(run_id, [(batch * 10 + i, batch // 20, "loss", float(batch * 10 + i),
+                                           time.time()) for i in range(10)])
+        print("done", flush=True)
+    """
+    procs = [_start(script, stdin=subprocess.PIPE) for _ in range(2)]
+    try:
+        run_ids = [int(_read_line(p)) for p in procs]
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        assert [_read_line(p) for p in procs] == ["done", "done"]
+        for p in procs:
+            assert p.wait(timeout=60) == 0, p.stderr.read()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    store = RunStore(tmp_path)
+    assert len(set(run_ids)) == 2
+    for run_id in run_ids:
+        frame = store.metrics(run_id)
+        assert frame["step"].tolist() == list(range(2000))
+        assert frame["value"].tolist() == [float(i) for i in range(2000)]
+    with sqlite3.connect(tmp_path / "runs.sqlite") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
