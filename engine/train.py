@@ -1,0 +1,264 @@
+"""The Trainer: trains one validated run in a background thread, writing everything to the RunStore.
+
+Per step it records the loss; per epoch the train/val loss and accuracy, samples/s, and the
+gradient norm of every layer (the vanishing-gradient view), then a checkpoint. Step losses are
+kept in a small on-device buffer and copied to the host in one transfer every `flush_every` steps
+or `flush_seconds`, so the step loop has no host syncs on a GPU; divergence (nan/inf) is found at
+that flush (nan/inf, or a loss 10,000x its first value), and the message names the exact step.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from engine.data import Dataset, load_dataset
+from engine.device import autocast, pick_device, seed_everything
+from engine.optim import make_optimizer
+from engine.registry import RunConfig, Shape, get_spec
+from engine.runs import RunStore
+
+# A loss this many times its first value has diverged even while still finite: with ReLUs a huge
+# learning rate kills the units and parks the loss near 1e17 instead of reaching inf.
+EXPLOSION_FACTOR = 1e4
+
+
+@dataclass
+class Progress:
+    """The latest state of a job, for a UI to poll without touching the database."""
+    run_id: int
+    status: str = "running"
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    total_steps: int = 0
+    last_loss: float | None = None
+    samples_per_s: float | None = None
+    eta_s: float | None = None
+    message: str | None = None
+    final: dict = field(default_factory=dict)
+
+
+def build_model(config: RunConfig, dataset: Dataset) -> nn.Module:
+    info = dataset.info
+    shape = Shape(tuple(info.input_shape), len(info.classes), info.kind)
+    return get_spec(config.model).build(config.model_params, shape)
+
+
+def layer_grad_norms(model: nn.Module) -> dict[str, torch.Tensor]:
+    """L2 norm of the gradients of each module that owns parameters (still on the device)."""
+    norms = {}
+    for name, module in model.named_modules():
+        grads = [p.grad for p in module.parameters(recurse=False) if p.grad is not None]
+        if grads:
+            norms[name or "model"] = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+    return norms
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+             batch_size: int = 1024) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over (x, y), in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size].to(device, non_blocking=True)
+        yb = y[start:start + batch_size].to(device, non_blocking=True)
+        with autocast(device):
+            logits = model(xb)
+        loss_sum += nn.functional.cross_entropy(logits.float(), yb, reduction="sum")
+        correct += (logits.argmax(1) == yb).sum()
+    model.train(was_training)
+    n = max(len(x), 1)
+    return loss_sum.item() / n, correct.item() / n
+
+
+class TrainingJob:
+    """One run. `start()` trains in a daemon thread; `stop()` ends it within one step."""
+
+    def __init__(self, config: RunConfig, store: RunStore, device: str | torch.device | None = None,
+                 data_dir=None, flush_every: int = 64, flush_seconds: float = 0.5,
+                 checkpoints: bool = True):
+        self.config = config
+        self.store = store
+        self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.data_dir = data_dir
+        self.flush_every = flush_every
+        self.flush_seconds = flush_seconds
+        self.checkpoints = checkpoints
+        params = {**config.as_dict(), "device": str(self.device)}
+        self.run_id = store.create_run(config.model, config.dataset, params)
+        self.progress = Progress(self.run_id, epochs=config.training["epochs"])
+        self._stop = threading.Event()
+        self._first_loss: float | None = None
+        self._bad_loss = math.nan
+        self._thread: threading.Thread | None = None
+
+    # ---- control -------------------------------------------------------------------------------
+    def start(self) -> "TrainingJob":
+        self._thread = threading.Thread(target=self.run, name=f"train-run-{self.run_id}", daemon=True)
+        self._thread.start()
+        _ACTIVE[self.run_id] = self
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> str:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.progress.status
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def run(self) -> str:
+        """Train to the end (or stop / divergence / failure); returns the final status."""
+        try:
+            status, message = self._train()
+        except torch.cuda.OutOfMemoryError:
+            bs = self.config.training["batch_size"]
+            status, message = "failed", (f"ran out of GPU memory with batch size {bs}: try a smaller batch "
+                                         f"size (e.g. {max(1, bs // 2)}) or a smaller model")
+        except Exception as err:  # any other crash: the run must say so, not hang in "running"
+            if "out of memory" in str(err).lower():
+                status, message = "failed", f"ran out of memory: try a smaller batch size or model ({err})"
+            else:
+                status, message = "failed", f"{type(err).__name__}: {err}"
+        finally:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+        self.progress.status, self.progress.message = status, message
+        self.store.set_status(self.run_id, status, message, final=self.progress.final)
+        _ACTIVE.pop(self.run_id, None)
+        return status
+
+    def _train(self) -> tuple[str, str | None]:
+        cfg, device, store, run_id = self.config, self.device, self.store, self.run_id
+        t = cfg.training
+        generator = seed_everything(t["seed"])
+        data = load_dataset(cfg.dataset, cfg.dataset_options, data_dir=self.data_dir)
+        model = build_model(cfg, data).to(device)
+        optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"], t["momentum"], t["weight_decay"])
+        # The whole (small) dataset lives on the device: batches are gathered there, no host copies.
+        x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+        n, bs, epochs = len(x_train), t["batch_size"], t["epochs"]
+        # Drop the ragged last batch: a batch of one breaks BatchNorm, and it is noise anyway.
+        steps_per_epoch = n // bs
+        self.progress.total_steps = steps_per_epoch * epochs
+
+        losses = torch.empty(self.flush_every, device=device)
+        pending: list[tuple[int, int, float]] = []  # (step, epoch, wall time) of the buffered losses
+        last_flush = time.monotonic()
+        step, started = 0, time.monotonic()
+        model.train()
+        for epoch in range(1, epochs + 1):
+            epoch_start = time.monotonic()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            order = torch.randperm(n, generator=generator).to(device)
+            for i in range(steps_per_epoch):
+                if self._stop.is_set():
+                    self._flush(losses, pending)
+                    return "stopped", f"stopped by the user at step {step} (epoch {epoch}); checkpoints up to epoch {epoch - 1} are kept"
+                idx = order[i * bs:(i + 1) * bs]
+                xb, yb = x_train[idx], y_train[idx]
+                with autocast(device):
+                    logits = model(xb)
+                loss = nn.functional.cross_entropy(logits.float(), yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+
+                step += 1
+                detached = loss.detach()
+                losses[len(pending)] = detached
+                pending.append((step, epoch, time.time()))
+                loss_sum += detached
+                correct += (logits.detach().argmax(1) == yb).sum()
+                now = time.monotonic()
+                if len(pending) == self.flush_every or now - last_flush > self.flush_seconds:
+                    bad_step = self._flush(losses, pending)
+                    last_flush = now
+                    if bad_step is not None:
+                        return "diverged", self._divergence_message(bad_step)
+                    self._update_eta(step, started)
+            bad_step = self._flush(losses, pending)
+            if bad_step is not None:
+                return "diverged", self._divergence_message(bad_step)
+            epoch_time = time.monotonic() - epoch_start
+            self._end_epoch(model, data, epoch, step, steps_per_epoch, bs, loss_sum, correct, epoch_time)
+            self._update_eta(step, started)
+        return "completed", None
+
+    def _flush(self, losses: torch.Tensor, pending: list) -> int | None:
+        """Write buffered step losses (one device->host copy); return the first non-finite step."""
+        if not pending:
+            return None
+        values = losses[:len(pending)].tolist()
+        if self._first_loss is None and math.isfinite(values[0]):
+            self._first_loss = values[0]
+        limit = EXPLOSION_FACTOR * self._first_loss if self._first_loss else math.inf
+        rows, bad_step = [], None
+        for (step, epoch, wall), value in zip(pending, values):
+            rows.append((step, epoch, "loss", value, wall))
+            if bad_step is None and not (math.isfinite(value) and value <= limit):
+                bad_step, self._bad_loss = step, value
+        self.store.append_metrics(self.run_id, rows)
+        self.progress.step, self.progress.last_loss = pending[-1][0], values[-1]
+        pending.clear()
+        return bad_step
+
+    def _divergence_message(self, step: int) -> str:
+        lr = self.config.training["lr"]
+        what = (f"became {self._bad_loss}" if not math.isfinite(self._bad_loss) else
+                f"exploded to {self._bad_loss:.3g} ({EXPLOSION_FACTOR:,.0f}x its first value)")
+        return (f"the loss {what} at step {step}: training diverged. Try a lower learning rate "
+                f"(e.g. {lr / 10:g} instead of {lr:g}); the curves up to that step are kept")
+
+    def _update_eta(self, step: int, started: float) -> None:
+        elapsed = time.monotonic() - started
+        rate = step / elapsed if elapsed > 0 else 0.0
+        remaining = self.progress.total_steps - step
+        self.progress.eta_s = remaining / rate if rate > 0 else None
+
+    def _end_epoch(self, model, data: Dataset, epoch, step, steps, bs, loss_sum, correct, epoch_time):
+        norms = layer_grad_norms(model)  # gradients of the epoch's last step are still in .grad
+        train_loss = loss_sum.item() / steps
+        train_acc = correct.item() / (steps * bs)
+        val_loss, val_acc = evaluate(model, data.x_val, data.y_val, self.device)
+        samples_per_s = steps * bs / epoch_time if epoch_time > 0 else None
+        wall = time.time()
+        rows = [(step, epoch, "train_loss", train_loss, wall), (step, epoch, "train_acc", train_acc, wall),
+                (step, epoch, "val_loss", val_loss, wall), (step, epoch, "val_acc", val_acc, wall),
+                (step, epoch, "samples_per_s", samples_per_s, wall), (step, epoch, "epoch_time", epoch_time, wall)]
+        rows += [(step, epoch, f"grad_norm/{name}", value, wall)
+                 for name, value in zip(norms, torch.stack(list(norms.values())).tolist())] if norms else []
+        self.store.append_metrics(self.run_id, rows)
+        if self.checkpoints:
+            self.store.save_checkpoint(self.run_id, epoch, model.state_dict())
+        self.progress.epoch, self.progress.samples_per_s = epoch, samples_per_s
+        self.progress.final = {"epochs": epoch, "steps": step, "train_loss": train_loss, "train_acc": train_acc,
+                               "val_loss": val_loss, "val_acc": val_acc}
+
+
+# Jobs training in this process, by run id: a page that reloads finds its run here again. Models
+# under training live here, in the engine, never in Streamlit's cache (that one is shared).
+_ACTIVE: dict[int, TrainingJob] = {}
+
+
+def active_jobs() -> dict[int, TrainingJob]:
+    return dict(_ACTIVE)
+
+
+def start_training(config: RunConfig, store: RunStore, device=None, data_dir=None) -> TrainingJob:
+    """Create the run and train it in the background; returns at once."""
+    return TrainingJob(config, store, device=device, data_dir=data_dir).start()

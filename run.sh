@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Deep Playground, on a fresh machine with Python 3.11+:
+#   ./run.sh app    create .venv, install, launch the app (http://127.0.0.1:8501)
+#   ./run.sh test   create .venv, install dev tools (and chromium when root), run the whole suite
+# Extra arguments go to streamlit / pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+ensure_venv() {
+  local reqs=$1 stamp
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Deep Playground needs Python 3.11 or newer; set PYTHON=python3.11")'
+    "$PYTHON" -m venv "$VENV"
+  fi
+  # Reinstall only when the requirement files changed since the last install.
+  stamp=$(cat requirements.txt "$reqs" | sha256sum | cut -c1-16)
+  if [ "$(cat "$VENV/.installed-$reqs" 2>/dev/null)" != "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$reqs"
+    echo "$stamp" > "$VENV/.installed-$reqs"
+  fi
+}
+
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian chromium for the browser tests..." >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "could not install chromium: the browser tests will say they were skipped" >&2
+  else
+    echo "chromium is missing and this is not root: the browser tests will be skipped (apt-get install chromium)" >&2
+  fi
+}
+
+case "${1:-app}" in
+  app)
+    ensure_venv requirements.txt
+    exec "$VENV/bin/python" -m streamlit run app.py "${@:2}"
+    ;;
+  test)
+    ensure_venv requirements-dev.txt
+    ensure_chromium
+    exec "$VENV/bin/python" -m pytest "${@:2}"
+    ;;
+  *)
+    echo "usage: ./run.sh app | ./run.sh test [pytest args]" >&2
+    exit 2
+    ;;
+esac

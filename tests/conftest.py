@@ -1,0 +1,21 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir(tmp_path_factory):
+    """One data dir for the session, so MNIST is converted to .npz once, not per test."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture
+def data_env(shared_data_dir, monkeypatch):
+    """Point the engine's data dir at the session folder (never the user's real cache)."""
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(shared_data_dir))
+    return shared_data_dir

@@ -1,0 +1,108 @@
+"""Registry, param schema and validation messages."""
+import pytest
+import torch
+from torch import nn
+
+from engine.params import Param, ParamError, resolve
+from engine.registry import TRAINING_PARAMS, Shape, get_spec, list_specs, validate
+
+
+def test_builtin_models_registered():
+    assert {s.name for s in list_specs()} >= {"mlp", "cnn", "resnet"}
+
+
+def test_param_coercion_from_cli_strings():
+    lr = Param("lr", "float", 1e-3, low=1e-6, high=10, log=True)
+    assert lr.coerce("0.01") == 0.01
+    depth = Param("depth", "int", 2, low=0, high=16)
+    assert depth.coerce("3") == 3 and depth.coerce(4.0) == 4
+    bn = Param("batchnorm", "bool", False)
+    assert bn.coerce("yes") is True and bn.coerce("false") is False
+    act = Param("activation", "choice", "relu", choices=("relu", "tanh"))
+    assert act.coerce("TANH") == "tanh"
+
+
+@pytest.mark.parametrize("param, value, words", [
+    (Param("lr", "float", 1e-3, low=1e-6, high=10), "20", "lr must be between 1e-06 and 10; got 20"),
+    (Param("depth", "int", 2, low=0, high=16), "2.5", "depth must be a whole number"),
+    (Param("depth", "int", 2, low=0, high=16), "abc", "depth must be a whole number, not 'abc'"),
+    (Param("lr", "float", 1e-3), "nan", "lr must be a finite number"),
+    (Param("act", "choice", "relu", choices=("relu", "tanh")), "gelu", "act must be one of relu, tanh; got 'gelu'"),
+    (Param("bn", "bool", False), "maybe", "bn must be true or false"),
+])
+def test_param_errors_are_human(param, value, words):
+    with pytest.raises(ParamError, match=None) as err:
+        param.coerce(value)
+    assert words in str(err.value)
+
+
+def test_resolve_rejects_unknown_keys():
+    with pytest.raises(ParamError, match="unknown setting"):
+        resolve(TRAINING_PARAMS, {"learning_rate": 1})
+
+
+def test_validate_fills_defaults():
+    cfg = validate("mlp", "spiral", {"lr": "0.03", "depth": "3"})
+    assert cfg.training["lr"] == 0.03 and cfg.model_params["depth"] == 3
+    assert cfg.model_params["width"] == get_spec("mlp").param("width").default
+    assert cfg.dataset_options["noise"] == pytest.approx(0.1)
+
+
+def test_validate_messages():
+    with pytest.raises(ParamError, match="trains on image data; Spiral .* is points data: pick another model or dataset"):
+        validate("cnn", "spiral")
+    with pytest.raises(ParamError, match="4 pooling blocks shrink a 8x8 image below one pixel: use at most 3 blocks"):
+        validate("cnn", "digits", {"blocks": 4})
+    with pytest.raises(ParamError, match="kernel size must be odd"):
+        validate("cnn", "mnist", {"kernel": 4})
+    with pytest.raises(ParamError, match="batch size 4096 is larger than the 1437 training examples of digits"):
+        validate("mlp", "digits", {"batch_size": 4096})
+    with pytest.raises(ParamError, match="unknown model 'gpt'"):
+        validate("gpt", "mnist")
+    with pytest.raises(ParamError, match="optimizer must be one of"):
+        validate("mlp", "mnist", {"optimizer": "lbfgs"})
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "resnet"])
+@pytest.mark.parametrize("shape", [Shape((1, 28, 28), 10, "image"), Shape((1, 8, 8), 10, "image")])
+def test_models_build_and_use_relu_modules(name, shape):
+    spec = get_spec(name)
+    values = {p.name: p.default for p in spec.params}
+    if name == "mlp":
+        values["batchnorm"], values["dropout"] = True, 0.2
+    model = spec.build(values, shape)
+    out = model(torch.randn(3, *shape.input_shape))
+    assert out.shape == (3, 10)
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    assert relus, "models must use nn.ReLU modules (captum guided backprop rewires only those)"
+    assert len({id(m) for m in relus}) == len(relus)
+
+
+def test_conv_pool_block_concatenates_branches():
+    spec = get_spec("cnn")
+    values = {p.name: p.default for p in spec.params} | {"conv_pool": True, "blocks": 1, "channels": 8}
+    model = spec.build(values, Shape((1, 28, 28), 10, "image"))
+    block = model.features[0]
+    assert block.out_channels == 8 + 8 + 3
+    assert block(torch.randn(2, 1, 28, 28)).shape == (2, 19, 14, 14)
+    assert isinstance(block.branch_max[-1], nn.MaxPool2d) and isinstance(block.branch_avg[-1], nn.AvgPool2d)
+
+
+def test_preact_resnet_shortcut_on_stride():
+    spec = get_spec("resnet")
+    values = {p.name: p.default for p in spec.params}
+    model = spec.build(values, Shape((1, 28, 28), 10, "image"))
+    blocks = list(model.stages)
+    assert blocks[0].shortcut is None  # same width, stride 1: identity
+    assert blocks[1].shortcut is not None and blocks[1].conv1.stride == (2, 2)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "selu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("init", ["default", "xavier", "he"])
+def test_mlp_activations_and_inits(activation, init):
+    spec = get_spec("mlp")
+    values = {p.name: p.default for p in spec.params} | {"activation": activation, "init": init}
+    model = spec.build(values, Shape((2,), 2, "points"))
+    assert model(torch.randn(5, 2)).shape == (5, 2)
+    if init != "default":
+        assert all(torch.all(m.bias == 0) for m in model.modules() if isinstance(m, nn.Linear))

@@ -1,0 +1,114 @@
+"""The Trainer: real runs on real data, divergence, stop, failure, checkpoints, metrics."""
+import math
+import time
+
+import pytest
+import torch
+
+from engine.data import load_dataset
+from engine.registry import validate
+from engine.runs import RunStore
+from engine.train import TrainingJob, build_model, evaluate
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "runs")
+
+
+def test_cnn_one_epoch_on_mnist_reaches_95_percent(data_env, store):
+    config = validate("cnn", "mnist", {"epochs": 1})
+    job = TrainingJob(config, store, device="cpu")
+    assert job.run() == "completed"
+    run = store.get_run(job.run_id)
+    assert run.status == "completed" and run.final["val_acc"] >= 0.95
+    metrics = store.metrics(job.run_id)
+    steps = metrics[metrics.name == "loss"]
+    assert list(steps.step) == list(range(1, 60000 // 64 + 1))
+    assert steps.value.iloc[-100:].mean() < steps.value.iloc[:20].mean() / 5
+    epoch_rows = metrics[metrics.epoch == 1].set_index("name").value
+    assert epoch_rows["val_acc"] == pytest.approx(run.final["val_acc"])
+    assert epoch_rows["samples_per_s"] > 0
+    # One gradient norm per layer that owns parameters: two convs and two linears.
+    grad_layers = sorted(n for n in epoch_rows.index if n.startswith("grad_norm/"))
+    assert grad_layers == ["grad_norm/classifier.1", "grad_norm/classifier.3",
+                           "grad_norm/features.0.convs.0", "grad_norm/features.1.convs.0"]
+    # The checkpoint reproduces the reported accuracy exactly.
+    assert store.checkpoint_epochs(job.run_id) == [1]
+    data = load_dataset("mnist")
+    model = build_model(config, data)
+    model.load_state_dict(store.load_checkpoint(job.run_id))
+    _, acc = evaluate(model, data.x_val, data.y_val, torch.device("cpu"))
+    assert acc == pytest.approx(run.final["val_acc"])
+
+
+@pytest.mark.parametrize("activation, factor, words", [("relu", 1e4, "exploded to"), ("elu", math.inf, "became inf")])
+def test_huge_learning_rate_diverges_with_a_message(data_env, store, monkeypatch, activation, factor, words):
+    # With ReLUs, lr=100 parks the loss near 1e8 (dead units) instead of inf: that is caught as an
+    # explosion; with ELU and the explosion rule off, it really reaches inf.
+    monkeypatch.setattr("engine.train.EXPLOSION_FACTOR", factor)
+    config = validate("mlp", "mnist", {"lr": 100, "optimizer": "sgd", "epochs": 3, "activation": activation})
+    job = TrainingJob(config, store, device="cpu", flush_every=8)
+    assert job.run() == "diverged"
+    run = store.get_run(job.run_id)
+    assert run.status == "diverged" and words in run.message
+    bad_step = int(run.message.split("at step ")[1].split(":")[0])
+    assert "try a lower learning rate (e.g. 10 instead of 100)" in run.message.lower()
+    losses = store.metrics(job.run_id, ["loss"]).set_index("step").value
+    # Curves are kept up to the flush that found it; the named step is the first bad one.
+    first = losses.iloc[0]
+    assert all(math.isfinite(v) and v <= factor * first for v in losses.loc[:bad_step - 1])
+    bad = losses.loc[bad_step]
+    assert not math.isfinite(bad) or bad > factor * first
+    assert store.checkpoint_epochs(job.run_id) == []
+
+
+def test_stop_ends_within_one_step_and_keeps_checkpoints(data_env, store):
+    config = validate("mlp", "spiral", {"epochs": 1000, "batch_size": 10})
+    job = TrainingJob(config, store, device="cpu", flush_every=1).start()
+    deadline = time.monotonic() + 30
+    while not store.checkpoint_epochs(job.run_id) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    job.stop()
+    step_at_stop = job.progress.step
+    assert job.join(10) == "stopped"
+    assert job.progress.step <= step_at_stop + 1
+    run = store.get_run(job.run_id)
+    assert run.status == "stopped" and "stopped by the user" in run.message
+    assert store.checkpoint_epochs(job.run_id)[0] == 1
+
+
+def test_out_of_memory_marks_run_failed(data_env, store, monkeypatch):
+    config = validate("mlp", "spiral", {"batch_size": 128})
+    job = TrainingJob(config, store, device="cpu")
+
+    def explode(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    monkeypatch.setattr(torch.nn.Linear, "forward", explode)
+    assert job.run() == "failed"
+    run = store.get_run(job.run_id)
+    assert run.message.startswith("ran out of GPU memory with batch size 128: try a smaller batch size (e.g. 64)")
+
+
+def test_other_errors_fail_the_run_with_their_text(data_env, store, monkeypatch):
+    job = TrainingJob(validate("mlp", "spiral"), store, device="cpu")
+    monkeypatch.setattr(torch.nn.Linear, "forward", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert job.run() == "failed"
+    assert store.get_run(job.run_id).message == "RuntimeError: boom"
+
+
+def test_same_seed_same_curve(data_env, store):
+    config = validate("mlp", "spiral", {"epochs": 2, "seed": 7})
+    runs = [TrainingJob(config, store, device="cpu") for _ in range(2)]
+    for job in runs:
+        assert job.run() == "completed"
+    a, b = (store.metrics(job.run_id, ["loss"]).value.tolist() for job in runs)
+    assert a == b and len(a) == 2 * (250 // 64)
+
+
+def test_mlp_learns_spiral(data_env, store):
+    config = validate("mlp", "spiral", {"epochs": 300, "lr": 0.01, "batch_size": 32, "width": 32, "depth": 3},
+                      {"noise": 0.0})
+    job = TrainingJob(config, store, device="cpu", checkpoints=False)
+    assert job.run() == "completed"
+    assert store.get_run(job.run_id).final["val_acc"] >= 0.9
