@@ -26,6 +26,8 @@ def _catalogue() -> str:
             rng = "|".join(str(c) for c in p.choices)
         elif p.kind == "bool":
             rng = "true|false"
+        elif p.kind == "int":
+            rng = f"{int(p.low)}..{int(p.high)}" + (" log" if p.log else "")
         else:
             rng = f"{p.low:g}..{p.high:g}" + (" log" if p.log else "")
         return f"    {p.name:<17} {p.kind:<6} default {p.default!s:<8} {rng:<22} {p.help}"
@@ -111,23 +113,21 @@ def cmd_train(args) -> int:
             values[flag] = getattr(args, flag)
     config = validate(args.model, args.dataset, values, _key_values(args.option, "--option"))
     device = pick_device(args.device)
-    job = TrainingJob(config, _store(args), device=device, data_dir=args.data_dir)
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
-    log(f"run {job.run_id}: {config.model} on {config.dataset}, {describe(device)}")
 
+    def report(p):
+        f = p.final
+        log(f"epoch {p.epoch}/{p.epochs}: train loss {f['train_loss']:.4f} acc {f['train_acc']:.4f}, "
+            f"val loss {f['val_loss']:.4f} acc {f['val_acc']:.4f}, {p.samples_per_s:.0f} samples/s")
+
+    job = TrainingJob(config, _store(args), device=device, data_dir=args.data_dir, on_epoch=report)
+    log(f"run {job.run_id}: {config.model} on {config.dataset}, {describe(device)}")
     # Ctrl-C / SIGTERM stop the run cleanly (status "stopped", checkpoints kept).
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: job.stop())
     job.start()
-    reported = 0
-    while job.alive:
+    while job.alive:  # join in slices so the signal handlers get to run
         job.join(0.5)
-        p = job.progress
-        if p.epoch > reported:
-            reported = p.epoch
-            f = p.final
-            log(f"epoch {p.epoch}/{p.epochs}: train loss {f['train_loss']:.4f} acc {f['train_acc']:.4f}, "
-                f"val loss {f['val_loss']:.4f} acc {f['val_acc']:.4f}, {p.samples_per_s:.0f} samples/s")
     p = job.progress
     print(json.dumps({"run_id": job.run_id, "status": p.status, "model": config.model,
                       "dataset": config.dataset, "device": str(device), "final": p.final,

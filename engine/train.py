@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
@@ -84,7 +85,7 @@ class TrainingJob:
 
     def __init__(self, config: RunConfig, store: RunStore, device: str | torch.device | None = None,
                  data_dir=None, flush_every: int = 64, flush_seconds: float = 0.5,
-                 checkpoints: bool = True):
+                 checkpoints: bool = True, on_epoch: Callable[[Progress], None] | None = None):
         self.config = config
         self.store = store
         self.device = device if isinstance(device, torch.device) else pick_device(device)
@@ -92,6 +93,7 @@ class TrainingJob:
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
         self.checkpoints = checkpoints
+        self.on_epoch = on_epoch  # called from the training thread after each epoch
         params = {**config.as_dict(), "device": str(self.device)}
         self.run_id = store.create_run(config.model, config.dataset, params)
         self.progress = Progress(self.run_id, epochs=config.training["epochs"])
@@ -248,6 +250,8 @@ class TrainingJob:
         self.progress.epoch, self.progress.samples_per_s = epoch, samples_per_s
         self.progress.final = {"epochs": epoch, "steps": step, "train_loss": train_loss, "train_acc": train_acc,
                                "val_loss": val_loss, "val_acc": val_acc}
+        if self.on_epoch is not None:
+            self.on_epoch(self.progress)
 
 
 # Jobs training in this process, by run id: a page that reloads finds its run here again. Models

@@ -129,7 +129,7 @@ def read_idx(path: Path) -> np.ndarray:
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
         raise ValueError(f"{path}: header says {tuple(dims)} but holds {data.size} values")
-    return data.reshape(tuple(dims))
+    return data.reshape(tuple(dims)).copy()  # frombuffer is read-only; torch wants writable
 
 
 def fashion_info() -> DatasetInfo:

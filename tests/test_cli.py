@@ -1,0 +1,115 @@
+"""The headless CLI, run as a person runs it: `python -m engine ...` in a subprocess."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.runs import RunStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, data, check=True, timeout=300):
+    env = {**os.environ, "DEEP_PLAYGROUND_DATA": str(data)}
+    result = subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, env=env, text=True,
+                            capture_output=True, timeout=timeout)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_help_lists_models_params_and_datasets(tmp_path):
+    out = cli("--help", data=tmp_path).stdout
+    for word in ("mlp:", "cnn:", "resnet:", "conv_pool", "activation", "relu|leaky_relu|elu|selu|tanh|sigmoid",
+                 "sgd|momentum|nesterov|adam|adamw|rmsprop", "mnist:", "digits:", "spiral:", "noise",
+                 "fashion-mnist: ", "dataset-fashion-mnist"):
+        assert word in out
+
+
+def test_train_then_list_show_export(tmp_path, shared_data_dir):
+    data = shared_data_dir
+    result = cli("train", "--model", "mlp", "--dataset", "spiral", "--epochs", "3", "--lr", "0.01",
+                 "--set", "depth=3", "--option", "noise=0.2", data=data)
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["status"] == "completed" and line["final"]["epochs"] == 3
+    run_id = line["run_id"]
+    assert "epoch 1/3" in result.stderr and "epoch 3/3" in result.stderr
+
+    listed = [json.loads(l) for l in cli("runs", "list", data=data).stdout.splitlines()]
+    assert run_id in [r["run_id"] for r in listed]
+    shown = json.loads(cli("runs", "show", str(run_id), data=data).stdout)
+    assert shown["params"]["depth"] == 3 and shown["params"]["lr"] == 0.01
+    assert shown["params"]["dataset_options"]["noise"] == 0.2
+    assert shown["checkpoint_epochs"] == [1, 2, 3]
+
+    out = tmp_path / "run.csv"
+    cli("runs", "export", str(run_id), "--csv", "--out", str(out), data=data)
+    header, *rows = out.read_text().splitlines()
+    assert header.startswith("step,epoch,loss,train_loss,train_acc,val_loss,val_acc")
+    assert len(rows) == 3 * (250 // 64)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--model", "nope", "--dataset", "mnist"], "unknown model 'nope'"),
+    (["train", "--model", "mlp", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    (["train", "--model", "cnn", "--dataset", "spiral"], "trains on image data"),
+    (["train", "--model", "mlp", "--dataset", "spiral", "--lr", "fast"], "lr must be a number, not 'fast'"),
+    (["train", "--model", "mlp", "--dataset", "spiral", "--set", "depth"], "--set expects key=value"),
+    (["train", "--model", "mlp", "--dataset", "spiral", "--set", "heads=4"], "unknown setting(s) heads"),
+    (["train", "--model", "mlp", "--dataset", "spiral", "--device", "tpu"], "unknown device 'tpu'"),
+    (["runs", "show", "12345"], "no run with id 12345"),
+])
+def test_bad_arguments_exit_non_zero_with_a_message(tmp_path, args, message):
+    result = cli(*args, data=tmp_path, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.startswith("error: ")
+
+
+def test_diverged_run_exits_1(tmp_path):
+    result = cli("train", "--model", "mlp", "--dataset", "spiral", "--lr", "100", "--optimizer", "sgd",
+                 "--epochs", "50", "--batch-size", "8", data=tmp_path, check=False)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["status"] == "diverged"
+    assert "diverged" in result.stderr and "lower learning rate" in result.stderr
+
+
+def test_killed_training_is_interrupted_and_recoverable(tmp_path, shared_data_dir, monkeypatch):
+    """SIGKILL the CLI mid-run: on the next open the run is 'interrupted', metrics and checkpoint load."""
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(shared_data_dir))
+    runs = tmp_path / "runs"
+    env = {**os.environ, "DEEP_PLAYGROUND_DATA": str(shared_data_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "--data-dir", str(tmp_path), "train",
+                             "--model", "mlp", "--dataset", "digits", "--epochs", "1000", "--batch-size", "16"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        store = None
+        while time.monotonic() < deadline:
+            if (runs / "runs.sqlite").exists():
+                store = RunStore(runs)
+                listed = store.list_runs()
+                if listed and len(store.checkpoint_epochs(listed[0].id)) >= 2:
+                    break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the CLI run wrote no checkpoints in time")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    reopened = RunStore(runs)
+    run = reopened.list_runs()[0]
+    assert run.status == "interrupted" and "stopped unexpectedly" in run.message
+    metrics = reopened.metrics(run.id)
+    epochs_done = reopened.checkpoint_epochs(run.id)
+    assert len(epochs_done) >= 2
+    assert set(metrics[metrics.name == "val_acc"].epoch) >= set(epochs_done)
+    from engine.data import load_dataset
+    from engine.registry import validate
+    from engine.train import build_model
+    model = build_model(validate("mlp", "digits"), load_dataset("digits"))
+    model.load_state_dict(reopened.load_checkpoint(run.id))
