@@ -1,0 +1,18 @@
+"""Deep Playground: `streamlit run app.py`. Navigation over the pages, and the device badge."""
+import streamlit as st
+
+from pages._ui.device import device_status
+from pages._ui.nav import sections
+
+st.set_page_config(page_title="Deep Playground", layout="wide")
+
+page = st.navigation(sections())
+
+with st.sidebar:
+    text, ok = device_status()
+    if ok:
+        st.badge(text, icon=":material/memory:", color="green" if "GPU" in text else "gray")
+    else:
+        st.error(text, icon=":material/error:")
+
+page.run()

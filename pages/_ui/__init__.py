@@ -1,0 +1,1 @@
+"""Shared UI helpers for the page scripts (a package, not a page: Streamlit skips `_` names)."""

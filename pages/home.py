@@ -1,0 +1,74 @@
+"""Home: what the app does, the device in use, what can be trained, and the latest runs."""
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from engine.data import list_datasets
+from engine.paths import runs_dir
+from engine.registry import list_specs
+from engine.runs import RunStore
+from pages._ui.device import device_status
+from pages._ui.nav import PAGES, page
+
+FIRST_RUN = "python -m engine train --model cnn --dataset mnist --epochs 1"
+
+st.title("Deep Playground")
+st.write(
+    "See inside deep-learning models, and train them from sliders. Explore word embeddings in 3D, "
+    "look at what a CNN looks at, read attention heatmaps, walk a VAE's latent space, and train "
+    "each of those models while the curves draw live; then inspect the model you just trained. "
+    "Everything runs locally and offline, on your GPU when there is one."
+)
+
+text, ok = device_status()
+if ok:
+    st.markdown(f"**Device:** {text}")
+else:
+    st.error(f"**Device:** {text}")
+
+st.subheader("Pages")
+cards = [info for info in PAGES if info.file != "home.py"]
+for column, info in zip(st.columns(len(cards)), cards):
+    with column.container(border=True, height="stretch"):
+        st.page_link(page(info), label=f"**{info.title}**")
+        st.caption(info.summary)
+        if not info.ready:
+            st.badge("coming next", icon=":material/construction:", color="gray")
+
+st.subheader("Models")
+models = pd.DataFrame(
+    [{"name": s.name, "model": s.title, "trains on": ", ".join(s.data_kinds),
+      "settings": len(s.params), "what it is": s.description} for s in list_specs()]
+)
+st.table(models, border="horizontal", hide_index=True)
+
+st.subheader("Datasets")
+datasets = list_datasets(include_unavailable=True)
+available = pd.DataFrame(
+    [{"name": d.name, "dataset": d.title, "kind": d.kind, "classes": len(d.classes),
+      "what it is": d.description} for d in datasets if d.available]
+)
+st.table(available, border="horizontal", hide_index=True)
+for d in datasets:
+    if not d.available:
+        st.caption(f":material/block: **{d.title}** is not installed here. To get it: {d.hint}")
+
+st.subheader("Recent runs")
+runs = RunStore(runs_dir()).list_runs(limit=10)
+if runs:
+    recent = pd.DataFrame(
+        [{"id": r.id, "model": r.model, "dataset": r.dataset, "status": r.status,
+          "val accuracy": r.final.get("val_acc"),
+          "started": datetime.fromtimestamp(r.created)} for r in runs]
+    )
+    st.dataframe(
+        recent, hide_index=True, width="stretch",
+        column_config={
+            "val accuracy": st.column_config.NumberColumn(format="%.3f"),
+            "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        },
+    )
+else:
+    st.info(f"No runs yet. Start one from a terminal with `{FIRST_RUN}`; it will show up here.",
+            icon=":material/info:")

@@ -1,0 +1,113 @@
+"""AppTest page tests: the entry script, Home (with and without runs) and the placeholder pages."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.data import list_datasets
+from engine.device import describe, pick_device
+from engine.runs import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRST_RUN = "python -m engine train --model cnn --dataset mnist --epochs 1"
+
+
+@pytest.fixture(autouse=True)
+def app_env(tmp_path, monkeypatch):
+    """A fresh data dir per test (never the user's cache) and the automatic device choice."""
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(tmp_path))
+    monkeypatch.delenv("DEEP_PLAYGROUND_DEVICE", raising=False)
+    return tmp_path
+
+
+def run_script(relative: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / relative), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def markdown_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def runs_table(at: AppTest):
+    tables = [d.value for d in at.dataframe if "status" in d.value.columns]
+    assert len(tables) == 1, "expected one Recent runs table"
+    return tables[0]
+
+
+def test_home_without_runs_says_how_to_start_one(tmp_path):
+    at = run_script("pages/home.py")
+    assert at.title[0].value == "Deep Playground"
+    assert f"**Device:** {describe(pick_device())}" in markdown_text(at)
+    assert any("No runs yet" in i.value and FIRST_RUN in i.value for i in at.info)
+    assert not any("status" in d.value.columns for d in at.dataframe)
+
+
+def test_home_lists_models_and_datasets():
+    at = run_script("pages/home.py")
+    tables = [t.value for t in at.table]
+    models = next(t for t in tables if "model" in t.columns and "settings" in t.columns)
+    assert {"mlp", "cnn", "resnet"} <= set(models["name"])
+    datasets = next(t for t in tables if "dataset" in t.columns and "classes" in t.columns)
+    assert {"mnist", "digits", "spiral"} <= set(datasets["name"])
+    # A dataset that is not installed is named with the way to get it, not listed as usable.
+    for info in list_datasets(include_unavailable=True):
+        if not info.available:
+            assert info.name not in set(datasets["name"])
+            assert any(info.title in c.value and info.hint in c.value for c in at.caption)
+
+
+def test_home_shows_a_finished_run(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    run_id = store.create_run("cnn", "mnist", {"lr": 0.001})
+    store.set_status(run_id, "completed", final={"val_acc": 0.981})
+
+    at = run_script("pages/home.py")
+    table = runs_table(at)
+    row = table.iloc[0]
+    assert row["id"] == run_id
+    assert row["model"] == "cnn" and row["dataset"] == "mnist" and row["status"] == "completed"
+    assert row["val accuracy"] == pytest.approx(0.981)
+    assert not any("No runs yet" in i.value for i in at.info)
+
+
+def test_home_shows_only_the_ten_newest_runs(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    ids = [store.create_run("mlp", "spiral", {}) for _ in range(12)]
+    table = runs_table(run_script("pages/home.py"))
+    assert table["id"].tolist() == ids[::-1][:10]
+
+
+def test_app_entry_runs_home_with_device_badge():
+    at = run_script("app.py")
+    assert at.title[0].value == "Deep Playground"
+    assert not at.error
+    badge = "\n".join(m.value for m in at.sidebar.markdown)
+    assert describe(pick_device()) in badge
+
+
+def test_app_with_a_bad_device_setting_shows_the_reason(monkeypatch):
+    monkeypatch.setenv("DEEP_PLAYGROUND_DEVICE", "tpu")
+    at = run_script("app.py")
+    assert at.error, "expected an error box for the bad device"
+    assert all("unknown device 'tpu'" in e.value for e in at.error)
+    assert at.title[0].value == "Deep Playground"  # the app still works
+
+
+@pytest.mark.parametrize("script, title", [
+    ("pages/train.py", "Training"),
+    ("pages/embeddings.py", "Embeddings"),
+    ("pages/saliency.py", "Saliency"),
+    ("pages/attention.py", "Attention"),
+    ("pages/latent.py", "Latent space"),
+])
+def test_placeholder_page_renders(script, title):
+    at = run_script(script)
+    assert at.title[0].value == title
+    assert any("Coming next" in i.value for i in at.info)
+
+
+def test_training_placeholder_points_to_the_cli():
+    at = run_script("pages/train.py")
+    assert any("python -m engine train" in c.value for c in at.code)
