@@ -41,6 +41,7 @@ class Progress:
     samples_per_s: float | None = None
     eta_s: float | None = None
     message: str | None = None
+    paused: bool = False  # waiting between epochs (after "step one epoch" or pause())
     final: dict = field(default_factory=dict)
 
 
@@ -98,6 +99,8 @@ class TrainingJob:
         self.run_id = store.create_run(config.model, config.dataset, params)
         self.progress = Progress(self.run_id, epochs=config.training["epochs"])
         self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._pause_after: int | None = None  # pause once this epoch is done
         self._first_loss: float | None = None
         self._bad_loss = math.nan
         self._thread: threading.Thread | None = None
@@ -111,6 +114,19 @@ class TrainingJob:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def pause(self) -> None:
+        """Pause between epochs, after the one under way (TF Playground's pause)."""
+        self._pause_after = self.progress.epoch + 1
+
+    def resume(self) -> None:
+        self._pause_after = None
+        self._resume.set()
+
+    def step_epoch(self) -> None:
+        """Train exactly one more epoch, then pause again."""
+        self._pause_after = self.progress.epoch + 1
+        self._resume.set()
 
     def join(self, timeout: float | None = None) -> str:
         if self._thread is not None:
@@ -199,7 +215,16 @@ class TrainingJob:
             epoch_time = time.monotonic() - epoch_start
             self._end_epoch(model, data, epoch, step, steps_per_epoch, bs, loss_sum, correct, epoch_time)
             self._update_eta(step, started)
+            if epoch < epochs and self._pause_after is not None and epoch >= self._pause_after:
+                self._wait_while_paused()
         return "completed", None
+
+    def _wait_while_paused(self) -> None:
+        self.progress.paused = True
+        self._resume.clear()
+        while not self._resume.wait(0.05) and not self._stop.is_set():
+            pass
+        self.progress.paused = False
 
     def _flush(self, losses: torch.Tensor, pending: list) -> int | None:
         """Write buffered step losses (one device->host copy); return the first non-finite step."""
@@ -263,6 +288,31 @@ def active_jobs() -> dict[int, TrainingJob]:
     return dict(_ACTIVE)
 
 
-def start_training(config: RunConfig, store: RunStore, device=None, data_dir=None) -> TrainingJob:
-    """Create the run and train it in the background; returns at once."""
-    return TrainingJob(config, store, device=device, data_dir=data_dir).start()
+def start_training(config: RunConfig, store: RunStore, device=None, data_dir=None,
+                   pause_after_epoch: int | None = None) -> TrainingJob:
+    """Create the run and train it in the background; returns at once. With `pause_after_epoch`
+    it pauses once that epoch is done (the page's "step one epoch")."""
+    job = TrainingJob(config, store, device=device, data_dir=data_dir)
+    job._pause_after = pause_after_epoch
+    return job.start()
+
+
+def run_config(params: dict) -> RunConfig:
+    """Rebuild a run's validated config from the params stored with it."""
+    from engine.registry import validate
+    stored = dict(params)
+    model, dataset = stored.pop("model"), stored.pop("dataset")
+    options = stored.pop("dataset_options", {})
+    stored.pop("device", None)
+    return validate(model, dataset, stored, options)
+
+
+def load_trained(store: RunStore, run_id: int, epoch: int | None = None,
+                 device: torch.device | None = None) -> tuple[nn.Module, Dataset, RunConfig]:
+    """A run's model with the weights of `epoch` (latest when None), in eval mode, and its data."""
+    run = store.get_run(run_id)
+    config = run_config(run.params)
+    data = load_dataset(config.dataset, config.dataset_options)
+    model = build_model(config, data)
+    model.load_state_dict(store.load_checkpoint(run_id, epoch))
+    return model.to(device or torch.device("cpu")).eval(), data, config

@@ -112,3 +112,47 @@ def test_mlp_learns_spiral(data_env, store):
     job = TrainingJob(config, store, device="cpu", checkpoints=False)
     assert job.run() == "completed"
     assert store.get_run(job.run_id).final["val_acc"] >= 0.9
+
+
+def test_step_one_epoch_pauses_then_resumes(data_env, store):
+    from engine.train import active_jobs, start_training
+    config = validate("mlp", "spiral", {"epochs": 4})
+    job = start_training(config, store, device="cpu", pause_after_epoch=1)
+    assert active_jobs()[job.run_id] is job
+    deadline = time.monotonic() + 20
+    while not job.progress.paused and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert job.progress.paused and job.progress.epoch == 1 and store.checkpoint_epochs(job.run_id) == [1]
+    time.sleep(0.2)
+    assert job.progress.epoch == 1  # really waiting
+    job.step_epoch()
+    while not (job.progress.paused and job.progress.epoch == 2) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert job.progress.epoch == 2 and job.progress.paused
+    job.resume()
+    assert job.join(20) == "completed" and job.progress.epoch == 4
+    assert job.run_id not in active_jobs()
+    assert store.get_run(job.run_id).status == "completed"
+
+
+def test_stop_while_paused(data_env, store):
+    from engine.train import start_training
+    job = start_training(validate("mlp", "spiral", {"epochs": 4}), store, device="cpu", pause_after_epoch=1)
+    deadline = time.monotonic() + 20
+    while not job.progress.paused and time.monotonic() < deadline:
+        time.sleep(0.01)
+    job.stop()
+    assert job.join(5) == "stopped"
+
+
+def test_load_trained_restores_the_run(data_env, store):
+    from engine.train import load_trained
+    config = validate("mlp", "spiral", {"epochs": 2, "depth": 3}, {"noise": 0.2})
+    job = TrainingJob(config, store, device="cpu")
+    assert job.run() == "completed"
+    model, data, restored = load_trained(store, job.run_id)
+    assert restored == config and data.options["noise"] == 0.2 and not model.training
+    _, acc = evaluate(model, data.x_val, data.y_val, torch.device("cpu"))
+    assert acc == pytest.approx(store.get_run(job.run_id).final["val_acc"])
+    first, _, _ = load_trained(store, job.run_id, epoch=1)
+    assert not torch.equal(first.net[1].weight, model.net[1].weight)
