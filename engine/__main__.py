@@ -122,12 +122,12 @@ def cmd_train(args) -> int:
 
     job = TrainingJob(config, _store(args), device=device, data_dir=args.data_dir, on_epoch=report)
     log(f"run {job.run_id}: {config.model} on {config.dataset}, {describe(device)}")
-    # Ctrl-C / SIGTERM stop the run cleanly (status "stopped", checkpoints kept).
+    # Ctrl-C / SIGTERM stop the run cleanly (status "stopped", checkpoints kept): the handler runs
+    # between two steps of the loop. The CLI trains in its main thread: on CPU, PyTorch's OpenMP
+    # kernels run 10-30 % slower from a secondary thread (bench/trainer_overhead.py measures both).
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: job.stop())
-    job.start()
-    while job.alive:  # join in slices so the signal handlers get to run
-        job.join(0.5)
+    job.run()
     p = job.progress
     print(json.dumps({"run_id": job.run_id, "status": p.status, "model": config.model,
                       "dataset": config.dataset, "device": str(device), "final": p.final,
