@@ -29,10 +29,12 @@ def test_mnist_from_package_converted_once(data_env):
     assert d.x_train.dtype == torch.float32 and d.y_train.dtype == torch.int64
     assert 0.0 <= d.x_train.min() and d.x_train.max() == 1.0
     counts = torch.bincount(d.y_train, minlength=10)
+    assert len(counts) == 10 and (counts > 0).all()
     assert counts[1] == 6742 and counts[5] == 5421 and counts.sum() == 60000
     assert torch.bincount(d.y_val).tolist()[:2] == [980, 1135]
     assert (data_env / "mnist.npz").exists()
     assert d.info.classes == tuple("0123456789") and train_size("mnist") == 60000
+    assert load_dataset("mnist").x_train is d.x_train  # cached in-process: the second load is instant
 
 
 def test_digits():

@@ -29,7 +29,11 @@ class DatasetInfo:
 
 @dataclass
 class Dataset:
-    """Loaded tensors. Images are float32 (N, C, H, W) in [0, 1]; points float32 (N, 2)."""
+    """Loaded tensors. Images are float32 (N, C, H, W) in [0, 1]; points float32 (N, 2); labels int64.
+
+    Image sets (MNIST, digits, Fashion-MNIST) hand out tensors cached for the whole process and
+    shared by every caller: never modify them in place (clone first). The 2D sets are fresh.
+    """
     info: DatasetInfo
     x_train: torch.Tensor
     y_train: torch.Tensor

@@ -9,6 +9,7 @@ import functools
 import gzip
 import importlib.util
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,18 @@ def _convert_mnist(npz: Path) -> None:
     os.replace(tmp, npz)  # atomic: a kill mid-write never leaves a torn mnist.npz
 
 
-@functools.lru_cache(maxsize=2)
+# Streamlit runs each browser session in its own thread: without the lock two sessions opening
+# the app together would both convert (and both hold) the 200 MB of MNIST tensors.
+_MNIST_LOCK = threading.Lock()
+
+
 def _mnist_tensors(root: str):
+    with _MNIST_LOCK:
+        return _mnist_tensors_cached(root)
+
+
+@functools.lru_cache(maxsize=2)
+def _mnist_tensors_cached(root: str):
     npz = Path(root) / "mnist.npz"
     if not npz.exists():
         _convert_mnist(npz)

@@ -96,7 +96,6 @@ def test_app_with_a_bad_device_setting_shows_the_reason(monkeypatch):
 
 
 @pytest.mark.parametrize("script, title", [
-    ("pages/train.py", "Training"),
     ("pages/embeddings.py", "Embeddings"),
     ("pages/saliency.py", "Saliency"),
     ("pages/attention.py", "Attention"),
@@ -106,8 +105,3 @@ def test_placeholder_page_renders(script, title):
     at = run_script(script)
     assert at.title[0].value == title
     assert any("Coming next" in i.value for i in at.info)
-
-
-def test_training_placeholder_points_to_the_cli():
-    at = run_script("pages/train.py")
-    assert any("python -m engine train" in c.value for c in at.code)

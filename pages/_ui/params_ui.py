@@ -1,0 +1,67 @@
+"""Widgets generated from the engine's Param schema, bound to the URL query string.
+
+Every widget uses `bind="query-params"`, so the page's settings round-trip through the URL: a
+shared link opens with the same model, dataset and values (defaults are left out of the URL).
+"""
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from engine.params import Param
+
+SEED_LIKE = ("seed",)
+
+
+def log_options(param: Param) -> list:
+    """A 1-2-3-5 ladder (floats) or powers of two (ints) between low and high, plus 0 and the default."""
+    low, high = param.low, param.high
+    if param.kind == "int":
+        values = {int(v) for v in (2 ** i for i in range(0, 20)) if low <= v <= high}
+    else:
+        start = max(low, 1e-6) if low <= 0 else low
+        values = set()
+        for exponent in range(math.floor(math.log10(start)), math.ceil(math.log10(high)) + 1):
+            for mantissa in (1, 2, 3, 5):
+                v = float(f"{mantissa}e{exponent}")
+                if start <= v <= high:
+                    values.add(v)
+        if low <= 0:
+            values.add(0.0)
+    values.add(param.default)
+    return sorted(values)
+
+
+def _format(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def param_input(param: Param, key: str, disabled: bool = False):
+    """Render one Param as the widget a person expects; returns its value."""
+    common = dict(key=key, help=param.help or None, disabled=disabled, bind="query-params")
+    label = param.name.replace("_", " ")
+    if param.kind == "bool":
+        return st.toggle(label, value=param.default, **common)
+    if param.kind == "choice":
+        return st.selectbox(label, param.choices, index=param.choices.index(param.default), **common)
+    if param.log:
+        return st.select_slider(label, options=log_options(param), value=param.default,
+                                format_func=_format, **common)
+    if param.name in SEED_LIKE or param.high - param.low > 5000:
+        return st.number_input(label, min_value=int(param.low), max_value=int(param.high),
+                               value=param.default, step=1, **common)
+    if param.kind == "int":
+        return st.slider(label, int(param.low), int(param.high), int(param.default), **common)
+    step = 0.05 if param.high - param.low <= 1 else 0.1
+    return st.slider(label, float(param.low), float(param.high), float(param.default), step=step, **common)
+
+
+def param_inputs(params, prefix: str = "", disabled: bool = False, columns: int = 2) -> dict:
+    """All params of a schema in a grid; returns {name: value}."""
+    values = {}
+    cols = st.columns(columns)
+    for i, param in enumerate(params):
+        with cols[i % columns]:
+            values[param.name] = param_input(param, f"{prefix}{param.name}", disabled)
+    return values

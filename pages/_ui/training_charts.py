@@ -1,0 +1,89 @@
+"""Plotly figures for the training page: curves, decision boundary, gradient norms, confusion."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from engine.curves import downsample_minmax, smooth, x_axis
+
+MAX_POINTS = 4000  # above this the display (never the store) keeps min/max per bucket
+X_TITLES = {"step": "step", "epoch": "epoch", "wall": "seconds since start"}
+# TF Playground's colours: blue for class 0, orange for class 1.
+BLUE, ORANGE = "#0877bd", "#f59322"
+PALETTE = ("#0068c9", "#ff2b2b", "#29b09d", "#ff8700", "#7d353b", "#6d3fc0")
+
+
+def _layout(fig: go.Figure, title: str, x_mode: str, log_y: bool = False, height: int = 300) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.25), xaxis_title=X_TITLES[x_mode])
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def step_loss_figure(runs: list[tuple[str, pd.DataFrame]], x_mode: str, smoothing: float, log_y: bool) -> go.Figure:
+    """Per-step training loss: the raw curve faint, the smoothed one on top (like TensorBoard)."""
+    fig = go.Figure()
+    for i, (label, metrics) in enumerate(runs):
+        colour = PALETTE[i % len(PALETTE)]
+        steps = metrics[metrics.name == "loss"]
+        if steps.empty:
+            continue
+        x = x_axis(metrics, x_mode).loc[steps.index].to_numpy()
+        y = steps.value.to_numpy(dtype=float)
+        rx, ry = downsample_minmax(x, y, MAX_POINTS)
+        sx, sy = downsample_minmax(x, smooth(y, smoothing), MAX_POINTS)
+        fig.add_scatter(x=rx, y=ry, mode="lines", name=f"{label} loss", opacity=0.25, showlegend=False,
+                        hoverinfo="skip", line=dict(color=colour, width=1))
+        fig.add_scatter(x=sx, y=sy, mode="lines", name=f"{label} loss (smoothed)", line=dict(color=colour, width=2))
+    return _layout(fig, "Training loss per step", x_mode, log_y)
+
+
+def epoch_figure(runs: list[tuple[str, pd.DataFrame]], names: tuple[str, str], title: str, x_mode: str,
+                 log_y: bool = False) -> go.Figure:
+    """Per-epoch metrics (train and val), one marker per epoch."""
+    fig = go.Figure()
+    for label, metrics in runs:
+        for name in names:
+            rows = metrics[metrics.name == name]
+            if rows.empty:
+                continue
+            x = rows.epoch.to_numpy() if x_mode == "epoch" else x_axis(metrics, x_mode).loc[rows.index].to_numpy()
+            prefix = f"{label} " if len(runs) > 1 else ""
+            fig.add_scatter(x=x, y=rows.value, mode="lines+markers", name=f"{prefix}{name.replace('_', ' ')}",
+                            line=dict(dash="dot" if name.startswith("train") else "solid"))
+    return _layout(fig, title, x_mode, log_y)
+
+
+def grad_norm_figure(metrics: pd.DataFrame) -> go.Figure:
+    """Per-layer gradient norm per epoch, log scale: vanishing gradients show as a fan of lines."""
+    fig = go.Figure()
+    rows = metrics[metrics.name.str.startswith("grad_norm/")]
+    for name, group in rows.groupby("name", sort=False):
+        fig.add_scatter(x=group.epoch, y=group.value, mode="lines+markers", name=name.removeprefix("grad_norm/"))
+    fig.update_yaxes(type="log", title="gradient L2 norm (last step of the epoch)")
+    return _layout(fig, "Gradient norm per layer", "epoch", height=340)
+
+
+def decision_figure(xs, ys, probs, data) -> go.Figure:
+    """P(orange) over the plane with the train points (circles) and test points (crosses)."""
+    fig = go.Figure()
+    fig.add_heatmap(x=xs, y=ys, z=probs, zmin=0, zmax=1, colorscale=[[0, BLUE], [0.5, "#e8eaeb"], [1, ORANGE]],
+                    colorbar=dict(title="P(orange)"), hovertemplate="x %{x:.2f}<br>y %{y:.2f}<br>P(orange) %{z:.2f}")
+    for x, y, split, symbol in ((data.x_train, data.y_train, "train", "circle"), (data.x_val, data.y_val, "test", "x")):
+        colours = np.where(y.numpy() == 1, ORANGE, BLUE)
+        fig.add_scatter(x=x[:, 0].numpy(), y=x[:, 1].numpy(), mode="markers", name=split,
+                        marker=dict(color=colours, symbol=symbol, size=7, line=dict(color="white", width=1)))
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=40, b=10), title="Decision boundary",
+                      yaxis=dict(scaleanchor="x"), legend=dict(orientation="h", y=-0.12))
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray, classes) -> go.Figure:
+    labels = [str(c) for c in classes]
+    fig = go.Figure(go.Heatmap(z=matrix, x=labels, y=labels, colorscale="Blues", text=matrix,
+                               texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}<br>%{z}"))
+    fig.update_layout(title="Confusion matrix (validation set)", height=420, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title="predicted", yaxis_title="true", yaxis=dict(autorange="reversed"))
+    return fig

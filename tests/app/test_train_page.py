@@ -1,0 +1,126 @@
+"""AppTest of the training page: settings from the schema, a real run, validation, the URL."""
+import base64
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.runs import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "train.py")
+
+
+@pytest.fixture(autouse=True)
+def app_env(shared_data_dir, monkeypatch):
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(shared_data_dir))
+    monkeypatch.delenv("DEEP_PLAYGROUND_DEVICE", raising=False)
+    return shared_data_dir
+
+
+def fresh(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def widget(at: AppTest, key: str):
+    for kind in ("selectbox", "select_slider", "slider", "toggle", "number_input"):
+        for w in getattr(at, kind):
+            if w.key == key:
+                return w
+    raise KeyError(key)
+
+
+def plotly_traces(at: AppTest, key: str) -> list[dict]:
+    """The traces of the plotly chart with this key, with numpy-encoded arrays decoded."""
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        if element.proto.id and key in element.proto.id:
+            return [_decode(trace) for trace in spec["data"]]
+    raise KeyError(key)
+
+
+def _decode(trace: dict) -> dict:
+    for axis in ("x", "y"):
+        value = trace.get(axis)
+        if isinstance(value, dict) and "bdata" in value:
+            trace[axis] = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).tolist()
+    return trace
+
+
+def test_mlp_on_spiral_trains_to_90_percent_from_the_sliders(shared_data_dir):
+    at = fresh()
+    widget(at, "model").set_value("mlp").run()
+    widget(at, "dataset").set_value("spiral").run()
+    widget(at, "mlp.depth").set_value(3)
+    widget(at, "mlp.width").set_value(32)
+    widget(at, "lr").set_value(0.01)
+    widget(at, "batch_size").set_value(32)
+    widget(at, "epochs").set_value(150)
+    widget(at, "spiral.noise").set_value(0.0)
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    button(at, "Start").click().run()
+    run_id = at.session_state.run_id
+    assert at.query_params["run"] in (str(run_id), [str(run_id)])
+
+    store = RunStore(shared_data_dir / "runs")
+    deadline = time.monotonic() + 120
+    while store.get_run(run_id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    run = store.get_run(run_id)
+    assert run.status == "completed" and run.params["depth"] == 3 and run.params["lr"] == 0.01
+    assert any(f"Run {run_id}" in m.value and "completed" in m.value for m in at.markdown)
+
+    next(r for r in at.radio if r.label == "x axis").set_value("epoch").run()
+    acc = {t["name"]: t for t in plotly_traces(at, "epoch_acc")}
+    val = acc["val acc"]
+    assert val["x"] == list(range(1, 151))  # one point per epoch
+    assert val["y"][-1] > 0.9
+    assert val["y"][-1] == pytest.approx(run.final["val_acc"])
+
+
+def test_invalid_combination_disables_start():
+    at = fresh()
+    widget(at, "model").set_value("cnn").run()
+    widget(at, "dataset").set_value("digits").run()
+    widget(at, "cnn.blocks").set_value(4).run()
+    assert any("4 pooling blocks shrink a 8x8 image below one pixel" in e.value for e in at.error)
+    assert button(at, "Start").disabled and button(at, "Step").disabled
+    widget(at, "cnn.blocks").set_value(2).run()
+    assert not at.error and not button(at, "Start").disabled
+
+
+def test_settings_round_trip_through_the_query_string():
+    at = fresh(model="mlp", dataset="circle", **{"mlp.depth": "5", "mlp.activation": "tanh", "lr": "0.03",
+                                                  "circle.noise": "0.25"})
+    assert widget(at, "model").value == "mlp" and widget(at, "dataset").value == "circle"
+    assert widget(at, "mlp.depth").value == 5 and widget(at, "mlp.activation").value == "tanh"
+    assert widget(at, "lr").value == 0.03 and widget(at, "circle.noise").value == 0.25
+    # Untouched settings keep their defaults (and, being defaults, stay out of the URL).
+    assert widget(at, "batch_size").value == 64 and widget(at, "mlp.width").value == 64
+    # A value the schema refuses is dropped, not crashed on: the default shows instead.
+    at = fresh(model="mlp", dataset="spiral", **{"mlp.depth": "99"})
+    assert widget(at, "mlp.depth").value == 2
+
+
+def test_reopening_with_a_run_in_the_url_reattaches(shared_data_dir):
+    store = RunStore(shared_data_dir / "runs")
+    run_id = store.create_run("mlp", "spiral", {"model": "mlp", "dataset": "spiral", "epochs": 5})
+    store.set_status(run_id, "diverged", "the loss exploded at step 3: try a lower learning rate")
+    at = fresh(run=str(run_id))
+    assert at.session_state.run_id == run_id
+    assert any("the loss exploded at step 3" in e.value for e in at.error)

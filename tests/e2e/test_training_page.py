@@ -1,0 +1,65 @@
+"""The training page in a real browser: a run's curves grow live, Stop stops it, runs compare.
+
+Runs after test_browser.py (file order): it leaves runs in the server's data dir.
+"""
+from engine.registry import validate
+from engine.runs import RunStore
+from engine.train import TrainingJob
+from tests.e2e.helpers import heading
+
+# Plotly keeps each chart's (decoded) data on its div (Streamlit draws the titles itself, so charts are
+# found by their trace names): the points of the step-loss chart, the traces of the comparison.
+POINTS = """() => {
+  const gd = [...document.querySelectorAll('.js-plotly-plot')]
+    .find(gd => (gd.data || []).some(t => (t.name || '').endsWith('loss (smoothed)')));
+  return gd && gd._fullData ? gd._fullData.reduce((n, t) => n + (t._length || 0), 0) : 0;
+}"""
+COMPARED = """() => {
+  const gd = [...document.querySelectorAll('.js-plotly-plot')]
+    .find(gd => (gd.data || []).some(t => /^#\\d+ loss \\(smoothed\\)$/.test(t.name || '')));
+  return gd ? gd.data.filter(t => (t.name || '').endsWith('(smoothed)')).length : 0;
+}"""
+
+def test_live_curves_grow_then_stop_then_compare(page, app_url, app_data_dir, screenshots, monkeypatch):
+    # A finished run to compare with, trained the way the CLI does, into the server's store.
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(app_data_dir))
+    store = RunStore(app_data_dir / "runs")
+    other = TrainingJob(validate("mlp", "digits", {"epochs": 3}), store, device="cpu")
+    assert other.run() == "completed"
+
+    # The first session of a fresh server registers the pages: open Home once before a deep link.
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    # Settings come from the URL (a shared link): a CNN on digits, one image per step, 5 epochs so
+    # that it is still running when Stop is pressed.
+    page.goto(f"{app_url}/training?model=cnn&dataset=digits&epochs=5&batch_size=1")
+    heading(page, "Training").wait_for(state="visible", timeout=60_000)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text("running").first.wait_for(state="visible")
+
+    page.wait_for_function(f"({POINTS})() > 0")
+    first = page.evaluate(POINTS)
+    # While the run is live the page never "settles" (the fragment reruns each second): plain shots.
+    page.screenshot(path=screenshots / "training-live-1.png")
+    page.wait_for_function(f"({POINTS})() > {first}", timeout=20_000)
+    second = page.evaluate(POINTS)
+    page.screenshot(path=screenshots / "training-live-2.png")
+    assert second > first
+
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("stopped by the user").wait_for(state="visible")
+    assert "running" not in [r.status for r in store.list_runs()]
+
+    # Compare: add the MLP run to the overlay.
+    box = page.get_by_test_id("stMultiSelect").locator("input")
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached")  # the rerun after Stop is over
+    page.get_by_test_id("stMultiSelect").get_by_text("cnn on digits").wait_for(state="visible")
+    box.click()
+    box.press_sequentially(f"#{other.run_id} mlp on digits")
+    page.keyboard.press("Enter")  # picks the one option the typed text leaves
+    page.keyboard.press("Escape")
+    page.wait_for_function(f"({COMPARED})() === 2")
+    # (The hidden "Model" tab's table never draws, so the settle-then-grow helper would wait forever.)
+    page.get_by_role("heading", name="Compare runs").scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=screenshots / "training-compare.png")
