@@ -212,37 +212,46 @@ with live:
 # ---- compare runs --------------------------------------------------------------------------------
 st.divider()
 st.subheader("Compare runs")
-all_runs = store.list_runs()
-if not all_runs:
-    st.caption("Finished and running runs (from this page or the CLI) are listed here.")
-else:
-    # Options are the labels themselves (plain strings serialise cleanly); ids are read back from them.
-    # No status in the label: it changes while a run trains, and a selected label must stay valid.
-    labels = {f"#{r.id} {r.model} on {r.dataset}": r.id for r in all_runs}
-    default = [label for label, i in labels.items() if i == run_id] or [next(iter(labels))]
-    # Keyed by the current run: a new run starts a fresh overlay that contains it.
-    chosen = [labels[label] for label in st.multiselect("Runs to overlay", list(labels), default=default,
-                                                        key=f"compare_{run_id}")]
-    if chosen:
-        runs = [(f"#{i}", store.metrics(i)) for i in chosen]
-        st.plotly_chart(charts.step_loss_figure(runs, "step", smoothing, log_y), key="cmp_steps")
-        left, right = st.columns(2)
-        left.plotly_chart(charts.epoch_figure(runs, ("val_acc",), "Validation accuracy", "epoch"), key="cmp_acc")
-        right.plotly_chart(charts.epoch_figure(runs, ("val_loss",), "Validation loss", "epoch"), key="cmp_loss")
-        chosen_runs = [store.get_run(i) for i in chosen]
-        st.dataframe([{"run": r.id, "status": r.status, **{k: v for k, v in r.params.items() if k != "dataset_options"},
-                       **{f"final {k}": v for k, v in r.final.items()}} for r in chosen_runs], hide_index=True)
-    pick = labels[st.selectbox("Run", list(labels), key="manage_run")]
-    csv_col, delete_col = st.columns(2)
-    csv_col.download_button("Download metrics (CSV)", store.export_csv(pick), file_name=f"run-{pick}-metrics.csv",
-                            mime="text/csv", icon=":material/download:")
-    picked = next(r for r in all_runs if r.id == pick)
-    if picked.status == "running":
-        delete_col.caption("A running run cannot be deleted: stop it first.")
+any_running = any(r.status == "running" for r in store.list_runs())
+
+
+# Refreshes by itself while any run trains, so runs started from the CLI show up and grow live.
+@st.fragment(run_every=2 * REFRESH_S if any_running else None)
+def compare_runs():
+    all_runs = store.list_runs()
+    if not all_runs:
+        st.caption("Finished and running runs (from this page or the CLI) are listed here.")
     else:
-        sure = delete_col.checkbox(f"Yes, delete run {pick} and its checkpoints", key=f"confirm_delete_{pick}")
-        if delete_col.button("Delete run", icon=":material/delete:", disabled=not sure):
-            store.delete_run(pick)
-            if pick == run_id:
-                select_run(None)
-            st.rerun()
+        # Options are the labels themselves (plain strings serialise cleanly); ids are read back from them.
+        # No status in the label: it changes while a run trains, and a selected label must stay valid.
+        labels = {f"#{r.id} {r.model} on {r.dataset}": r.id for r in all_runs}
+        default = [label for label, i in labels.items() if i == run_id] or [next(iter(labels))]
+        # Keyed by the current run: a new run starts a fresh overlay that contains it.
+        chosen = [labels[label] for label in st.multiselect("Runs to overlay", list(labels), default=default,
+                                                            key=f"compare_{run_id}")]
+        if chosen:
+            runs = [(f"#{i}", store.metrics(i)) for i in chosen]
+            st.plotly_chart(charts.step_loss_figure(runs, "step", smoothing, log_y), key="cmp_steps")
+            left, right = st.columns(2)
+            left.plotly_chart(charts.epoch_figure(runs, ("val_acc",), "Validation accuracy", "epoch"), key="cmp_acc")
+            right.plotly_chart(charts.epoch_figure(runs, ("val_loss",), "Validation loss", "epoch"), key="cmp_loss")
+            chosen_runs = [store.get_run(i) for i in chosen]
+            st.dataframe([{"run": r.id, "status": r.status, **{k: v for k, v in r.params.items() if k != "dataset_options"},
+                           **{f"final {k}": v for k, v in r.final.items()}} for r in chosen_runs], hide_index=True)
+        pick = labels[st.selectbox("Run", list(labels), key="manage_run")]
+        csv_col, delete_col = st.columns(2)
+        csv_col.download_button("Download metrics (CSV)", store.export_csv(pick), file_name=f"run-{pick}-metrics.csv",
+                                mime="text/csv", icon=":material/download:")
+        picked = next(r for r in all_runs if r.id == pick)
+        if picked.status == "running":
+            delete_col.caption("A running run cannot be deleted: stop it first.")
+        else:
+            sure = delete_col.checkbox(f"Yes, delete run {pick} and its checkpoints", key=f"confirm_delete_{pick}")
+            if delete_col.button("Delete run", icon=":material/delete:", disabled=not sure):
+                store.delete_run(pick)
+                if pick == run_id:
+                    select_run(None)
+                st.rerun()
+
+
+compare_runs()

@@ -69,12 +69,12 @@ def grad_norm_figure(metrics: pd.DataFrame) -> go.Figure:
 def decision_figure(xs, ys, probs, data) -> go.Figure:
     """P(orange) over the plane with the train points (circles) and test points (crosses)."""
     fig = go.Figure()
-    fig.add_heatmap(x=xs, y=ys, z=probs, zmin=0, zmax=1, colorscale=[[0, BLUE], [0.5, "#e8eaeb"], [1, ORANGE]],
+    fig.add_heatmap(x=xs, y=ys, z=probs, zmin=0, zmax=1, opacity=0.55,  # pale, so the points stand out colorscale=[[0, BLUE], [0.5, "#e8eaeb"], [1, ORANGE]],
                     colorbar=dict(title="P(orange)"), hovertemplate="x %{x:.2f}<br>y %{y:.2f}<br>P(orange) %{z:.2f}")
     for x, y, split, symbol in ((data.x_train, data.y_train, "train", "circle"), (data.x_val, data.y_val, "test", "x")):
         colours = np.where(y.numpy() == 1, ORANGE, BLUE)
         fig.add_scatter(x=x[:, 0].numpy(), y=x[:, 1].numpy(), mode="markers", name=split,
-                        marker=dict(color=colours, symbol=symbol, size=7, line=dict(color="white", width=1)))
+                        marker=dict(color=colours, symbol=symbol, size=7, line=dict(color="#333333", width=0.5)))
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=40, b=10), title="Decision boundary",
                       yaxis=dict(scaleanchor="x"), legend=dict(orientation="h", y=-0.12))
     return fig
