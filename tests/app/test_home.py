@@ -105,3 +105,14 @@ def test_placeholder_page_renders(script, title):
     at = run_script(script)
     assert at.title[0].value == title
     assert any("Coming next" in i.value for i in at.info)
+
+
+def test_saliency_placeholder_names_the_handed_over_run(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    run_id = store.create_run("cnn", "mnist", {"lr": 0.001})
+    store.set_status(run_id, "completed", final={"val_acc": 0.981})
+    at = AppTest.from_file(str(ROOT / "pages/saliency.py"), default_timeout=60)
+    at.query_params["run"] = str(run_id)
+    at.run()
+    assert not at.exception
+    assert any(f"Run **{run_id}** (cnn on mnist, val accuracy 0.981)" in m.value for m in at.markdown)

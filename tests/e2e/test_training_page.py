@@ -41,7 +41,7 @@ def test_live_curves_grow_then_stop_then_compare(page, app_url, app_data_dir, sc
     first = page.evaluate(POINTS)
     # While the run is live the page never "settles" (the fragment reruns each second): plain shots.
     page.screenshot(path=screenshots / "training-live-1.png")
-    page.wait_for_function(f"({POINTS})() > {first}", timeout=20_000)
+    page.wait_for_function(f"({POINTS})() > {first}", timeout=30_000)
     second = page.evaluate(POINTS)
     page.screenshot(path=screenshots / "training-live-2.png")
     assert second > first
