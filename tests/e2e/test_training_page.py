@@ -39,7 +39,9 @@ def test_live_curves_grow_then_stop_then_compare(page, app_url, app_data_dir, sc
 
     page.wait_for_function(f"({POINTS})() > 0")
     first = page.evaluate(POINTS)
-    # While the run is live the page never "settles" (the fragment reruns each second): plain shots.
+    # While the run is live the page never "settles" (the fragment reruns each second): plain shots,
+    # after a moment for plotly to draw the data it already holds.
+    page.wait_for_timeout(800)
     page.screenshot(path=screenshots / "training-live-1.png")
     page.wait_for_function(f"({POINTS})() > {first}", timeout=30_000)
     second = page.evaluate(POINTS)
