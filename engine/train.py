@@ -102,6 +102,8 @@ class TrainingJob:
         self._resume = threading.Event()
         self._pause_after: int | None = None  # pause once this epoch is done
         self._first_loss: float | None = None
+        self._last_rate_point: tuple[float, int] | None = None  # (time, step) of the last ETA update
+        self._step_rate: float | None = None
         self._bad_loss = math.nan
         self._thread: threading.Thread | None = None
 
@@ -252,10 +254,16 @@ class TrainingJob:
                 f"(e.g. {lr / 10:g} instead of {lr:g}); the curves up to that step are kept")
 
     def _update_eta(self, step: int, started: float) -> None:
-        elapsed = time.monotonic() - started
-        rate = step / elapsed if elapsed > 0 else 0.0
-        remaining = self.progress.total_steps - step
-        self.progress.eta_s = remaining / rate if rate > 0 else None
+        """ETA from the recent step rate (an EMA over flushes): the first steps are slow (warm-up,
+        allocator), and an average since the start overestimates for a long while."""
+        now = time.monotonic()
+        last_time, last_step = self._last_rate_point or (started, 0)
+        self._last_rate_point = (now, step)
+        if now <= last_time or step <= last_step:
+            return
+        rate = (step - last_step) / (now - last_time)
+        self._step_rate = rate if self._step_rate is None else 0.7 * self._step_rate + 0.3 * rate
+        self.progress.eta_s = (self.progress.total_steps - step) / self._step_rate
 
     def _end_epoch(self, model, data: Dataset, epoch, step, steps, bs, loss_sum, correct, epoch_time):
         norms = layer_grad_norms(model)  # gradients of the epoch's last step are still in .grad

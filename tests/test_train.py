@@ -156,3 +156,15 @@ def test_load_trained_restores_the_run(data_env, store):
     assert acc == pytest.approx(store.get_run(job.run_id).final["val_acc"])
     first, _, _ = load_trained(store, job.run_id, epoch=1)
     assert not torch.equal(first.net[1].weight, model.net[1].weight)
+
+
+def test_eta_follows_the_recent_step_rate(data_env, store):
+    job = TrainingJob(validate("mlp", "spiral", {"epochs": 10}), store, device="cpu")
+    job.progress.total_steps = 1000
+    t0 = time.monotonic() - 100           # 10 slow warm-up steps took 100 s...
+    job._update_eta(10, t0)
+    assert job.progress.eta_s == pytest.approx(990 * 10, rel=0.01)
+    job._last_rate_point = (time.monotonic() - 1, 10)   # ...then 100 steps in the last second
+    job._update_eta(110, t0)
+    rate = 0.7 * 0.1 + 0.3 * 100
+    assert job.progress.eta_s == pytest.approx(890 / rate, rel=0.05)

@@ -11,7 +11,7 @@ from tests.e2e.helpers import heading
 # found by their trace names): the points of the step-loss chart, the traces of the comparison.
 POINTS = """() => {
   const gd = [...document.querySelectorAll('.js-plotly-plot')]
-    .find(gd => (gd.data || []).some(t => (t.name || '').endsWith('loss (smoothed)')));
+    .find(gd => (gd.data || []).some(t => /^run \\d+ loss \\(smoothed\\)$/.test(t.name || '')));
   return gd && gd._fullData ? gd._fullData.reduce((n, t) => n + (t._length || 0), 0) : 0;
 }"""
 COMPARED = """() => {
@@ -37,7 +37,7 @@ def test_live_curves_grow_then_stop_then_compare(page, app_url, app_data_dir, sc
     page.get_by_role("button", name="Start").click()
     page.get_by_text("running").first.wait_for(state="visible")
 
-    page.wait_for_function(f"({POINTS})() > 0")
+    page.wait_for_function(f"({POINTS})() > 20")  # a line worth drawing (one point draws nothing)
     first = page.evaluate(POINTS)
     # While the run is live the page never "settles" (the fragment reruns each second): plain shots,
     # after a moment for plotly to draw the data it already holds.
