@@ -124,3 +124,25 @@ def test_reopening_with_a_run_in_the_url_reattaches(shared_data_dir):
     at = fresh(run=str(run_id))
     assert at.session_state.run_id == run_id
     assert any("the loss exploded at step 3" in e.value for e in at.error)
+
+
+def test_refresh_reattaches_and_two_sessions_train_at_once(shared_data_dir):
+    store = RunStore(shared_data_dir / "runs")
+    sessions = []
+    for depth in (2, 3):  # two browser sessions, each starts its own long run
+        at = fresh(model="mlp", dataset="spiral", epochs="1000", batch_size="8", **{"mlp.depth": str(depth)})
+        button(at, "Start").click().run()
+        sessions.append(at)
+    ids = [at.session_state.run_id for at in sessions]
+    assert ids[0] != ids[1]
+    assert [store.get_run(i).status for i in ids] == ["running", "running"]
+    assert [store.get_run(i).params["depth"] for i in ids] == [2, 3]
+
+    # A refresh is a new session with the same URL: it finds the running run and can stop it.
+    refreshed = fresh(model="mlp", dataset="spiral", run=str(ids[0]))
+    assert refreshed.session_state.run_id == ids[0]
+    assert not button(refreshed, "Stop").disabled and button(refreshed, "Start").disabled
+    button(refreshed, "Stop").click().run()
+    button(sessions[1], "Stop").click().run()
+    assert [store.get_run(i).status for i in ids] == ["stopped", "stopped"]
+    assert all(store.metrics(i, ["loss"]).shape[0] > 0 for i in ids)
