@@ -162,7 +162,7 @@ class TrainingJob:
         return status
 
     def _train(self) -> tuple[str, str | None]:
-        cfg, device, store, run_id = self.config, self.device, self.store, self.run_id
+        cfg, device = self.config, self.device
         t = cfg.training
         generator = seed_everything(t["seed"])
         data = load_dataset(cfg.dataset, cfg.dataset_options, data_dir=self.data_dir)
