@@ -175,16 +175,17 @@ with live:
                 right.plotly_chart(charts.epoch_figure(runs, ("train_acc", "val_acc"), "Accuracy per epoch", x_mode),
                                    key="epoch_acc")
             epochs = store.checkpoint_epochs(run_id)
+            run_info = get_info(run.dataset)
             with inside:
                 if not epochs:
                     st.info("The first epoch's checkpoint will appear here when it is saved.")
-                elif get_info(run.dataset).kind == "points":
+                elif run_info.kind == "points":
                     (xs, ys, probs), data = boundary(str(store.root), run_id, epochs[-1])
                     st.plotly_chart(charts.decision_figure(xs, ys, probs, data), key="boundary")
                     st.caption(f"After epoch {epochs[-1]}: redrawn at every epoch.")
                 else:
                     matrix, images, captions = confusion(str(store.root), run_id, epochs[-1])
-                    st.plotly_chart(charts.confusion_figure(matrix, get_info(run.dataset).classes), key="confusion")
+                    st.plotly_chart(charts.confusion_figure(matrix, run_info.classes), key="confusion")
                     st.markdown(f"**Misclassified validation images** (after epoch {epochs[-1]}, first {len(images)})")
                     if images:
                         st.image(images, caption=captions, width=72, clamp=True)

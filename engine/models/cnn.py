@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from engine.models.layers import dense_layers
 from engine.registry import ModelSpec, Param, Shape, register
 
 
@@ -68,9 +69,7 @@ class CNN(nn.Module):
         head: list[nn.Module] = [nn.Flatten()]
         size = in_ch * height * width
         if dense > 0:
-            head += [nn.Linear(size, dense), nn.ReLU()]
-            if dropout > 0:
-                head.append(nn.Dropout(dropout))
+            head += dense_layers(size, dense, "relu", dropout)
             size = dense
         head.append(nn.Linear(size, num_classes))
         self.classifier = nn.Sequential(*head)

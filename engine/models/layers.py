@@ -22,6 +22,18 @@ def activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+def dense_layers(in_features: int, out_features: int, activation_name: str = "relu", dropout: float = 0.0,
+                 batchnorm: bool = False) -> list[nn.Module]:
+    """Linear -> (BatchNorm) -> activation -> (Dropout): an MLP hidden layer, or a CNN's dense head."""
+    layers: list[nn.Module] = [nn.Linear(in_features, out_features)]
+    if batchnorm:
+        layers.append(nn.BatchNorm1d(out_features))
+    layers.append(activation(activation_name))
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    return layers
+
+
 def initialise(model: nn.Module, scheme: str, activation_name: str = "relu") -> None:
     """Re-initialise every Linear/Conv weight with Xavier or He; 'default' keeps PyTorch's own."""
     if scheme == "default":

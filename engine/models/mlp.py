@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from engine.models.layers import ACTIVATIONS, INITS, activation, flat_size, initialise
+from engine.models.layers import ACTIVATIONS, INITS, dense_layers, flat_size, initialise
 from engine.registry import ModelSpec, Param, Shape, register
 
 
@@ -14,12 +14,7 @@ class MLP(nn.Module):
         layers: list[nn.Module] = [nn.Flatten()]
         size = in_features
         for _ in range(depth):
-            layers.append(nn.Linear(size, width))
-            if batchnorm:
-                layers.append(nn.BatchNorm1d(width))
-            layers.append(activation(activation_name))
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+            layers += dense_layers(size, width, activation_name, dropout, batchnorm)
             size = width
         layers.append(nn.Linear(size, num_classes))
         self.net = nn.Sequential(*layers)
