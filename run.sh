@@ -16,9 +16,10 @@ ensure_venv() {
     "$PYTHON" -m venv "$VENV"
   fi
   # Reinstall only when the requirement files changed since the last install.
-  stamp=$(cat requirements.txt "$reqs" | sha256sum | cut -c1-16)
+  stamp=$(cat requirements.txt requirements-nodeps.txt "$reqs" | sha256sum | cut -c1-16)
   if [ "$(cat "$VENV/.installed-$reqs" 2>/dev/null)" != "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$reqs"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
     echo "$stamp" > "$VENV/.installed-$reqs"
   fi
 }

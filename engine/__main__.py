@@ -2,6 +2,7 @@
 
     python -m engine train --model cnn --dataset mnist --epochs 1
     python -m engine runs list | show ID | export ID --csv [--out FILE]
+    python -m engine <verb> --help       (verbs of the pages: engine/commands/)
 
 Results go to stdout as JSON (one line for `train`); progress and errors go to stderr. Bad
 arguments exit with status 2 and a message; a run that diverges or fails exits with status 1.
@@ -87,7 +88,20 @@ def _parser(with_catalogue: bool) -> argparse.ArgumentParser:
     export.add_argument("run_id", type=int)
     export.add_argument("--csv", action="store_true", required=True, help="metrics as CSV (one row per step)")
     export.add_argument("--out", help="file to write (default: stdout)")
+    for command in _commands():
+        command.add_parser(verbs)
     return parser
+
+
+def _commands() -> list:
+    """The page verbs (saliency, embed, attention, latent-grid, ...): one module each in
+    engine/commands, with `add_parser(verbs)` that sets `func` (args -> exit status)."""
+    import importlib
+    import pkgutil
+
+    import engine.commands
+    return [importlib.import_module(f"engine.commands.{m.name}")
+            for m in sorted(pkgutil.iter_modules(engine.commands.__path__), key=lambda m: m.name)]
 
 
 def _store(args):
@@ -116,9 +130,8 @@ def cmd_train(args) -> int:
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
 
     def report(p):
-        f = p.final
-        log(f"epoch {p.epoch}/{p.epochs}: train loss {f['train_loss']:.4f} acc {f['train_acc']:.4f}, "
-            f"val loss {f['val_loss']:.4f} acc {f['val_acc']:.4f}, {p.samples_per_s:.0f} samples/s")
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in p.final.items() if k.startswith(("train_", "val_")))
+        log(f"epoch {p.epoch}/{p.epochs}: {figures}, {p.samples_per_s:.0f} samples/s")
 
     job = TrainingJob(config, _store(args), device=device, data_dir=args.data_dir, on_epoch=report)
     log(f"run {job.run_id}: {config.model} on {config.dataset}, {describe(device)}")
@@ -163,8 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser(with_catalogue=any(a in ("-h", "--help") for a in argv))
     args = parser.parse_args(argv)
     try:
+        if hasattr(args, "func"):
+            return args.func(args)
         return cmd_train(args) if args.verb == "train" else cmd_runs(args)
-    except (ParamError, ValueError, KeyError, FileNotFoundError) as err:
+    except (ParamError, ValueError, KeyError, FileNotFoundError, IsADirectoryError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
         return 2

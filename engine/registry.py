@@ -22,7 +22,7 @@ class Shape:
     """What a model needs to know about its data to be built."""
     input_shape: tuple
     num_classes: int
-    kind: str  # "image" | "points"
+    kind: str  # "image" | "points" | "sequence" | ...
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,11 @@ class ModelSpec:
     build: Callable[[dict, Shape], nn.Module]
     check: Callable[[dict, Shape], list[str]] = field(default=lambda values, shape: [])
     family: str = "classifier"
+    objective: Any = None  # an engine.objectives.Objective; None = classification (cross-entropy)
+
+    def get_objective(self):
+        from engine.objectives import CLASSIFICATION
+        return self.objective or CLASSIFICATION
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)

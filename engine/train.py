@@ -19,7 +19,6 @@ from torch import nn
 
 from engine.data import Dataset, load_dataset
 from engine.device import autocast, pick_device, seed_everything
-from engine.optim import make_optimizer
 from engine.registry import RunConfig, Shape, get_spec
 from engine.runs import RunStore
 
@@ -167,7 +166,8 @@ class TrainingJob:
         generator = seed_everything(t["seed"])
         data = load_dataset(cfg.dataset, cfg.dataset_options, data_dir=self.data_dir)
         model = build_model(cfg, data).to(device)
-        optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"], t["momentum"], t["weight_decay"])
+        objective = get_spec(cfg.model).get_objective()
+        optimizers = objective.optimizers(model, t)
         # The whole (small) dataset lives on the device: batches are gathered there, no host copies.
         x_train, y_train = data.x_train.to(device), data.y_train.to(device)
         n, bs, epochs = len(x_train), t["batch_size"], t["epochs"]
@@ -182,28 +182,20 @@ class TrainingJob:
         model.train()
         for epoch in range(1, epochs + 1):
             epoch_start = time.monotonic()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
+            sums: dict[str, torch.Tensor] = {}  # per-epoch sums of the step stats, on the device
             order = torch.randperm(n, generator=generator).to(device)
             for i in range(steps_per_epoch):
                 if self._stop.is_set():
                     self._flush(losses, pending)
                     return "stopped", f"stopped by the user at step {step} (epoch {epoch}); checkpoints up to epoch {epoch - 1} are kept"
                 idx = order[i * bs:(i + 1) * bs]
-                xb, yb = x_train[idx], y_train[idx]
-                with autocast(device):
-                    logits = model(xb)
-                loss = nn.functional.cross_entropy(logits.float(), yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                stats = objective.train_step(model, x_train[idx], y_train[idx], optimizers)
 
                 step += 1
-                detached = loss.detach()
-                losses[len(pending)] = detached
+                losses[len(pending)] = stats["loss"]
                 pending.append((step, epoch, time.time()))
-                loss_sum += detached
-                correct += (logits.detach().argmax(1) == yb).sum()
+                for name, value in stats.items():
+                    sums[name] = sums[name] + value if name in sums else value.float().clone()
                 now = time.monotonic()
                 if len(pending) == self.flush_every or now - last_flush > self.flush_seconds:
                     bad_step = self._flush(losses, pending)
@@ -215,8 +207,10 @@ class TrainingJob:
             if bad_step is not None:
                 return "diverged", self._divergence_message(bad_step)
             epoch_time = time.monotonic() - epoch_start
-            self._end_epoch(model, data, epoch, step, steps_per_epoch, bs, loss_sum, correct, epoch_time)
+            problem = self._end_epoch(model, data, objective, epoch, step, steps_per_epoch, bs, sums, epoch_time)
             self._update_eta(step, started)
+            if problem:
+                return "diverged", problem
             if epoch < epochs and self._pause_after is not None and epoch >= self._pause_after:
                 self._wait_while_paused()
         return "completed", None
@@ -265,26 +259,26 @@ class TrainingJob:
         self._step_rate = rate if self._step_rate is None else 0.7 * self._step_rate + 0.3 * rate
         self.progress.eta_s = (self.progress.total_steps - step) / self._step_rate
 
-    def _end_epoch(self, model, data: Dataset, epoch, step, steps, bs, loss_sum, correct, epoch_time):
+    def _end_epoch(self, model, data: Dataset, objective, epoch, step, steps, bs, sums, epoch_time) -> str | None:
         norms = layer_grad_norms(model)  # gradients of the epoch's last step are still in .grad
-        train_loss = loss_sum.item() / steps
-        train_acc = correct.item() / (steps * bs)
-        val_loss, val_acc = evaluate(model, data.x_val, data.y_val, self.device)
+        names = list(sums)
+        means = dict(zip(names, (torch.stack([sums[k] for k in names]) / steps).tolist())) if names else {}
+        train = {f"train_{k}": v for k, v in means.items()}
+        val = objective.evaluate(model, data, self.device)
         samples_per_s = steps * bs / epoch_time if epoch_time > 0 else None
         wall = time.time()
-        rows = [(step, epoch, "train_loss", train_loss, wall), (step, epoch, "train_acc", train_acc, wall),
-                (step, epoch, "val_loss", val_loss, wall), (step, epoch, "val_acc", val_acc, wall),
-                (step, epoch, "samples_per_s", samples_per_s, wall), (step, epoch, "epoch_time", epoch_time, wall)]
+        rows = [(step, epoch, name, value, wall) for name, value in {**train, **val}.items()]
+        rows += [(step, epoch, "samples_per_s", samples_per_s, wall), (step, epoch, "epoch_time", epoch_time, wall)]
         rows += [(step, epoch, f"grad_norm/{name}", value, wall)
                  for name, value in zip(norms, torch.stack(list(norms.values())).tolist())] if norms else []
         self.store.append_metrics(self.run_id, rows)
         if self.checkpoints:
             self.store.save_checkpoint(self.run_id, epoch, model.state_dict())
         self.progress.epoch, self.progress.samples_per_s = epoch, samples_per_s
-        self.progress.final = {"epochs": epoch, "steps": step, "train_loss": train_loss, "train_acc": train_acc,
-                               "val_loss": val_loss, "val_acc": val_acc}
+        self.progress.final = {"epochs": epoch, "steps": step, **train, **val}
         if self.on_epoch is not None:
             self.on_epoch(self.progress)
+        return objective.check(means)
 
 
 # Jobs training in this process, by run id: a page that reloads finds its run here again. Models

@@ -7,7 +7,7 @@ from engine.data import get_info, list_datasets, load_dataset
 from engine.inspection import confusion_matrix, decision_grid, flow_dot, misclassified, model_summary
 from engine.params import ParamError
 from engine.paths import runs_dir
-from engine.registry import TRAINING_PARAMS, list_specs, validate
+from engine.registry import TRAINING_PARAMS, get_spec, list_specs, validate
 from engine.runs import RunStore
 from engine.train import active_jobs, build_model, load_trained, run_config, start_training
 from pages._ui import training_charts as charts
@@ -16,6 +16,8 @@ from pages._ui.params_ui import param_inputs
 
 REFRESH_S = 0.5  # live view refresh while a run trains (bench/live_updates.py measures its cost)
 INSPECT_PAGES = {"cnn": "saliency.py", "resnet": "saliency.py"}  # models each inspection page can open
+# Model families looked inside on their own page; classifiers are looked inside here.
+FAMILY_PAGES = {"sequence": "attention.py", "generative": "latent.py"}
 
 
 @st.cache_data(max_entries=32, show_spinner="Drawing the decision boundary...")
@@ -145,7 +147,7 @@ with live:
             progress = job.progress if job is not None else None
             metrics = store.metrics(run_id)
             epochs_total = run.params.get("epochs", 1)
-            epochs_done = int(metrics.epoch[metrics.name == "val_acc"].max()) if (metrics.name == "val_acc").any() else 0
+            epochs_done = int(metrics.epoch[metrics.name == "epoch_time"].max()) if (metrics.name == "epoch_time").any() else 0
 
             st.markdown(f"**Run {run.id}**: {run.model} on {run.dataset} · **{run.status}**"
                         + (" (paused)" if progress is not None and progress.paused else ""))
@@ -172,12 +174,19 @@ with live:
                 left, right = st.columns(2)
                 left.plotly_chart(charts.epoch_figure(runs, ("train_loss", "val_loss"), "Loss per epoch", x_mode, log_y),
                                   key="epoch_loss")
-                right.plotly_chart(charts.epoch_figure(runs, ("train_acc", "val_acc"), "Accuracy per epoch", x_mode),
-                                   key="epoch_acc")
+                others = charts.other_epoch_metrics(metrics)
+                title = "Accuracy per epoch" if others == ("train_acc", "val_acc") else "Metrics per epoch"
+                right.plotly_chart(charts.epoch_figure(runs, others, title, x_mode), key="epoch_acc")
             epochs = store.checkpoint_epochs(run_id)
             run_info = get_info(run.dataset)
             with inside:
-                if not epochs:
+                family = get_spec(run.model).family
+                if family in FAMILY_PAGES:
+                    target = next(p for p in PAGES if p.file == FAMILY_PAGES[family])
+                    st.info(f"Look inside this {run.model} run on the {target.title} page.")
+                    st.page_link(page(target), label=f"Open run {run_id} on the {target.title} page",
+                                 query_params={"run": run_id}, icon=":material/arrow_forward:")
+                elif not epochs:
                     st.info("The first epoch's checkpoint will appear here when it is saved.")
                 elif run_info.kind == "points":
                     (xs, ys, probs), data = boundary(str(store.root), run_id, epochs[-1])
@@ -234,7 +243,10 @@ def compare_runs():
             runs = [(f"#{i}", store.metrics(i)) for i in chosen]
             st.plotly_chart(charts.step_loss_figure(runs, "step", smoothing, log_y), key="cmp_steps")
             left, right = st.columns(2)
-            left.plotly_chart(charts.epoch_figure(runs, ("val_acc",), "Validation accuracy", "epoch"), key="cmp_acc")
+            primary = next((n for n in ("val_acc", "val_exact_match", "val_elbo") if any((m.name == n).any() for _, m in runs)),
+                           "val_acc")
+            left.plotly_chart(charts.epoch_figure(runs, (primary,), primary.replace("_", " ").capitalize(), "epoch"),
+                              key="cmp_acc")
             right.plotly_chart(charts.epoch_figure(runs, ("val_loss",), "Validation loss", "epoch"), key="cmp_loss")
             chosen_runs = [store.get_run(i) for i in chosen]
             st.dataframe([{"run": r.id, "status": r.status, **{k: v for k, v in r.params.items() if k != "dataset_options"},

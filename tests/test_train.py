@@ -168,3 +168,40 @@ def test_eta_follows_the_recent_step_rate(data_env, store):
     job._update_eta(110, t0)
     rate = 0.7 * 0.1 + 0.3 * 100
     assert job.progress.eta_s == pytest.approx(890 / rate, rel=0.05)
+
+
+def test_a_spec_objective_drives_the_step_the_epoch_metrics_and_the_failure_check(store, monkeypatch):
+    """Non-classifiers (VAE, GAN, seq2seq) plug their loss in through ModelSpec.objective."""
+    from dataclasses import replace
+
+    from engine import registry
+    from engine.objectives import Objective
+
+    class Halving(Objective):
+        name = "halving"
+
+        def train_step(self, model, xb, yb, optimizers):
+            (optimizer,) = optimizers
+            out = model(xb)
+            loss = (out ** 2).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return {"loss": loss.detach(), "half": loss.detach() / 2}
+
+        def evaluate(self, model, data, device):
+            return {"val_special": 7.0}
+
+        def check(self, epoch_stats):
+            return f"stopped on purpose, half was {epoch_stats['half']:.3f}" if epoch_stats["half"] >= 0 else None
+
+    spec = replace(registry.get_spec("mlp"), name="mlp_halving", objective=Halving())
+    monkeypatch.setitem(registry._REGISTRY, "mlp_halving", spec)
+    job = TrainingJob(validate("mlp_halving", "circle", {"epochs": 3, "batch_size": 50}), store, device="cpu")
+    assert job.run() == "diverged"  # check() failed the run after the first epoch
+    run = store.get_run(job.run_id)
+    assert run.message.startswith("stopped on purpose, half was ")
+    epoch_rows = store.metrics(job.run_id).query("epoch == 1").set_index("name").value
+    assert epoch_rows["train_half"] == pytest.approx(epoch_rows["train_loss"] / 2, rel=1e-5)
+    assert epoch_rows["val_special"] == 7.0 and "val_acc" not in epoch_rows
+    assert store.checkpoint_epochs(job.run_id) == [1]

@@ -56,6 +56,13 @@ def epoch_figure(runs: list[tuple[str, pd.DataFrame]], names: tuple[str, str], t
     return _layout(fig, title, x_mode, log_y)
 
 
+def other_epoch_metrics(metrics: pd.DataFrame) -> tuple[str, ...]:
+    """The per-epoch train_/val_ metrics other than the losses (accuracy for a classifier; KL,
+    exact match, D/G losses... for other objectives), train before val."""
+    names = [n for n in metrics.name.unique() if n.startswith(("train_", "val_")) and n not in ("train_loss", "val_loss")]
+    return tuple(sorted(names, key=lambda n: (not n.startswith("train_"), n)))
+
+
 def grad_norm_figure(metrics: pd.DataFrame) -> go.Figure:
     """Per-layer gradient norm per epoch, log scale: vanishing gradients show as a fan of lines."""
     fig = go.Figure()
@@ -69,7 +76,9 @@ def grad_norm_figure(metrics: pd.DataFrame) -> go.Figure:
 def decision_figure(xs, ys, probs, data) -> go.Figure:
     """P(orange) over the plane with the train points (circles) and test points (crosses)."""
     fig = go.Figure()
-    fig.add_heatmap(x=xs, y=ys, z=probs, zmin=0, zmax=1, opacity=0.55,  # pale, so the points stand out colorscale=[[0, BLUE], [0.5, "#e8eaeb"], [1, ORANGE]],
+    # Pale, so the points stand out.
+    fig.add_heatmap(x=xs, y=ys, z=probs, zmin=0, zmax=1, opacity=0.55,
+                    colorscale=[[0, BLUE], [0.5, "#e8eaeb"], [1, ORANGE]],
                     colorbar=dict(title="P(orange)"), hovertemplate="x %{x:.2f}<br>y %{y:.2f}<br>P(orange) %{z:.2f}")
     for x, y, split, symbol in ((data.x_train, data.y_train, "train", "circle"), (data.x_val, data.y_val, "test", "x")):
         colours = np.where(y.numpy() == 1, ORANGE, BLUE)
