@@ -14,6 +14,7 @@ Hooks live for one call: build the captum object per use (pytorch-grad-cam's lea
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,9 @@ from captum.attr import (GuidedBackprop, GuidedGradCam, IntegratedGradients, Lay
                          Occlusion, Saliency)
 from scipy.stats import spearmanr
 from torch import nn
+
+# captum warns on every call that it set requires_grad and hooked the ReLUs: expected here, noise in logs.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"captum\.")
 
 METHODS = ("gradcam", "guided-backprop", "guided-gradcam", "saliency", "integrated-gradients", "occlusion")
 TITLES = {"gradcam": "Grad-CAM", "guided-backprop": "Guided backprop", "guided-gradcam": "Guided Grad-CAM",
@@ -90,7 +94,7 @@ def attribute(model: nn.Module, inputs: torch.Tensor, target: int | torch.Tensor
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     model.eval()
     device = next(model.parameters()).device
-    x = inputs.to(device).float()
+    x = inputs.detach().to(device).float().clone()  # captum toggles requires_grad on what it is given
     if target is None:
         target = probabilities(model, x).argmax(1).to(device)
     elif isinstance(target, torch.Tensor):
