@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,17 @@ def conv_layers(model: nn.Module) -> dict[str, nn.Module]:
     """{conv name: the module whose output is that conv's activation map}, in forward order.
 
     Grad-CAM uses rectified feature maps: when a ReLU follows the conv (a BatchNorm may sit in
-    between), its output is used; otherwise the conv's own output."""
+    between), its output is used; otherwise the conv's own output. Cached per model (a module's
+    structure does not change; walking it costs more than a small model's Grad-CAM)."""
+    if model not in _CONV_LAYERS:
+        _CONV_LAYERS[model] = _find_conv_layers(model)
+    return dict(_CONV_LAYERS[model])
+
+
+_CONV_LAYERS: "weakref.WeakKeyDictionary[nn.Module, dict[str, nn.Module]]" = weakref.WeakKeyDictionary()
+
+
+def _find_conv_layers(model: nn.Module) -> dict[str, nn.Module]:
     leaves = [(name, m) for name, m in model.named_modules() if not list(m.children())]
     layers = {}
     for i, (name, module) in enumerate(leaves):

@@ -123,7 +123,7 @@ def feature_maps_view(model, lock, x) -> None:
     k = kernels.shape
     st.markdown(f"**First-layer kernels**: {k[0]} filters of {k[2]}x{k[3]}"
                 + (f" (channel mean of {k[1]})" if k[1] > 1 else ""))
-    st.image(render.grid(kernels.mean(1).numpy(), columns=16, scale=12, colormap="RdBu_r"))
+    st.image(render.grid(kernels.mean(1).numpy(), columns=8, scale=12, gap=6, colormap="RdBu_r"))
 
 
 def _key(x, *parts) -> str:

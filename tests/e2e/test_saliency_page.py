@@ -96,3 +96,32 @@ def test_a_run_handed_over_from_training_opens_at_any_epoch(page, app_url, app_d
     settled(page)
     assert images(page) >= 4
     screenshot(page, screenshots / "saliency-run.png")
+
+
+def test_uploads_a_broken_file_then_a_photo_of_a_digit(page, app_url, screenshots):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.get_by_role("link", name="Saliency").first.click()
+    heading(page, "Saliency").wait_for(state="visible")
+    settled(page)
+    page.get_by_role("radio", name="Upload").click()
+    uploader = page.get_by_test_id("stFileUploaderDropzoneInput")
+    uploader.set_input_files(files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not really a png"}])
+    page.get_by_text("notes.png is not an image Pillow can read").wait_for(state="visible")
+
+    # A dark "1" on light paper, off centre, in RGBA: inverted, centred, flattened.
+    a = np.full((120, 90, 4), 255, np.uint8)
+    a[20:100, 60:68, :3] = 30
+    buffer = io.BytesIO()
+    Image.fromarray(a, "RGBA").save(buffer, format="PNG")
+    uploader.set_input_files(files=[{"name": "one.png", "mimeType": "image/png", "buffer": buffer.getvalue()}])
+    page.get_by_text("one.png, prepared as the model sees it").wait_for(state="visible")
+    page.get_by_text("inverted: MNIST digits are light ink on a dark background").wait_for(state="visible")
+    settled(page)
+    page.get_by_text("Class probabilities: predicted 1").wait_for(state="visible")
+    screenshot(page, screenshots / "saliency-upload.png")
