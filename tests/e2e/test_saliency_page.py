@@ -16,6 +16,15 @@ def wait_for_images(page, at_least: int) -> None:
     page.wait_for_function(f"({IMAGES})() >= {at_least}")
 
 
+def open_saliency(page, app_url):
+    """Home first (a fresh server's first deep link can miss the page), then the sidebar link."""
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.get_by_role("link", name="Saliency").first.click()
+    heading(page, "Saliency").wait_for(state="visible")
+    settled(page)
+
+
 def pick(page, label, option):
     page.get_by_label(label).first.click()
     page.get_by_role("option", name=option, exact=True).click()
@@ -23,10 +32,7 @@ def pick(page, label, option):
 
 
 def test_default_cnn_methods_classes_and_views(page, app_url, screenshots):
-    page.goto(app_url)
-    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
-    page.get_by_role("link", name="Saliency").first.click()
-    heading(page, "Saliency").wait_for(state="visible")
+    open_saliency(page, app_url)
     page.get_by_text("Grad-CAM", exact=True).first.wait_for(state="visible")
     settled(page)
     page.get_by_text("Class probabilities: predicted 7 (1.000), true 7").wait_for(state="visible")
@@ -63,11 +69,7 @@ def test_default_cnn_methods_classes_and_views(page, app_url, screenshots):
 
 
 def test_drawing_a_digit_gives_its_maps(page, app_url, screenshots):
-    page.goto(app_url)
-    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
-    page.get_by_role("link", name="Saliency").first.click()
-    heading(page, "Saliency").wait_for(state="visible")
-    settled(page)
+    open_saliency(page, app_url)
     page.get_by_role("radio", name="Draw").click()
     frame = page.frame_locator("iframe[title*='drawable_canvas']")
     canvas = frame.locator("canvas").last
@@ -107,11 +109,7 @@ def test_uploads_a_broken_file_then_a_photo_of_a_digit(page, app_url, screenshot
     import numpy as np
     from PIL import Image
 
-    page.goto(app_url)
-    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
-    page.get_by_role("link", name="Saliency").first.click()
-    heading(page, "Saliency").wait_for(state="visible")
-    settled(page)
+    open_saliency(page, app_url)
     page.get_by_role("radio", name="Upload").click()
     uploader = page.get_by_test_id("stFileUploaderDropzoneInput")
     uploader.set_input_files(files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not really a png"}])
