@@ -1,5 +1,7 @@
 """The saliency page in a real browser: default CNN, pick an image, switch methods and class, draw a digit,
 open a trained run handed over from the training page, and look at the trust checks."""
+import re
+
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob
@@ -126,3 +128,22 @@ def test_uploads_a_broken_file_then_a_photo_of_a_digit(page, app_url, screenshot
     settled(page)
     page.get_by_text("Class probabilities: predicted 1").wait_for(state="visible")
     screenshot(page, screenshots / "saliency-upload.png")
+
+
+def test_train_a_cnn_then_click_through_to_its_saliency(page, app_url, screenshots):
+    """The issue's whole loop: train on the training page, follow its link, see the run's maps."""
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.goto(f"{app_url}/training?model=cnn&dataset=digits&epochs=2&channels=8")
+    heading(page, "Training").wait_for(state="visible")
+    page.get_by_role("button", name="Start").click()
+    link = page.get_by_role("link", name=re.compile(r"Open run \d+ on the Saliency page"))
+    link.wait_for(state="visible", timeout=120_000)
+    run_id = re.search(r"Open run (\d+)", link.inner_text()).group(1)
+    link.click()
+    heading(page, "Saliency").wait_for(state="visible")
+    page.get_by_text(f"Run {run_id}: cnn on digits").first.wait_for(state="visible")
+    settled(page)
+    wait_for_images(page, 4)
+    page.get_by_text(re.compile(f"Run {run_id}: cnn on digits, epoch 2")).wait_for(state="visible")
+    screenshot(page, screenshots / "saliency-from-training.png")
