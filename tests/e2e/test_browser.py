@@ -10,7 +10,6 @@ PLACEHOLDERS = [  # (sidebar link, page title, screenshot name)
     ("Embeddings", "Embeddings", "embeddings"),
     ("Saliency", "Saliency", "saliency"),
     ("Attention", "Attention", "attention"),
-    ("Latent space", "Latent space", "latent"),
 ]
 
 
