@@ -71,11 +71,11 @@ run_id = st.session_state.get("latent_run")
 # ---- settings: train a new model, or open an existing run ----------------------------------------
 settings, main = st.columns([1, 2.3], gap="large")
 with settings:
-    model_name = st.selectbox("Model", list(specs), key="latent_model", bind="query-params",
-                              format_func=lambda n: specs[n].title)
+    # Options are the registry names: a bound selectbox puts its (formatted) label in the URL.
+    model_name = st.selectbox("Model", list(specs), key="latent_model", bind="query-params")
     spec = specs[model_name]
     dataset_name = st.selectbox("Dataset", image_sets, key="latent_dataset", bind="query-params")
-    st.caption(f"{spec.description}  \n**{get_info(dataset_name).title}**")
+    st.caption(f"**{spec.title}**: {spec.description}  \n**{get_info(dataset_name).title}**")
     with st.expander("Model", expanded=True):
         model_values = param_inputs(spec.params, prefix=f"{model_name}.")
     with st.expander("Training", expanded=False):

@@ -239,7 +239,7 @@ SPEC = register(ModelSpec(
         Param("lr_g", "float", 2e-4, "generator learning rate (Adam)", low=1e-6, high=1e-1, log=True),
         Param("lr_d", "float", 2e-4, "discriminator learning rate (Adam)", low=1e-6, high=1e-1, log=True),
         Param("beta1", "float", 0.5, "Adam beta1 (0.5 steadies GAN training)", low=0.0, high=0.999),
-        Param("beta2", "float", 0.999, "Adam beta2", low=0.0, high=0.9999),
+        Param("beta2", "choice", 0.999, "Adam beta2", choices=(0.9, 0.99, 0.999)),
         Param("d_steps", "int", 1, "discriminator steps per generator step", low=1, high=5),
         Param("dropout", "float", 0.3, "dropout in the discriminator", low=0.0, high=0.9),
         Param("conditional", "bool", False, "condition both nets on the class label, so a digit can be asked for"),

@@ -23,9 +23,13 @@ GAN_CURVES = (("D and G losses", ("train_d_loss", "train_g_loss", "val_d_loss", 
                                                     "val_label_accuracy")))
 
 
-def image_grid(images, ncols: int, caption: str | None = None, width: int | str = "stretch", pad: int = 1):
-    """Show (N, C, H, W) images in [0, 1] as one tiled picture (white gutters)."""
-    st.image(tile(images, ncols, pad=pad), caption=caption, width=width, clamp=True)
+def image_grid(images, ncols: int, caption: str | None = None, width: int | str = "content", pad: int = 1,
+               target_px: int = 900):
+    """Show (N, C, H, W) images in [0, 1] as one tiled picture (white gutters), enlarged with
+    nearest neighbours towards `target_px` wide so small digits stay crisp."""
+    picture = tile(images, ncols, pad=pad)
+    factor = max(1, min(8, target_px // picture.shape[1]))
+    st.image(upscale(picture, factor), caption=caption, width=width, clamp=True)
 
 
 def upscale(array: np.ndarray, factor: int) -> np.ndarray:
