@@ -7,10 +7,13 @@ from tests.e2e.helpers import heading, screenshot, settled
 
 
 
-def images(page) -> int:
-    """Images drawn in the main area (the saliency rows are st.image elements)."""
-    return page.evaluate("() => [...document.querySelectorAll('[data-testid=stImage] img')]"
-                         ".filter(i => i.complete && i.naturalWidth > 0).length")
+IMAGES = ("() => [...document.querySelectorAll('[data-testid=stImage] img')]"
+          ".filter(i => i.complete && i.naturalWidth > 0).length")
+
+
+def wait_for_images(page, at_least: int) -> None:
+    """The saliency rows are st.image elements: wait until that many have loaded."""
+    page.wait_for_function(f"({IMAGES})() >= {at_least}")
 
 
 def pick(page, label, option):
@@ -27,7 +30,7 @@ def test_default_cnn_methods_classes_and_views(page, app_url, screenshots):
     page.get_by_text("Grad-CAM", exact=True).first.wait_for(state="visible")
     settled(page)
     page.get_by_text("Class probabilities: predicted 7 (1.000), true 7").wait_for(state="visible")
-    assert images(page) >= 4  # the input + one paper row per default method
+    wait_for_images(page, 4)  # the input + one paper row per default method
 
     # Another test image: the fifth one; then explain class 3 instead of the prediction.
     number = page.get_by_label("Image (1 to 10000 of those matching)")
@@ -94,7 +97,7 @@ def test_a_run_handed_over_from_training_opens_at_any_epoch(page, app_url, app_d
     page.get_by_text(f"Run {job.run_id}: cnn on digits").first.wait_for(state="visible")
     page.get_by_text("Checkpoint epoch").wait_for(state="visible")
     settled(page)
-    assert images(page) >= 4
+    wait_for_images(page, 4)
     screenshot(page, screenshots / "saliency-run.png")
 
 
