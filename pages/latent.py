@@ -195,11 +195,17 @@ with main:
 
 # ---- walk the space (latest checkpoint) -----------------------------------------------------------
 if run_id is not None and store.checkpoint_epochs(run_id):
-    epoch = store.checkpoint_epochs(run_id)[-1]
+    saved = store.checkpoint_epochs(run_id)
+    epoch = saved[-1]
+    st.divider()
+    header = st.empty()  # filled once the epoch to walk is known
+    if len(saved) > 1 and store.get_run(run_id).status != "running":
+        # Any saved epoch can be walked: see how the space organised itself along the way.
+        epoch = st.select_slider("Checkpoint to walk", saved, value=saved[-1], key=f"walk_epoch_{run_id}",
+                                 format_func=lambda e: f"epoch {e}")
+    header.subheader(f"Walk the latent space (run {run_id}, epoch {epoch})")
     model, data, _ = latent.load_generative(store, run_id, epoch)
     is_vae = latent.is_vae(model)
-    st.divider()
-    st.subheader(f"Walk the latent space (run {run_id}, epoch {epoch})")
     tabs = st.tabs(["Latent scatter", "Interpolation", "Sliders", "Reconstructions"] if is_vae
                    else ["Interpolation", "Sliders"])
     tab = dict(zip(["scatter", "walk", "sliders", "recon"] if is_vae else ["walk", "sliders"], tabs))
@@ -247,13 +253,22 @@ if run_id is not None and store.checkpoint_epochs(run_id):
                     if st.session_state.get(f"base_code_{run_id}") is not None and st.button("Hold them at 0"):
                         st.session_state.pop(f"base_code_{run_id}")
                         st.rerun()
+                    ends = st.columns(2)
+                    # Callbacks run before the next script run, so they may set the walk's inputs.
+                    ends[0].button("Walk from this image", key="walk_from_selected", width="stretch",
+                                   on_click=lambda i=selected: st.session_state.update(walk_from_image=i))
+                    ends[1].button("Walk to this image", key="walk_to_selected", width="stretch",
+                                   on_click=lambda i=selected: st.session_state.update(walk_to_image=i))
 
     with tab["walk"]:
         a, b, c, d = st.columns(4)
         steps = d.slider("Steps k", 2, 20, 10, key="walk_steps")
         if is_vae:
-            first = a.number_input("From test image", 0, len(data.x_val) - 1, 0, key="walk_from")
-            second = b.number_input("To test image", 0, len(data.x_val) - 1, 1, key="walk_to")
+            # Defaults through Session State (no value=): the scatter's "Walk from/to" buttons set them.
+            st.session_state.setdefault("walk_from_image", 0)
+            st.session_state.setdefault("walk_to_image", 1)
+            first = a.number_input("From test image", 0, len(data.x_val) - 1, key="walk_from_image")
+            second = b.number_input("To test image", 0, len(data.x_val) - 1, key="walk_to_image")
             method = c.radio("Path", ["linear", "spherical"], horizontal=True, key="walk_method")
             ends = data.x_val[[first, second]]
             mean, _ = latent.encode(model, ends)

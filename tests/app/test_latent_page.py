@@ -156,3 +156,19 @@ def test_step_the_gan_by_hand_then_save_it_as_a_run(tmp_path):
     run = RunStore(tmp_path / "runs").get_run(run_id)
     assert run.model == "dcgan" and run.status == "completed"
     assert any(f"Walk the latent space (run {run_id}, epoch 1)" in s.value for s in at.subheader)
+
+
+def test_scatter_selection_feeds_the_walk_and_earlier_epochs_can_be_walked(tmp_path):
+    run_id = trained(tmp_path, "vae", latent=2, hidden=32, epochs=2)
+    at = fresh(run=str(run_id))
+    at.session_state[f"selected_{run_id}"] = 17  # what a click on the scatter stores
+    at.run()
+    assert any("**Test image 17**" in m.value for m in at.markdown)
+    button(at, "Walk from this image").click().run()
+    assert widget(at, "walk_from_image").value == 17 and widget(at, "walk_to_image").value == 1
+    assert not at.exception and not at.warning
+    walk_epoch = widget(at, f"walk_epoch_{run_id}")
+    assert walk_epoch.options == ["epoch 1", "epoch 2"] and walk_epoch.value == 2
+    walk_epoch.set_value(1).run()
+    assert any(f"Walk the latent space (run {run_id}, epoch 1)" in s.value for s in at.subheader)
+    assert not at.exception
