@@ -1,5 +1,7 @@
 """The Latent space page in a real browser: train a VAE for 5 epochs (8x8 digits: 2 are too few to show digits), watch the grid appear, pick a
 point of the scatter, move a latent slider (the image is decoded again), screenshots."""
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from tests.e2e.helpers import heading, screenshot
 
 # The image beside the sliders: the one in the visible tab panel.
@@ -24,17 +26,26 @@ def test_train_a_vae_watch_the_grid_then_walk_with_a_slider(page, app_url, scree
 
     # Select a point of the scatter: its image, reconstruction and code appear.
     page.get_by_role("tab", name="Latent scatter").click()
-    # Drag a lasso around the middle of the scatter, as a person would.
-    drag = page.get_by_test_id("stPlotlyChart").locator(".nsewdrag").last
-    drag.scroll_into_view_if_needed()
-    box = drag.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx - 80, cy - 80)
-    page.mouse.down()
-    for dx, dy in ((80, -80), (80, 80), (-80, 80), (-80, -80)):
-        page.mouse.move(cx + dx, cy + dy, steps=5)
-    page.mouse.up()
-    page.get_by_text("reconstruction", exact=True).wait_for(state="visible")
+    # Drag a lasso around the middle of the scatter, as a person would (again, wider, if the first
+    # one caught no point or landed while the page was still redrawing).
+    recon = page.get_by_text("reconstruction", exact=True)
+    for size in (80, 140, 200):
+        page.get_by_test_id("stStatusWidget").wait_for(state="detached")
+        drag = page.get_by_test_id("stPlotlyChart").locator(".nsewdrag").last
+        drag.scroll_into_view_if_needed()
+        box = drag.bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(cx - size, cy - size)
+        page.mouse.down()
+        for dx, dy in ((size, -size), (size, size), (-size, size), (-size, -size)):
+            page.mouse.move(cx + dx, cy + dy, steps=5)
+        page.mouse.up()
+        try:
+            recon.wait_for(state="visible", timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    recon.wait_for(state="visible")
     page.get_by_role("button", name="Hold the grid's other dimensions at this code").wait_for(state="attached")
 
     # Move the first latent slider: the decoded image changes.
