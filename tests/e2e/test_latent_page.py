@@ -1,7 +1,6 @@
-"""The Latent space page in a real browser: train a VAE for 5 epochs (8x8 digits: 2 are too few to show digits), watch the grid appear, pick a
-point of the scatter, move a latent slider (the image is decoded again), screenshots."""
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
+"""The Latent space page in a real browser: train a VAE for 5 epochs (on the 8x8 digits 2 epochs are
+too few to show digits), watch the grid appear, pick a point of the scatter, move a latent slider
+(the image is decoded again), screenshots."""
 from tests.e2e.helpers import heading, screenshot
 
 # The image beside the sliders: the one in the visible tab panel.
@@ -10,6 +9,8 @@ SLIDER_IMAGE = ("() => { const p = [...document.querySelectorAll('[role=tabpanel
 
 
 def test_train_a_vae_watch_the_grid_then_walk_with_a_slider(page, app_url, screenshots):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # the fixtures skip without playwright
+
     page.goto(app_url)
     heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Latent space", exact=True).click()
