@@ -1,2 +1,2 @@
 """Built-in models. Importing a module registers its ModelSpec(s) with engine.registry."""
-from engine.models import cnn, mlp, resnet, transformer  # noqa: F401
+from engine.models import cnn, mlp, recurrent, resnet, seq2seq, transformer  # noqa: F401
