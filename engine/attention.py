@@ -131,3 +131,70 @@ def run_attention(model: nn.Module, vocab, text: str, max_len: int, out_len: int
     trimmed = {kind: m[:, :, :n_out, :n_out] if kind == "decoder_self" else
                (m[:, :, :n_out, :] if kind == "cross" else m) for kind, m in maps.items()}
     return AttentionResult(source, output, vocab.decode(ids), trimmed, notices)
+
+
+# ---- trained runs --------------------------------------------------------------------------------
+SEQ2SEQ_MODELS = ("transformer", "seq2seq")
+
+
+@dataclass
+class RunTask:
+    """What a view needs to talk to a trained sequence run: its task, vocabulary and lengths."""
+    run_id: int
+    model: str
+    task: str
+    options: dict
+    vocab: object
+    max_in: int
+    max_out: int
+
+    @property
+    def probe(self) -> str:
+        """The fixed input whose attention is replayed epoch by epoch."""
+        from engine.data.sequences import LETTERS, TASKS
+        text = TASKS[self.task][5]
+        if self.task in ("copy", "reverse", "sort"):  # fit the probe to the run's length and vocabulary
+            letters = LETTERS[:self.options["vocab"]]
+            text = "".join(letters[(i * 3) % len(letters)] if self.task == "sort" else letters[i % len(letters)]
+                           for i in range(self.options["length"]))
+        return text
+
+    @property
+    def expectation(self) -> str:
+        from engine.data.sequences import TASKS
+        return TASKS[self.task][6]
+
+    def target(self, text: str) -> str | None:
+        from engine.data.sequences import target_for
+        return target_for(self.task, text, self.options)
+
+    def random_input(self, seed: int) -> str:
+        from engine.data.sequences import make_task
+        options = {**self.options, "n_samples": 1, "seed": seed}
+        return make_task(self.task, options)[3][0]
+
+
+def run_task(store, run_id: int) -> RunTask:
+    """A sequence-to-sequence run's task; ParamError when the run is not one."""
+    from engine.data.sequences import TASKS, task_lengths, task_vocab
+    from engine.train import run_config
+
+    run = store.get_run(run_id)
+    if run.model not in SEQ2SEQ_MODELS or run.dataset not in TASKS:
+        raise ParamError(f"run {run_id} is {run.model} on {run.dataset}: attention needs a transformer or "
+                         f"seq2seq run on a sequence task ({', '.join(TASKS)})")
+    config = run_config(run.params)
+    options = config.dataset_options
+    max_in, max_out = task_lengths(run.dataset, options)
+    return RunTask(run_id, run.model, run.dataset, options, task_vocab(run.dataset, options), max_in, max_out)
+
+
+def attention_for_run(store, run_id: int, text: str, epoch: int | None = None) -> AttentionResult:
+    """Load the run's checkpoint of `epoch` (latest when None), decode `text`, collect attention."""
+    from engine.train import load_trained
+
+    task = run_task(store, run_id)
+    if not store.checkpoint_epochs(run_id):
+        raise ParamError(f"run {run_id} has no checkpoint yet: wait for its first epoch to finish")
+    model, _, _ = load_trained(store, run_id, epoch)
+    return run_attention(model, task.vocab, text, task.max_in, task.max_out)

@@ -85,56 +85,56 @@ def unroll(model: RecurrentCounter, bits) -> Unrolled:
 # ---- vanishing / exploding gradients in a plain RNN ----------------------------------------------
 @dataclass
 class GradientFlow:
-    """d loss / d h_t for every time step t of one sequence, and what went wrong, if anything."""
+    """How much the last state depends on each earlier one: |d h_T / d h_t| for every t."""
     norms: np.ndarray          # (length,) gradient norm per time step (nan/inf kept as they are)
-    loss: float
+    output: float              # the last state (its sum, for the tanh RNN)
     finite: bool
     message: str
 
 
 def gradient_flow(length: int, cell: str = "tanh", hidden: int = 16, init_scale: float = 1.0,
                   w: float = 1.5, u: float = 1.0, seed: int = 0) -> GradientFlow:
-    """Backpropagate one loss through a plain RNN and measure the gradient reaching each step.
+    """Backpropagate the last state of a plain RNN and measure the gradient reaching each step.
 
-    cell "linear": the scalar RNN s_t = x_t u + s_{t-1} w of the classic demo (target: the count of
-    ones), whose gradient at step t is about w^(T-t): |w| > 1 explodes, |w| < 1 vanishes.
+    cell "linear": the scalar RNN s_t = x_t u + s_{t-1} w of the classic demo, whose gradient at
+    step t is exactly w^(T-t): |w| > 1 explodes, |w| < 1 vanishes, and a long enough sequence
+    overflows float32 to inf (then nan), which is reported, not raised.
     cell "tanh": h_t = tanh(W h_{t-1} + U x_t) with W ~ N(0, init_scale^2 / hidden): below about 1
-    the gradient vanishes going back in time; above, tanh saturates but large scales can explode.
+    the gradient vanishes going back in time; above, it holds up longer until tanh saturates.
     """
     generator = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 2, (length,), generator=generator).float()
-    with np.errstate(all="ignore"):
-        if cell == "linear":
-            s = torch.zeros(())
-            states = []
-            for x_t in x:
-                s = x_t * u + s * w
-                s.retain_grad()
-                states.append(s)
-            loss = (s - x.sum()) ** 2
-        else:
-            W = torch.randn(hidden, hidden, generator=generator) * init_scale / math.sqrt(hidden)
-            U = torch.randn(hidden, generator=generator)
-            h = torch.zeros(hidden)
-            states = []
-            for x_t in x:
-                h = torch.tanh(W @ h + U * x_t)
-                h.retain_grad()
-                states.append(h)
-            loss = (h.sum() - x.sum()) ** 2
-        loss.backward()
-        norms = np.array([float(st.grad.norm()) if st.grad is not None else 0.0 for st in states])
-    value = float(loss)
+    states = []
+    if cell == "linear":
+        u_t, w_t = torch.tensor(float(u), requires_grad=True), torch.tensor(float(w), requires_grad=True)
+        s = torch.zeros(())
+        for x_t in x:
+            s = x_t * u_t + s * w_t
+            s.retain_grad()
+            states.append(s)
+        output = s
+    else:
+        W = (torch.randn(hidden, hidden, generator=generator) * init_scale / math.sqrt(hidden)).requires_grad_()
+        U = torch.randn(hidden, generator=generator)
+        h = torch.zeros(hidden)
+        for x_t in x:
+            h = torch.tanh(W @ h + U * x_t)
+            h.retain_grad()
+            states.append(h)
+        output = h.sum()
+    output.backward()
+    norms = np.array([float(st.grad.norm()) if st.grad is not None else 0.0 for st in states])
+    value = float(output.detach())
     finite = bool(np.isfinite(norms).all() and math.isfinite(value))
     if not finite:
-        first = int(np.argmax(~np.isfinite(norms))) if not np.isfinite(norms).all() else None
-        where = f" (first non-finite gradient at step {first})" if first is not None else ""
-        message = (f"the forward pass or the gradient overflowed: loss {value}, gradients reached nan/inf{where}. "
-                   "That is an exploding gradient: shorten the sequence or shrink the recurrent weight.")
+        bad = ~np.isfinite(norms)
+        where = f" at steps 0 to {int(np.nonzero(bad)[0][-1])}" if bad.any() else ""
+        message = (f"overflow: the last state is {value} and the gradient reached nan/inf{where}. That is an "
+                   "exploding gradient: shorten the sequence or shrink the recurrent weight.")
     else:
-        ratio = norms[0] / norms[-1] if norms[-1] > 0 else float("inf")
-        trend = "explodes" if ratio > 10 else "vanishes" if ratio < 0.1 else "stays roughly level"
-        message = f"going back {length} steps the gradient {trend}: first step / last step = {ratio:.3g}"
+        ratio = norms[0] / norms[-1] if norms[-1] > 0 else float("nan")
+        trend = ("explodes" if ratio > 10 else "vanishes" if ratio < 0.1 else "stays roughly level")
+        message = f"going back {length} steps the gradient {trend}: |dh_T/dh_0| / |dh_T/dh_T| = {ratio:.3g}"
     return GradientFlow(norms, value, finite, message)
 
 
