@@ -210,7 +210,8 @@ def trained_models_view() -> None:
     for notice in result.notices:
         st.warning(notice, icon=":material/content_cut:")
     expected = task.target("".join(result.source))
-    verdict = "" if expected is None else (" ✅ right" if result.text == expected else f" ❌ expected `{expected}`")
+    verdict = "" if expected is None else (" :green[:material/check_circle: right]" if result.text == expected
+                                           else f" :red[:material/cancel: expected] `{expected}`")
     st.markdown(f"**Output** (epoch {epochs[-1]}): `{result.text}`{verdict}")
     kinds = result.kinds()
     kind = st.radio("Attention", kinds, format_func=KIND_TITLES.get, horizontal=True, key="att_kind",
@@ -385,8 +386,8 @@ def recurrent_run(run_id: int, unroll, load_trained) -> None:
 
 def gradient_flow_view(gradient_flow, train_linear_rnn) -> None:
     st.subheader("Vanishing and exploding gradients", anchor=False)
-    st.markdown("One loss at the last step, backpropagated through a plain RNN: the norm of the gradient that "
-                "reaches each earlier step. The linear RNN s_t = x_t·u + s_(t-1)·w multiplies it by w at every step "
+    st.markdown("The last state of a plain RNN, backpropagated: the norm of the gradient that reaches each earlier "
+                "step (how much the end still depends on it). The linear RNN s_t = x_t·u + s_(t-1)·w multiplies it by w at every step "
                 "(w = 1.5 over 50 steps: 1.5⁵⁰ ≈ 6·10⁸); the tanh RNN shrinks it below an init scale of about 1.")
     c1, c2, c3 = st.columns(3)
     cell = c1.radio("RNN", ["linear", "tanh"], horizontal=True, key="gf_cell")

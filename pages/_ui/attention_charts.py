@@ -86,7 +86,7 @@ def gradient_norms(curves: list[tuple[str, np.ndarray]]) -> go.Figure:
         norms = np.asarray(norms, dtype=float)
         shown = np.where(np.isfinite(norms) & (norms > 0), norms, np.nan)
         fig.add_trace(go.Scatter(x=list(range(len(norms))), y=shown, mode="lines", name=name))
-    fig.update_yaxes(type="log", title="‖∂loss/∂h_t‖", exponentformat="power")
+    fig.update_yaxes(type="log", title="‖∂h_T/∂h_t‖", exponentformat="power")
     fig.update_xaxes(title="time step t")
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"))
     return fig

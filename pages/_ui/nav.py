@@ -35,7 +35,7 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("saliency.py", "Saliency", ":material/visibility:", "saliency", "Inspect",
              "See what a CNN looks at: Grad-CAM, guided backprop and guided Grad-CAM heatmaps."),
     PageInfo("attention.py", "Attention", ":material/grid_on:", "attention", "Inspect",
-             "Read attention heatmaps of transformers, seq2seq models and a pretrained MiniLM."),
+             "Read attention heatmaps of transformers, seq2seq models and a pretrained MiniLM.", ready=True),
     PageInfo("latent.py", "Latent space", ":material/blur_on:", "latent-space", "Inspect",
              "Walk a VAE's latent space: decoded grids, interpolations and the encoded test set."),
 )

@@ -9,7 +9,6 @@ from tests.e2e.helpers import heading, screenshot
 PLACEHOLDERS = [  # (sidebar link, page title, screenshot name)
     ("Embeddings", "Embeddings", "embeddings"),
     ("Saliency", "Saliency", "saliency"),
-    ("Attention", "Attention", "attention"),
     ("Latent space", "Latent space", "latent"),
 ]
 

@@ -1,0 +1,57 @@
+"""The Attention page in a real browser: train a small reverse transformer from the page, watch the
+probe heatmaps, type an input and read its cross-attention; then the other views draw.
+
+Leaves runs in the server's data dir (file order: after test_browser.py).
+"""
+from tests.e2e.helpers import heading, screenshot
+
+# Heatmap traces drawn by plotly on the page, with the number of cells of the largest one.
+HEATMAPS = """() => [...document.querySelectorAll('.js-plotly-plot')]
+  .flatMap(gd => (gd._fullData || []).filter(t => t.type === 'heatmap'))
+  .map(t => (t._z || t.z || []).length)"""
+SMALL = ("att.transformer.d_model=32&att.transformer.d_ff=64&att.transformer.layers=1&att.transformer.heads=2"
+         "&att.reverse.n_samples=2000&att.reverse.length=5&att.reverse.vocab=6&att.train.epochs=3")
+
+
+def open_attention(page, app_url, query=""):
+    page.goto(app_url)  # a fresh server registers its pages on the first session: Home first
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.goto(f"{app_url}/attention{'?' + query if query else ''}")
+    heading(page, "Attention").wait_for(state="visible", timeout=60_000)
+
+
+def test_train_reverse_then_type_an_input(page, app_url, screenshots):
+    open_attention(page, app_url, f"att.task=reverse&{SMALL}")
+    page.get_by_role("button", name="Train", exact=True).click()
+    # Live probe heatmaps while it trains, then the epoch slider once it is done.
+    page.get_by_text("Probe abcde").first.wait_for(state="visible", timeout=90_000)
+    page.get_by_text("Epoch", exact=True).wait_for(state="visible", timeout=90_000)
+    page.get_by_text("What to expect on reverse").wait_for(state="visible")
+
+    box = page.get_by_label("Input sequence", exact=True).and_(page.get_by_role("textbox"))
+    box.fill("fedab")
+    box.press("Enter")
+    page.get_by_text("Output (epoch 3)").wait_for(state="visible")
+    page.wait_for_function(f"({HEATMAPS})().includes(6)")  # 5 letters + EOS rows of cross-attention
+    screenshot(page, screenshots / "attention-reverse.png")
+
+    # Characters outside the vocabulary: named in a message, no traceback.
+    box.fill("abz!")
+    box.press("Enter")
+    page.get_by_text("'z', '!' are not in this task's vocabulary").wait_for(state="visible")
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def test_other_views_draw(page, app_url, screenshots):
+    open_attention(page, app_url, "view=Positional+encodings")
+    page.wait_for_function(f"({HEATMAPS})().length >= 2")
+    screenshot(page, screenshots / "attention-positions.png")
+
+    page.get_by_text("Recurrent", exact=True).click()
+    heading(page, "Vanishing and exploding gradients").wait_for(state="visible")
+    page.get_by_text("going back 50 steps the gradient explodes").wait_for(state="visible")
+    screenshot(page, screenshots / "attention-recurrent.png")
+
+    page.get_by_text("MiniLM (pretrained)", exact=True).click()
+    page.wait_for_function(f"({HEATMAPS})().includes(9)", timeout=90_000)  # [CLS] the cat sat on the mat . [SEP]
+    screenshot(page, screenshots / "attention-minilm.png")
