@@ -161,7 +161,7 @@ def train_linear_rnn(length: int, epochs: int = 30, u: float = -2.0, w: float = 
         for t in range(length):
             s = x_t[:, t] * params[0] + s * params[1]
         loss = ((s - y) ** 2).mean()
-        value = float(loss)
+        value = float(loss.detach())
         history["loss"].append(value)
         if not math.isfinite(value):
             history["nan_epoch"] = epoch
