@@ -26,6 +26,7 @@ VIEWS = ("Trained models", "MiniLM (pretrained)", "Positional encodings", "Recur
 TRAIN_DEFAULTS = {"lr": 3e-3, "batch_size": 128, "epochs": 8}
 TRAIN_SHOWN = ("lr", "batch_size", "epochs", "optimizer", "seed")
 COUNT_DEFAULTS = {"lr": 1e-2, "batch_size": 64, "epochs": 6}
+TASK_ORDER = ("reverse", "dates", "copy", "sort", "addition")  # the showcase first
 
 
 def training_params(defaults: dict) -> tuple:
@@ -124,7 +125,7 @@ view = st.radio("View", VIEWS, horizontal=True, key="view", bind="query-params",
 def trained_models_view() -> None:
     runs = [r for r in store.list_runs() if r.model in SEQ2SEQ_MODELS]
     with st.expander("Train a model", expanded=not runs, icon=":material/model_training:"):
-        train_form(SEQ2SEQ_MODELS, tuple(TASKS), TRAIN_DEFAULTS, "att.")
+        train_form(SEQ2SEQ_MODELS, TASK_ORDER, TRAIN_DEFAULTS, "att.")
     runs = [r for r in store.list_runs() if r.model in SEQ2SEQ_MODELS]
     if not runs:
         st.info("No transformer or seq2seq runs yet: set one up above and press **Train** (reverse with the "

@@ -170,8 +170,8 @@ def train_linear_rnn(length: int, epochs: int = 30, u: float = -2.0, w: float = 
         with torch.no_grad():  # plain gradient descent with the gradient's sign kept as it is
             params -= lr * params.grad
             params.grad = None
-        history["u"].append(float(params[0]))
-        history["w"].append(float(params[1]))
+        history["u"].append(float(params[0].detach()))
+        history["w"].append(float(params[1].detach()))
     return history
 
 
