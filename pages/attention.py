@@ -312,9 +312,10 @@ def positions_view() -> None:
     dims = [str(i) for i in range(d_model)]
     col1, col2 = st.columns(2)
     col1.plotly_chart(charts.heatmap(pe, dims, idx, "Sinusoidal encoding", "dimension", "position", zmax=None,
-                                     colorscale="RdBu", height=520), key="pe_matrix")
+                                     colorscale="RdBu", height=520, token_ticks=False), key="pe_matrix")
     col2.plotly_chart(charts.heatmap(position_similarity(length, d_model), idx, idx, "Dot product between positions",
-                                     "position", "position", zmax=None, height=520), key="pe_similarity")
+                                     "position", "position", zmax=None, height=520, token_ticks=False),
+                      key="pe_similarity")
 
 
 # ---- recurrent -----------------------------------------------------------------------------------

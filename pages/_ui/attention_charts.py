@@ -18,7 +18,8 @@ def _label(tokens: list[str]) -> list[str]:
 
 def heatmap(matrix: np.ndarray, keys: list[str], queries: list[str], title: str = "",
             x_title: str = "attends to (key)", y_title: str = "position (query)", zmax: float | None = 1.0,
-            colorscale: str = SCALE, height: int | None = None) -> go.Figure:
+            colorscale: str = SCALE, height: int | None = None, token_ticks: bool = True) -> go.Figure:
+    """One map; token_ticks=False leaves plotly's own numeric ticks (positions, dimensions)."""
     matrix = np.asarray(matrix, dtype=float)
     hover = [[f"{queries[i]} → {keys[j]}: {matrix[i, j]:.3f}" for j in range(matrix.shape[1])]
              for i in range(matrix.shape[0])]
@@ -26,6 +27,11 @@ def heatmap(matrix: np.ndarray, keys: list[str], queries: list[str], title: str 
                                colorscale=colorscale, zmin=0 if zmax is not None else None, zmax=zmax,
                                text=hover, hoverinfo="text", colorbar=dict(thickness=12)))
     many = max(matrix.shape) > 40
+    if not token_ticks:
+        fig.update_xaxes(title=x_title)
+        fig.update_yaxes(title=y_title, autorange="reversed")
+        fig.update_layout(title=title, height=height or 520, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+        return fig
     fig.update_xaxes(title=x_title, tickmode="array", tickvals=list(range(len(keys))), ticktext=_label(keys),
                      tickangle=-60 if many or max(map(len, keys), default=0) > 2 else 0,
                      tickfont=dict(size=8 if many else 12))
@@ -48,9 +54,18 @@ def head_grid(stack: np.ndarray, keys: list[str], queries: list[str], title: str
             fig.add_trace(go.Heatmap(z=stack[layer, head], coloraxis="coloraxis",
                                      hovertemplate=f"layer {layer} head {head}<br>%{{y}} → %{{x}}: %{{z:.3f}}<extra></extra>"),
                           row=layer + 1, col=head + 1)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed")
-    cell = 110 if heads <= 4 else 80
+    labelled = layers * heads <= 8 and max(len(keys), len(queries)) <= 24  # a few small maps: tokens fit
+    if labelled:
+        fig.update_xaxes(tickmode="array", tickvals=list(range(len(keys))), ticktext=_label(keys), tickfont=dict(size=10))
+        fig.update_yaxes(tickmode="array", tickvals=list(range(len(queries))), ticktext=_label(queries),
+                         tickfont=dict(size=10), autorange="reversed")
+        for layer in range(layers):  # query tokens once per row, left of the first head
+            for head in range(1, heads):
+                fig.update_yaxes(showticklabels=False, row=layer + 1, col=head + 1)
+    else:
+        fig.update_xaxes(showticklabels=False)
+        fig.update_yaxes(showticklabels=False, autorange="reversed")
+    cell = 180 if labelled else 110 if heads <= 4 else 80
     fig.update_layout(title=title, coloraxis=dict(colorscale=SCALE, cmin=0, cmax=1, showscale=False),
                       height=max(220, cell * layers + 60), margin=dict(l=10, r=30, t=60 if title else 30, b=10))
     return fig

@@ -3,14 +3,26 @@ probe heatmaps, type an input and read its cross-attention; then the other views
 
 Leaves runs in the server's data dir (file order: after test_browser.py).
 """
-from tests.e2e.helpers import heading, screenshot
+from tests.e2e.helpers import heading, settled
 
 # Heatmap traces drawn by plotly on the page, with the number of cells of the largest one.
 HEATMAPS = """() => [...document.querySelectorAll('.js-plotly-plot')]
   .flatMap(gd => (gd._fullData || []).filter(t => t.type === 'heatmap'))
   .map(t => (t._z || t.z || []).length)"""
 SMALL = ("att.transformer.d_model=32&att.transformer.d_ff=64&att.transformer.layers=1&att.transformer.heads=2"
-         "&att.reverse.n_samples=2000&att.reverse.length=5&att.reverse.vocab=6&att.train.epochs=3")
+         "&att.reverse.n_samples=2000&att.reverse.length=5&att.reverse.vocab=6&att.train.epochs=4")
+
+
+def screenshot(page, path):
+    """The whole main column. (helpers.screenshot sizes the page by the tallest element, and a
+    plotly heatmap holds an svg that reports a 9000 px scrollHeight: the shot came out mostly blank.)"""
+    settled(page)
+    size = page.viewport_size
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 6000))})
+    page.wait_for_timeout(1000)
+    page.screenshot(path=path, full_page=True)
+    page.set_viewport_size(size)
 
 
 def open_attention(page, app_url, query=""):
@@ -23,15 +35,19 @@ def open_attention(page, app_url, query=""):
 def test_train_reverse_then_type_an_input(page, app_url, screenshots):
     open_attention(page, app_url, f"att.task=reverse&{SMALL}")
     page.get_by_role("button", name="Train", exact=True).click()
-    # Live probe heatmaps while it trains, then the epoch slider once it is done.
-    page.get_by_text("Probe abcde").first.wait_for(state="visible", timeout=90_000)
+    # Live probe heatmaps while it trains (refreshed per epoch), then the epoch slider once it is done.
+    page.get_by_text("live: after epoch").wait_for(state="visible", timeout=90_000)
+    page.wait_for_function(f"({HEATMAPS})().includes(6)")  # the probe's 5 letters + EOS, drawn live
+    page.wait_for_timeout(800)
+    page.screenshot(path=screenshots / "attention-live.png")
     page.get_by_text("Epoch", exact=True).wait_for(state="visible", timeout=90_000)
+    page.get_by_text("Probe abcde").first.wait_for(state="visible")
     page.get_by_text("What to expect on reverse").wait_for(state="visible")
 
     box = page.get_by_label("Input sequence", exact=True).and_(page.get_by_role("textbox"))
     box.fill("fedab")
     box.press("Enter")
-    page.get_by_text("Output (epoch 3)").wait_for(state="visible")
+    page.get_by_text("Output (epoch 4)").wait_for(state="visible")
     page.wait_for_function(f"({HEATMAPS})().includes(6)")  # 5 letters + EOS rows of cross-attention
     screenshot(page, screenshots / "attention-reverse.png")
 
