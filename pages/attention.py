@@ -243,8 +243,8 @@ def minilm_attributions(a: str, b: str, steps: int):
 def minilm_view() -> None:
     st.markdown("**all-MiniLM-L6-v2**, a 6-layer, 12-head sentence encoder, loaded offline. Expect early layers "
                 "to attend to the next or previous token and to `[SEP]`, later heads to link related words; a head "
-                "that looks important may still matter little to the output: the attributions on the right say "
-                "which tokens actually move the similarity.")
+                "that looks important may still matter little to the output: the attributions below say "
+                "which tokens actually move the similarity of two sentences.")
     try:
         minilm_model()
     except (FileNotFoundError, OSError) as err:
@@ -282,11 +282,14 @@ def minilm_view() -> None:
     layer, head = st.session_state.get("mini_layer", 0), st.session_state.get("mini_head", "mean")
     single = minilm_maps(a, None)
     stack = single.attentions[layer]
-    cls_row = (stack.mean(0) if head == "mean" else stack[head])[0]  # what [CLS] attends to
+    # The sentence embedding is the mean over tokens, so the attention a token receives, averaged
+    # over every query, is the attention-side counterpart of its attribution.
+    received = (stack.mean(0) if head == "mean" else stack[head]).mean(0)
     col1, col2 = st.columns(2)
-    col1.plotly_chart(charts.token_bars(single.tokens, cls_row,
-                                        f"Attention from [CLS] in A (layer {layer}, "
-                                        f"{'mean of heads' if head == 'mean' else f'head {head}'})"),
+    col1.plotly_chart(charts.token_bars(single.tokens, received,
+                                        f"Attention each token of A receives (layer {layer}, "
+                                        f"{'mean of heads' if head == 'mean' else f'head {head}'})",
+                                        "mean attention received"),
                       key="mini_cls")
     col2.plotly_chart(charts.token_bars(attr.tokens_a, attr.scores_a, "Integrated gradients: A's tokens → similarity"),
                       key="mini_ig_a")

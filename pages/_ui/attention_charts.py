@@ -71,14 +71,14 @@ def head_grid(stack: np.ndarray, keys: list[str], queries: list[str], title: str
     return fig
 
 
-def token_bars(tokens: list[str], scores: np.ndarray, title: str) -> go.Figure:
-    """Signed attribution per token: blue pulls the similarity up, red pulls it down."""
+def token_bars(tokens: list[str], scores: np.ndarray, title: str, y_title: str = "attribution") -> go.Figure:
+    """A signed value per token (attribution: blue pulls the similarity up, red pulls it down)."""
     scores = np.asarray(scores, dtype=float)
     colors = ["#2b6cb0" if s >= 0 else "#c53030" for s in scores]
     fig = go.Figure(go.Bar(x=list(range(len(tokens))), y=scores, marker_color=colors,
                            hovertext=[f"{t}: {s:+.4f}" for t, s in zip(tokens, scores)], hoverinfo="text"))
     fig.update_xaxes(tickmode="array", tickvals=list(range(len(tokens))), ticktext=_label(tokens), tickangle=-45)
-    fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40, b=10), yaxis_title="attribution")
+    fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40, b=10), yaxis_title=y_title)
     return fig
 
 
