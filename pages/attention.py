@@ -234,6 +234,12 @@ def minilm_maps(a: str, b: str | None):
     return minilm_attention(a, b)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def minilm_similarity(a: str, b: str) -> float:
+    from engine.minilm import pair_similarity
+    return pair_similarity(a, b)
+
+
 @st.cache_data(max_entries=32, show_spinner="Integrated gradients over the embeddings...")
 def minilm_attributions(a: str, b: str, steps: int):
     from engine.minilm import similarity_attributions
@@ -269,6 +275,12 @@ def minilm_view() -> None:
     if not b.strip():
         st.info("Type sentence B to compare the two sentences and attribute their similarity to tokens.")
         return
+    try:
+        similarity = minilm_similarity(a, b)
+    except ParamError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    st.metric("Cosine similarity of the sentence embeddings (mean pooling)", f"{similarity:.3f}")
     steps = st.select_slider("Integrated-gradients steps", [8, 16, 32, 64], value=16, key="mini_steps",
                              help="more steps: a closer path integral (smaller completeness error), slower")
     if not st.toggle("Compute token attributions (a few seconds on a CPU)", key="mini_ig"):
@@ -278,7 +290,6 @@ def minilm_view() -> None:
     except ParamError as err:
         st.error(str(err))
         return
-    st.metric("Cosine similarity of the sentence embeddings (mean pooling)", f"{attr.similarity:.3f}")
     layer, head = st.session_state.get("mini_layer", 0), st.session_state.get("mini_head", "mean")
     single = minilm_maps(a, None)
     stack = single.attentions[layer]

@@ -136,11 +136,14 @@ def test_minilm_view_attention_and_attributions():
     z = z_of(charts(at)["mini_map"])
     assert z.shape == (9, 9)  # [CLS] the cat sat on the mat . [SEP]
     np.testing.assert_allclose(z.sum(1), 1.0, rtol=1e-3)
+    assert "Cosine similarity" in at.metric[0].label and 0.3 < float(at.metric[0].value) < 1
+    assert not {"mini_cls", "mini_ig_a"} & set(charts(at))  # attributions only when asked for
     at.select_slider(key="mini_steps").set_value(8)
     at.toggle(key="mini_ig").set_value(True).run()
     assert not at.exception
-    assert "Cosine similarity" in at.metric[0].label and 0 < float(at.metric[0].value) < 1
-    assert {"mini_cls", "mini_ig_a"} <= set(charts(at))
+    assert {"mini_cls", "mini_ig_a", "mini_ig_b"} <= set(charts(at))
+    at.toggle(key="mini_pair").set_value(True).run()
+    assert z_of(charts(at)["mini_map"]).shape == (18, 18)  # [CLS] A [SEP] B [SEP]: 9 + 9 tokens
     at.text_area(key="mini_a").set_value("   ").run()
     assert any("the sentence is empty" in e.value for e in at.error)
 
