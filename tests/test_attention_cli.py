@@ -10,19 +10,30 @@ from engine.runs import RunStore
 from engine.train import TrainingJob
 
 
-@pytest.fixture
-def data(tmp_path, monkeypatch):
-    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(tmp_path))
-    return tmp_path
+@pytest.fixture(scope="module")
+def module_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("attention-cli")
 
 
 @pytest.fixture
-def run_id(data):
+def data(module_dir, monkeypatch):
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(module_dir))
+    return module_dir
+
+
+@pytest.fixture(scope="module")
+def trained(module_dir):
+    """One small reverse run for every test here."""
     config = validate("transformer", "reverse", {"layers": 1, "d_model": 16, "heads": 2, "d_ff": 32, "epochs": 1},
                       {"n_samples": 200, "length": 5, "vocab": 4})
-    job = TrainingJob(config, RunStore(data / "runs"), device="cpu")
+    job = TrainingJob(config, RunStore(module_dir / "runs"), device="cpu")
     assert job.run() == "completed"
     return job.run_id
+
+
+@pytest.fixture
+def run_id(trained, data):
+    return trained
 
 
 def last_json(capsys):
