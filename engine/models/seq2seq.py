@@ -8,7 +8,6 @@ the embedded token. The decoder keeps its attention weights of the last pass in 
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
