@@ -33,7 +33,8 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("embeddings.py", "Embeddings", ":material/scatter_plot:", "embeddings", "Inspect",
              "Explore word vectors in 3D with UMAP, t-SNE or PCA: neighbours, analogies, search."),
     PageInfo("saliency.py", "Saliency", ":material/visibility:", "saliency", "Inspect",
-             "See what a CNN looks at: Grad-CAM, guided backprop and guided Grad-CAM heatmaps."),
+             "See where a CNN looks: Grad-CAM, guided backprop, guided Grad-CAM, integrated gradients, "
+             "occlusion; feature maps; sanity checks of each map.", ready=True),
     PageInfo("attention.py", "Attention", ":material/grid_on:", "attention", "Inspect",
              "Read attention heatmaps of transformers, seq2seq models and a pretrained MiniLM.", ready=True),
     PageInfo("latent.py", "Latent space", ":material/blur_on:", "latent-space", "Inspect",

@@ -21,8 +21,11 @@ def screenshot(page, path):
     size = page.viewport_size
     height = size["height"]
     for _ in range(5):  # growing the viewport reflows the page: repeat until the height holds
+        # The main column's content (a plotly svg can report a scrollHeight of thousands of pixels).
         needed = page.evaluate(
-            "() => Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))")
+            "() => { const c = document.querySelector('[data-testid=stMainBlockContainer]');"
+            " return c ? Math.ceil(c.getBoundingClientRect().top + c.scrollHeight) :"
+            " Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight)); }")
         if needed <= height:
             break
         height = needed

@@ -4,13 +4,9 @@ Each test asks for `page` first, so a machine without chromium skips before star
 """
 from engine.device import describe, pick_device
 from engine.runs import RunStore
+from pages._ui.nav import PAGES
 from tests.e2e.helpers import heading, screenshot
 
-PLACEHOLDERS = [  # (sidebar link, page title, screenshot name)
-    ("Embeddings", "Embeddings", "embeddings"),
-    ("Saliency", "Saliency", "saliency"),
-    ("Latent space", "Latent space", "latent"),
-]
 
 
 def test_home_then_every_page_from_the_sidebar(page, app_url, screenshots):
@@ -25,11 +21,14 @@ def test_home_then_every_page_from_the_sidebar(page, app_url, screenshots):
     screenshot(page, screenshots / "home.png")
 
     nav = page.get_by_test_id("stSidebarNav")
-    for link, title, name in PLACEHOLDERS:
-        nav.get_by_role("link", name=link, exact=True).click()
-        heading(page, title).wait_for(state="visible")
-        page.get_by_text("Coming next").wait_for(state="visible")
-        screenshot(page, screenshots / f"{name}.png")
+    for info in PAGES:  # every page from its sidebar link; the ones not ready yet say so
+        if info.file in ("home.py", "train.py"):
+            continue
+        nav.get_by_role("link", name=info.title, exact=True).click()
+        heading(page, info.title).wait_for(state="visible")
+        if not info.ready:
+            page.get_by_text("Coming next").wait_for(state="visible")
+            screenshot(page, screenshots / f"placeholder-{info.url_path}.png")
 
 
 def test_home_cards_link_to_pages(page, app_url):

@@ -1,0 +1,65 @@
+"""`python -m engine saliency`: one saliency map for one test image, as a PNG (+ the raw .npy).
+
+    python -m engine saliency --run default --method gradcam --index 0 --out map.png
+
+The PNG is the Grad-CAM paper's row: input | heatmap | heatmap over the input | greyscale map.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def add_parser(verbs) -> None:
+    from engine.saliency import METHODS
+    p = verbs.add_parser("saliency", help="a saliency map of one test image, as PNG + .npy")
+    p.add_argument("--run", required=True, help="a run id, or 'default' for the shipped MNIST CNN")
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--index", type=int, required=True, help="index into the test set")
+    p.add_argument("--target", type=int, help="class to explain (default: the predicted class)")
+    p.add_argument("--epoch", type=int, help="checkpoint epoch of the run (default: the last)")
+    p.add_argument("--layer", help="Grad-CAM conv layer (default: the last)")
+    p.add_argument("--steps", type=int, default=32, help="integrated-gradients steps")
+    p.add_argument("--window", type=int, default=5, help="occlusion window (pixels)")
+    p.add_argument("--stride", type=int, default=2, help="occlusion stride (pixels)")
+    p.add_argument("--out", required=True, help="PNG file to write; the raw map goes beside it as .npy")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from engine.classifiers import load_classifier
+    from engine.paths import runs_dir
+    from engine.runs import RunStore
+    from engine.saliency import DISPLAY, attribute, normalise, probabilities
+    from engine.saliency_render import paper_row
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"--out must name a .png file, got {out.name}")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"folder {out.parent} does not exist")
+    store = None if args.run == "default" else RunStore(runs_dir(args.data_dir))
+    clf = load_classifier(store, args.run, args.epoch, data_dir=args.data_dir)
+    n = len(clf.data.x_val)
+    if not 0 <= args.index < n:
+        raise ValueError(f"--index must be between 0 and {n - 1} (the test set has {n} images)")
+    classes = len(clf.classes)
+    if args.target is not None and not 0 <= args.target < classes:
+        raise ValueError(f"--target must be a class between 0 and {classes - 1}")
+    x = clf.data.x_val[args.index:args.index + 1]
+    probs = probabilities(clf.model, x)[0]
+    predicted = int(probs.argmax())
+    target = predicted if args.target is None else args.target
+    maps = attribute(clf.model, x, target, args.method, layer=args.layer, steps=args.steps,
+                     window=args.window, stride=args.stride)[0].numpy()
+    np.save(out.with_suffix(".npy"), maps)
+    shown = normalise(maps[None], DISPLAY[args.method])[0]
+    Image.fromarray(paper_row(x[0].numpy(), shown, signed=DISPLAY[args.method] == "signed", scale=4)).save(out)
+    print(json.dumps({"run": args.run, "epoch": clf.epoch, "index": args.index, "true": int(clf.data.y_val[args.index]),
+                      "predicted": predicted, "probability": float(probs[predicted]), "target": target,
+                      "target_probability": float(probs[target]), "method": args.method,
+                      "png": str(out), "npy": str(out.with_suffix(".npy"))}))
+    return 0

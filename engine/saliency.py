@@ -1,0 +1,251 @@
+"""Saliency maps for image classifiers, through captum, behind one call:
+
+    attribute(model, inputs, target, method, **opts) -> maps (N, H, W)
+
+Methods: Grad-CAM (choose the conv layer; default the last), guided backprop, guided Grad-CAM
+(upsampled Grad-CAM x guided backprop), plain gradient saliency, integrated gradients, occlusion.
+Maps are raw and signed, summed over the input channels; `normalise()` turns them into display
+values. Beside them, the two checks of whether a map can be trusted: the model-randomisation
+sanity check (Adebayo et al. 2018) and the deletion curve (remove the most salient pixels first).
+
+captum's guided backprop rewires `nn.ReLU` modules only; every model in engine/models uses them.
+Hooks live for one call: build the captum object per use (pytorch-grad-cam's leak lesson).
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from captum.attr import (GuidedBackprop, GuidedGradCam, IntegratedGradients, LayerAttribution, LayerGradCam,
+                         Occlusion, Saliency)
+from scipy.stats import spearmanr
+from torch import nn
+
+# captum warns on every call that it set requires_grad and hooked the ReLUs: expected here, noise in logs.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"captum\.")
+
+METHODS = ("gradcam", "guided-backprop", "guided-gradcam", "saliency", "integrated-gradients", "occlusion")
+TITLES = {"gradcam": "Grad-CAM", "guided-backprop": "Guided backprop", "guided-gradcam": "Guided Grad-CAM",
+          "saliency": "Gradient saliency", "integrated-gradients": "Integrated gradients", "occlusion": "Occlusion"}
+# How a map is best shown: Grad-CAM is non-negative by construction; for gradients the magnitude
+# is what the papers plot; IG and occlusion are signed (evidence for and against the class).
+DISPLAY = {"gradcam": "positive", "guided-backprop": "abs", "guided-gradcam": "abs", "saliency": "abs",
+           "integrated-gradients": "signed", "occlusion": "signed"}
+BASELINES = ("black", "blurred")
+
+
+def conv_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """{conv name: the module whose output is that conv's activation map}, in forward order.
+
+    Grad-CAM uses rectified feature maps: when a ReLU follows the conv (a BatchNorm may sit in
+    between), its output is used; otherwise the conv's own output. Cached per model (a module's
+    structure does not change; walking it costs more than a small model's Grad-CAM)."""
+    if model not in _CONV_LAYERS:
+        _CONV_LAYERS[model] = _find_conv_layers(model)
+    return dict(_CONV_LAYERS[model])
+
+
+_CONV_LAYERS: "weakref.WeakKeyDictionary[nn.Module, dict[str, nn.Module]]" = weakref.WeakKeyDictionary()
+
+
+def _find_conv_layers(model: nn.Module) -> dict[str, nn.Module]:
+    leaves = [(name, m) for name, m in model.named_modules() if not list(m.children())]
+    layers = {}
+    for i, (name, module) in enumerate(leaves):
+        if not isinstance(module, nn.Conv2d):
+            continue
+        target = module
+        for _, following in leaves[i + 1:]:
+            if isinstance(following, nn.modules.batchnorm._BatchNorm):
+                continue
+            if isinstance(following, nn.ReLU):
+                target = following
+            break
+        layers[name] = target
+    return layers
+
+
+def _layer(model: nn.Module, layer: str | None) -> nn.Module:
+    layers = conv_layers(model)
+    if not layers:
+        raise ValueError("this model has no convolution layers: Grad-CAM needs a CNN")
+    if layer is None:
+        return list(layers.values())[-1]
+    if layer not in layers:
+        raise ValueError(f"no conv layer {layer!r}; choose one of {', '.join(layers)}")
+    return layers[layer]
+
+
+def _blurred(x: torch.Tensor, size: int = 9) -> torch.Tensor:
+    """A box-blurred copy of the input (the 'blurred' integrated-gradients baseline)."""
+    c = x.shape[1]
+    kernel = torch.full((c, 1, size, size), 1.0 / size ** 2, device=x.device, dtype=x.dtype)
+    return nn.functional.conv2d(nn.functional.pad(x, [size // 2] * 4, mode="replicate"), kernel, groups=c)
+
+
+@torch.no_grad()
+def probabilities(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """Softmax class probabilities (N, classes), on the CPU."""
+    device = next(model.parameters()).device
+    return torch.softmax(model(inputs.to(device)).float(), dim=1).cpu()
+
+
+def attribute(model: nn.Module, inputs: torch.Tensor, target: int | torch.Tensor | None, method: str, *,
+              layer: str | None = None, steps: int = 32, baseline: str = "black",
+              window: int = 5, stride: int = 2) -> torch.Tensor:
+    """Saliency maps (N, H, W) for `target` (a class, one per input, or None = the predicted class).
+
+    layer: Grad-CAM's conv layer (a name from conv_layers; default the last). steps, baseline:
+    integrated gradients (black or blurred image). window, stride: occlusion's square patch."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    model.eval()
+    device = next(model.parameters()).device
+    x = inputs.detach().to(device).float().clone()  # captum toggles requires_grad on what it is given
+    if target is None:
+        target = probabilities(model, x).argmax(1).to(device)
+    elif isinstance(target, torch.Tensor):
+        target = target.to(device)
+    with torch.enable_grad():
+        if method == "gradcam":
+            coarse = LayerGradCam(model, _layer(model, layer)).attribute(x, target=target, relu_attributions=True)
+            maps = LayerAttribution.interpolate(coarse, tuple(x.shape[2:]), "bilinear")
+        elif method == "guided-backprop":
+            maps = GuidedBackprop(model).attribute(x, target=target)
+        elif method == "guided-gradcam":
+            maps = GuidedGradCam(model, _layer(model, layer)).attribute(x, target=target, interpolate_mode="bilinear")
+        elif method == "saliency":
+            maps = Saliency(model).attribute(x, target=target, abs=False)
+        elif method == "integrated-gradients":
+            if baseline not in BASELINES:
+                raise ValueError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
+            base = torch.zeros_like(x) if baseline == "black" else _blurred(x)
+            maps = IntegratedGradients(model).attribute(x, baselines=base, target=target, n_steps=int(steps),
+                                                        internal_batch_size=max(int(steps), 1) * min(len(x), 8))
+        else:
+            side = min(x.shape[2:])
+            if not 1 <= window <= side or not 1 <= stride <= side:
+                raise ValueError(f"occlusion window and stride must be between 1 and {side} pixels")
+            c = x.shape[1]
+            maps = Occlusion(model).attribute(x, sliding_window_shapes=(c, window, window), strides=(c, stride, stride),
+                                              target=target, baselines=0.0, perturbations_per_eval=64)
+    return maps.detach().float().sum(dim=1).cpu()
+
+
+def normalise(maps: torch.Tensor | np.ndarray, mode: str = "abs") -> np.ndarray:
+    """Display values: 'positive' and 'abs' map to [0, 1], 'signed' to [-1, 1] (0 stays 0).
+    Each map is scaled by its own maximum; an all-zero map stays zero."""
+    m = np.asarray(maps, dtype=np.float32)
+    if mode == "positive":
+        m = np.clip(m, 0, None)
+    elif mode == "abs":
+        m = np.abs(m)
+    elif mode != "signed":
+        raise ValueError(f"unknown mode {mode!r}")
+    scale = np.abs(m).reshape(m.shape[0], -1).max(axis=1) if m.ndim == 3 else np.abs(m).max()
+    scale = np.where(scale > 0, scale, 1.0)
+    return m / (scale.reshape(-1, 1, 1) if m.ndim == 3 else scale)
+
+
+# ---- looking inside ------------------------------------------------------------------------------
+@torch.no_grad()
+def feature_maps(model: nn.Module, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The activation maps of every conv layer for one input: {conv name: (channels, h, w)}."""
+    captured, hooks = {}, []
+    for name, module in conv_layers(model).items():
+        hooks.append(module.register_forward_hook(
+            lambda _m, _i, out, name=name: captured.__setitem__(name, out[0].detach().float().cpu())))
+    try:
+        model.eval()(inputs[:1].to(next(model.parameters()).device))
+    finally:
+        for h in hooks:
+            h.remove()
+    return captured
+
+
+def first_layer_kernels(model: nn.Module) -> torch.Tensor:
+    """The learned kernels of the first conv layer, (out, in, k, k)."""
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is None:
+        raise ValueError("this model has no convolution layers")
+    return conv.weight.detach().float().cpu()
+
+
+# ---- can the map be trusted? ---------------------------------------------------------------------
+@dataclass
+class RandomisationStep:
+    layer: str            # the last layer re-initialised ("trained" for the original weights)
+    maps: torch.Tensor    # (H, W)
+    correlation: float    # Spearman rank correlation of |map| with the trained model's |map|
+
+
+def _parametrised_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(name, m) for name, m in model.named_modules()
+            if hasattr(m, "reset_parameters") and any(True for _ in m.parameters(recurse=False))]
+
+
+def rank_correlation(a, b) -> float:
+    a, b = np.abs(np.asarray(a, dtype=np.float64)).ravel(), np.abs(np.asarray(b, dtype=np.float64)).ravel()
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0  # a constant map carries no ranking
+    return float(spearmanr(a, b).statistic)
+
+
+def randomisation_check(model: nn.Module, inputs: torch.Tensor, target: int, method: str, seed: int = 0,
+                        **opts) -> list[RandomisationStep]:
+    """Cascading model randomisation: re-initialise the layers from the output down, one more at a
+    time, and compare each map with the trained one. A faithful method's map decorrelates; a map
+    that survives random weights is explaining the input (an edge detector), not the model."""
+    x = inputs[:1]
+    trained = attribute(model, x, target, method, **opts)[0]
+    steps = [RandomisationStep("trained", trained, 1.0)]
+    randomised = copy.deepcopy(model)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        for name, module in reversed(_parametrised_layers(randomised)):
+            module.reset_parameters()
+            maps = attribute(randomised, x, target, method, **opts)[0]
+            steps.append(RandomisationStep(name, maps, rank_correlation(trained, maps)))
+    finally:
+        torch.random.set_rng_state(generator_state)
+    return steps
+
+
+@dataclass
+class DeletionCurve:
+    fractions: np.ndarray       # share of pixels removed, 0 .. 1
+    salient: np.ndarray         # target probability, most salient pixels removed first
+    random: np.ndarray          # the same, pixels removed in random order (mean of `repeats` orders)
+    auc_salient: float          # area under each curve (lower = the map found what matters)
+    auc_random: float
+
+
+@torch.no_grad()
+def deletion_curve(model: nn.Module, inputs: torch.Tensor, target: int, maps: torch.Tensor, steps: int = 20,
+                   fill: float = 0.0, repeats: int = 3, seed: int = 0) -> DeletionCurve:
+    """Remove pixels (set to `fill`, black for MNIST) in `steps` equal chunks, most salient first
+    (by |map|), and record the target's probability; the same for random orders as the baseline."""
+    x = inputs[:1].float()
+    _, c, h, w = x.shape
+    n = h * w
+    counts = np.linspace(0, n, steps + 1).round().astype(int)
+
+    def curve(order: torch.Tensor) -> np.ndarray:
+        masks = torch.ones(len(counts), n)
+        for i, k in enumerate(counts):
+            masks[i, order[:k]] = 0.0
+        masks = masks.view(-1, 1, h, w)
+        batch = x * masks + fill * (1 - masks)
+        return probabilities(model, batch)[:, target].numpy()
+
+    salient = curve(torch.as_tensor(np.abs(np.asarray(maps, dtype=np.float32)).ravel()).argsort(descending=True))
+    generator = torch.Generator().manual_seed(seed)
+    random = np.mean([curve(torch.randperm(n, generator=generator)) for _ in range(repeats)], axis=0)
+    fractions = counts / n
+    return DeletionCurve(fractions, salient, random, float(np.trapezoid(salient, fractions)),
+                         float(np.trapezoid(random, fractions)))

@@ -1,0 +1,40 @@
+"""Saliency page state: the loaded classifier per (run, epoch), shared read-only by the sessions.
+
+A checkpoint never changes once written, so the model built from it is cached for all sessions;
+captum adds hooks to it for the length of one call (guided backprop rewires its ReLUs), so every
+engine call on it holds the model's lock: two sessions never compute on it at the same time.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import streamlit as st
+import torch
+
+from engine.classifiers import Classifier, load_classifier
+from engine.runs import RunStore
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model...")
+def classifier(store_root: str, source: str, epoch: int | None) -> tuple[Classifier, threading.Lock]:
+    return load_classifier(RunStore(store_root), source, epoch), threading.Lock()
+
+
+@st.cache_data(max_entries=16, show_spinner="Classifying the test set...")
+def test_predictions(store_root: str, source: str, epoch: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted, true) class of every test image, for the correct/incorrect filter."""
+    clf, lock = classifier(store_root, source, epoch)
+    with lock, torch.no_grad():
+        predicted = torch.cat([clf.model(clf.data.x_val[i:i + 2000]).argmax(1)
+                               for i in range(0, len(clf.data.x_val), 2000)])
+    return predicted.numpy(), clf.data.y_val.numpy()
+
+
+def describe_problem(store: RunStore, source: str) -> str:
+    """Why a run handed over in the URL is not offered (not a CNN, no checkpoint, no such run)."""
+    try:
+        load_classifier(store, source)
+    except (ValueError, FileNotFoundError) as err:
+        return str(err)
+    return "it is not a CNN trained on images"

@@ -1,0 +1,201 @@
+"""The saliency page's views: paper rows, all methods, batch, feature maps, trust checks.
+
+Every engine call holds the model's lock (see saliency_state.py). Pictures are drawn by
+engine/saliency_render.py, so the page and the CLI show the same thing.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from engine import saliency_render as render
+from engine.saliency import (DISPLAY, TITLES, attribute, deletion_curve, feature_maps, first_layer_kernels, normalise,
+                             probabilities, randomisation_check)
+
+BATCH = 16
+PANEL = 6  # screen pixels per input pixel for 28x28 inputs (168 px panels)
+PANEL_TITLES = ("input", "heatmap", "heatmap over the input", "greyscale")
+
+
+def _scale(x) -> int:
+    return max(1, round(PANEL * 28 / max(x.shape[-2:])))
+
+
+def enlarge(image: np.ndarray) -> np.ndarray:
+    return render.upscale(render.to_rgb(image), _scale(image))
+
+
+def probabilities_of(model, x) -> np.ndarray:
+    return probabilities(model, x)[0].numpy()
+
+
+def probability_figure(probs: np.ndarray, classes: list[str], predicted: int, true_label: int | None) -> go.Figure:
+    colours = ["#ff4b4b" if i == predicted else "#1f77b4" for i in range(len(classes))]
+    fig = go.Figure()
+    # Full-height pale columns behind the bars: a class with p = 0.0001 has no bar to click, but its
+    # column can be clicked all the same.
+    fig.add_bar(x=classes, y=[1.0] * len(classes), marker_color="#f0f2f6", name="click to explain",
+                hovertemplate="explain class %{x}<extra></extra>", showlegend=False)
+    fig.add_bar(x=classes, y=probs, marker_color=colours, name="probability", showlegend=False,
+                hovertemplate="class %{x}<br>p = %{y:.4f}<extra></extra>")
+    title = f"Class probabilities: predicted {classes[predicted]} ({probs[predicted]:.3f})"
+    if true_label is not None:
+        title += f", true {classes[true_label]}"
+    fig.update_layout(title=title, height=230, margin=dict(l=10, r=10, t=40, b=10), yaxis=dict(range=[0, 1]),
+                      xaxis=dict(type="category"), clickmode="event+select", barmode="overlay")
+    return fig
+
+
+def _maps(model, lock, x, target, method, options) -> np.ndarray:
+    with lock:
+        return attribute(model, x, target, method, **options).numpy()
+
+
+def _shown(maps: np.ndarray, method: str) -> np.ndarray:
+    return normalise(maps, DISPLAY[method])
+
+
+def paper_rows(model, lock, x, target, methods, options, look) -> None:
+    """One row per method, as in the Grad-CAM paper: input, heatmap, overlay, greyscale."""
+    if not methods:
+        st.info("Choose at least one method.")
+        return
+    st.caption(" · ".join(PANEL_TITLES) + ". Red/bright = more important; IG and occlusion are signed "
+               "(red for the class, blue against it).")
+    image = x[0].numpy()
+    for method in methods:
+        try:
+            shown = _shown(_maps(model, lock, x, target, method, options), method)[0]
+        except ValueError as err:
+            st.error(f"{TITLES[method]}: {err}", icon=":material/error:")
+            continue
+        st.markdown(f"**{TITLES[method]}**")
+        st.image(render.paper_row(image, shown, DISPLAY[method] == "signed", look["colormap"], look["opacity"],
+                                  scale=_scale(image)))
+
+
+def all_methods(model, lock, x, target, options, look) -> None:
+    image = x[0].numpy()
+    columns = st.columns(len(TITLES))
+    for column, method in zip(columns, TITLES):
+        try:
+            shown = _shown(_maps(model, lock, x, target, method, options), method)[0]
+        except ValueError as err:
+            column.error(str(err))
+            continue
+        base, heat, over, _ = render.paper_panels(image, shown, DISPLAY[method] == "signed", look["colormap"], look["opacity"])
+        column.image(render.upscale(over, _scale(image)), caption=TITLES[method], width="stretch")
+
+
+def batch(model, lock, data, positions, predictions, classes, method, options, look) -> None:
+    """One method over a page of test images (explaining each image's predicted class)."""
+    if len(positions) == 0:
+        st.info("No test images on this page.")
+        return
+    xs = data.x_val[torch.as_tensor(positions)]
+    targets = torch.as_tensor(predictions[positions])
+    shown = _shown(_maps(model, lock, xs, targets, method, options), method)
+    columns = st.columns(8)
+    for i, (pos, m) in enumerate(zip(positions, shown)):
+        image = xs[i].numpy()
+        _, heat, over, _ = render.paper_panels(image, m, DISPLAY[method] == "signed", look["colormap"], look["opacity"])
+        true, pred = classes[int(data.y_val[pos])], classes[int(predictions[pos])]
+        mark = "" if true == pred else " ✗"
+        columns[i % 8].image(render.upscale(over, max(1, _scale(image) // 2)),
+                             caption=f"#{pos}: {pred} (true {true}){mark}", width="stretch")
+
+
+def feature_maps_view(model, lock, x) -> None:
+    with lock:
+        maps = feature_maps(model, x)
+        kernels = first_layer_kernels(model)
+    st.caption("What each conv layer responds to in this input (after its ReLU), one tile per channel, each "
+               "scaled to its own range: bright = strong activation.")
+    for name, fmap in maps.items():
+        channels, h, w = fmap.shape
+        dead = int((fmap.reshape(channels, -1).max(1).values <= 0).sum())
+        st.markdown(f"**{name}**: {channels} channels of {h}x{w}" + (f" · {dead} silent on this input" if dead else ""))
+        st.image(render.grid(fmap.numpy(), columns=16, scale=max(1, 84 // max(h, w))))
+    k = kernels.shape
+    st.markdown(f"**First-layer kernels**: {k[0]} filters of {k[2]}x{k[3]}"
+                + (f" (channel mean of {k[1]})" if k[1] > 1 else ""))
+    st.image(render.grid(kernels.mean(1).numpy(), columns=8, scale=12, gap=6, colormap="RdBu_r"))
+
+
+def _key(x, *parts) -> str:
+    digest = hashlib.sha1(np.ascontiguousarray(x.numpy()).tobytes()).hexdigest()
+    return f"{digest}:{parts}"
+
+
+def trust(model, lock, x, target, methods, options, look, display) -> None:
+    """The model-randomisation sanity check and the deletion curve, per method."""
+    if not methods:
+        st.info("Choose at least one method.")
+        return
+    cache = st.session_state.setdefault("_trust_cache", {})
+    results = {}
+    with st.spinner("Randomising layers and deleting pixels..."):
+        for method in methods:
+            key = _key(x, id(model), target, method, sorted(options.items()))
+            if key not in cache:
+                with lock:
+                    steps = randomisation_check(model, x, target, method, **options)
+                    curve = deletion_curve(model, x, target, steps[0].maps, steps=20)
+                cache[key] = (steps, curve)
+            results[method] = cache[key]
+    if len(cache) > 64:
+        for stale in list(cache)[:-64]:
+            cache.pop(stale)
+
+    st.markdown("#### Model randomisation (sanity check)")
+    st.caption("The layers are re-initialised from the output down, one more at each step, and each new map is "
+               "compared with the trained model's map (Spearman rank correlation of |map|). A map that stays the "
+               "same when the weights are random is not explaining the model.")
+    fig = go.Figure()
+    for method, (steps, _) in results.items():
+        fig.add_scatter(x=[s.layer if i == 0 else f"+ {s.layer}" for i, s in enumerate(steps)],
+                        y=[s.correlation for s in steps], mode="lines+markers", name=TITLES[method])
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), yaxis=dict(range=[-1, 1.05], title="rank correlation"),
+                      xaxis_title="layers re-initialised (cumulative, from the output)", legend=dict(orientation="h", y=-0.35))
+    st.plotly_chart(fig, key="randomisation")
+    image = x[0].numpy()
+    for method, (steps, _) in results.items():
+        shown = normalise(torch.stack([s.maps for s in steps]), display[method])
+        panels = [render.upscale(render.colourise(m, look["colormap"], display[method] == "signed"), 3) for m in shown]
+        final = steps[-1].correlation
+        verdict = ("changes with the weights: passes" if final < 0.5 else
+                   "barely changes with random weights: it shows the input more than the model")
+        st.markdown(f"**{TITLES[method]}**: correlation after randomising every layer {final:.2f}, {verdict}")
+        st.image(render.hstack([render.upscale(render.to_rgb(image), 3)] + panels),
+                 caption="input, trained, then each further re-initialised layer")
+
+    st.markdown("#### Deletion curve (faithfulness)")
+    st.caption("Pixels are set to black, most salient first, in 20 steps; the probability of the explained class "
+               "should fall faster than when the same number of random pixels go. Lower area = more faithful.")
+    start = next(iter(results.values()))[1].salient[0]
+    if start < 0.5:
+        st.info(f"The explained class has probability {start:.3f} on this input: there is little to delete, so these "
+                "curves say little. Explain the predicted class to score the maps.", icon=":material/info:")
+    fig = go.Figure()
+    rows = []
+    for i, (method, (_, curve)) in enumerate(results.items()):
+        colour = render_colour(i)
+        fig.add_scatter(x=curve.fractions, y=curve.salient, mode="lines", name=f"{TITLES[method]}", line=dict(color=colour))
+        rows.append({"method": TITLES[method], "AUC (salient first)": round(curve.auc_salient, 4),
+                     "AUC (random)": round(curve.auc_random, 4),
+                     "ratio": round(curve.auc_salient / curve.auc_random, 3) if curve.auc_random > 0 else None})
+    first = next(iter(results.values()))[1]
+    fig.add_scatter(x=first.fractions, y=first.random, mode="lines", name="random pixels",
+                    line=dict(color="#888888", dash="dash"))
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="fraction of pixels removed",
+                      yaxis=dict(title="probability of the class", range=[0, 1.02]), legend=dict(orientation="h", y=-0.35))
+    st.plotly_chart(fig, key="deletion")
+    st.dataframe(rows, hide_index=True)
+
+
+def render_colour(i: int) -> str:
+    return ("#0068c9", "#ff2b2b", "#29b09d", "#ff8700", "#7d353b", "#6d3fc0")[i % 6]

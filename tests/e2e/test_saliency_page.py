@@ -1,0 +1,127 @@
+"""The saliency page in a real browser: default CNN, pick an image, switch methods and class, draw a digit,
+open a trained run handed over from the training page, and look at the trust checks."""
+from engine.registry import validate
+from engine.runs import RunStore
+from engine.train import TrainingJob
+from tests.e2e.helpers import heading, screenshot, settled
+
+
+
+def images(page) -> int:
+    """Images drawn in the main area (the saliency rows are st.image elements)."""
+    return page.evaluate("() => [...document.querySelectorAll('[data-testid=stImage] img')]"
+                         ".filter(i => i.complete && i.naturalWidth > 0).length")
+
+
+def pick(page, label, option):
+    page.get_by_label(label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    settled(page)
+
+
+def test_default_cnn_methods_classes_and_views(page, app_url, screenshots):
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.get_by_role("link", name="Saliency").first.click()
+    heading(page, "Saliency").wait_for(state="visible")
+    page.get_by_text("Grad-CAM", exact=True).first.wait_for(state="visible")
+    settled(page)
+    page.get_by_text("Class probabilities: predicted 7 (1.000), true 7").wait_for(state="visible")
+    assert images(page) >= 4  # the input + one paper row per default method
+
+    # Another test image: the fifth one; then explain class 3 instead of the prediction.
+    number = page.get_by_label("Image (1 to 10000 of those matching)")
+    number.fill("5")
+    number.press("Enter")
+    settled(page)
+    page.get_by_text("Class probabilities: predicted 4").wait_for(state="visible")
+    pick(page, "Class to explain (or click a bar)", "3")
+    page.get_by_text("Explaining class 3").wait_for(state="visible")
+    screenshot(page, screenshots / "saliency-methods.png")
+
+    # Click the column of class 9 (its bar is too small to see): that class is explained.
+    page.locator(".js-plotly-plot .trace.bars").first.locator(".point").nth(9).click(force=True)  # plotly takes clicks on its drag layer
+    page.get_by_text("Explaining class 9").wait_for(state="visible")
+
+    page.get_by_role("radio", name="All side by side").click()
+    settled(page)
+    page.get_by_text("Integrated gradients", exact=True).first.wait_for(state="visible")
+    screenshot(page, screenshots / "saliency-all-methods.png")
+
+    page.get_by_role("radio", name="Trust").click()
+    page.get_by_text("Model randomisation (sanity check)").wait_for(state="visible")
+    settled(page)
+    page.get_by_text("correlation after randomising every layer").first.wait_for(state="visible")
+    screenshot(page, screenshots / "saliency-trust.png")
+
+    page.get_by_role("radio", name="Feature maps").click()
+    page.get_by_text("First-layer kernels").wait_for(state="visible")
+    screenshot(page, screenshots / "saliency-feature-maps.png")
+
+
+def test_drawing_a_digit_gives_its_maps(page, app_url, screenshots):
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.get_by_role("link", name="Saliency").first.click()
+    heading(page, "Saliency").wait_for(state="visible")
+    settled(page)
+    page.get_by_role("radio", name="Draw").click()
+    frame = page.frame_locator("iframe[title*='drawable_canvas']")
+    canvas = frame.locator("canvas").last
+    canvas.wait_for(state="visible")
+    box = canvas.bounding_box()
+    # A "1": one vertical stroke down the middle.
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.15 + 0.7 * step / 20))
+    page.mouse.up()
+    page.get_by_text("your drawing, prepared as the model sees it").wait_for(state="visible")
+    settled(page)
+    page.get_by_text("Class probabilities: predicted 1").wait_for(state="visible")
+    screenshot(page, screenshots / "saliency-drawing.png")
+
+
+def test_a_run_handed_over_from_training_opens_at_any_epoch(page, app_url, app_data_dir, screenshots, monkeypatch):
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(app_data_dir))
+    store = RunStore(app_data_dir / "runs")
+    job = TrainingJob(validate("cnn", "digits", {"epochs": 2, "channels": 8}), store, device="cpu")
+    assert job.run() == "completed"
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.goto(f"{app_url}/saliency?run={job.run_id}")
+    heading(page, "Saliency").wait_for(state="visible")
+    page.get_by_text(f"Run {job.run_id}: cnn on digits").first.wait_for(state="visible")
+    page.get_by_text("Checkpoint epoch").wait_for(state="visible")
+    settled(page)
+    assert images(page) >= 4
+    screenshot(page, screenshots / "saliency-run.png")
+
+
+def test_uploads_a_broken_file_then_a_photo_of_a_digit(page, app_url, screenshots):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.get_by_role("link", name="Saliency").first.click()
+    heading(page, "Saliency").wait_for(state="visible")
+    settled(page)
+    page.get_by_role("radio", name="Upload").click()
+    uploader = page.get_by_test_id("stFileUploaderDropzoneInput")
+    uploader.set_input_files(files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not really a png"}])
+    page.get_by_text("notes.png is not an image Pillow can read").wait_for(state="visible")
+
+    # A dark "1" on light paper, off centre, in RGBA: inverted, centred, flattened.
+    a = np.full((120, 90, 4), 255, np.uint8)
+    a[20:100, 60:68, :3] = 30
+    buffer = io.BytesIO()
+    Image.fromarray(a, "RGBA").save(buffer, format="PNG")
+    uploader.set_input_files(files=[{"name": "one.png", "mimeType": "image/png", "buffer": buffer.getvalue()}])
+    page.get_by_text("one.png, prepared as the model sees it").wait_for(state="visible")
+    page.get_by_text("inverted: MNIST digits are light ink on a dark background").wait_for(state="visible")
+    settled(page)
+    page.get_by_text("Class probabilities: predicted 1").wait_for(state="visible")
+    screenshot(page, screenshots / "saliency-upload.png")

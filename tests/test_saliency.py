@@ -1,0 +1,174 @@
+"""Saliency engine: known results on hand-built CNNs, and the trust checks on the shipped MNIST CNN."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from engine.data import load_dataset
+from engine.pretrained import load_pretrained
+from engine.saliency import (METHODS, attribute, conv_layers, deletion_curve, feature_maps, first_layer_kernels,
+                             normalise, probabilities, randomisation_check, rank_correlation)
+
+
+def tiny_cnn(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 2)).eval()
+
+
+def test_gradcam_equals_the_direct_computation():
+    """alpha_k = spatial mean of dy_c/dA_k; map = ReLU(sum_k alpha_k A_k), A = the rectified maps."""
+    model = tiny_cnn()
+    x = torch.randn(2, 1, 4, 4)
+    for target in (0, 1):
+        activations = torch.relu(model[0](x)).detach().requires_grad_(True)
+        score = model[3](model[2](activations))[:, target].sum()
+        (grads,) = torch.autograd.grad(score, activations)
+        alpha = grads.mean(dim=(2, 3), keepdim=True)
+        expected = torch.relu((alpha * activations).sum(dim=1))
+        got = attribute(model, x, target, "gradcam")
+        assert got.shape == (2, 4, 4)
+        torch.testing.assert_close(got, expected.detach(), atol=1e-5, rtol=0)
+
+
+def test_gradcam_uses_the_rectified_maps_of_the_chosen_layer():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1),
+                          nn.Flatten(), nn.Linear(2 * 4 * 4, 2)).eval()
+    layers = conv_layers(model)
+    assert list(layers) == ["0", "3"]
+    assert layers["0"] is model[2] and layers["3"] is model[3]  # BN skipped to the ReLU; no ReLU after the last
+    assert attribute(model, torch.randn(1, 1, 4, 4), 0, "gradcam", layer="0").shape == (1, 4, 4)
+    with pytest.raises(ValueError, match="no conv layer 'nope'; choose one of 0, 3"):
+        attribute(model, torch.randn(1, 1, 4, 4), 0, "gradcam", layer="nope")
+    with pytest.raises(ValueError, match="no convolution layers"):
+        attribute(nn.Sequential(nn.Flatten(), nn.Linear(16, 2)), torch.randn(1, 1, 4, 4), 0, "gradcam")
+
+
+def test_guided_backprop_passes_only_positive_gradients_through_relus():
+    """With a ReLU first, the map at the input is the gradient arriving at that ReLU, gated by its
+    forward pass and by the sign of the backward signal: non-negative, and zero where x <= 0."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.ReLU(), nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)).eval()
+    x = torch.randn(1, 1, 6, 6)
+    guided = attribute(model, x, 2, "guided-backprop")[0]
+    plain = attribute(model, x, 2, "saliency")[0]
+    assert (guided >= 0).all()
+    assert (guided[x[0, 0] <= 0] == 0).all()
+    assert (plain < 0).any()  # the plain gradient has negative entries, the guided one never
+    assert not torch.allclose(guided, plain)
+    # Run after guided backprop the plain gradient is unchanged (captum's hooks are gone) and the
+    # caller's input is untouched.
+    x_before = x.clone()
+    attribute(model, x, 2, "guided-backprop")
+    torch.testing.assert_close(attribute(model, x, 2, "saliency")[0], plain)
+    assert torch.equal(x, x_before)
+
+
+def test_guided_gradcam_is_the_product_of_upsampled_gradcam_and_guided_backprop():
+    model, _ = load_pretrained()
+    x = torch.rand(1, 1, 28, 28)
+    product = attribute(model, x, 3, "gradcam") * attribute(model, x, 3, "guided-backprop")
+    torch.testing.assert_close(attribute(model, x, 3, "guided-gradcam"), product, atol=1e-6, rtol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def mnist_digit(shared_data_dir):
+    import os
+    os.environ["DEEP_PLAYGROUND_DATA"] = str(shared_data_dir)
+    data = load_dataset("mnist")
+    model, _ = load_pretrained()
+    x, y = data.x_val[:1], int(data.y_val[0])
+    assert probabilities(model, x).argmax(1).item() == y  # a digit the model gets right
+    return model, x, y
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_gives_one_map_per_input_with_the_input_shape(mnist_digit, method):
+    model, x, y = mnist_digit
+    maps = attribute(model, x.repeat(3, 1, 1, 1), y, method, steps=8)
+    assert maps.shape == (3, 28, 28) and maps.dtype == torch.float32
+    assert torch.isfinite(maps).all() and maps.abs().sum() > 0
+    torch.testing.assert_close(maps[0], maps[2])  # same input, same map
+
+
+def test_occlusion_finds_the_only_region_the_model_reads():
+    """A model that reads only the top-left 4x4 patch: occluding elsewhere changes nothing."""
+    class TopLeft(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 1)
+
+        def forward(self, x):
+            s = self.conv(x)[:, :, :4, :4].sum(dim=(1, 2, 3))
+            return torch.stack([s, -s], dim=1)
+
+    maps = attribute(TopLeft().eval(), torch.ones(1, 1, 12, 12), 0, "occlusion", window=2, stride=2)[0]
+    assert (maps[4:, :] == 0).all() and (maps[:, 4:] == 0).all() and (maps[:4, :4] != 0).all()
+
+
+def test_bad_method_and_options_are_refused(mnist_digit):
+    model, x, y = mnist_digit
+    with pytest.raises(ValueError, match="unknown method 'gradcam\\+\\+'"):
+        attribute(model, x, y, "gradcam++")
+    with pytest.raises(ValueError, match="between 1 and 28"):
+        attribute(model, x, y, "occlusion", window=40)
+    with pytest.raises(ValueError, match="unknown baseline"):
+        attribute(model, x, y, "integrated-gradients", baseline="white")
+
+
+def test_normalise_modes():
+    maps = torch.tensor([[[-2.0, 1.0], [0.0, 0.5]]])
+    np.testing.assert_allclose(normalise(maps, "abs"), [[[1.0, 0.5], [0.0, 0.25]]])
+    np.testing.assert_allclose(normalise(maps, "positive"), [[[0.0, 1.0], [0.0, 0.5]]])
+    np.testing.assert_allclose(normalise(maps, "signed"), [[[-1.0, 0.5], [0.0, 0.25]]])
+    assert (normalise(torch.zeros(2, 3, 3)) == 0).all()
+
+
+@pytest.fixture(scope="module")
+def mnist_batch(mnist_digit):
+    data = load_dataset("mnist")
+    return data.x_val[:8], data.y_val[:8]
+
+
+def test_randomisation_decorrelates_gradcam_but_not_input_times_gradient_methods(mnist_digit, mnist_batch):
+    """Adebayo et al.: Grad-CAM's map changes when the weights are randomised; integrated gradients
+    with a black baseline (x times the mean gradient) keeps the ink's shape whatever the weights."""
+    model, _, _ = mnist_digit
+    xs, ys = mnist_batch
+    before = [p.clone() for p in model.parameters()]
+
+    def final_correlations(method):
+        results = [randomisation_check(model, xs[i:i + 1], int(ys[i]), method, steps=16) for i in range(len(xs))]
+        assert [s.layer for s in results[0]] == ["trained", "classifier.3", "classifier.1",
+                                                 "features.1.convs.0", "features.0.convs.0"]
+        assert all(r[0].correlation == 1.0 for r in results)
+        return np.array([r[-1].correlation for r in results])
+
+    gradcam, ig = final_correlations("gradcam"), final_correlations("integrated-gradients")
+    assert gradcam.mean() < 0.5, gradcam  # measured 0.25 on these digits
+    assert ig.mean() > 0.9, ig            # measured 0.99: it fails the check, and the check shows it
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the trained model is untouched
+
+
+def test_rank_correlation():
+    a = np.arange(10.0)
+    assert rank_correlation(a, a ** 2) == pytest.approx(1.0)
+    assert rank_correlation(a, -a[::-1] * 0 + a[::-1]) == pytest.approx(-1.0)
+    assert rank_correlation(a, np.ones(10)) == 0.0
+
+
+def test_deletion_removes_the_class_faster_along_gradcam_than_at_random(mnist_digit):
+    model, x, y = mnist_digit
+    curve = deletion_curve(model, x, y, attribute(model, x, y, "gradcam")[0], steps=10)
+    assert curve.fractions[0] == 0 and curve.fractions[-1] == 1 and len(curve.salient) == 11
+    assert curve.salient[0] == pytest.approx(probabilities(model, x)[0, y].item(), abs=1e-6)
+    assert curve.salient[-1] == pytest.approx(curve.random[-1], abs=1e-6)  # all pixels gone either way
+    assert curve.auc_salient < curve.auc_random
+
+
+def test_feature_maps_and_kernels_of_the_default_cnn(mnist_digit):
+    model, x, _ = mnist_digit
+    maps = feature_maps(model, x)
+    assert {k: tuple(v.shape) for k, v in maps.items()} == {"features.0.convs.0": (16, 28, 28),
+                                                             "features.1.convs.0": (32, 14, 14)}
+    assert all((m >= 0).all() for m in maps.values())  # after the ReLU
+    assert tuple(first_layer_kernels(model).shape) == (16, 1, 3, 3)
