@@ -64,9 +64,34 @@ def train_form(models: tuple[str, ...], datasets: tuple[str, ...], defaults: dic
     except ParamError as err:
         config = None
         st.error(str(err), icon=":material/block:")
-    if st.button("Train", type="primary", icon=":material/play_arrow:", disabled=config is None, key=f"{prefix}go"):
+    go, step = st.columns(2)
+    if go.button("Train", type="primary", icon=":material/play_arrow:", disabled=config is None, key=f"{prefix}go",
+                 width="stretch"):
         select_run(start_training(config, store).run_id)
         st.rerun()
+    if step.button("Step", icon=":material/skip_next:", disabled=config is None, key=f"{prefix}step",
+                   help="train one epoch, then pause: look at the attention, then go on", width="stretch"):
+        select_run(start_training(config, store, pause_after_epoch=1).run_id)
+        st.rerun()
+
+
+def run_controls(run_id: int) -> None:
+    """Stop, and while paused between epochs: resume or train one more epoch."""
+    job = active_jobs().get(run_id)
+    if job is None:
+        return
+    stop, resume, step, _ = st.columns(4)
+    if stop.button("Stop training", icon=":material/stop:", key=f"stop_{run_id}", width="stretch"):
+        job.stop()
+        job.join(10)
+        st.rerun(scope="app")
+    if job.progress.paused:
+        if resume.button("Resume", icon=":material/play_arrow:", key=f"resume_{run_id}", width="stretch"):
+            job.resume()
+            st.rerun(scope="fragment")
+        if step.button("Next epoch", icon=":material/skip_next:", key=f"next_{run_id}", width="stretch"):
+            job.step_epoch()
+            st.rerun(scope="fragment")
 
 
 def layer_head_picker(stack: np.ndarray, key: str) -> tuple[int, int | None]:
@@ -147,11 +172,6 @@ def trained_models_view() -> None:
     st.info(f"**What to expect on {TASKS[task.task][1].lower()}:** {task.expectation}", icon=":material/lightbulb:")
     run = store.get_run(run_id)
     running = run.status == "running"
-    job = active_jobs().get(run_id)
-    if running and job is not None and st.button("Stop training", icon=":material/stop:"):
-        job.stop()
-        job.join(10)
-        st.rerun()
 
     st.subheader("Attention while training", anchor=False)
 
@@ -160,6 +180,8 @@ def trained_models_view() -> None:
         run = store.get_run(run_id)
         if was_running and run.status != "running":
             st.rerun(scope="app")  # finished: redraw once with the epoch slider
+        if run.status == "running":
+            run_controls(run_id)
         epochs = store.checkpoint_epochs(run_id)
         total = run.params.get("epochs", 1)
         if not epochs:
@@ -168,7 +190,9 @@ def trained_models_view() -> None:
             return
         if run.status == "running":
             epoch = epochs[-1]
-            st.progress(epoch / total, text=f"live: after epoch {epoch} of {total}, refreshed every epoch")
+            job = active_jobs().get(run_id)
+            state = "paused" if job is not None and job.progress.paused else "live"
+            st.progress(epoch / total, text=f"{state}: after epoch {epoch} of {total}, refreshed every epoch")
         else:
             epoch = st.select_slider("Epoch", epochs, value=epochs[-1], key=f"att_epoch_{run_id}",
                                      help="replay the probe's attention as it formed, epoch by epoch") \

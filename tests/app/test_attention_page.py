@@ -171,3 +171,20 @@ def test_recurrent_view_of_a_counting_run(data_dir):
     assert any("not allowed: '2'" in e.value for e in at.error)
     at.select_slider(key="gf_len").set_value(2000).run()
     assert not at.exception and any(e.value.startswith("overflow") for e in at.error)
+
+
+def test_step_trains_one_epoch_then_pauses_until_resumed(data_dir):
+    at = fresh(**SMALL)
+    next(b for b in at.button if b.label == "Step").click().run()
+    run_id = at.session_state.att_run
+    from engine.train import active_jobs
+    job = active_jobs()[run_id]
+    deadline = time.monotonic() + 60
+    while not job.progress.paused and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.progress.paused and job.progress.epoch == 1
+    at.run()
+    assert any("paused: after epoch 1 of 2" in str(p.proto.text) for p in at.get("progress"))
+    next(b for b in at.button if b.label == "Resume").click().run()
+    wait_done(RunStore(data_dir / "runs"), run_id)
+    assert RunStore(data_dir / "runs").checkpoint_epochs(run_id) == [1, 2]

@@ -10,7 +10,7 @@ HEATMAPS = """() => [...document.querySelectorAll('.js-plotly-plot')]
   .flatMap(gd => (gd._fullData || []).filter(t => t.type === 'heatmap'))
   .map(t => (t._z || t.z || []).length)"""
 SMALL = ("att.transformer.d_model=32&att.transformer.d_ff=64&att.transformer.layers=1&att.transformer.heads=2"
-         "&att.reverse.n_samples=2000&att.reverse.length=5&att.reverse.vocab=6&att.train.epochs=4")
+         "&att.reverse.n_samples=2000&att.reverse.length=5&att.reverse.vocab=6&att.train.epochs=3")
 
 
 def screenshot(page, path):
@@ -34,12 +34,16 @@ def open_attention(page, app_url, query=""):
 
 def test_train_reverse_then_type_an_input(page, app_url, screenshots):
     open_attention(page, app_url, f"att.task=reverse&{SMALL}")
-    page.get_by_role("button", name="Train", exact=True).click()
-    # Live probe heatmaps while it trains (refreshed per epoch), then the epoch slider once it is done.
-    page.get_by_text("live: after epoch").wait_for(state="visible", timeout=90_000)
-    page.wait_for_function(f"({HEATMAPS})().includes(6)")  # the probe's 5 letters + EOS, drawn live
+    # Step: one epoch, then the run pauses with the probe's heatmaps of that epoch on screen.
+    page.get_by_role("button", name="Step", exact=True).click()
+    page.get_by_text("paused: after epoch 1 of 3").wait_for(state="visible", timeout=90_000)
+    page.wait_for_function(f"({HEATMAPS})().includes(6)")  # the probe's 5 letters + EOS
     page.wait_for_timeout(800)
     page.screenshot(path=screenshots / "attention-live.png")
+    # Next epoch: the heatmaps refresh from the new checkpoint (the fragment polls while it runs).
+    page.get_by_role("button", name="Next epoch").click()
+    page.get_by_text("paused: after epoch 2 of 3").wait_for(state="visible", timeout=90_000)
+    page.get_by_role("button", name="Resume").click()
     page.get_by_text("Epoch", exact=True).wait_for(state="visible", timeout=90_000)
     page.get_by_text("Probe abcde").first.wait_for(state="visible")
     page.get_by_text("What to expect on reverse").wait_for(state="visible")
@@ -47,7 +51,7 @@ def test_train_reverse_then_type_an_input(page, app_url, screenshots):
     box = page.get_by_label("Input sequence", exact=True).and_(page.get_by_role("textbox"))
     box.fill("fedab")
     box.press("Enter")
-    page.get_by_text("Output (epoch 4)").wait_for(state="visible")
+    page.get_by_text("Output (epoch 3)").wait_for(state="visible")
     page.wait_for_function(f"({HEATMAPS})().includes(6)")  # 5 letters + EOS rows of cross-attention
     screenshot(page, screenshots / "attention-reverse.png")
 
