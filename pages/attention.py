@@ -192,7 +192,8 @@ def trained_models_view() -> None:
             epoch = epochs[-1]
             job = active_jobs().get(run_id)
             state = "paused" if job is not None and job.progress.paused else "live"
-            st.progress(epoch / total, text=f"{state}: after epoch {epoch} of {total}, refreshed every epoch")
+            hint = "press Resume or Next epoch" if state == "paused" else "refreshed every epoch"
+            st.progress(epoch / total, text=f"{state}: after epoch {epoch} of {total}, {hint}")
         else:
             epoch = st.select_slider("Epoch", epochs, value=epochs[-1], key=f"att_epoch_{run_id}",
                                      help="replay the probe's attention as it formed, epoch by epoch") \
@@ -219,30 +220,35 @@ def trained_models_view() -> None:
         st.session_state.att_seed = st.session_state.get("att_seed", 0) + 1
         st.session_state[text_key] = task.random_input(10_000 + st.session_state.att_seed)
 
-    left, right = st.columns([4, 1], vertical_alignment="bottom")
-    text = left.text_input("Input sequence", key=text_key, max_chars=300,
-                           help=f"characters from the task's vocabulary; at most {task.max_in}")
-    right.button("Random example", icon=":material/casino:", on_click=randomise, width="stretch")
-    epochs = store.checkpoint_epochs(run_id)
-    if not epochs:
-        st.info("The model can be queried once its first epoch is done.")
-        return
-    try:
-        result = cached_attention(str(store.root), run_id, epochs[-1], text)
-    except ParamError as err:
-        st.error(str(err), icon=":material/error:")
-        return
-    for notice in result.notices:
-        st.warning(notice, icon=":material/content_cut:")
-    expected = task.target("".join(result.source))
-    verdict = "" if expected is None else (" :green[:material/check_circle: right]" if result.text == expected
-                                           else f" :red[:material/cancel: expected] `{expected}`")
-    st.markdown(f"**Output** (epoch {epochs[-1]}): `{result.text}`{verdict}")
-    kinds = result.kinds()
-    kind = st.radio("Attention", kinds, format_func=KIND_TITLES.get, horizontal=True, key="att_kind",
-                    index=kinds.index("cross") if "cross" in kinds else 0)
-    keys, queries, x_title, y_title = axes_for(kind, result)
-    show_stack(result.maps[kind], keys, queries, KIND_TITLES[kind], f"att_{kind}", x_title, y_title)
+    # Refreshes with the probe while the run trains: your own input follows the newest checkpoint too.
+    @st.fragment(run_every=REFRESH_S if running else None)
+    def typed_input_view() -> None:
+        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        text = left.text_input("Input sequence", key=text_key, max_chars=300,
+                               help=f"characters from the task's vocabulary; at most {task.max_in}")
+        right.button("Random example", icon=":material/casino:", on_click=randomise, width="stretch")
+        epochs = store.checkpoint_epochs(run_id)
+        if not epochs:
+            st.info("The model can be queried once its first epoch is done.")
+            return
+        try:
+            result = cached_attention(str(store.root), run_id, epochs[-1], text)
+        except ParamError as err:
+            st.error(str(err), icon=":material/error:")
+            return
+        for notice in result.notices:
+            st.warning(notice, icon=":material/content_cut:")
+        expected = task.target("".join(result.source))
+        verdict = "" if expected is None else (" :green[:material/check_circle: right]" if result.text == expected
+                                               else f" :red[:material/cancel: expected] `{expected}`")
+        st.markdown(f"**Output** (epoch {epochs[-1]}): `{result.text}`{verdict}")
+        kinds = result.kinds()
+        kind = st.radio("Attention", kinds, format_func=KIND_TITLES.get, horizontal=True, key="att_kind",
+                        index=kinds.index("cross") if "cross" in kinds else 0)
+        keys, queries, x_title, y_title = axes_for(kind, result)
+        show_stack(result.maps[kind], keys, queries, KIND_TITLES[kind], f"att_{kind}", x_title, y_title)
+
+    typed_input_view()
 
 
 # ---- MiniLM --------------------------------------------------------------------------------------
