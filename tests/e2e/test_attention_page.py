@@ -1,8 +1,14 @@
 """The Attention page in a real browser: train a small reverse transformer from the page, watch the
 probe heatmaps, type an input and read its cross-attention; then the other views draw.
 
-Leaves runs in the server's data dir (file order: after test_browser.py).
+The server's data dir is shared by every browser test and this file runs before test_browser.py
+(which expects no runs): the run trained here is deleted at the end, once it has finished.
 """
+import time
+
+import pytest
+
+from engine.runs import RunStore
 from tests.e2e.helpers import heading, settled
 
 # Heatmap traces drawn by plotly on the page, with the number of cells of the largest one.
@@ -32,7 +38,21 @@ def open_attention(page, app_url, query=""):
     heading(page, "Attention").wait_for(state="visible", timeout=60_000)
 
 
-def test_train_reverse_then_type_an_input(page, app_url, screenshots):
+@pytest.fixture
+def own_runs(app_data_dir):
+    """Delete the runs a test made in the server's store (after they stop training)."""
+    store = RunStore(app_data_dir / "runs")
+    before = {r.id for r in store.list_runs()}
+    yield store
+    deadline = time.monotonic() + 60
+    while any(r.status == "running" for r in store.list_runs()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for run in store.list_runs():
+        if run.id not in before and run.status != "running":
+            store.delete_run(run.id)
+
+
+def test_train_reverse_then_type_an_input(page, app_url, screenshots, own_runs):
     open_attention(page, app_url, f"att.task=reverse&{SMALL}")
     # Step: one epoch, then the run pauses with the probe's heatmaps of that epoch on screen.
     page.get_by_role("button", name="Step", exact=True).click()
