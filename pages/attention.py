@@ -441,14 +441,18 @@ def gradient_flow_view(gradient_flow, train_linear_rnn) -> None:
                               key="gf_len")
     if cell == "linear":
         w = c3.slider("Recurrent weight w", -2.0, 2.0, 1.5, 0.05, key="gf_w")
-        curves = [(f"w = {w:g}", w)]
-        results = [(name, gradient_flow(length, "linear", w=value)) for name, value in curves]
+        others = st.multiselect("Compare with w =", [0.5, 0.9, 1.0, 1.1], default=[0.9, 1.0], key="gf_compare")
+        results = [(f"w = {value:g}", gradient_flow(length, "linear", w=value)) for value in [w, *others]]
     else:
         scale = c3.slider("Init scale of W", 0.1, 4.0, 1.0, 0.1, key="gf_scale")
-        results = [(f"scale {scale:g}", gradient_flow(length, "tanh", init_scale=scale))]
+        others = st.multiselect("Compare with scale =", [0.5, 1.0, 2.0, 3.0], default=[0.5, 2.0], key="gf_compare_t")
+        results = [(f"scale {value:g}", gradient_flow(length, "tanh", init_scale=value)) for value in [scale, *others]]
     st.plotly_chart(charts.gradient_norms([(name, r.norms) for name, r in results]), key="gf_norms")
-    for _, r in results:
-        (st.success if r.finite else st.error)(r.message)
+    first = results[0][1]  # the slider's setting: its verdict; the others are there to compare
+    (st.info if first.finite else st.error)(first.message)
+    broken = [name for name, r in results[1:] if not r.finite]
+    if broken:
+        st.warning(f"Also overflowed (nan/inf, drawn as gaps): {', '.join(broken)}")
 
     with st.expander("Train the linear RNN on counting (the classic exploding-gradient run)"):
         a, b, c = st.columns(3)

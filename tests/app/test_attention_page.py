@@ -166,7 +166,8 @@ def test_recurrent_view_of_a_counting_run(data_dir):
     found = charts(at)
     assert z_of(found["rec_hidden"]).shape == (6, 20)  # units x time
     assert "rec_cell" in found and sum("rec_gate" in e.proto.id for e in at.get("plotly_chart")) == 4
-    assert "gf_norms" in found and any("explodes" in s.value for s in at.success)
+    assert "gf_norms" in found and any("explodes" in i.value for i in at.info)
+    assert [t["name"] for t in found["gf_norms"]["data"]] == ["w = 1.5", "w = 0.9", "w = 1"]
     at.text_input(key=f"rec_bits_{job.run_id}").set_value("0102").run()
     assert any("not allowed: '2'" in e.value for e in at.error)
     at.select_slider(key="gf_len").set_value(2000).run()
