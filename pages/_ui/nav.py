@@ -38,7 +38,8 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("attention.py", "Attention", ":material/grid_on:", "attention", "Inspect",
              "Read attention heatmaps of transformers, seq2seq models and a pretrained MiniLM.", ready=True),
     PageInfo("latent.py", "Latent space", ":material/blur_on:", "latent-space", "Inspect",
-             "Walk a VAE's latent space: decoded grids, interpolations and the encoded test set."),
+             "Train a VAE or GAN and walk its latent space: live decoded grids, the encoded test set, "
+             "interpolations, a slider per dimension; step a GAN's D and G by hand.", ready=True),
 )
 
 

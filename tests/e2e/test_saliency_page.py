@@ -1,5 +1,7 @@
 """The saliency page in a real browser: default CNN, pick an image, switch methods and class, draw a digit,
 open a trained run handed over from the training page, and look at the trust checks."""
+import re
+
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob
@@ -7,10 +9,22 @@ from tests.e2e.helpers import heading, screenshot, settled
 
 
 
-def images(page) -> int:
-    """Images drawn in the main area (the saliency rows are st.image elements)."""
-    return page.evaluate("() => [...document.querySelectorAll('[data-testid=stImage] img')]"
-                         ".filter(i => i.complete && i.naturalWidth > 0).length")
+IMAGES = ("() => [...document.querySelectorAll('[data-testid=stImage] img')]"
+          ".filter(i => i.complete && i.naturalWidth > 0).length")
+
+
+def wait_for_images(page, at_least: int) -> None:
+    """The saliency rows are st.image elements: wait until that many have loaded."""
+    page.wait_for_function(f"({IMAGES})() >= {at_least}")
+
+
+def open_saliency(page, app_url):
+    """Home first (a fresh server's first deep link can miss the page), then the sidebar link."""
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.get_by_role("link", name="Saliency").first.click()
+    heading(page, "Saliency").wait_for(state="visible")
+    settled(page)
 
 
 def pick(page, label, option):
@@ -20,14 +34,11 @@ def pick(page, label, option):
 
 
 def test_default_cnn_methods_classes_and_views(page, app_url, screenshots):
-    page.goto(app_url)
-    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
-    page.get_by_role("link", name="Saliency").first.click()
-    heading(page, "Saliency").wait_for(state="visible")
+    open_saliency(page, app_url)
     page.get_by_text("Grad-CAM", exact=True).first.wait_for(state="visible")
     settled(page)
     page.get_by_text("Class probabilities: predicted 7 (1.000), true 7").wait_for(state="visible")
-    assert images(page) >= 4  # the input + one paper row per default method
+    wait_for_images(page, 4)  # the input + one paper row per default method
 
     # Another test image: the fifth one; then explain class 3 instead of the prediction.
     number = page.get_by_label("Image (1 to 10000 of those matching)")
@@ -60,11 +71,7 @@ def test_default_cnn_methods_classes_and_views(page, app_url, screenshots):
 
 
 def test_drawing_a_digit_gives_its_maps(page, app_url, screenshots):
-    page.goto(app_url)
-    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
-    page.get_by_role("link", name="Saliency").first.click()
-    heading(page, "Saliency").wait_for(state="visible")
-    settled(page)
+    open_saliency(page, app_url)
     page.get_by_role("radio", name="Draw").click()
     frame = page.frame_locator("iframe[title*='drawable_canvas']")
     canvas = frame.locator("canvas").last
@@ -94,7 +101,7 @@ def test_a_run_handed_over_from_training_opens_at_any_epoch(page, app_url, app_d
     page.get_by_text(f"Run {job.run_id}: cnn on digits").first.wait_for(state="visible")
     page.get_by_text("Checkpoint epoch").wait_for(state="visible")
     settled(page)
-    assert images(page) >= 4
+    wait_for_images(page, 4)
     screenshot(page, screenshots / "saliency-run.png")
 
 
@@ -104,11 +111,7 @@ def test_uploads_a_broken_file_then_a_photo_of_a_digit(page, app_url, screenshot
     import numpy as np
     from PIL import Image
 
-    page.goto(app_url)
-    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
-    page.get_by_role("link", name="Saliency").first.click()
-    heading(page, "Saliency").wait_for(state="visible")
-    settled(page)
+    open_saliency(page, app_url)
     page.get_by_role("radio", name="Upload").click()
     uploader = page.get_by_test_id("stFileUploaderDropzoneInput")
     uploader.set_input_files(files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not really a png"}])
@@ -125,3 +128,22 @@ def test_uploads_a_broken_file_then_a_photo_of_a_digit(page, app_url, screenshot
     settled(page)
     page.get_by_text("Class probabilities: predicted 1").wait_for(state="visible")
     screenshot(page, screenshots / "saliency-upload.png")
+
+
+def test_train_a_cnn_then_click_through_to_its_saliency(page, app_url, screenshots):
+    """The issue's whole loop: train on the training page, follow its link, see the run's maps."""
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.goto(f"{app_url}/training?model=cnn&dataset=digits&epochs=2&channels=8")
+    heading(page, "Training").wait_for(state="visible")
+    page.get_by_role("button", name="Start").click()
+    link = page.get_by_role("link", name=re.compile(r"Open run \d+ on the Saliency page"))
+    link.wait_for(state="visible", timeout=120_000)
+    run_id = re.search(r"Open run (\d+)", link.inner_text()).group(1)
+    link.click()
+    heading(page, "Saliency").wait_for(state="visible")
+    page.get_by_text(f"Run {run_id}: cnn on digits").first.wait_for(state="visible")
+    settled(page)
+    wait_for_images(page, 4)
+    page.get_by_text(re.compile(f"Run {run_id}: cnn on digits, epoch 2")).wait_for(state="visible")
+    screenshot(page, screenshots / "saliency-from-training.png")

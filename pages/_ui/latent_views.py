@@ -1,0 +1,85 @@
+"""Figures and small views for the Latent space page: image grids, the latent scatter, curves."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from engine.latent import tile
+from pages._ui import training_charts as charts
+
+# One colour per digit (plotly's qualitative "Plotly" sequence, ten colours).
+DIGIT_COLOURS = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880",
+                 "#ff97ff", "#fecb52")
+
+# Per-epoch curves of each family: (title, metric names).
+VAE_CURVES = (("Reconstruction (BCE, nats/image)", ("train_recon", "val_recon")),
+              ("KL (nats/image)", ("train_kl", "val_kl")),
+              ("Total loss (recon + beta KL)", ("train_loss", "val_loss")))
+GAN_CURVES = (("D and G losses", ("train_d_loss", "train_g_loss", "val_d_loss", "val_g_loss")),
+              ("D's accuracy on real / fake", ("train_d_real_acc", "train_d_fake_acc")),
+              ("Sample quality (MNIST classifier)", ("val_class_entropy", "val_confidence", "val_inception_score",
+                                                    "val_label_accuracy")))
+
+
+def image_grid(images, ncols: int, caption: str | None = None, width: int | str = "content", pad: int = 1,
+               target_px: int = 900):
+    """Show (N, C, H, W) images in [0, 1] as one tiled picture (white gutters), enlarged with
+    nearest neighbours towards `target_px` wide so small digits stay crisp."""
+    picture = tile(images, ncols, pad=pad)
+    factor = max(1, min(8, target_px // picture.shape[1]))
+    st.image(upscale(picture, factor), caption=caption, width=width, clamp=True)
+
+
+def upscale(array: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement so small digits stay crisp instead of being blurred."""
+    return np.kron(array, np.ones((factor, factor))) if factor > 1 else array
+
+
+def curves(metrics: pd.DataFrame, gan: bool) -> list[go.Figure]:
+    runs = [("run", metrics)]
+    figures = []
+    for title, names in (GAN_CURVES if gan else VAE_CURVES):
+        if any((metrics.name == n).any() for n in names):
+            figures.append(charts.epoch_figure(runs, names, title, "epoch"))
+    return figures
+
+
+def scatter_figure(coords: np.ndarray, labels: np.ndarray, indices: np.ndarray, classes, note: str,
+                   selected: int | None = None) -> go.Figure:
+    """Test-set codes, one trace per class (click a legend entry to hide a digit); each point's
+    customdata is its index in the validation set, so a selection names the image."""
+    fig = go.Figure()
+    for k, name in enumerate(classes):
+        mask = labels == k
+        if not mask.any():
+            continue
+        fig.add_scattergl(x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=str(name),
+                          customdata=indices[mask], marker=dict(size=4, color=DIGIT_COLOURS[k % 10], opacity=0.7),
+                          hovertemplate=f"{name}<br>image %{{customdata}}<extra></extra>")
+    if selected is not None:
+        where = np.flatnonzero(indices == selected)
+        if where.size:
+            i = where[0]
+            fig.add_scatter(x=[coords[i, 0]], y=[coords[i, 1]], mode="markers", name="selected",
+                            marker=dict(size=14, color="rgba(0,0,0,0)", line=dict(color="black", width=2)),
+                            hoverinfo="skip")
+    fig.update_layout(height=520, margin=dict(l=10, r=10, t=40, b=10), title=f"Test-set codes (means): {note}",
+                      legend=dict(title="digit", itemsizing="constant"), dragmode="lasso")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def step_figure(history: list[dict]) -> go.Figure:
+    """Hand-stepped GAN: D and G loss per step, and D's accuracies."""
+    frame = pd.DataFrame(history)
+    fig = go.Figure()
+    for name, dash in (("d_loss", "solid"), ("g_loss", "solid"), ("d_real_acc", "dot"), ("d_fake_acc", "dot")):
+        if name in frame:
+            rows = frame.dropna(subset=[name])
+            fig.add_scatter(x=rows.step, y=rows[name], mode="lines+markers", name=name.replace("_", " "),
+                            line=dict(dash=dash), marker=dict(size=4))
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), title="Per step", xaxis_title="step",
+                      legend=dict(orientation="h", y=-0.25))
+    return fig

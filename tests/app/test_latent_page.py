@@ -1,0 +1,174 @@
+"""AppTest of the Latent space page: train from the page, open runs (VAE, GAN), refuse the wrong
+kind of run, step a GAN by hand and save it."""
+import base64
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine import latent
+from engine.registry import validate
+from engine.runs import RunStore
+from engine.train import TrainingJob
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "latent.py")
+
+
+@pytest.fixture(autouse=True)
+def app_env(tmp_path, shared_data_dir, monkeypatch):
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(tmp_path))
+    monkeypatch.delenv("DEEP_PLAYGROUND_DEVICE", raising=False)
+    return tmp_path
+
+
+def fresh(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def widget(at: AppTest, key: str):
+    for kind in ("selectbox", "select_slider", "slider", "toggle", "number_input"):
+        for w in getattr(at, kind):
+            if w.key == key:
+                return w
+    raise KeyError(key)
+
+
+def scatter_traces(at: AppTest) -> list[dict]:
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        if spec["data"] and spec["data"][0].get("type") == "scattergl":
+            traces = spec["data"]
+            for t in traces:
+                for axis in ("x", "y", "customdata"):
+                    if isinstance(t.get(axis), dict) and "bdata" in t[axis]:
+                        t[axis] = np.frombuffer(base64.b64decode(t[axis]["bdata"]), dtype=t[axis]["dtype"])
+            return traces
+    raise KeyError("no scatter")
+
+
+def trained(tmp_path, model: str, **values) -> int:
+    store = RunStore(tmp_path / "runs")
+    job = TrainingJob(validate(model, "digits", {"epochs": 1, **values}), store, device="cpu")
+    assert job.run() == "completed", job.progress.message
+    return job.run_id
+
+
+def test_without_runs_the_page_says_how_to_start(tmp_path):
+    at = fresh()
+    assert at.title[0].value == "Latent space"
+    assert widget(at, "latent_model").value == "vae"  # the classic 2-D VAE is the default
+    assert widget(at, "latent_dataset").value == "mnist"
+    assert any("press **Start**" in i.value for i in at.info)
+    assert not button(at, "Start").disabled and button(at, "Stop").disabled
+    assert not at.error
+
+
+def test_start_trains_a_vae_and_the_walk_views_follow(tmp_path):
+    at = fresh()
+    widget(at, "latent_dataset").set_value("digits").run()
+    widget(at, "epochs").set_value(2)
+    widget(at, "batch_size").set_value(32)
+    at.run()
+    button(at, "Start").click().run()
+    run_id = at.session_state.latent_run
+    store = RunStore(tmp_path / "runs")
+    deadline = time.monotonic() + 120
+    while store.get_run(run_id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert store.get_run(run_id).status == "completed"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"Walk the latent space (run {run_id}, epoch 2)" in s.value for s in at.subheader)
+    assert any("completed · epoch 2/2" in p.proto.text for p in at.get("progress"))
+    # Scatter: 2-D codes of the test set, one trace per digit, every point carries its image index.
+    traces = scatter_traces(at)
+    assert [t["name"] for t in traces] == [str(k) for k in range(10)]
+    assert sum(len(t["customdata"]) for t in traces) == 360  # the digits validation split
+    assert any("Mean squared pixel error" in c.value for c in at.caption)
+
+
+def test_a_run_of_the_wrong_kind_or_a_missing_run_is_refused_clearly(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    mlp = store.create_run("mlp", "spiral", {})
+    at = fresh(run=str(mlp))
+    assert any(f"run {mlp} is a" in e.value and "not a generative model" in e.value for e in at.error)
+    assert not any("Walk the latent space" in s.value for s in at.subheader)
+    at = fresh(run="999")
+    assert any("there is no run 999" in e.value for e in at.error)
+    at = fresh(run="abc")
+    assert any("'abc' is not a run id" in e.value for e in at.error)
+
+
+def test_a_handed_over_vae_run_with_latent_4_offers_dimension_choice(tmp_path):
+    run_id = trained(tmp_path, "vae", latent=4, hidden=32)
+    at = fresh(run=str(run_id))
+    assert not at.error
+    x, y = widget(at, f"dim_x_{run_id}"), widget(at, f"dim_y_{run_id}")
+    assert (x.value, y.value, x.max, y.max) == (0, 1, 3, 3)
+    assert len([s for s in at.slider if s.key and s.key.startswith(f"z_{run_id}_")]) == 4  # a slider per dimension
+    y.set_value(0).run()
+    assert any("two different latent dimensions" in w.value for w in at.warning)
+    y.set_value(3).run()
+    assert not at.warning
+    assert any(r.value == "pca" for r in at.radio if r.key == "projection")
+
+
+def test_a_gan_run_opens_with_walks_but_no_scatter(tmp_path):
+    run_id = trained(tmp_path, "dcgan", latent=8, batch_size=128, conditional=True)
+    at = fresh(run=str(run_id))
+    assert not at.error
+    tabs = [t.label for t in at.tabs]
+    assert "Interpolation" in tabs and "Sliders" in tabs and "Latent scatter" not in tabs
+    assert any(r.value == "spherical" for r in at.radio if r.key == "walk_method")  # the GAN default
+    assert len([s for s in at.slider if s.key and s.key.startswith(f"z_{run_id}_")]) == 8
+
+
+def test_step_the_gan_by_hand_then_save_it_as_a_run(tmp_path):
+    at = fresh()
+    widget(at, "latent_model").set_value("dcgan").run()
+    widget(at, "latent_dataset").set_value("digits").run()
+    widget(at, "dcgan.latent").set_value(8).run()
+    assert button(at, "Step D").disabled
+    button(at, "New GAN").click().run()
+    button(at, "Step D").click().run()
+    button(at, "Step G").click().run()
+    button(at, "Step both").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    session = latent.gan_session(at.session_state.gan_token)  # kept in the engine, found by the session's token
+    assert (session.d_steps, session.g_steps, len(session.history)) == (2, 2, 3)
+    assert any(p.get("name") == "d loss" for p in json.loads(
+        next(e for e in at.get("plotly_chart") if "gan_steps" in e.proto.id).proto.spec)["data"])
+    button(at, "Save as run").click().run()
+    run_id = at.session_state.latent_run
+    run = RunStore(tmp_path / "runs").get_run(run_id)
+    assert run.model == "dcgan" and run.status == "completed"
+    assert any(f"Walk the latent space (run {run_id}, epoch 1)" in s.value for s in at.subheader)
+
+
+def test_scatter_selection_feeds_the_walk_and_earlier_epochs_can_be_walked(tmp_path):
+    run_id = trained(tmp_path, "vae", latent=2, hidden=32, epochs=2)
+    at = fresh(run=str(run_id))
+    at.session_state[f"selected_{run_id}"] = 17  # what a click on the scatter stores
+    at.run()
+    assert any("**Test image 17**" in m.value for m in at.markdown)
+    button(at, "Walk from this image").click().run()
+    assert widget(at, "walk_from_image").value == 17 and widget(at, "walk_to_image").value == 1
+    assert not at.exception and not at.warning
+    walk_epoch = widget(at, f"walk_epoch_{run_id}")
+    assert walk_epoch.options == ["epoch 1", "epoch 2"] and walk_epoch.value == 2
+    walk_epoch.set_value(1).run()
+    assert any(f"Walk the latent space (run {run_id}, epoch 1)" in s.value for s in at.subheader)
+    assert not at.exception
