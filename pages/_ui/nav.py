@@ -36,7 +36,7 @@ PAGES: tuple[PageInfo, ...] = (
              "See where a CNN looks: Grad-CAM, guided backprop, guided Grad-CAM, integrated gradients, "
              "occlusion; feature maps; sanity checks of each map.", ready=True),
     PageInfo("attention.py", "Attention", ":material/grid_on:", "attention", "Inspect",
-             "Read attention heatmaps of transformers, seq2seq models and a pretrained MiniLM."),
+             "Read attention heatmaps of transformers, seq2seq models and a pretrained MiniLM.", ready=True),
     PageInfo("latent.py", "Latent space", ":material/blur_on:", "latent-space", "Inspect",
              "Train a VAE or GAN and walk its latent space: live decoded grids, the encoded test set, "
              "interpolations, a slider per dimension; step a GAN's D and G by hand.", ready=True),

@@ -1,0 +1,200 @@
+"""Attention maps from the models trained here (and the pieces they are built of).
+
+`MultiHeadAttention` is written out (not nn.MultiheadAttention) because that module averages the
+heads, or returns no weights at all on its fused fast path; a playground needs every head. Each
+attention module keeps the weights of its last forward pass in `last_attn` (batch, heads, query,
+key), detached, so a view can read them after any forward pass.
+
+`run_attention(model, vocab, text)` decodes one typed input greedily and returns the output text
+and every attention map it produced, named by kind/layer/head, as numpy arrays.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.params import ParamError
+
+NEG_INF = -1e9  # masked scores: exp(-1e9 - max) is exactly 0 in float32, so masked weights are 0
+
+
+def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
+    """PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(...): (length, d_model)."""
+    position = torch.arange(length, dtype=torch.float32)[:, None]
+    rate = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2] = torch.sin(position * rate)
+    pe[:, 1::2] = torch.cos(position * rate[: d_model // 2])
+    return pe
+
+
+def position_similarity(length: int, d_model: int) -> np.ndarray:
+    """Dot products between the encodings of every pair of positions: (length, length)."""
+    pe = sinusoidal_positions(length, d_model)
+    return (pe @ pe.T).numpy()
+
+
+class MultiHeadAttention(nn.Module):
+    """h heads of scaled dot-product attention, d_k = d_model / h; keeps `last_attn`."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float = 0.0):
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"{heads} heads do not divide d_model {d_model}")
+        self.heads, self.d_k = heads, d_model // heads
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.last_attn: torch.Tensor | None = None
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        return x.view(b, t, self.heads, self.d_k).transpose(1, 2)  # (b, h, t, d_k)
+
+    def forward(self, query, key, value, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """mask: bool (b, 1 or t_q, t_k), True = may attend."""
+        q, k, v = self._split(self.q(query)), self._split(self.k(key)), self._split(self.v(value))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)
+        if mask is not None:
+            scores = scores.masked_fill(~mask[:, None], NEG_INF)
+        weights = torch.softmax(scores.float(), dim=-1)
+        self.last_attn = weights.detach()
+        context = self.dropout(weights).to(v.dtype) @ v
+        b, _, t, _ = context.shape
+        return self.out(context.transpose(1, 2).reshape(b, t, self.heads * self.d_k))
+
+
+# ---- one typed input through a trained sequence model --------------------------------------------
+@dataclass
+class AttentionResult:
+    """What a model did with one input: the tokens on both axes and every attention map."""
+    source: list[str]        # input tokens (x axis of encoder self- and cross-attention)
+    output: list[str]        # generated tokens, EOS included when produced
+    text: str                # the output as text (up to EOS)
+    maps: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> (layers, heads, q, k)
+    notices: list[str] = field(default_factory=list)           # e.g. truncation
+
+    def kinds(self) -> list[str]:
+        return list(self.maps)
+
+    def flat(self) -> dict[str, np.ndarray]:
+        """Every map as its own 2D array, named kind.layerL.headH (for an .npz file)."""
+        out = {}
+        for kind, stack in self.maps.items():
+            for layer in range(stack.shape[0]):
+                for head in range(stack.shape[1]):
+                    out[f"{kind}.layer{layer}.head{head}"] = stack[layer, head]
+        return out
+
+
+KIND_TITLES = {
+    "encoder_self": "Encoder self-attention",
+    "decoder_self": "Decoder self-attention",
+    "cross": "Cross-attention (decoder -> encoder)",
+}
+
+
+def encode_text(vocab, text: str, max_len: int) -> tuple[torch.Tensor, list[str]]:
+    """(1, n) ids for a typed input; empty or unknown characters raise ParamError, long ones are cut."""
+    if not text:
+        raise ParamError("the input is empty: type a sequence")
+    ids = vocab.encode(text)
+    notices = []
+    if len(ids) > max_len:
+        notices.append(f"the input has {len(ids)} characters; this model was trained on at most {max_len}: "
+                       f"only the first {max_len} were used")
+        ids = ids[:max_len]
+    return torch.tensor([ids]), notices
+
+
+@torch.no_grad()
+def run_attention(model: nn.Module, vocab, text: str, max_len: int, out_len: int) -> AttentionResult:
+    """Greedy-decode `text` with a trained sequence model and collect its attention maps."""
+    from engine.data.sequences import EOS
+
+    src, notices = encode_text(vocab, text, max_len)
+    device = next(model.parameters()).device
+    model.eval()
+    generated, maps = model.generate_with_attention(src.to(device), out_len + 1)
+    ids = generated[0].tolist()
+    if EOS in ids:
+        ids = ids[:ids.index(EOS) + 1]
+    n_out = len(ids)
+    output = [vocab.tokens[i] for i in ids]
+    source = [vocab.tokens[i] for i in src[0].tolist()]
+    trimmed = {kind: m[:, :, :n_out, :n_out] if kind == "decoder_self" else
+               (m[:, :, :n_out, :] if kind == "cross" else m) for kind, m in maps.items()}
+    return AttentionResult(source, output, vocab.decode(ids), trimmed, notices)
+
+
+# ---- trained runs --------------------------------------------------------------------------------
+SEQ2SEQ_MODELS = ("transformer", "seq2seq")
+
+
+@dataclass
+class RunTask:
+    """What a view needs to talk to a trained sequence run: its task, vocabulary and lengths."""
+    run_id: int
+    model: str
+    task: str
+    options: dict
+    vocab: object
+    max_in: int
+    max_out: int
+
+    @property
+    def probe(self) -> str:
+        """The fixed input whose attention is replayed epoch by epoch."""
+        from engine.data.sequences import LETTERS, TASKS
+        text = TASKS[self.task][5]
+        if self.task in ("copy", "reverse", "sort"):  # fit the probe to the run's length and vocabulary
+            letters = LETTERS[:self.options["vocab"]]
+            text = "".join(letters[(i * 3) % len(letters)] if self.task == "sort" else letters[i % len(letters)]
+                           for i in range(self.options["length"]))
+        return text
+
+    @property
+    def expectation(self) -> str:
+        from engine.data.sequences import TASKS
+        return TASKS[self.task][6]
+
+    def target(self, text: str) -> str | None:
+        from engine.data.sequences import target_for
+        return target_for(self.task, text, self.options)
+
+    def random_input(self, seed: int) -> str:
+        from engine.data.sequences import make_task
+        options = {**self.options, "n_samples": 1, "seed": seed}
+        return make_task(self.task, options)[3][0]
+
+
+def run_task(store, run_id: int) -> RunTask:
+    """A sequence-to-sequence run's task; ParamError when the run is not one."""
+    from engine.data.sequences import TASKS, task_lengths, task_vocab
+    from engine.train import run_config
+
+    run = store.get_run(run_id)
+    if run.model not in SEQ2SEQ_MODELS or run.dataset not in TASKS:
+        raise ParamError(f"run {run_id} is {run.model} on {run.dataset}: attention needs a transformer or "
+                         f"seq2seq run on a sequence task ({', '.join(TASKS)})")
+    config = run_config(run.params)
+    options = config.dataset_options
+    max_in, max_out = task_lengths(run.dataset, options)
+    return RunTask(run_id, run.model, run.dataset, options, task_vocab(run.dataset, options), max_in, max_out)
+
+
+def attention_for_run(store, run_id: int, text: str, epoch: int | None = None) -> AttentionResult:
+    """Load the run's checkpoint of `epoch` (latest when None), decode `text`, collect attention."""
+    from engine.train import load_trained
+
+    task = run_task(store, run_id)
+    if not store.checkpoint_epochs(run_id):
+        raise ParamError(f"run {run_id} has no checkpoint yet: wait for its first epoch to finish")
+    model, _, _ = load_trained(store, run_id, epoch)
+    return run_attention(model, task.vocab, text, task.max_in, task.max_out)

@@ -1,0 +1,191 @@
+"""AppTest of the Attention page: train from the page, probe maps, typed inputs, bad input, MiniLM,
+positional encodings and the recurrent view. Small models throughout."""
+import base64
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from engine.registry import validate
+from engine.runs import RunStore
+from engine.train import TrainingJob
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "attention.py")
+SMALL = {"att.transformer.d_model": "16", "att.transformer.d_ff": "32", "att.transformer.layers": "1",
+         "att.transformer.heads": "2", "att.reverse.n_samples": "500", "att.reverse.length": "5",
+         "att.reverse.vocab": "5", "att.train.epochs": "2"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("attention-page")
+
+
+@pytest.fixture(autouse=True)
+def app_env(data_dir, monkeypatch):
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(data_dir))
+    monkeypatch.delenv("DEEP_PLAYGROUND_DEVICE", raising=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # toy models: one thread is fastest, and far faster on a busy machine
+    yield data_dir
+    torch.set_num_threads(threads)
+
+
+def fresh(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly specs by the key the page gave them."""
+    out = {}
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        out[element.proto.id.split("-")[-1] if element.proto.id else ""] = spec
+        for key in ("probe_grid", "att_cross_map", "att_encoder_self_map", "mini_map", "pe_matrix",
+                    "pe_similarity", "rec_hidden", "rec_cell", "gf_norms", "mini_ig_a", "mini_cls"):
+            if key in element.proto.id:
+                out[key] = spec
+    return out
+
+
+def z_of(spec: dict, trace: int = 0) -> np.ndarray:
+    z = spec["data"][trace]["z"]
+    if isinstance(z, dict):
+        shape = [int(n) for n in str(z["shape"]).split(",")] if "shape" in z else [-1]
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"])).reshape(shape)
+    return np.asarray(z, dtype=float)
+
+
+def wait_done(store: RunStore, run_id: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while store.get_run(run_id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert store.get_run(run_id).status == "completed", store.get_run(run_id).message
+
+
+def test_no_runs_yet_and_heads_that_do_not_divide_d_model(data_dir):
+    at = fresh(view="Trained models")
+    assert at.title[0].value == "Attention"
+    assert any("No transformer or seq2seq runs yet" in i.value for i in at.info)
+    next(s for s in at.slider if s.key == "att.transformer.heads").set_value(3).run()
+    assert any("3 heads do not divide d_model 64" in e.value for e in at.error)
+    assert next(b for b in at.button if b.label == "Train").disabled
+
+
+def test_train_from_the_page_then_probe_and_typed_input(data_dir):
+    at = fresh(**SMALL)
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception
+    run_id = at.session_state.att_run
+    store = RunStore(data_dir / "runs")
+    run = store.get_run(run_id)
+    assert (run.model, run.dataset, run.params["d_model"], run.params["epochs"]) == ("transformer", "reverse", 16, 2)
+    wait_done(store, run_id)
+
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("What to expect on reverse" in i.value and "anti-diagonal" in i.value for i in at.info)
+    assert any(m.value.startswith("Probe `abcde` → `") and "after epoch 2" in m.value for m in at.markdown)
+    found = charts(at)
+    probe = found["probe_grid"]
+    assert len(probe["data"]) == 2  # 1 layer x 2 heads
+    assert z_of(probe).shape[1] == 5
+
+    # Typed input: its cross-attention, rows summing to 1, tokens on the axes.
+    at.text_input(key=f"att_text_{run_id}").set_value("cab").run()
+    assert any(m.value.startswith("**Output** (epoch 2)") for m in at.markdown)
+    cross = charts(at)["att_cross_map"]
+    z = z_of(cross)
+    assert z.shape[1] == 3
+    np.testing.assert_allclose(z.sum(1), 1.0, rtol=1e-4)
+    assert cross["layout"]["xaxis"]["ticktext"] == ["c", "a", "b"]
+
+    at.radio(key="att_kind").set_value("encoder_self").run()
+    assert z_of(charts(at)["att_encoder_self_map"]).shape == (3, 3)
+
+    # Bad input: messages, never exceptions.
+    at.text_input(key=f"att_text_{run_id}").set_value("ab9!").run()
+    assert not at.exception
+    assert any("'9', '!' are not in this task's vocabulary ('abcde')" in e.value for e in at.error)
+    at.text_input(key=f"att_text_{run_id}").set_value("").run()
+    assert any("the input is empty" in e.value for e in at.error)
+    at.text_input(key=f"att_text_{run_id}").set_value("abcdeabcde").run()
+    assert any("only the first 5 were used" in w.value for w in at.warning)
+
+    # A link with ?run=ID opens that run; the epoch slider replays the probe.
+    linked = fresh(run=str(run_id))
+    assert linked.session_state.att_run == run_id
+    slider = next(s for s in linked.select_slider if s.key == f"att_epoch_{run_id}")
+    slider.set_value(1).run()
+    assert any("after epoch 1" in m.value for m in linked.markdown)
+
+
+def test_minilm_view_attention_and_attributions():
+    at = fresh(view="MiniLM (pretrained)")
+    assert not at.error
+    z = z_of(charts(at)["mini_map"])
+    assert z.shape == (9, 9)  # [CLS] the cat sat on the mat . [SEP]
+    np.testing.assert_allclose(z.sum(1), 1.0, rtol=1e-3)
+    assert "Cosine similarity" in at.metric[0].label and 0.3 < float(at.metric[0].value) < 1
+    assert not {"mini_cls", "mini_ig_a"} & set(charts(at))  # attributions only when asked for
+    at.select_slider(key="mini_steps").set_value(8)
+    at.toggle(key="mini_ig").set_value(True).run()
+    assert not at.exception
+    assert {"mini_cls", "mini_ig_a", "mini_ig_b"} <= set(charts(at))
+    at.toggle(key="mini_pair").set_value(True).run()
+    assert z_of(charts(at)["mini_map"]).shape == (18, 18)  # [CLS] A [SEP] B [SEP]: 9 + 9 tokens
+    at.text_area(key="mini_a").set_value("   ").run()
+    assert any("the sentence is empty" in e.value for e in at.error)
+
+
+def test_positional_encodings():
+    at = fresh(view="Positional encodings")
+    found = charts(at)
+    pe = z_of(found["pe_matrix"])
+    assert pe.shape == (64, 64)
+    np.testing.assert_allclose(pe[0], [0.0, 1.0] * 32, atol=1e-6)
+    assert z_of(found["pe_similarity"]).shape == (64, 64)
+
+
+def test_recurrent_view_of_a_counting_run(data_dir):
+    config = validate("recurrent", "count_ones", {"hidden": 6, "epochs": 1}, {"n_samples": 500})
+    job = TrainingJob(config, RunStore(data_dir / "runs"), device="cpu")
+    assert job.run() == "completed"
+    at = fresh(run=str(job.run_id))
+    assert at.radio(key="view").value == "Recurrent"
+    found = charts(at)
+    assert z_of(found["rec_hidden"]).shape == (6, 20)  # units x time
+    assert "rec_cell" in found and sum("rec_gate" in e.proto.id for e in at.get("plotly_chart")) == 4
+    assert "gf_norms" in found and any("explodes" in i.value for i in at.info)
+    assert [t["name"] for t in found["gf_norms"]["data"]] == ["w = 1.5", "w = 0.9", "w = 1"]
+    at.text_input(key=f"rec_bits_{job.run_id}").set_value("0102").run()
+    assert any("not allowed: '2'" in e.value for e in at.error)
+    at.select_slider(key="gf_len").set_value(2000).run()
+    assert not at.exception and any(e.value.startswith("overflow") for e in at.error)
+
+
+def test_step_trains_one_epoch_then_pauses_until_resumed(data_dir):
+    at = fresh(**SMALL)
+    next(b for b in at.button if b.label == "Step").click().run()
+    run_id = at.session_state.att_run
+    from engine.train import active_jobs
+    job = active_jobs()[run_id]
+    deadline = time.monotonic() + 60
+    while not job.progress.paused and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.progress.paused and job.progress.epoch == 1
+    at.run()
+    assert any("paused: after epoch 1 of 2" in str(p.proto.text) for p in at.get("progress"))
+    next(b for b in at.button if b.label == "Resume").click().run()
+    wait_done(RunStore(data_dir / "runs"), run_id)
+    assert RunStore(data_dir / "runs").checkpoint_epochs(run_id) == [1, 2]
