@@ -143,7 +143,7 @@ def _read_analogies(path: Path):
 
 
 def evaluate_analogies(wv: WordVectors, path: Path | None = None, restrict_vocab: int = ANALOGY_RESTRICT,
-                       device: torch.device | None = None, batch: int = 512, progress=None) -> AnalogyResult:
+                       device: torch.device | None = None, batch: int = 1024, progress=None) -> AnalogyResult:
     """gensim's evaluate_word_analogies (3CosAdd, case-insensitive, top `restrict_vocab` words,
     questions with unknown words skipped), batched into matrix products on the engine's device."""
     path = path or gensim_test_file(EVAL_SETS["google analogies"])
@@ -158,16 +158,19 @@ def evaluate_analogies(wv: WordVectors, path: Path | None = None, restrict_vocab
     unit = unit_matrix(wv, device)[:restrict_vocab]
     upper = [w.upper() for w in wv.words[:restrict_vocab]]
     correct = 0
+    # One score buffer reused by every batch: a fresh (batch x 300k) tensor each time costs page faults.
+    buffer = torch.empty((min(batch, max(1, len(known))), len(unit)), dtype=unit.dtype, device=unit.device)
     for start in range(0, len(known), batch):
         chunk = known[start:start + batch]
         idx = torch.tensor([[ok_vocab[w] for w in q] for _, q in chunk], device=unit.device)
         query = unit[idx[:, 1]] - unit[idx[:, 0]] + unit[idx[:, 2]]
-        scores = query @ unit.T
+        scores = torch.matmul(query, unit.T, out=buffer[:len(chunk)])
         scores.scatter_(1, idx[:, :3], -float("inf"))  # gensim's most_similar drops the inputs
-        top = torch.topk(scores, 5, dim=1).indices.tolist()
-        for (section, (a, b, c, expected)), candidates in zip(chunk, top):
+        values, top = torch.topk(scores, min(5, scores.shape[1]), dim=1)
+        finite = torch.isfinite(values).tolist()
+        for (section, (a, b, c, expected)), candidates, ok in zip(chunk, top.tolist(), finite):
             predicted = None
-            for i in candidates:  # first candidate that is not a case variant of an input
+            for i in (i for i, keep in zip(candidates, ok) if keep):  # first that is no case variant of an input
                 predicted = upper[i]
                 if predicted not in (a, b, c):
                     break
@@ -205,20 +208,25 @@ def evaluate_pairs(wv: WordVectors, name: str, keyed=None) -> PairsResult:
     path = gensim_test_file(EVAL_SETS[name])
     kv = keyed if keyed is not None else keyed_vectors(wv)
     logging.getLogger("gensim").setLevel(logging.ERROR)
-    pearson, spearman, oov_percent = kv.evaluate_word_pairs(str(path))
     total = _pair_lines(path)
+    try:
+        pearson, spearman, oov_percent = kv.evaluate_word_pairs(str(path))
+    except ValueError:  # scipy needs at least 2 pairs in vocabulary for a correlation
+        vocab = {w.upper() for w in wv.words[:ANALOGY_RESTRICT]}
+        pairs = sum(1 for line in path.read_text(encoding="utf-8").splitlines()
+                    if not line.startswith("#") and len(parts := line.split("\t")) >= 3
+                    and parts[0].upper() in vocab and parts[1].upper() in vocab)
+        return PairsResult(float("nan"), float("nan"), pairs, total)
     pairs = round(total * (1 - oov_percent / 100))
     return PairsResult(float(spearman[0]), float(pearson[0]), pairs, total)
 
 
 def keyed_vectors(wv: WordVectors):
-    """gensim KeyedVectors over the same arrays (built directly: add_vectors is slow on 400k)."""
-    from gensim.models import KeyedVectors
-    kv = KeyedVectors(wv.dim)
-    kv.vectors = np.asarray(wv.vectors, dtype=np.float32)
-    kv.index_to_key = list(wv.words)
-    kv.key_to_index = dict(wv.index)
-    return kv
+    return wv.to_keyed_vectors()
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if value != value else value  # NaN (too few pairs) is not valid JSON
 
 
 def evaluate(wv: WordVectors, device: torch.device | None = None, progress=None) -> dict:
@@ -231,7 +239,8 @@ def evaluate(wv: WordVectors, device: torch.device | None = None, progress=None)
     kv = keyed_vectors(wv)
     for name in ("wordsim353", "simlex999"):
         pairs = evaluate_pairs(wv, name, kv)
-        result[name] = {"spearman": pairs.spearman, "pearson": pairs.pearson, "pairs": pairs.pairs,
+        result[name] = {"spearman": _finite_or_none(pairs.spearman), "pearson": _finite_or_none(pairs.pearson),
+                        "pairs": pairs.pairs,
                         "total": pairs.total, "coverage": pairs.coverage}
     return result
 

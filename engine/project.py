@@ -15,6 +15,7 @@ import hashlib
 import json
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,9 +57,11 @@ def _compile_umap() -> None:
         # Small, but big enough to go through the same code paths as a real fit (nearest-neighbour
         # descent, the fuzzy graph and the layout optimiser), in 3 components and with cosine.
         x = rng.normal(size=(300, 16)).astype(np.float32)
-        for metric in ("cosine", "euclidean"):
-            umap.UMAP(n_components=3, n_neighbors=10, metric=metric, n_epochs=20, random_state=0,
-                      init="random").fit_transform(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for metric in ("cosine", "euclidean"):
+                umap.UMAP(n_components=3, n_neighbors=10, metric=metric, n_epochs=20, random_state=0,
+                          init="random").fit_transform(x)
     except Exception as err:  # noqa: BLE001 - a failed warm-up must not break the app
         _warm_error.append(f"{type(err).__name__}: {err}")
     finally:
@@ -194,7 +197,9 @@ def _umap(x, dims, params, progress):
         progress(0.05, "UMAP: finding nearest neighbours" + ("" if umap_ready() else " (compiling UMAP first, 30-45 s)"))
     reducer = umap.UMAP(n_components=dims, n_neighbors=int(params["n_neighbors"]), min_dist=float(params["min_dist"]),
                         metric=params["metric"], random_state=params["seed"], low_memory=True)
-    return reducer.fit_transform(x), None
+    with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": we want reproducible maps
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        return reducer.fit_transform(x), None
 
 
 def fit_transform(x: np.ndarray, method: str = "pca", dims: int = 3, progress=None, use_cache: bool = True,

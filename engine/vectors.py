@@ -62,10 +62,13 @@ class WordVectors:
         return word in self.index
 
     def to_keyed_vectors(self):
-        """The same vectors as gensim KeyedVectors (for gensim's own evaluations and checks)."""
+        """The same vectors as gensim KeyedVectors (for gensim's own evaluations and checks); built
+        directly from the arrays, as add_vectors is slow on 400k words."""
         from gensim.models import KeyedVectors
-        kv = KeyedVectors(self.dim, count=len(self.words), dtype=np.float32)
-        kv.add_vectors(self.words, np.asarray(self.vectors, dtype=np.float32))
+        kv = KeyedVectors(self.dim)
+        kv.vectors = np.asarray(self.vectors, dtype=np.float32)
+        kv.index_to_key = list(self.words)
+        kv.key_to_index = dict(self.index)
         return kv
 
 
