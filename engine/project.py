@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 import warnings
@@ -68,9 +69,15 @@ def _compile_umap() -> None:
         _warm_done.set()
 
 
-def warm_up() -> threading.Thread:
-    """Compile UMAP's numba code in a daemon thread, once per process; returns that thread."""
+ENV_NO_WARM_UP = "DEEP_PLAYGROUND_NO_UMAP_WARMUP"  # "1": skip it (page tests that never run UMAP)
+
+
+def warm_up() -> threading.Thread | None:
+    """Compile UMAP's numba code in a daemon thread, once per process; returns that thread (None
+    when $DEEP_PLAYGROUND_NO_UMAP_WARMUP=1: UMAP then compiles on its first use)."""
     global _warm_thread
+    if os.environ.get(ENV_NO_WARM_UP) == "1":
+        return None
     with _warm_lock:
         if _warm_thread is None:
             _warm_thread = threading.Thread(target=_compile_umap, name="umap-warm-up", daemon=True)

@@ -226,7 +226,7 @@ s1, s2, s3, s4 = st.columns([2, 1, 1.4, 1.6])
 query = s1.text_input("Search a word" if labels is None else "Search a point (e.g. '3 #12')", key="query").strip()
 k = s2.number_input("Neighbours", 1, 200, 10, key="k")
 colour_options = ["cluster", "rank", "group"] if labels is None else ["label", "cluster"]
-colour_by = s3.selectbox("Colour by", colour_options, key="colour_by",
+colour_by = s3.selectbox("Colour by", colour_options, key=f"colour_by:{labels is None}",
                          format_func={"cluster": "k-means cluster", "rank": "frequency rank", "group": "word group",
                                       "label": "true label"}.get)
 n_labels = s4.slider("Labels on other points", 0, 200, 0 if labels is not None else 30, key="n_labels")

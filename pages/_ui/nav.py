@@ -31,7 +31,7 @@ PAGES: tuple[PageInfo, ...] = (
              "Train any registered model from sliders and watch the loss and accuracy curves draw live.",
              ready=True),
     PageInfo("embeddings.py", "Embeddings", ":material/scatter_plot:", "embeddings", "Inspect",
-             "Explore word vectors in 3D with UMAP, t-SNE or PCA: neighbours, analogies, search."),
+             "Explore word vectors in 3D with UMAP, t-SNE or PCA: neighbours, analogies, search.", ready=True),
     PageInfo("saliency.py", "Saliency", ":material/visibility:", "saliency", "Inspect",
              "See what a CNN looks at: Grad-CAM, guided backprop and guided Grad-CAM heatmaps."),
     PageInfo("attention.py", "Attention", ":material/grid_on:", "attention", "Inspect",

@@ -96,7 +96,6 @@ def test_app_with_a_bad_device_setting_shows_the_reason(monkeypatch):
 
 
 @pytest.mark.parametrize("script, title", [
-    ("pages/embeddings.py", "Embeddings"),
     ("pages/saliency.py", "Saliency"),
     ("pages/attention.py", "Attention"),
     ("pages/latent.py", "Latent space"),

@@ -7,7 +7,6 @@ from engine.runs import RunStore
 from tests.e2e.helpers import heading, screenshot
 
 PLACEHOLDERS = [  # (sidebar link, page title, screenshot name)
-    ("Embeddings", "Embeddings", "embeddings"),
     ("Saliency", "Saliency", "saliency"),
     ("Attention", "Attention", "attention"),
     ("Latent space", "Latent space", "latent"),
