@@ -155,11 +155,15 @@ if wv is None:
 # ---- projection settings --------------------------------------------------------------------------
 total = len(wv)
 st.markdown(f"**{wv.name}**: {total:,} {'points' if labels is not None else 'words'} × {wv.dim} dimensions")
+# A shared link may set the first view: ?top=5000&method=pca&q=king&colour=rank
+url = st.query_params
 c1, c2, c3, c4 = st.columns([1.2, 0.8, 2, 2])
-method = c1.selectbox("Projection", ["pca", "umap", "tsne"], key="method",
+methods = ["pca", "umap", "tsne"]
+method = c1.selectbox("Projection", methods, key="method", index=methods.index(url.get("method", "pca"))
+                      if url.get("method") in methods else 0,
                       format_func={"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}.get)
 dims = c2.radio("Dimensions", [3, 2], horizontal=True, key="dims")
-default_n = min(10_000, total)
+default_n = min(int(url["top"]) if url.get("top", "").isdigit() else 10_000, total)
 top_n = c3.slider("Points (most frequent first)", min(10, total), total, default_n,
                   step=1 if total < 1000 else 100, key=f"top_n:{source_key}")
 params: dict = {}
@@ -223,10 +227,12 @@ else:
 
 # ---- search -----------------------------------------------------------------------------------------
 s1, s2, s3, s4 = st.columns([2, 1, 1.4, 1.6])
-query = s1.text_input("Search a word" if labels is None else "Search a point (e.g. '3 #12')", key="query").strip()
+query = s1.text_input("Search a word" if labels is None else "Search a point (e.g. '3 #12')", url.get("q", ""),
+                      key="query").strip()
 k = s2.number_input("Neighbours", 1, 200, 10, key="k")
 colour_options = ["cluster", "rank", "group"] if labels is None else ["label", "cluster"]
 colour_by = s3.selectbox("Colour by", colour_options, key=f"colour_by:{labels is None}",
+                         index=colour_options.index(url["colour"]) if url.get("colour") in colour_options else 0,
                          format_func={"cluster": "k-means cluster", "rank": "frequency rank", "group": "word group",
                                       "label": "true label"}.get)
 n_labels = s4.slider("Labels on other points", 0, 200, 0 if labels is not None else 30, key="n_labels")
@@ -276,7 +282,7 @@ with map_col:
 with side_col:
     if neighbour_table is not None:
         st.markdown(f"**Nearest to '{query}'** (cosine, original {wv.dim}-d space)")
-        st.dataframe(neighbour_table, hide_index=True, key="neighbours_table", height=min(36 * (k + 1) + 3, 560))
+        st.dataframe(neighbour_table, hide_index=True, key="neighbours_table", height=min(36 * (k + 2), 560))
     else:
         st.caption("Search a word to highlight it and list its nearest neighbours.")
     if image_data is not None and query and query in wv.index:
