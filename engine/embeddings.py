@@ -75,12 +75,12 @@ class Neighbour:
 
 
 def _top(scores: torch.Tensor, k: int, exclude: list[int], words: list[str]) -> list[Neighbour]:
-    scores = scores.clone()
-    if exclude:
-        scores[torch.tensor(exclude, device=scores.device)] = -float("inf")
+    """The k best rows other than `exclude`: top k + len(exclude), then drop those (no copy of scores)."""
     k = min(k, scores.numel() - len(exclude))
-    values, indices = torch.topk(scores, k)
-    return [Neighbour(words[i], float(v), int(i)) for v, i in zip(values.tolist(), indices.tolist())]
+    values, indices = torch.topk(scores, min(k + len(exclude), scores.numel()))
+    skip = set(exclude)
+    found = [Neighbour(words[i], float(v), int(i)) for v, i in zip(values.tolist(), indices.tolist()) if i not in skip]
+    return found[:k]
 
 
 def neighbours(wv: WordVectors, word: str, k: int = 10, device: torch.device | None = None) -> list[Neighbour]:

@@ -60,3 +60,22 @@ def test_100k_points_render(page, app_url, screenshots):
     (screenshots.parent / "embeddings-render.json").write_text(json.dumps(
         {"points": 100_000, "seconds_to_first_frame": round(drawn - navigated, 2),
          "seconds_including_home": round(drawn - started, 2)}))
+
+
+def test_upload_vectors_then_a_broken_file(page, app_url, tmp_path, screenshots):
+    good = tmp_path / "small.vec"
+    rows = [f"w{i} " + " ".join(str((i * 7 + j) % 11 - 5) for j in range(4)) for i in range(40)]
+    good.write_text(f"40 4\n" + "\n".join(rows) + "\n")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("alpha 1 2 3\nbeta 1 oops 3\n")
+    open_page(page, app_url, "")
+    page.get_by_role("button", name="Upload vectors").click()
+    page.get_by_text("Upload a vectors file to explore it").wait_for(state="visible")
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(good))
+    page.get_by_text("small.vec: 40 words × 4 dimensions").wait_for(state="visible")
+    page.wait_for_function(f"(({CLOUD})() || {{}}).points === 40")
+    page.wait_for_timeout(800)
+    screenshot(page, screenshots / "embeddings-upload.png")
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(bad))
+    page.get_by_text("Cannot read bad.txt: line 2, value 2: 'oops' is not a number").wait_for(state="visible")
+    screenshot(page, screenshots / "embeddings-upload-error.png")
