@@ -69,7 +69,7 @@ def test_upload_vectors_then_a_broken_file(page, app_url, tmp_path, screenshots)
     bad = tmp_path / "bad.txt"
     bad.write_text("alpha 1 2 3\nbeta 1 oops 3\n")
     open_page(page, app_url, "")
-    page.get_by_role("button", name="Upload vectors").click()
+    page.get_by_text("Upload vectors", exact=True).click()
     page.get_by_text("Upload a vectors file to explore it").wait_for(state="visible")
     page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(good))
     page.get_by_text("small.vec: 40 words × 4 dimensions").wait_for(state="visible")
