@@ -47,8 +47,13 @@ def train_panel(store) -> None:
         job_progress(store, job_id)
 
 
-@st.fragment(run_every=0.5)
 def job_progress(store, run_id: int) -> None:
+    """Polls twice a second while the job trains; once it ends the page redraws once and stops polling."""
+    fragment = st.fragment(run_every=0.5 if run_id in active_jobs() else None)(_job_view)
+    fragment(store, run_id)
+
+
+def _job_view(store, run_id: int) -> None:
     job = active_jobs().get(run_id)
     try:
         run = store.get_run(run_id)

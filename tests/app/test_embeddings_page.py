@@ -163,3 +163,29 @@ def test_image_classifier_activations_coloured_by_label(tmp_path):
     ok(at)
     assert table(at, "word")["word"].str.match(r"\d #\d+").all()  # neighbours among the images
     assert len(at.get("image")) == 1  # the searched digit is drawn beside its neighbours
+
+
+def test_train_vectors_from_the_sliders_then_explore_them(tmp_path):
+    from engine.word2vec import active_jobs
+    at = fresh()
+    widget(at, "source").set_value("trained").run()
+    ok(at)
+    assert any("No trained vectors yet" in i.value for i in at.info)
+    widget(at, "w2v_corpus").set_value("lee")
+    widget(at, "w2v.epochs").set_value(2)
+    widget(at, "w2v.vector_size").set_value(16)
+    widget(at, "w2v.algorithm").set_value("cbow")
+    button(at, "w2v_train").click().run()
+    ok(at)
+    run_id = at.session_state["w2v_job"]
+    job = active_jobs().get(run_id)
+    if job is not None:
+        assert job.join(120) == "completed"
+    run = RunStore(tmp_path / "runs").get_run(run_id)
+    assert (run.model, run.dataset, run.status) == ("word2vec", "lee", "completed")
+    assert run.params["epochs"] == 2 and run.params["vector_size"] == 16 and run.params["algorithm"] == "cbow"
+    at.run()
+    ok(at)
+    assert widget(at, "trained_run").value == run_id
+    assert any(f"run {run_id} (word2vec on lee)" in m.value and "× 16 dimensions" in m.value for m in at.markdown)
+    assert any(f"Run {run_id} (word2vec on lee) is done" in s.value for s in at.success)
