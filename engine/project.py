@@ -51,7 +51,10 @@ _warm_done = threading.Event()
 _warm_error: list[str] = []
 
 
-def _compile_umap() -> None:
+DEFAULT_MAP_WORDS = 10_000  # the GloVe map precomputed after the compile (the page's default size)
+
+
+def _compile_umap(precompute_glove: bool) -> None:
     try:
         import umap
         rng = np.random.default_rng(0)
@@ -67,22 +70,40 @@ def _compile_umap() -> None:
         _warm_error.append(f"{type(err).__name__}: {err}")
     finally:
         _warm_done.set()
+    if precompute_glove:
+        # The fit itself (not the compile) takes most of a minute for 10k words on 2 cores: compute
+        # the default GloVe map into the cache now, so asking for it later is instant.
+        try:
+            from engine.vectors import load_glove50
+            words = np.asarray(load_glove50().vectors[:DEFAULT_MAP_WORDS], dtype=np.float32)
+            fit_transform(words, "umap", 3)
+        except Exception as err:  # noqa: BLE001 - GloVe missing or a full disk: the page computes on demand
+            _warm_error.append(f"{type(err).__name__}: {err}")
+    _precompute_done.set()
 
 
 ENV_NO_WARM_UP = "DEEP_PLAYGROUND_NO_UMAP_WARMUP"  # "1": skip it (page tests that never run UMAP)
+_precompute_done = threading.Event()
 
 
-def warm_up() -> threading.Thread | None:
-    """Compile UMAP's numba code in a daemon thread, once per process; returns that thread (None
-    when $DEEP_PLAYGROUND_NO_UMAP_WARMUP=1: UMAP then compiles on its first use)."""
+def warm_up(precompute_glove: bool = True) -> threading.Thread | None:
+    """Compile UMAP's numba code in a daemon thread, once per process, then (by default) compute the
+    default GloVe map (top 10k words, 3D) into the cache; returns that thread (None when
+    $DEEP_PLAYGROUND_NO_UMAP_WARMUP=1: UMAP then compiles on its first use)."""
     global _warm_thread
     if os.environ.get(ENV_NO_WARM_UP) == "1":
         return None
     with _warm_lock:
         if _warm_thread is None:
-            _warm_thread = threading.Thread(target=_compile_umap, name="umap-warm-up", daemon=True)
+            _warm_thread = threading.Thread(target=_compile_umap, args=(precompute_glove,), name="umap-warm-up",
+                                            daemon=True)
             _warm_thread.start()
         return _warm_thread
+
+
+def default_map_pending() -> bool:
+    """True while the warm-up is still computing the default GloVe map (10k words, 3D, default params)."""
+    return _warm_thread is not None and not _precompute_done.is_set()
 
 
 def umap_ready() -> bool:

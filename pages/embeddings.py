@@ -194,17 +194,22 @@ except ValueError as err:
 
 if result is None:
     warming = method == "umap" and project.umap_warming()
-    if warming:
+    # The default GloVe maps (10k words, default params) are computed in the background at start.
+    precomputing = (method == "umap" and source_key == "glove50" and top_n == project.DEFAULT_MAP_WORDS and dims == 3
+                    and params == project.DEFAULTS["umap"] and project.default_map_pending())
+    if warming or precomputing:
         st.info("UMAP is compiling in the background (30-45 s once per server start). PCA and t-SNE work "
-                "meanwhile; this button turns on when it is ready.", icon=":material/hourglass_top:")
+                "meanwhile; this button turns on when it is ready." if warming else
+                "The default UMAP map of GloVe's 10k most frequent words is being computed in the background "
+                "since the app started: it appears here by itself when ready.", icon=":material/hourglass_top:")
 
         @st.fragment(run_every=2)
         def wait_for_umap():
-            if project.umap_ready():
+            if project.umap_ready() and not (precomputing and project.default_map_pending()):
                 st.rerun(scope="app")
         wait_for_umap()
     label = {"umap": "UMAP", "tsne": "t-SNE"}[method]
-    if st.button(f"Run {label} on {top_n:,} points in {dims}D", type="primary", disabled=warming,
+    if st.button(f"Run {label} on {top_n:,} points in {dims}D", type="primary", disabled=warming or precomputing,
                  icon=":material/play_arrow:", key="project_button"):
         bar = st.progress(0.0, text=f"{label}...")
         try:
