@@ -31,7 +31,7 @@ PAGES: tuple[PageInfo, ...] = (
              "Train any registered model from sliders and watch the loss and accuracy curves draw live.",
              ready=True),
     PageInfo("embeddings.py", "Embeddings", ":material/scatter_plot:", "embeddings", "Inspect",
-             "Explore word vectors in 3D with UMAP, t-SNE or PCA: neighbours, analogies, search."),
+             "Explore word vectors in 3D with UMAP, t-SNE or PCA: neighbours, analogies, search.", ready=True),
     PageInfo("saliency.py", "Saliency", ":material/visibility:", "saliency", "Inspect",
              "See where a CNN looks: Grad-CAM, guided backprop, guided Grad-CAM, integrated gradients, "
              "occlusion; feature maps; sanity checks of each map.", ready=True),
