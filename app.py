@@ -1,10 +1,15 @@
 """Deep Playground: `streamlit run app.py`. Navigation over the pages, and the device badge."""
 import streamlit as st
 
+from engine.project import warm_up
 from pages._ui.device import device_status
 from pages._ui.nav import sections
 
 st.set_page_config(page_title="Deep Playground", layout="wide")
+
+# UMAP compiles with numba for 30-45 s in every new process: start it now, in the background, so the
+# Embeddings page finds it ready (idempotent; $DEEP_PLAYGROUND_NO_UMAP_WARMUP=1 skips it).
+warm_up()
 
 page = st.navigation(sections())
 

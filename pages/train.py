@@ -137,6 +137,12 @@ with live:
             st.warning(f"Run {run_id} no longer exists.")
             select_run(None)
             current = None
+        if current is not None and current.model not in specs:  # word vectors, trained by gensim
+            target = next(p for p in PAGES if p.file == "embeddings.py")
+            st.info(f"Run {run_id} is a {current.model} run on the {current.dataset} corpus, trained on the "
+                    f"{target.title} page: its vectors are explored there.", icon=":material/info:")
+            st.page_link(page(target), label=f"Open the {target.title} page", icon=":material/arrow_forward:")
+            current = None
 
         @st.fragment(run_every=REFRESH_S if current is not None and current.status == "running" else None)
         def live_view(run_id: int, was_running: bool):

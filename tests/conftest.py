@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -5,6 +6,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# app.py starts the UMAP warm-up (a minute or two of a core); tests that want it unset this.
+os.environ.setdefault("DEEP_PLAYGROUND_NO_UMAP_WARMUP", "1")
 
 
 @pytest.fixture(scope="session")

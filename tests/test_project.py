@@ -51,7 +51,8 @@ def test_tsne_3d_keeps_blobs_apart_and_reports_progress(points):
     assert gaps > 2 * spread
 
 
-def test_umap_3d_after_warm_up(points):
+def test_umap_3d_after_warm_up(points, monkeypatch):
+    monkeypatch.delenv("DEEP_PLAYGROUND_NO_UMAP_WARMUP", raising=False)  # tests/conftest.py turns it off
     # The one UMAP test (numba compiles once per process): warm-up then a real 3D map.
     thread = project.warm_up(precompute_glove=False)  # the page also maps GloVe's 10k words: not here
     assert project.warm_up() is thread  # once per process

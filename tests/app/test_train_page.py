@@ -146,3 +146,15 @@ def test_refresh_reattaches_and_two_sessions_train_at_once(shared_data_dir):
     button(sessions[1], "Stop").click().run()
     assert [store.get_run(i).status for i in ids] == ["stopped", "stopped"]
     assert all(store.metrics(i, ["loss"]).shape[0] > 0 for i in ids)
+
+
+def test_a_word_vector_run_in_the_url_points_to_the_embeddings_page(shared_data_dir):
+    """gensim runs share the run store but not the Trainer: the page says where they are explored."""
+    store = RunStore(shared_data_dir / "runs")
+    run_id = store.create_run("word2vec", "lee", {"vector_size": 50})
+    store.set_status(run_id, "completed", final={"loss": 1.0})
+    try:
+        at = fresh(run=str(run_id))
+        assert any(f"Run {run_id} is a word2vec run on the lee corpus" in i.value for i in at.info)
+    finally:
+        store.delete_run(run_id)

@@ -59,7 +59,9 @@ def app_url(app_data_dir, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
     _server_log["path"] = log_path
-    env = {**os.environ, "DEEP_PLAYGROUND_DATA": str(app_data_dir)}
+    # No UMAP warm-up in the test server: it would take a core for a minute or two (compile + the
+    # default GloVe map) while the other pages are timed; the browser tests never run UMAP.
+    env = {**os.environ, "DEEP_PLAYGROUND_DATA": str(app_data_dir), "DEEP_PLAYGROUND_NO_UMAP_WARMUP": "1"}
     env.pop("DEEP_PLAYGROUND_DEVICE", None)
     with open(log_path, "w") as log:
         server = subprocess.Popen(
