@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+if TYPE_CHECKING:
+    from engine.registry import RunConfig
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_CNN = ASSETS / "mnist-cnn.safetensors"

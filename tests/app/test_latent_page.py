@@ -13,6 +13,7 @@ from engine import latent
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob
+from tests.app.helpers import button, open_page, widget
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "latent.py")
@@ -26,24 +27,7 @@ def app_env(tmp_path, shared_data_dir, monkeypatch):
 
 
 def fresh(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def button(at: AppTest, label: str):
-    return next(b for b in at.button if b.label == label)
-
-
-def widget(at: AppTest, key: str):
-    for kind in ("selectbox", "select_slider", "slider", "toggle", "number_input"):
-        for w in getattr(at, kind):
-            if w.key == key:
-                return w
-    raise KeyError(key)
+    return open_page(PAGE, **query)
 
 
 def scatter_traces(at: AppTest) -> list[dict]:

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.runs import RunStore
+from tests.app.helpers import button, open_page, widget
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "train.py")
@@ -22,24 +23,7 @@ def app_env(shared_data_dir, monkeypatch):
 
 
 def fresh(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def button(at: AppTest, label: str):
-    return next(b for b in at.button if b.label == label)
-
-
-def widget(at: AppTest, key: str):
-    for kind in ("selectbox", "select_slider", "slider", "toggle", "number_input"):
-        for w in getattr(at, kind):
-            if w.key == key:
-                return w
-    raise KeyError(key)
+    return open_page(PAGE, **query)
 
 
 def plotly_traces(at: AppTest, key: str) -> list[dict]:

@@ -65,7 +65,7 @@ def test_100k_points_render(page, app_url, screenshots):
 def test_upload_vectors_then_a_broken_file(page, app_url, tmp_path, screenshots):
     good = tmp_path / "small.vec"
     rows = [f"w{i} " + " ".join(str((i * 7 + j) % 11 - 5) for j in range(4)) for i in range(40)]
-    good.write_text(f"40 4\n" + "\n".join(rows) + "\n")
+    good.write_text("40 4\n" + "\n".join(rows) + "\n")
     bad = tmp_path / "bad.txt"
     bad.write_text("alpha 1 2 3\nbeta 1 oops 3\n")
     open_page(page, app_url, "")
