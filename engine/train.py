@@ -194,8 +194,11 @@ class TrainingJob:
                 step += 1
                 losses[len(pending)] = stats["loss"]
                 pending.append((step, epoch, time.time()))
-                for name, value in stats.items():
-                    sums[name] = sums[name] + value if name in sums else value.float().clone()
+                for name, value in stats.items():  # accumulated in place: no new tensor per step
+                    if name in sums:
+                        sums[name].add_(value)
+                    else:
+                        sums[name] = value.float().clone()
                 now = time.monotonic()
                 if len(pending) == self.flush_every or now - last_flush > self.flush_seconds:
                     bad_step = self._flush(losses, pending)

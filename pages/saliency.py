@@ -9,7 +9,7 @@ from engine.classifiers import DEFAULT, cnn_runs
 from engine.image_input import MAX_PIXELS, prepare_array, prepare_bytes
 from engine.paths import runs_dir
 from engine.runs import RunStore
-from engine.saliency import BASELINES, DISPLAY, METHODS, TITLES, conv_layers
+from engine.saliency import BASELINES, METHODS, TITLES, conv_layers
 from engine.saliency_render import COLORMAPS
 from pages._ui import saliency_views as views
 from pages._ui.saliency_state import classifier, describe_problem, test_predictions
@@ -172,4 +172,4 @@ elif view == "Feature maps":
 else:
     chosen = st.multiselect("Methods to check", METHODS, default=["gradcam", "guided-backprop", "integrated-gradients"],
                             format_func=TITLES.get, key="trust_methods")
-    views.trust(model, lock, x, target, chosen, options, look, DISPLAY)
+    views.trust(model, lock, x, target, chosen, options, look)

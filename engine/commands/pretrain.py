@@ -44,7 +44,7 @@ def run(args) -> int:
         if acc < MIN_TEST_ACCURACY:
             print(f"error: test accuracy {acc:.4f} is below {MIN_TEST_ACCURACY}; {out} left unchanged", file=sys.stderr)
             return 1
-        params = {k: v for k, v in config.as_dict().items()}
+        params = config.as_dict()
         save_pretrained(out, store.load_checkpoint(job.run_id), params, acc)
     print(json.dumps({"out": str(out), "test_acc": acc, "bytes": out.stat().st_size, "config": params}))
     return 0

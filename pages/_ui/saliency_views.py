@@ -15,6 +15,7 @@ import torch
 from engine import saliency_render as render
 from engine.saliency import (DISPLAY, TITLES, attribute, deletion_curve, feature_maps, first_layer_kernels, normalise,
                              probabilities, randomisation_check)
+from pages._ui.training_charts import PALETTE
 
 BATCH = 16
 PANEL = 6  # screen pixels per input pixel for 28x28 inputs (168 px panels)
@@ -87,7 +88,7 @@ def all_methods(model, lock, x, target, options, look) -> None:
         except ValueError as err:
             column.error(str(err))
             continue
-        base, heat, over, _ = render.paper_panels(image, shown, DISPLAY[method] == "signed", look["colormap"], look["opacity"])
+        _, _, over, _ = render.paper_panels(image, shown, DISPLAY[method] == "signed", look["colormap"], look["opacity"])
         column.image(render.upscale(over, _scale(image)), caption=TITLES[method], width="stretch")
 
 
@@ -102,7 +103,7 @@ def batch(model, lock, data, positions, predictions, classes, method, options, l
     columns = st.columns(8)
     for i, (pos, m) in enumerate(zip(positions, shown)):
         image = xs[i].numpy()
-        _, heat, over, _ = render.paper_panels(image, m, DISPLAY[method] == "signed", look["colormap"], look["opacity"])
+        _, _, over, _ = render.paper_panels(image, m, DISPLAY[method] == "signed", look["colormap"], look["opacity"])
         true, pred = classes[int(data.y_val[pos])], classes[int(predictions[pos])]
         mark = "" if true == pred else " ✗"
         columns[i % 8].image(render.upscale(over, max(1, _scale(image) // 2)),
@@ -131,7 +132,7 @@ def _key(x, *parts) -> str:
     return f"{digest}:{parts}"
 
 
-def trust(model, lock, x, target, methods, options, look, display) -> None:
+def trust(model, lock, x, target, methods, options, look) -> None:
     """The model-randomisation sanity check and the deletion curve, per method."""
     if not methods:
         st.info("Choose at least one method.")
@@ -164,8 +165,8 @@ def trust(model, lock, x, target, methods, options, look, display) -> None:
     st.plotly_chart(fig, key="randomisation")
     image = x[0].numpy()
     for method, (steps, _) in results.items():
-        shown = normalise(torch.stack([s.maps for s in steps]), display[method])
-        panels = [render.upscale(render.colourise(m, look["colormap"], display[method] == "signed"), 3) for m in shown]
+        shown = _shown(torch.stack([s.maps for s in steps]), method)
+        panels = [render.upscale(render.colourise(m, look["colormap"], DISPLAY[method] == "signed"), 3) for m in shown]
         final = steps[-1].correlation
         verdict = ("changes with the weights: passes" if final < 0.5 else
                    "barely changes with random weights: it shows the input more than the model")
@@ -183,7 +184,7 @@ def trust(model, lock, x, target, methods, options, look, display) -> None:
     fig = go.Figure()
     rows = []
     for i, (method, (_, curve)) in enumerate(results.items()):
-        colour = render_colour(i)
+        colour = PALETTE[i % len(PALETTE)]
         fig.add_scatter(x=curve.fractions, y=curve.salient, mode="lines", name=f"{TITLES[method]}", line=dict(color=colour))
         rows.append({"method": TITLES[method], "AUC (salient first)": round(curve.auc_salient, 4),
                      "AUC (random)": round(curve.auc_random, 4),
@@ -196,6 +197,3 @@ def trust(model, lock, x, target, methods, options, look, display) -> None:
     st.plotly_chart(fig, key="deletion")
     st.dataframe(rows, hide_index=True)
 
-
-def render_colour(i: int) -> str:
-    return ("#0068c9", "#ff2b2b", "#29b09d", "#ff8700", "#7d353b", "#6d3fc0")[i % 6]
