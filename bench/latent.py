@@ -74,20 +74,24 @@ def decode_latency(model_name: str, values: dict, device, repeats: int) -> None:
         print(f"  {model_name:<9} {label:<11} bare decode {b:8.2f} ms   engine {e:8.2f} ms   ratio {e / b:5.2f}")
 
 
+def _epoch_batches(x, bs: int, generator, device):
+    """One epoch's shuffled full batches of x (a fresh permutation, the last partial batch dropped)."""
+    order = torch.randperm(len(x), generator=generator).to(device)
+    for i in range(len(x) // bs):
+        yield x[order[i * bs:(i + 1) * bs]]
+
+
 def bare_vae_loop(config, data, device) -> float:
     t = config.training
     generator = seed_everything(t["seed"])
     model = build_model(config, data).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=t["lr"])
     x = data.x_train.to(device)
-    bs, steps = t["batch_size"], len(x) // t["batch_size"]
     _sync(device)
     start = time.perf_counter()
     for _ in range(t["epochs"]):
         model.train()
-        order = torch.randperm(len(x), generator=generator).to(device)
-        for i in range(steps):
-            xb = x[order[i * bs:(i + 1) * bs]]
+        for xb in _epoch_batches(x, t["batch_size"], generator, device):
             with autocast(device):
                 logits, mean, logvar = model(xb)
             recon = F.binary_cross_entropy_with_logits(logits.float(), xb, reduction="sum") / len(xb)
@@ -115,14 +119,12 @@ def bare_gan_loop(config, data, device) -> float:
     opt_d = torch.optim.Adam(D.parameters(), lr=model.lr_d, betas=model.betas)
     opt_g = torch.optim.Adam(G.parameters(), lr=model.lr_g, betas=model.betas)
     x = data.x_train.to(device) * 2 - 1
-    bs, steps = t["batch_size"], len(x) // t["batch_size"]
+    bs = t["batch_size"]
     _sync(device)
     start = time.perf_counter()
     for _ in range(t["epochs"]):
         model.train()
-        order = torch.randperm(len(x), generator=generator).to(device)
-        for i in range(steps):
-            real = x[order[i * bs:(i + 1) * bs]]
+        for real in _epoch_batches(x, bs, generator, device):
             for _ in range(model.d_steps):
                 with autocast(device):
                     with torch.no_grad():

@@ -65,8 +65,7 @@ def load_generative(store, run_id: int, epoch: int | None = None, device=None):
 def _load_cached(root: str, run_id: int, epoch: int, device: str):
     from engine.runs import RunStore
     from engine.train import load_trained
-    with torch.no_grad():
-        return load_trained(RunStore(root), run_id, epoch, torch.device(device))
+    return load_trained(RunStore(root), run_id, epoch, torch.device(device))
 
 
 def is_vae(model: nn.Module) -> bool:
@@ -302,8 +301,15 @@ class GanSession:
         self.y = self.data.y_train.to(self.device)
         self.batch_size = min(self.config.training["batch_size"], len(self.x))
         self.noise = fixed_noise(self.model.latent, 64, seed=0)
-        self.d_steps = self.g_steps = 0
         self.lock = threading.Lock()
+
+    @property
+    def d_steps(self) -> int:
+        return sum(r["kind"] in ("d", "both") for r in self.history)
+
+    @property
+    def g_steps(self) -> int:
+        return sum(r["kind"] in ("g", "both") for r in self.history)
 
     def step(self, which: str = "both", n: int = 1) -> dict[str, float]:
         """`n` steps of D ("d"), G ("g") or one of each ("both"); returns the last step's stats."""
@@ -317,10 +323,8 @@ class GanSession:
                 stats = {}
                 if which in ("d", "both"):
                     stats.update(d_step(self.model, real, labels, self.opt_d))
-                    self.d_steps += 1
                 if which in ("g", "both"):
                     stats.update(g_step(self.model, len(real), labels, self.opt_g, self.device))
-                    self.g_steps += 1
                 row = {"step": len(self.history) + 1, "kind": which, "time": time.time(),
                        **{k: v.item() for k, v in stats.items()}}
                 self.history.append(row)

@@ -31,6 +31,22 @@ def scatter_data(store_root: str, run_id: int, epoch: int, points: int, method: 
     return np.asarray(coords), y.numpy(), np.arange(len(x)), mean.numpy(), note
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def samples_picture(store_root: str, run_id: int, epoch: int, label: int | None):
+    """The 64 fixed-seed samples of a checkpoint, tiled, and the image side: decoded once per
+    epoch, not on every live redraw (checkpoints never change once written)."""
+    model, _, _ = latent.load_generative(RunStore(store_root), run_id, epoch)
+    images = latent.sample(model, 64, seed=0, labels=label)
+    return latent.tile(images, 8, pad=1), images.shape[-1]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def grid_picture(store_root: str, run_id: int, epoch: int, n: int, r: float, dims, base, label: int | None):
+    """The checkpoint's n x n latent grid, tiled (raises LatentError for bad dimensions)."""
+    model, _, _ = latent.load_generative(RunStore(store_root), run_id, epoch)
+    return latent.tile(latent.latent_grid(model, n, r, dims, base, labels=label), n, pad=1)
+
+
 def generative_runs(store: RunStore):
     names = {s.name for s in list_specs() if s.family == "generative"}
     return [r for r in store.list_runs() if r.model in names]
@@ -165,20 +181,19 @@ with main:
                 st.info("The samples and the latent grid appear when the first epoch's checkpoint is saved.",
                         icon=":material/hourglass_top:")
                 return
-            model, data, _ = latent.load_generative(store, run_id, epochs[-1])
             samples_col, grid_col = st.columns([1, 1.6])
             with samples_col:
                 what = "the same fixed noise every epoch" if gan_model else "decoded prior samples z ~ N(0, I)"
-                images = latent.sample(model, 64, seed=0, labels=label if conditional else None)
-                st.image(views.upscale(latent.tile(images, 8, pad=1), 2 if images.shape[-1] <= 14 else 1),
+                picture, side = samples_picture(str(store.root), run_id, epochs[-1], label if conditional else None)
+                st.image(views.upscale(picture, 2 if side <= 14 else 1),
                          caption=f"Samples after epoch {epochs[-1]}: {what}", width="stretch", clamp=True)
             with grid_col:
                 try:
-                    grid = latent.latent_grid(model, grid_n, grid_r, (dim_x, dim_y), base_code, labels=label)
+                    picture = grid_picture(str(store.root), run_id, epochs[-1], grid_n, grid_r, (dim_x, dim_y),
+                                           base_code, label)
                 except LatentError as err:
                     st.warning(str(err))
                 else:
-                    picture = latent.tile(grid, grid_n, pad=1)
                     factor = max(1, 600 // picture.shape[1])
                     st.image(views.upscale(picture, factor), clamp=True, width="stretch",
                              caption=f"Latent grid after epoch {epochs[-1]}: dimension {dim_x} across, {dim_y} up, "
@@ -194,8 +209,7 @@ with main:
         live_view(run_id, running)
 
 # ---- walk the space (latest checkpoint) -----------------------------------------------------------
-if run_id is not None and store.checkpoint_epochs(run_id):
-    saved = store.checkpoint_epochs(run_id)
+if run_id is not None and (saved := store.checkpoint_epochs(run_id)):
     epoch = saved[-1]
     st.divider()
     header = st.empty()  # filled once the epoch to walk is known
@@ -237,8 +251,8 @@ if run_id is not None and store.checkpoint_epochs(run_id):
                             icon=":material/touch_app:")
                 else:
                     x = data.x_val[selected:selected + 1]
-                    recon = latent.reconstruct(model, x)
                     mean, logvar = latent.encode(model, x)
+                    recon = latent.decode(model, mean)  # what latent.reconstruct does, without encoding twice
                     st.markdown(f"**Test image {selected}** (digit {classes[int(data.y_val[selected])]})"
                                 + (f", {len(picked)} selected: the first" if len(picked) > 1 else ""))
                     a, b = st.columns(2)

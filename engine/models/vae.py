@@ -135,10 +135,6 @@ class VAEObjective(Objective):
 VAE_OBJECTIVE = VAEObjective()
 
 
-def check(p: dict, shape: Shape) -> list[str]:
-    return []
-
-
 def check_conv(p: dict, shape: Shape) -> list[str]:
     _, h, w = shape.input_shape
     if h % 4 or w % 4:
@@ -164,7 +160,6 @@ DENSE_SPEC = register(ModelSpec(
         BETA,
     ),
     build=lambda p, shape: DenseVAE(shape.input_shape, p["latent"], p["hidden"], p["layers"], p["beta"]),
-    check=check,
     family="generative",
     objective=VAE_OBJECTIVE,
 ))

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.latent import tile
+from engine.saliency_render import upscale
 from pages._ui import training_charts as charts
 
 # One colour per digit (plotly's qualitative "Plotly" sequence, ten colours).
@@ -30,11 +31,6 @@ def image_grid(images, ncols: int, caption: str | None = None, width: int | str 
     picture = tile(images, ncols, pad=pad)
     factor = max(1, min(8, target_px // picture.shape[1]))
     st.image(upscale(picture, factor), caption=caption, width=width, clamp=True)
-
-
-def upscale(array: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour enlargement so small digits stay crisp instead of being blurred."""
-    return np.kron(array, np.ones((factor, factor))) if factor > 1 else array
 
 
 def curves(metrics: pd.DataFrame, gan: bool) -> list[go.Figure]:
