@@ -84,13 +84,13 @@ class AttentionResult:
         return list(self.maps)
 
     def flat(self) -> dict[str, np.ndarray]:
-        """Every map as its own 2D array, named kind.layerL.headH (for an .npz file)."""
-        out = {}
-        for kind, stack in self.maps.items():
-            for layer in range(stack.shape[0]):
-                for head in range(stack.shape[1]):
-                    out[f"{kind}.layer{layer}.head{head}"] = stack[layer, head]
-        return out
+        return flat_maps(self.maps)
+
+
+def flat_maps(maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every map of {kind: (layers, heads, q, k)} as its own 2D array, named kind.layerL.headH (for an .npz file)."""
+    return {f"{kind}.layer{layer}.head{head}": stack[layer, head]
+            for kind, stack in maps.items() for layer in range(stack.shape[0]) for head in range(stack.shape[1])}
 
 
 KIND_TITLES = {

@@ -87,11 +87,16 @@ def _mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def _pooled(tokenizer, model, text: str, max_tokens: int) -> torch.Tensor:
+    """Mean-pooled last hidden states of one text: (1, 384)."""
+    enc = tokenizer(text, truncation=True, max_length=max_tokens, return_tensors="pt")
+    return _mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
+
+
 def sentence_embedding(text: str, max_tokens: int = MAX_TOKENS) -> np.ndarray:
     """Mean-pooled last hidden states, L2-normalised: (384,)."""
     tokenizer, model = load_minilm()
-    enc = tokenizer(_check_text(text), truncation=True, max_length=max_tokens, return_tensors="pt")
-    pooled = _mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])[0]
+    pooled = _pooled(tokenizer, model, _check_text(text), max_tokens)[0]
     return torch.nn.functional.normalize(pooled, dim=0).numpy()
 
 
@@ -135,11 +140,7 @@ def similarity_attributions(a: str, b: str, steps: int = 32, max_tokens: int = M
     of each token of b (a held fixed). Positive: the token pulls the sentences together."""
     a, b = _check_text(a, "first sentence"), _check_text(b, "second sentence")
     tokenizer, model = load_minilm()
-    with torch.no_grad():
-        def pooled(text):
-            enc = tokenizer(text, truncation=True, max_length=max_tokens, return_tensors="pt")
-            return _mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
-        pa, pb = pooled(a), pooled(b)
+    pa, pb = _pooled(tokenizer, model, a, max_tokens), _pooled(tokenizer, model, b, max_tokens)
     sim = float(torch.nn.functional.cosine_similarity(pa, pb))
     tokens_a, scores_a, delta_a = _attribute_one(tokenizer, model, a, pb, steps, max_tokens)
     tokens_b, scores_b, delta_b = _attribute_one(tokenizer, model, b, pa, steps, max_tokens)

@@ -25,6 +25,12 @@ def exact_match(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return right.all(1) & covered
 
 
+def val_batches(data, device, batch_size: int):
+    """The validation split in batches, on `device`: (xb, yb) pairs."""
+    for start in range(0, len(data.x_val), batch_size):
+        yield data.x_val[start:start + batch_size].to(device), data.y_val[start:start + batch_size].to(device)
+
+
 class Seq2SeqObjective(Objective):
     name = "seq2seq"
 
@@ -49,10 +55,7 @@ class Seq2SeqObjective(Objective):
         tokens = torch.zeros((), device=device)
         right_tokens = torch.zeros((), device=device)
         exact = torch.zeros((), device=device)
-        x, y = data.x_val, data.y_val
-        for start in range(0, len(x), batch_size):
-            xb = x[start:start + batch_size].to(device)
-            yb = y[start:start + batch_size].to(device)
+        for xb, yb in val_batches(data, device, batch_size):
             with autocast(device):
                 logits = model(xb, decoder_input(yb))
                 predicted = model.greedy(xb, yb.shape[1])
@@ -63,7 +66,7 @@ class Seq2SeqObjective(Objective):
             right_tokens += ((predicted == yb) & real).sum()
             exact += exact_match(predicted, yb).sum()
         model.train(was_training)
-        n = max(len(x), 1)
+        n = max(len(data.x_val), 1)
         return {"val_loss": (loss_sum / tokens.clamp(min=1)).item(),
                 "val_token_acc": (right_tokens / tokens.clamp(min=1)).item(),
                 "val_exact_match": exact.item() / n}
@@ -89,9 +92,7 @@ class CountingObjective(Objective):
         model.eval()
         loss_sum = torch.zeros((), device=device)
         right = torch.zeros((), device=device)
-        for start in range(0, len(data.x_val), batch_size):
-            xb = data.x_val[start:start + batch_size].to(device)
-            yb = data.y_val[start:start + batch_size].to(device)
+        for xb, yb in val_batches(data, device, batch_size):
             out = model(xb).float()
             loss_sum += nn.functional.mse_loss(out, yb, reduction="sum")
             right += (out.round() == yb).sum()

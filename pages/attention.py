@@ -12,11 +12,12 @@ from engine.attention import (KIND_TITLES, SEQ2SEQ_MODELS, attention_for_run, po
                               sinusoidal_positions)
 from engine.data import get_info
 from engine.data.sequences import TASKS
+from engine.models.recurrent import gradient_flow, train_linear_rnn, unroll
 from engine.params import ParamError
 from engine.paths import runs_dir
 from engine.registry import TRAINING_PARAMS, get_spec, validate
 from engine.runs import RunStore
-from engine.train import active_jobs, start_training
+from engine.train import active_jobs, load_trained, start_training
 from pages._ui import attention_charts as charts
 from pages._ui.params_ui import param_inputs
 
@@ -37,6 +38,13 @@ def training_params(defaults: dict) -> tuple:
 @st.cache_data(max_entries=512, show_spinner=False)
 def cached_attention(store_root: str, run_id: int, epoch: int, text: str):
     return attention_for_run(RunStore(store_root), run_id, text, epoch)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_unroll(store_root: str, run_id: int, epoch: int, bits: tuple[int, ...]):
+    """The checkpoint is read once per (run, epoch, bits), not on every rerun of the Recurrent view."""
+    model, _, _ = load_trained(RunStore(store_root), run_id, epoch)
+    return unroll(model, bits)
 
 
 def select_run(run_id: int | None) -> None:
@@ -151,7 +159,6 @@ def trained_models_view() -> None:
     runs = [r for r in store.list_runs() if r.model in SEQ2SEQ_MODELS]
     with st.expander("Train a model", expanded=not runs, icon=":material/model_training:"):
         train_form(SEQ2SEQ_MODELS, TASK_ORDER, TRAIN_DEFAULTS, "att.")
-    runs = [r for r in store.list_runs() if r.model in SEQ2SEQ_MODELS]
     if not runs:
         st.info("No transformer or seq2seq runs yet: set one up above and press **Train** (reverse with the "
                 "defaults takes well under a minute on a CPU).", icon=":material/arrow_upward:")
@@ -364,16 +371,12 @@ def positions_view() -> None:
 
 # ---- recurrent -----------------------------------------------------------------------------------
 def recurrent_view() -> None:
-    from engine.models.recurrent import gradient_flow, train_linear_rnn, unroll
-    from engine.train import load_trained
-
     st.markdown("Before attention, a recurrent network carried everything it knew in one state vector, updated "
                 "step by step. Here an LSTM/GRU/RNN counts the ones in a binary sequence: watch the state "
                 "(and, for an LSTM, its cell and gates) move as it reads each bit.")
     runs = [r for r in store.list_runs() if r.model == "recurrent"]
     with st.expander("Train a counting model", expanded=not runs, icon=":material/model_training:"):
         train_form(("recurrent",), ("count_ones",), COUNT_DEFAULTS, "rec.")
-    runs = [r for r in store.list_runs() if r.model == "recurrent"]
     if runs:
         ids = [r.id for r in runs]
         current = st.session_state.att_run if st.session_state.att_run in ids else ids[0]
@@ -382,12 +385,12 @@ def recurrent_view() -> None:
                                                          f"{r.params.get('hidden', '')} ({r.status}"
                                                          + (f", val acc {r.final['val_acc']:.3f}" if r.final.get("val_acc") is not None else "")
                                                          + ")" for r in runs if r.id == i))
-        recurrent_run(run_id, unroll, load_trained)
+        recurrent_run(run_id)
     st.divider()
-    gradient_flow_view(gradient_flow, train_linear_rnn)
+    gradient_flow_view()
 
 
-def recurrent_run(run_id: int, unroll, load_trained) -> None:
+def recurrent_run(run_id: int) -> None:
     run = store.get_run(run_id)
 
     @st.fragment(run_every=REFRESH_S if run.status == "running" else None)
@@ -411,9 +414,8 @@ def recurrent_run(run_id: int, unroll, load_trained) -> None:
     if not bits_text or bad:
         st.error("Type a sequence of 0 and 1" + (f"; not allowed: {', '.join(repr(c) for c in bad)}" if bad else ""))
         return
-    model, _, _ = load_trained(store, run_id)
     bits = [int(c) for c in bits_text]
-    inside = unroll(model, bits)
+    inside = cached_unroll(str(store.root), run_id, epochs[-1], tuple(bits))
     prediction = float(inside.outputs[-1]) if inside.outputs is not None else float("nan")
     note = "" if len(bits) == length else f" (trained on length {length}: other lengths are extrapolation)"
     st.markdown(f"**Ones:** {sum(bits)} · **model says:** {prediction:.2f} → {round(prediction)}{note}")
@@ -430,7 +432,7 @@ def recurrent_run(run_id: int, unroll, load_trained) -> None:
                                      key=f"rec_gate_{i}")
 
 
-def gradient_flow_view(gradient_flow, train_linear_rnn) -> None:
+def gradient_flow_view() -> None:
     st.subheader("Vanishing and exploding gradients", anchor=False)
     st.markdown("The last state of a plain RNN, backpropagated: the norm of the gradient that reaches each earlier "
                 "step (how much the end still depends on it). The linear RNN s_t = x_t·u + s_(t-1)·w multiplies it by w at every step "

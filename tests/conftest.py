@@ -21,3 +21,14 @@ def data_env(shared_data_dir, monkeypatch):
     """Point the engine's data dir at the session folder (never the user's real cache)."""
     monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(shared_data_dir))
     return shared_data_dir
+
+
+@pytest.fixture
+def one_thread():
+    """Toy models and MiniLM on a few tokens run fastest on one torch thread: on a busy 2-core
+    machine two OpenMP threads that wait on each other made runs 10x slower (3 s vs 40 s, LSTM)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from engine.__main__ import main
 from engine.registry import validate
@@ -11,13 +10,7 @@ from engine.runs import RunStore
 from engine.train import TrainingJob
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Inputs of a few tokens: one thread is as fast on an idle machine, and far faster on a busy one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,7 @@ from engine.minilm import load_minilm, minilm_attention, pair_similarity, senten
 from engine.params import ParamError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Inputs of a few tokens: one thread is as fast on an idle machine, and far faster on a busy one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_minilm_returns_six_attention_tensors_offline(monkeypatch):

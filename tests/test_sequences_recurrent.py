@@ -9,14 +9,7 @@ from engine.runs import RunStore
 from engine.train import TrainingJob
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Toy models train fastest on one thread; on a busy 2-core machine two OpenMP threads that
-    wait on each other made these runs 10x slower (measured: 3 s vs 40 s for the LSTM)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_counting_lstm_reaches_100_percent_within_6_epochs(tmp_path):

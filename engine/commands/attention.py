@@ -51,10 +51,10 @@ def run_attention(args) -> int:
     if out.suffix != ".npz":
         raise ParamError(f"--out must be a .npz file, not {args.out!r}")
     if args.model.lower() == "minilm":
+        from engine.attention import flat_maps
         from engine.minilm import minilm_attention
         result = minilm_attention(args.text, args.text2)
-        arrays = {f"self.layer{layer}.head{head}": result.attentions[layer, head]
-                  for layer in range(result.attentions.shape[0]) for head in range(result.attentions.shape[1])}
+        arrays = flat_maps({"self": result.attentions})
         arrays["tokens"] = np.array(result.tokens)
         summary = {"model": "minilm", "tokens": result.tokens, "layers": result.attentions.shape[0],
                    "heads": result.attentions.shape[1]}

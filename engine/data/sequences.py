@@ -202,20 +202,13 @@ def target_for(name: str, text: str, options: dict) -> str | None:
     return None
 
 
-def _info(name: str) -> DatasetInfo:
+def _info(name: str, options: dict | None = None) -> DatasetInfo:
+    """The task's info, with the shapes and vocabulary of `options` (the registry's: the defaults)."""
     _, title, description, params, size, _, _ = TASKS[name]
-    options = {p.name: p.default for p in params}
+    options = options or {p.name: p.default for p in params}
     in_len, _ = task_lengths(name, options)
     return DatasetInfo(name, f"{title} (sequence task)", "sequence", (in_len,), task_vocab(name, options).tokens,
                        description, params=params + _common_params(size))
-
-
-def _info_for(name: str, options: dict) -> DatasetInfo:
-    """The info with the shapes and vocabulary of these options (the registry's is for defaults)."""
-    base = _info(name)
-    in_len, _ = task_lengths(name, options)
-    return DatasetInfo(base.name, base.title, base.kind, (in_len,), task_vocab(name, options).tokens,
-                       base.description, base.params)
 
 
 def make_task(name: str, options: dict) -> tuple[Vocab, np.ndarray, np.ndarray, list[str], list[str]]:
@@ -237,7 +230,7 @@ def _load(name: str):
         _, x, y, _, _ = make_task(name, options)
         cut = _split(options)
         t = torch.from_numpy
-        return Dataset(_info_for(name, options), t(x[:cut]), t(y[:cut]), t(x[cut:]), t(y[cut:]), options=options)
+        return Dataset(_info(name, options), t(x[:cut]), t(y[:cut]), t(x[cut:]), t(y[cut:]), options=options)
     return load
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from engine.attention import MultiHeadAttention, sinusoidal_positions
-from engine.data.sequences import BOS, PAD
+from engine.data.sequences import BOS, PAD, decoder_input
 from engine.objectives_seq import SEQ2SEQ
 from engine.registry import ModelSpec, Param, Shape, register
 
@@ -122,7 +122,7 @@ class Transformer(nn.Module):
         ids, _ = self._greedy(memory, src_mask, steps)
         maps = {"encoder_self": _stack(layer.self_attn for layer in self.encoder)}
         # The causal mask makes the last full pass's weights row-by-row equal to each step's.
-        self.decode(torch.cat([torch.full_like(ids[:, :1], BOS), ids[:, :-1]], dim=1), memory, src_mask)
+        self.decode(decoder_input(ids), memory, src_mask)
         maps["decoder_self"] = _stack(layer.self_attn for layer in self.decoder)
         maps["cross"] = _stack(layer.cross_attn for layer in self.decoder)
         return ids, maps

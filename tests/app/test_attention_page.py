@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from engine.registry import validate
@@ -27,13 +26,10 @@ def data_dir(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def app_env(data_dir, monkeypatch):
+def app_env(data_dir, monkeypatch, one_thread):
     monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(data_dir))
     monkeypatch.delenv("DEEP_PLAYGROUND_DEVICE", raising=False)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # toy models: one thread is fastest, and far faster on a busy machine
-    yield data_dir
-    torch.set_num_threads(threads)
+    return data_dir
 
 
 def fresh(**query) -> AppTest:
