@@ -19,6 +19,7 @@ from engine.registry import TRAINING_PARAMS, get_spec, validate
 from engine.runs import RunStore
 from engine.train import active_jobs, load_trained, start_training
 from pages._ui import attention_charts as charts
+from pages._ui import run_link
 from pages._ui.params_ui import param_inputs
 
 REFRESH_S = 1.0  # the probe heatmaps poll for a new checkpoint this often while a run trains
@@ -48,11 +49,7 @@ def cached_unroll(store_root: str, run_id: int, epoch: int, bits: tuple[int, ...
 
 
 def select_run(run_id: int | None) -> None:
-    st.session_state.att_run = run_id
-    if run_id is None:
-        st.query_params.pop("run", None)
-    else:
-        st.query_params["run"] = str(run_id)
+    run_link.select_run("att_run", run_id)
 
 
 def train_form(models: tuple[str, ...], datasets: tuple[str, ...], defaults: dict, prefix: str) -> None:

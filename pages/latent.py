@@ -16,6 +16,7 @@ from engine.registry import TRAINING_PARAMS, get_spec, list_specs, validate
 from engine.runs import RunStore
 from engine.train import active_jobs, start_training
 from pages._ui import latent_views as views
+from pages._ui import run_link
 from pages._ui.params_ui import param_inputs
 
 REFRESH_S = 1.0  # the live view redraws this often while a run trains (a new checkpoint per epoch)
@@ -63,11 +64,7 @@ image_sets = [i.name for i in list_datasets() if i.kind == "image"]
 
 
 def select_run(run_id: int | None) -> None:
-    st.session_state.latent_run = run_id
-    if run_id is None:
-        st.query_params.pop("run", None)
-    else:
-        st.query_params["run"] = str(run_id)
+    run_link.select_run("latent_run", run_id)
 
 
 # A link from the Training page (or a shared URL) names the run: open it, or say why it cannot be.

@@ -11,6 +11,7 @@ from engine.registry import TRAINING_PARAMS, get_spec, list_specs, validate
 from engine.runs import RunStore
 from engine.train import active_jobs, build_model, load_trained, run_config, start_training
 from pages._ui import training_charts as charts
+from pages._ui import run_link
 from pages._ui.nav import PAGES, page
 from pages._ui.params_ui import param_inputs
 
@@ -82,12 +83,8 @@ run_id = st.session_state.get("run_id")
 job = active_jobs().get(run_id) if run_id is not None else None
 
 
-def select_run(new_id):
-    st.session_state.run_id = new_id
-    if new_id is None:
-        st.query_params.pop("run", None)
-    else:
-        st.query_params["run"] = str(new_id)
+def select_run(run_id: int | None) -> None:
+    run_link.select_run("run_id", run_id)
 
 
 with live:
