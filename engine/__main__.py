@@ -138,8 +138,9 @@ def cmd_train(args) -> int:
     # Ctrl-C / SIGTERM stop the run cleanly (status "stopped", checkpoints kept): the handler runs
     # between two steps of the loop. The CLI trains in its main thread: on CPU, PyTorch's OpenMP
     # kernels run 10-30 % slower from a secondary thread (bench/trainer_overhead.py measures both).
+    # The pages can stop, pause and step this run too: their commands reach it through the store.
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: job.stop())
+        signal.signal(sig, lambda *_: job.interrupt())
     job.run()
     p = job.progress
     print(json.dumps({"run_id": job.run_id, "status": p.status, "model": config.model,

@@ -21,13 +21,18 @@ def smooth(values, weight: float) -> np.ndarray:
     NaN and inf points are shown as they are and skipped by the average, so one diverged step does
     not turn the rest of the curve into NaN. weight 0 gives the input back.
     """
+    return smooth_from(values, weight)[0]
+
+
+def smooth_from(values, weight: float, last: float = 0.0, count: int = 0) -> tuple[np.ndarray, float, int]:
+    """`smooth` continued from the state (last, count) it ended in on the points before `values`:
+    a live curve is extended by its new points only. Returns (smoothed values, last, count)."""
     values = np.asarray(values, dtype=float)
     if not 0.0 <= weight < 1.0:
         raise ValueError(f"smoothing weight must be in [0, 1); got {weight}")
     if weight == 0.0:
-        return values.copy()
+        return values.copy(), last, count
     out = values.copy()
-    last, count = 0.0, 0
     # A plain Python loop over floats: the recurrence is sequential, and this is ~10x faster than
     # indexing a numpy array element by element.
     for i, v in enumerate(values.tolist()):
@@ -36,7 +41,7 @@ def smooth(values, weight: float) -> np.ndarray:
         last = last * weight + (1.0 - weight) * v
         count += 1
         out[i] = last / (1.0 - weight ** count)
-    return out
+    return out, last, count
 
 
 def downsample_minmax(x, y, max_points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +50,8 @@ def downsample_minmax(x, y, max_points: int) -> tuple[np.ndarray, np.ndarray]:
     The points are cut into max_points // 2 equal runs (buckets) and each bucket keeps its lowest
     and its highest point, in their original order: a plain stride would skip most spikes. NaNs
     are ignored when picking; a bucket with no number at all keeps its first point (a gap in the
-    line). At or below the cap x and y come back unchanged.
+    line). The last point is always kept (one more than the cap at most). At or below the cap x
+    and y come back unchanged.
     """
     x, y = np.asarray(x), np.asarray(y, dtype=float)
     n = len(y)
@@ -66,6 +72,8 @@ def downsample_minmax(x, y, max_points: int) -> tuple[np.ndarray, np.ndarray]:
     first, second = np.minimum(lows, highs), np.maximum(lows, highs)
     starts = np.arange(buckets) * size
     keep = np.stack([starts + first, starts + second], axis=1).ravel()
+    # The newest point always stays: a live curve must end where the run is.
+    keep = np.append(keep, n - 1)
     keep = keep[np.r_[True, keep[1:] != keep[:-1]]]
     return x[keep], y[keep]
 

@@ -65,15 +65,21 @@ def confusion_matrix(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_cla
                      batch_size: int = 1024) -> tuple[np.ndarray, torch.Tensor]:
     """(matrix, predictions): matrix[true, predicted] counts as int64, predictions on the CPU."""
     predictions = predict(model, x, batch_size)
+    return count_confusion(y, predictions, num_classes), predictions
+
+
+def count_confusion(y, predictions, num_classes: int) -> np.ndarray:
+    """matrix[true, predicted] counts (int64) of given predictions, e.g. the ones a run stored."""
     # Each (true, predicted) pair is one cell index; bincount counts them all at once.
-    cells = y.cpu().long() * num_classes + predictions
+    cells = torch.as_tensor(y).cpu().long() * num_classes + torch.as_tensor(predictions).cpu().long()
     matrix = torch.bincount(cells, minlength=num_classes * num_classes)
-    return matrix.reshape(num_classes, num_classes).numpy().astype(np.int64), predictions
+    return matrix.reshape(num_classes, num_classes).numpy().astype(np.int64)
 
 
-def misclassified(predictions: torch.Tensor, y: torch.Tensor, limit: int = 32) -> list[int]:
+def misclassified(predictions, y, limit: int = 32) -> list[int]:
     """Indices of the first `limit` wrong predictions, in dataset order."""
-    return torch.nonzero(predictions.cpu() != y.cpu()).flatten()[:limit].tolist()
+    wrong = torch.as_tensor(predictions).cpu().long() != torch.as_tensor(y).cpu().long()
+    return torch.nonzero(wrong).flatten()[:limit].tolist()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ metrics); an Objective owns what one step does and what an epoch is judged by:
     optimizers(model, training)          -> the optimizers (a GAN has two)
     train_step(model, xb, yb, optimizers) -> {"loss": 0-dim tensor, other stats...}, all detached,
                                              after backward() and step(); stats stay on the device
-    evaluate(model, data, device)        -> {"val_loss": ..., ...} plain floats, on the val split
+    evaluate(model, data, device)        -> {"val_loss": ..., ...} plain floats, on the val split; numpy
+                                            arrays among them are stored as the epoch's artifacts
+                                            (what a page would otherwise recompute per checkpoint)
     check(epoch_stats)                   -> None, or why the run has failed (e.g. a collapsed GAN)
 
 Per step the Trainer records "loss"; per epoch the mean of every stat as train_<name> and every
@@ -15,6 +17,7 @@ key that evaluate() returns, as is. A model picks its objective in its ModelSpec
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -41,10 +44,17 @@ class Objective:
         optimizer.step()
         return {"loss": loss.detach(), "acc": (logits.detach().argmax(1) == yb).float().mean()}
 
-    def evaluate(self, model: nn.Module, data, device: torch.device) -> dict[str, float]:
-        from engine.train import evaluate
-        val_loss, val_acc = evaluate(model, data.x_val, data.y_val, device)
-        return {"val_loss": val_loss, "val_acc": val_acc}
+    def evaluate(self, model: nn.Module, data, device: torch.device) -> dict:
+        """Loss and accuracy on the validation split, with the predictions themselves (the confusion
+        matrix and the misclassified images come from them) and, on 2D points, the decision grid."""
+        from engine.inspection import decision_grid
+        from engine.train import classify
+        val_loss, val_acc, predicted = classify(model, data.x_val, data.y_val, device)
+        results = {"val_loss": val_loss, "val_acc": val_acc, "val_predictions": predicted.numpy().astype(np.int32)}
+        if data.info.kind == "points":
+            xs, ys, probs = decision_grid(model, data.x_train)
+            results |= {"boundary_x": xs, "boundary_y": ys, "boundary_p": probs}
+        return results
 
     def check(self, epoch_stats: dict[str, float]) -> str | None:
         return None

@@ -1,8 +1,13 @@
 """RunStore: every training run, its metrics and its checkpoints, kept on disk as they happen.
 
 Layout under `root`:
-    runs.sqlite                                   runs + metrics (SQLite in WAL mode)
+    runs.sqlite                                   runs, metrics, commands, artifacts (SQLite in WAL mode)
     checkpoints/<run_id>/epoch_0003.safetensors   one state_dict per saved epoch
+
+Every run trains in a process of its own (engine/jobs.py). The store is how that process and the
+pages meet: the job writes metrics, its live `progress` (step, epoch, paused, ETA) and small
+per-epoch `artifacts` (a confusion matrix, a decision grid) here; pages read them, and send control
+(stop, pause, resume, step) as rows of the `commands` table that the job polls between steps.
 
 The app (several threads) and the CLI (another process) write the same database at once, so every
 public method opens its own short-lived connection: nothing is shared between threads, and SQLite's
@@ -13,6 +18,7 @@ and reads back as NaN in the DataFrames. +/-inf are stored as they are.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -21,10 +27,11 @@ import socket
 import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
@@ -48,7 +55,8 @@ CREATE TABLE IF NOT EXISTS runs (
     owner    TEXT NOT NULL DEFAULT '',   -- "host:pid:start_time" of the process training it
     created  REAL NOT NULL,
     updated  REAL NOT NULL,
-    final    TEXT NOT NULL DEFAULT '{}'  -- JSON
+    final    TEXT NOT NULL DEFAULT '{}', -- JSON
+    progress TEXT NOT NULL DEFAULT '{}'  -- JSON: the job's live state (engine.jobs.Progress)
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -59,7 +67,25 @@ CREATE TABLE IF NOT EXISTS metrics (
     wall_time REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS metrics_run_id ON metrics(run_id);
+CREATE TABLE IF NOT EXISTS commands (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    verb     TEXT NOT NULL,              -- stop | pause | resume | step | ...
+    args     TEXT NOT NULL DEFAULT '{}', -- JSON
+    created  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS commands_run_id ON commands(run_id);
+CREATE TABLE IF NOT EXISTS artifacts (
+    run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch    INTEGER NOT NULL,
+    name     TEXT NOT NULL,
+    data     BLOB NOT NULL,              -- one array in .npy format
+    PRIMARY KEY (run_id, name, epoch)
+);
 """
+
+# Columns added after the first release: (table, column, definition), added to older stores on open.
+_MIGRATIONS = (("runs", "progress", "TEXT NOT NULL DEFAULT '{}'"),)
 
 
 @dataclass
@@ -73,6 +99,14 @@ class Run:
     created: float
     updated: float
     final: dict
+    progress: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Command:
+    id: int
+    verb: str
+    args: dict
 
 
 def _proc_stat(pid: int) -> tuple[str, str] | None:
@@ -132,7 +166,10 @@ class RunStore:
             # property of the database file, so setting it once here is enough.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
-        self._mark_interrupted()
+            for table, column, definition in _MIGRATIONS:
+                if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        self.mark_interrupted()
 
     # -- connections -------------------------------------------------------------------------
 
@@ -165,19 +202,23 @@ class RunStore:
         if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise KeyError(f"no run with id {run_id}")
 
-    def _mark_interrupted(self) -> None:
-        """Runs left "running" by a process that no longer exists will never finish: say so."""
+    def mark_interrupted(self, run_id: int | None = None, message: str = INTERRUPTED_MESSAGE) -> list[int]:
+        """Runs left "running" by a process that no longer exists will never finish: say so.
+        Checks every running run, or only `run_id`; returns the ids it marked."""
+        query, args = "SELECT id, owner FROM runs WHERE status = 'running'", ()
+        if run_id is not None:
+            query, args = query + " AND id = ?", (run_id,)
         with self._connect() as conn:
-            running = conn.execute("SELECT id, owner FROM runs WHERE status = 'running'").fetchall()
-        dead = [run_id for run_id, owner in running if not _owner_alive(owner)]
-        if not dead:
-            return
-        with self._connect(write=True) as conn:
-            conn.executemany(
-                "UPDATE runs SET status = 'interrupted', message = ?, updated = ?"
-                " WHERE id = ? AND status = 'running'",
-                [(INTERRUPTED_MESSAGE, time.time(), run_id) for run_id in dead],
-            )
+            running = conn.execute(query, args).fetchall()
+        dead = [i for i, owner in running if not _owner_alive(owner)]
+        if dead:
+            with self._connect(write=True) as conn:
+                conn.executemany(
+                    "UPDATE runs SET status = 'interrupted', message = ?, updated = ?"
+                    " WHERE id = ? AND status = 'running'",
+                    [(message, time.time(), i) for i in dead],
+                )
+        return dead
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -205,19 +246,31 @@ class RunStore:
             if cursor.rowcount == 0:
                 raise KeyError(f"no run with id {run_id}")
 
-    def heartbeat(self, run_id: int) -> None:
+    def set_owner(self, run_id: int, pid: int) -> None:
+        """The process training the run (a job's child process): when it is gone, so is the run."""
         with self._connect(write=True) as conn:
-            cursor = conn.execute("UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
+            cursor = conn.execute("UPDATE runs SET owner = ? WHERE id = ?", (_owner_of(pid), run_id))
             if cursor.rowcount == 0:
                 raise KeyError(f"no run with id {run_id}")
 
-    _RUN_COLUMNS = "id, model, dataset, params, status, message, created, updated, final"
+    def set_progress(self, run_id: int, progress: dict) -> None:
+        with self._connect(write=True) as conn:
+            self._write_progress(conn, run_id, progress)
+
+    @staticmethod
+    def _write_progress(conn: sqlite3.Connection, run_id: int, progress: dict) -> None:
+        cursor = conn.execute("UPDATE runs SET progress = ?, updated = ? WHERE id = ?",
+                              (json.dumps(progress), time.time(), run_id))
+        if cursor.rowcount == 0:
+            raise KeyError(f"no run with id {run_id}")
+
+    _RUN_COLUMNS = "id, model, dataset, params, status, message, created, updated, final, progress"
 
     @staticmethod
     def _run_from_row(row: tuple) -> Run:
-        id_, model, dataset, params, status, message, created, updated, final = row
+        id_, model, dataset, params, status, message, created, updated, final, progress = row
         return Run(id_, model, dataset, json.loads(params), status, message, created, updated,
-                   json.loads(final))
+                   json.loads(final), json.loads(progress))
 
     def get_run(self, run_id: int) -> Run:
         with self._connect() as conn:
@@ -240,20 +293,23 @@ class RunStore:
     def delete_run(self, run_id: int) -> None:
         with self._connect(write=True) as conn:
             self._require_run(conn, run_id)
-            conn.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            for table in ("metrics", "commands", "artifacts"):
+                conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         shutil.rmtree(self._checkpoint_dir(run_id), ignore_errors=True)
 
     # -- metrics -----------------------------------------------------------------------------
 
-    def append_metrics(self, run_id: int, rows: Iterable[tuple]) -> None:
-        """rows: (step, epoch or None, name, value, wall_time); NaN values are stored as NULL."""
+    def append_metrics(self, run_id: int, rows: Iterable[tuple], progress: dict | None = None) -> None:
+        """rows: (step, epoch or None, name, value, wall_time); NaN values are stored as NULL.
+        `progress`, when given, is written in the same transaction: a reader never sees an
+        epoch's metrics without the state that goes with them (e.g. "paused after this epoch")."""
         records = [
             (run_id, int(step), None if epoch is None else int(epoch), str(name),
              _metric_value(value), float(wall_time))
             for step, epoch, name, value, wall_time in rows
         ]
-        if not records:
+        if not records and progress is None:
             return
         try:
             with self._connect(write=True) as conn:
@@ -262,23 +318,70 @@ class RunStore:
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     records,
                 )
+                if progress is not None:
+                    self._write_progress(conn, run_id, progress)
         except sqlite3.IntegrityError as error:  # the foreign key: no such run
             raise KeyError(f"no run with id {run_id}") from error
 
     def metrics(self, run_id: int, names: list[str] | None = None) -> pd.DataFrame:
         """Long format (step, epoch, name, value, wall_time) in the order the rows were written."""
-        query = "SELECT step, epoch, name, value, wall_time FROM metrics WHERE run_id = ?"
-        args: list = [run_id]
+        return self.metrics_since(run_id, 0, names)[0]
+
+    def metrics_since(self, run_id: int, after: int, names: list[str] | None = None) -> tuple[pd.DataFrame, int]:
+        """The rows written after row number `after` (0: all), and the number to pass next time:
+        a live view reads only what is new since its last refresh."""
+        query = "SELECT rowid, step, epoch, name, value, wall_time FROM metrics WHERE run_id = ? AND rowid > ?"
+        args: list = [run_id, after]
         if names is not None:
             query += f" AND name IN ({','.join('?' * len(names))})"
             args += list(names)
         with self._connect() as conn:
             self._require_run(conn, run_id)
             rows = conn.execute(query + " ORDER BY rowid", args).fetchall()
-        frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+        last = rows[-1][0] if rows else after
+        frame = pd.DataFrame([row[1:] for row in rows], columns=METRIC_COLUMNS)
         # Fixed dtypes, also for an empty run: epoch may be missing (step-level metrics).
         return frame.astype({"step": "int64", "epoch": "Int64", "name": "str",
-                             "value": "float64", "wall_time": "float64"})
+                             "value": "float64", "wall_time": "float64"}), last
+
+    # -- commands: how a page (or the CLI) controls a job running in another process -----------
+
+    def send_command(self, run_id: int, verb: str, **args) -> int:
+        with self._connect(write=True) as conn:
+            self._require_run(conn, run_id)
+            cursor = conn.execute("INSERT INTO commands (run_id, verb, args, created) VALUES (?, ?, ?, ?)",
+                                  (run_id, verb, json.dumps(args), time.time()))
+            return cursor.lastrowid
+
+    def commands_since(self, run_id: int, after: int) -> list[Command]:
+        """Commands sent to the run after command id `after`, oldest first."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT id, verb, args FROM commands WHERE run_id = ? AND id > ? ORDER BY id",
+                                (run_id, after)).fetchall()
+        return [Command(i, verb, json.loads(args)) for i, verb, args in rows]
+
+    # -- artifacts: small arrays a job computes per epoch, so pages need not recompute them ----
+
+    def save_artifacts(self, run_id: int, epoch: int, arrays: dict[str, np.ndarray]) -> None:
+        def npy(array) -> bytes:
+            buffer = io.BytesIO()
+            np.save(buffer, np.asarray(array), allow_pickle=False)
+            return buffer.getvalue()
+        with self._connect(write=True) as conn:
+            conn.executemany("INSERT OR REPLACE INTO artifacts (run_id, epoch, name, data) VALUES (?, ?, ?, ?)",
+                             [(run_id, int(epoch), name, npy(a)) for name, a in arrays.items()])
+
+    def artifact(self, run_id: int, name: str, epoch: int | None = None) -> tuple[int, np.ndarray] | None:
+        """(epoch, array) of `name` at `epoch` (the latest when None), or None if there is none."""
+        query = "SELECT epoch, data FROM artifacts WHERE run_id = ? AND name = ?"
+        args: tuple = (run_id, name)
+        if epoch is not None:
+            query, args = query + " AND epoch = ?", args + (int(epoch),)
+        with self._connect() as conn:
+            row = conn.execute(query + " ORDER BY epoch DESC LIMIT 1", args).fetchone()
+        if row is None:
+            return None
+        return row[0], np.load(io.BytesIO(row[1]), allow_pickle=False)
 
     def metrics_wide(self, run_id: int) -> pd.DataFrame:
         """One row per (step, epoch), one column per metric name, both in first-written order."""

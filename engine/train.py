@@ -1,47 +1,34 @@
-"""The Trainer: trains one validated run in a background thread, writing everything to the RunStore.
+"""The Trainer: trains one validated run, writing everything to the RunStore as it happens.
 
-Per step it records the loss; per epoch the train/val loss and accuracy, samples/s, and the
-gradient norm of every layer (the vanishing-gradient view), then a checkpoint. Step losses are
-kept in a small on-device buffer and copied to the host in one transfer every `flush_every` steps
-or `flush_seconds`, so the step loop has no host syncs on a GPU; divergence (nan/inf) is found at
-that flush (nan/inf, or a loss 10,000x its first value), and the message names the exact step.
+Per step it records the loss; per epoch the train/val loss and accuracy, samples/s, the gradient
+norm of every layer (the vanishing-gradient view), the arrays a page would otherwise recompute
+(validation predictions, the decision grid), then a checkpoint. Step losses are kept in a small
+on-device buffer and copied to the host in one transfer every `flush_every` steps or
+`flush_seconds`, so the step loop has no host syncs on a GPU; divergence (nan/inf, or a loss
+10,000x its first value) is found at that flush, and the message names the exact step.
+
+A TrainingJob is an engine.jobs.Job: `start()` trains in a child process (what every page does),
+`run()` in the calling one (the CLI). Stop, pause, resume and step arrive as store commands.
 """
 from __future__ import annotations
 
 import math
-import threading
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
 from engine.data import Dataset, load_dataset
 from engine.device import autocast, pick_device, seed_everything
+from engine.jobs import STOPPED_BY_USER, Job, Progress
 from engine.registry import RunConfig, Shape, get_spec
 from engine.runs import RunStore
 
 # A loss this many times its first value has diverged even while still finite: with ReLUs a huge
 # learning rate kills the units and parks the loss near 1e17 instead of reaching inf.
 EXPLOSION_FACTOR = 1e4
-
-
-@dataclass
-class Progress:
-    """The latest state of a job, for a UI to poll without touching the database."""
-    run_id: int
-    status: str = "running"
-    epoch: int = 0
-    epochs: int = 0
-    step: int = 0
-    total_steps: int = 0
-    last_loss: float | None = None
-    samples_per_s: float | None = None
-    eta_s: float | None = None
-    message: str | None = None
-    paused: bool = False  # waiting between epochs (after "step one epoch" or pause())
-    final: dict = field(default_factory=dict)
 
 
 def build_model(config: RunConfig, dataset: Dataset) -> nn.Module:
@@ -61,106 +48,104 @@ def layer_grad_norms(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-             batch_size: int = 1024) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over (x, y), in eval mode."""
+def classify(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+             batch_size: int = 1024) -> tuple[float, float, torch.Tensor]:
+    """Mean cross-entropy, accuracy and the predicted class of each example (on the CPU), in eval mode."""
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
+    predictions = []
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size].to(device, non_blocking=True)
         yb = y[start:start + batch_size].to(device, non_blocking=True)
         with autocast(device):
             logits = model(xb)
         loss_sum += nn.functional.cross_entropy(logits.float(), yb, reduction="sum")
-        correct += (logits.argmax(1) == yb).sum()
+        predictions.append(logits.argmax(1))
     model.train(was_training)
     n = max(len(x), 1)
-    return loss_sum.item() / n, correct.item() / n
+    predicted = torch.cat(predictions).cpu() if predictions else torch.zeros(0, dtype=torch.long)
+    return loss_sum.item() / n, (predicted == y.cpu()).sum().item() / n, predicted
 
 
-class TrainingJob:
-    """One run. `start()` trains in a daemon thread; `stop()` ends it within one step."""
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+             batch_size: int = 1024) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over (x, y), in eval mode."""
+    loss, acc, _ = classify(model, x, y, device, batch_size)
+    return loss, acc
+
+
+class TrainingJob(Job):
+    """One run of a registered model. `start()` trains it in a child process, `run()` here."""
 
     def __init__(self, config: RunConfig, store: RunStore, device: str | torch.device | None = None,
                  data_dir=None, flush_every: int = 64, flush_seconds: float = 0.5,
-                 checkpoints: bool = True, on_epoch: Callable[[Progress], None] | None = None):
+                 checkpoints: bool = True, on_epoch: Callable[[Progress], None] | None = None,
+                 pause_after_epoch: int | None = None):
         self.config = config
-        self.store = store
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.data_dir = data_dir
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
         self.checkpoints = checkpoints
-        self.on_epoch = on_epoch  # called from the training thread after each epoch
+        self.on_epoch = on_epoch  # called after each epoch, in the process that trains
         params = {**config.as_dict(), "device": str(self.device)}
-        self.run_id = store.create_run(config.model, config.dataset, params)
-        self.progress = Progress(self.run_id, epochs=config.training["epochs"])
-        self._stop = threading.Event()
-        self._resume = threading.Event()
-        self._pause_after: int | None = None  # pause once this epoch is done
+        super().__init__(store, store.create_run(config.model, config.dataset, params))
+        self.progress.epochs = config.training["epochs"]
+        self._pause_after = pause_after_epoch  # pause once this epoch is done ("step one epoch")
+        self._stop = False
         self._first_loss: float | None = None
         self._last_rate_point: tuple[float, int] | None = None  # (time, step) of the last ETA update
         self._step_rate: float | None = None
         self._bad_loss = math.nan
-        self._thread: threading.Thread | None = None
 
-    # ---- control -------------------------------------------------------------------------------
-    def start(self) -> "TrainingJob":
-        self._thread = threading.Thread(target=self.run, name=f"train-run-{self.run_id}", daemon=True)
-        self._thread.start()
-        _ACTIVE[self.run_id] = self
-        return self
+    def __getstate__(self) -> dict:
+        # A child process gets everything but the caller's callback (it belongs to the caller).
+        return {**self.__dict__, "on_epoch": None}
 
-    def stop(self) -> None:
-        self._stop.set()
+    # ---- commands ------------------------------------------------------------------------------
+    def _apply_commands(self, force: bool = False) -> bool:
+        """Apply the commands sent since the last look; True when the run must stop."""
+        for command in self.commands(force):
+            if command.verb == "stop":
+                self._stop = True
+            elif command.verb == "pause":
+                self._pause_after = self.progress.epoch + 1  # after the epoch under way
+            elif command.verb == "resume":
+                self._pause_after = None
+            elif command.verb == "step":  # n more epochs, then pause
+                self._pause_after = self.progress.epoch + int(command.args.get("n", 1))
+        return self._stop
 
-    def pause(self) -> None:
-        """Pause between epochs, after the one under way (TF Playground's pause)."""
-        self._pause_after = self.progress.epoch + 1
+    def _pause_due(self, epoch: int) -> bool:
+        return epoch < self.progress.epochs and self._pause_after is not None and epoch >= self._pause_after
 
-    def resume(self) -> None:
-        self._pause_after = None
-        self._resume.set()
+    def _wait_while_paused(self) -> None:
+        """Paused between epochs: wait for resume, step or stop (the paused state is already stored)."""
+        while not self._apply_commands(force=True) and self._pause_due(self.progress.epoch):
+            time.sleep(self.poll_seconds)
+        if not self._stop:
+            self.progress.state = "training"
+            self.write_progress()
 
-    def step_epoch(self) -> None:
-        """Train exactly one more epoch, then pause again."""
-        self._pause_after = self.progress.epoch + 1
-        self._resume.set()
-
-    def join(self, timeout: float | None = None) -> str:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.progress.status
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    def _stop_message(self, step: int, epoch: int) -> str:
+        return f"{STOPPED_BY_USER} at step {step} (epoch {epoch}); checkpoints up to epoch {epoch - 1} are kept"
 
     # ---- the loop ------------------------------------------------------------------------------
-    def run(self) -> str:
-        """Train to the end (or stop / divergence / failure); returns the final status."""
-        try:
-            status, message = self._train()
-        except torch.cuda.OutOfMemoryError:
-            bs = self.config.training["batch_size"]
-            status, message = "failed", (f"ran out of GPU memory with batch size {bs}: try a smaller batch "
-                                         f"size (e.g. {max(1, bs // 2)}) or a smaller model")
-        except Exception as err:  # any other crash: the run must say so, not hang in "running"
-            if "out of memory" in str(err).lower():
-                status, message = "failed", f"ran out of memory: try a smaller batch size or model ({err})"
-            else:
-                status, message = "failed", f"{type(err).__name__}: {err}"
-        finally:
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-        self.progress.status, self.progress.message = status, message
-        self.store.set_status(self.run_id, status, message, final=self.progress.final)
-        _ACTIVE.pop(self.run_id, None)
-        return status
+    def _failure(self, err: Exception) -> tuple[str, str]:
+        bs = self.config.training["batch_size"]
+        if isinstance(err, torch.cuda.OutOfMemoryError):
+            return "failed", (f"ran out of GPU memory with batch size {bs}: try a smaller batch "
+                              f"size (e.g. {max(1, bs // 2)}) or a smaller model")
+        if "out of memory" in str(err).lower():
+            return "failed", f"ran out of memory: try a smaller batch size or model ({err})"
+        return super()._failure(err)
 
-    def _train(self) -> tuple[str, str | None]:
+    def _release(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _work(self) -> tuple[str, str | None]:
         cfg, device = self.config, self.device
         t = cfg.training
         generator = seed_everything(t["seed"])
@@ -174,6 +159,8 @@ class TrainingJob:
         # Drop the ragged last batch: a batch of one breaks BatchNorm, and it is noise anyway.
         steps_per_epoch = n // bs
         self.progress.total_steps = steps_per_epoch * epochs
+        self.progress.state = "training"
+        self.write_progress()
 
         losses = torch.empty(self.flush_every, device=device)
         pending: list[tuple[int, int, float]] = []  # (step, epoch, wall time) of the buffered losses
@@ -185,9 +172,9 @@ class TrainingJob:
             sums: dict[str, torch.Tensor] = {}  # per-epoch sums of the step stats, on the device
             order = torch.randperm(n, generator=generator).to(device)
             for i in range(steps_per_epoch):
-                if self._stop.is_set():
+                if self._apply_commands():
                     self._flush(losses, pending)
-                    return "stopped", f"stopped by the user at step {step} (epoch {epoch}); checkpoints up to epoch {epoch - 1} are kept"
+                    return "stopped", self._stop_message(step, epoch)
                 idx = order[i * bs:(i + 1) * bs]
                 stats = objective.train_step(model, x_train[idx], y_train[idx], optimizers)
 
@@ -201,32 +188,28 @@ class TrainingJob:
                         sums[name] = value.float().clone()
                 now = time.monotonic()
                 if len(pending) == self.flush_every or now - last_flush > self.flush_seconds:
+                    self._update_eta(step, started)
                     bad_step = self._flush(losses, pending)
                     last_flush = now
                     if bad_step is not None:
                         return "diverged", self._divergence_message(bad_step)
-                    self._update_eta(step, started)
+            self._update_eta(step, started)
             bad_step = self._flush(losses, pending)
             if bad_step is not None:
                 return "diverged", self._divergence_message(bad_step)
             epoch_time = time.monotonic() - epoch_start
             problem = self._end_epoch(model, data, objective, epoch, step, steps_per_epoch, bs, sums, epoch_time)
-            self._update_eta(step, started)
             if problem:
                 return "diverged", problem
-            if epoch < epochs and self._pause_after is not None and epoch >= self._pause_after:
+            if self.progress.state == "paused":
                 self._wait_while_paused()
+            if self._stop:
+                return "stopped", self._stop_message(step, epoch + 1)
         return "completed", None
 
-    def _wait_while_paused(self) -> None:
-        self.progress.paused = True
-        self._resume.clear()
-        while not self._resume.wait(0.05) and not self._stop.is_set():
-            pass
-        self.progress.paused = False
-
     def _flush(self, losses: torch.Tensor, pending: list) -> int | None:
-        """Write buffered step losses (one device->host copy); return the first non-finite step."""
+        """Write buffered step losses (one device->host copy) with the live progress; return the
+        first non-finite step."""
         if not pending:
             return None
         values = losses[:len(pending)].tolist()
@@ -238,8 +221,8 @@ class TrainingJob:
             rows.append((step, epoch, "loss", value, wall))
             if bad_step is None and not (math.isfinite(value) and value <= limit):
                 bad_step, self._bad_loss = step, value
-        self.store.append_metrics(self.run_id, rows)
         self.progress.step, self.progress.last_loss = pending[-1][0], values[-1]
+        self.write_progress(rows)
         pending.clear()
         return bad_step
 
@@ -263,43 +246,41 @@ class TrainingJob:
         self.progress.eta_s = (self.progress.total_steps - step) / self._step_rate
 
     def _end_epoch(self, model, data: Dataset, objective, epoch, step, steps, bs, sums, epoch_time) -> str | None:
+        """Evaluate, checkpoint, then write the epoch's metrics with the state that follows them
+        (paused or not) in one transaction: a page that sees the epoch sees its checkpoint and
+        whether the run paused after it."""
         norms = layer_grad_norms(model)  # gradients of the epoch's last step are still in .grad
         names = list(sums)
         means = dict(zip(names, (torch.stack([sums[k] for k in names]) / steps).tolist())) if names else {}
         train = {f"train_{k}": v for k, v in means.items()}
-        val = objective.evaluate(model, data, self.device)
+        results = objective.evaluate(model, data, self.device)
+        val = {k: v for k, v in results.items() if not isinstance(v, np.ndarray)}
+        arrays = {k: v for k, v in results.items() if isinstance(v, np.ndarray)}
         samples_per_s = steps * bs / epoch_time if epoch_time > 0 else None
         wall = time.time()
         rows = [(step, epoch, name, value, wall) for name, value in {**train, **val}.items()]
         rows += [(step, epoch, "samples_per_s", samples_per_s, wall), (step, epoch, "epoch_time", epoch_time, wall)]
         rows += [(step, epoch, f"grad_norm/{name}", value, wall)
                  for name, value in zip(norms, torch.stack(list(norms.values())).tolist())] if norms else []
-        self.store.append_metrics(self.run_id, rows)
         if self.checkpoints:
             self.store.save_checkpoint(self.run_id, epoch, model.state_dict())
+        if arrays:
+            self.store.save_artifacts(self.run_id, epoch, arrays)
+        self._apply_commands(force=True)  # a pause asked for during the epoch applies now
         self.progress.epoch, self.progress.samples_per_s = epoch, samples_per_s
+        self.progress.state = "paused" if self._pause_due(epoch) and not self._stop else "training"
         self.progress.final = {"epochs": epoch, "steps": step, **train, **val}
+        self.write_progress(rows)
         if self.on_epoch is not None:
             self.on_epoch(self.progress)
         return objective.check(means)
 
 
-# Jobs training in this process, by run id: a page that reloads finds its run here again. Models
-# under training live here, in the engine, never in Streamlit's cache (that one is shared).
-_ACTIVE: dict[int, TrainingJob] = {}
-
-
-def active_jobs() -> dict[int, TrainingJob]:
-    return dict(_ACTIVE)
-
-
 def start_training(config: RunConfig, store: RunStore, device=None, data_dir=None,
                    pause_after_epoch: int | None = None) -> TrainingJob:
-    """Create the run and train it in the background; returns at once. With `pause_after_epoch`
+    """Create the run and train it in a child process; returns at once. With `pause_after_epoch`
     it pauses once that epoch is done (the page's "step one epoch")."""
-    job = TrainingJob(config, store, device=device, data_dir=data_dir)
-    job._pause_after = pause_after_epoch
-    return job.start()
+    return TrainingJob(config, store, device=device, data_dir=data_dir, pause_after_epoch=pause_after_epoch).start()
 
 
 def run_config(params: dict) -> RunConfig:

@@ -1,30 +1,49 @@
-"""Training: pick a model and dataset, set every knob, train, watch it learn, look inside, compare."""
+"""Training: pick a model and dataset, set every knob, train, watch it learn, look inside, compare.
+
+Runs train in their own processes (engine.jobs): this page starts them, sends them Stop / Step /
+Resume through the run store, and draws what they write there. Its live views read only what is
+new and rebuild only the charts whose data changed (pages/_ui/live.py), so watching a run costs it
+almost nothing (bench/live_training.py measures it in a browser).
+"""
 from __future__ import annotations
 
 import streamlit as st
 
 from engine.data import get_info, list_datasets, load_dataset
-from engine.inspection import confusion_matrix, decision_grid, flow_dot, misclassified, model_summary
+from engine.inspection import count_confusion, flow_dot, misclassified, model_summary
+from engine.jobs import RunControl, children
 from engine.params import ParamError
 from engine.paths import runs_dir
 from engine.registry import TRAINING_PARAMS, get_spec, list_specs, validate
 from engine.runs import RunStore
-from engine.train import active_jobs, build_model, load_trained, run_config, start_training
-from pages._ui import training_charts as charts
+from engine.train import build_model, load_trained, run_config, start_training
+from pages._ui import live as live_ui
 from pages._ui import run_link
+from pages._ui import training_charts as charts
 from pages._ui.nav import PAGES, page
 from pages._ui.params_ui import param_inputs
 
-REFRESH_S = 0.5  # live view refresh while a run trains (bench/live_updates.py measures its cost)
+COMPARE_REFRESH_S = 5.0  # the comparison follows running runs (e.g. from the CLI) at this pace
 INSPECT_PAGES = {"cnn": "saliency.py", "resnet": "saliency.py"}  # models each inspection page can open
 # Model families looked inside on their own page; classifiers are looked inside here.
 FAMILY_PAGES = {"sequence": "attention.py", "generative": "latent.py"}
 
 
-@st.cache_data(max_entries=32, show_spinner="Drawing the decision boundary...")
-def boundary(store_root: str, run_id: int, epoch: int):
-    model, data, _ = load_trained(RunStore(store_root), run_id, epoch)
-    return decision_grid(model, data.x_train), data
+@st.cache_data(max_entries=32, show_spinner="Classifying the validation set...")
+def stored_or_computed(store_root: str, run_id: int, epoch: int, name: str):
+    """An array the run stored with its epoch (predictions, decision grid) or, for runs trained
+    before runs stored them, the same computed once here from the checkpoint."""
+    store = RunStore(store_root)
+    found = store.artifact(run_id, name, epoch)
+    if found is not None:
+        return found[1]
+    from engine.objectives import CLASSIFICATION
+    model, data, _ = load_trained(store, run_id, epoch)
+    return CLASSIFICATION.evaluate(model, data, model_device(model))[name]
+
+
+def model_device(model):
+    return next(model.parameters()).device
 
 
 @st.cache_data(max_entries=32)
@@ -34,16 +53,6 @@ def summary_of(store_root: str, run_id: int):
     data = load_dataset(config.dataset, config.dataset_options)
     rows = model_summary(build_model(config, data), tuple(data.info.input_shape))
     return rows, flow_dot(rows)
-
-
-@st.cache_data(max_entries=16, show_spinner="Classifying the validation set...")
-def confusion(store_root: str, run_id: int, epoch: int):
-    model, data, _ = load_trained(RunStore(store_root), run_id, epoch)
-    matrix, predictions = confusion_matrix(model, data.x_val, data.y_val, data.num_classes)
-    wrong = misclassified(predictions, data.y_val, limit=32)
-    images = [data.x_val[i, 0].numpy() for i in wrong]
-    captions = [f"pred {data.info.classes[predictions[i]]} / true {data.info.classes[data.y_val[i]]}" for i in wrong]
-    return matrix, images, captions
 
 
 st.title("Training")
@@ -80,7 +89,13 @@ with settings:
 if "run_id" not in st.session_state and st.query_params.get("run", "").isdigit():
     st.session_state.run_id = int(st.query_params["run"])
 run_id = st.session_state.get("run_id")
-job = active_jobs().get(run_id) if run_id is not None else None
+try:
+    current = store.get_run(run_id) if run_id is not None else None
+except KeyError:
+    current = None
+control = RunControl(store, run_id) if current is not None else None
+progress = control.progress() if control is not None else None
+running = progress is not None and progress.running
 
 
 def select_run(run_id: int | None) -> None:
@@ -89,30 +104,28 @@ def select_run(run_id: int | None) -> None:
 
 with live:
     start, step, stop, reset = st.columns(4)
-    paused = job is not None and job.progress.paused
+    paused = progress is not None and progress.paused
     if start.button("Resume" if paused else "Start", type="primary", icon=":material/play_arrow:",
-                    disabled=(config is None and not paused) or (job is not None and not paused), width="stretch"):
+                    disabled=(config is None and not paused) or (running and not paused), width="stretch"):
         if paused:
-            job.resume()
+            control.resume()
         else:
             select_run(start_training(config, store).run_id)
         st.rerun()
-    if step.button("Step", icon=":material/skip_next:", help="train one epoch, then pause",
-                   disabled=(config is None and not paused) or (job is not None and not paused), width="stretch"):
-        if paused:
-            job.step_epoch()
+    if step.button("Step", icon=":material/skip_next:", disabled=config is None and not running, width="stretch",
+                   help="train one epoch, then pause (while training: pause after the epoch under way)"):
+        if running:
+            control.step()
         else:
             select_run(start_training(config, store, pause_after_epoch=1).run_id)
         st.rerun()
-    if stop.button("Stop", icon=":material/stop:", disabled=job is None, width="stretch"):
-        job.stop()
-        job.join(10)
+    if stop.button("Stop", icon=":material/stop:", disabled=not running, width="stretch"):
+        control.stop(wait=5)
         st.rerun()
     if reset.button("Reset", icon=":material/restart_alt:", help="stop, and start over with fresh weights",
                     width="stretch"):
-        if job is not None:
-            job.stop()
-            job.join(10)
+        if running:
+            control.stop(wait=5)
         select_run(None)
         st.rerun()
 
@@ -127,100 +140,122 @@ with live:
     if run_id is None:
         st.info("Set the model and the data on the left, then press **Start** (or **Step** for one epoch at a time).",
                 icon=":material/arrow_back:")
-    else:
-        try:
-            current = store.get_run(run_id)
-        except KeyError:
-            st.warning(f"Run {run_id} no longer exists.")
-            select_run(None)
-            current = None
-        if current is not None and current.model not in specs:  # word vectors, trained by gensim
-            target = next(p for p in PAGES if p.file == "embeddings.py")
-            st.info(f"Run {run_id} is a {current.model} run on the {current.dataset} corpus, trained on the "
-                    f"{target.title} page: its vectors are explored there.", icon=":material/info:")
-            st.page_link(page(target), label=f"Open the {target.title} page", icon=":material/arrow_forward:")
-            current = None
+    elif current is None:
+        st.warning(f"Run {run_id} no longer exists.")
+        select_run(None)
+    elif current.model not in specs:  # word vectors, trained by gensim
+        target = next(p for p in PAGES if p.file == "embeddings.py")
+        st.info(f"Run {run_id} is a {current.model} run on the {current.dataset} corpus, trained on the "
+                f"{target.title} page: its vectors are explored there.", icon=":material/info:")
+        st.page_link(page(target), label=f"Open the {target.title} page", icon=":material/arrow_forward:")
+        current = None
 
-        @st.fragment(run_every=REFRESH_S if current is not None and current.status == "running" else None)
-        def live_view(run_id: int, was_running: bool):
-            run = store.get_run(run_id)
-            if was_running and run.status != "running":
-                st.rerun(scope="app")  # finished: redraw the whole page once, then stop polling
-            job = active_jobs().get(run_id)
-            progress = job.progress if job is not None else None
-            metrics = store.metrics(run_id)
-            epochs_total = run.params.get("epochs", 1)
-            epochs_done = int(metrics.epoch[metrics.name == "epoch_time"].max()) if (metrics.name == "epoch_time").any() else 0
+    if current is not None:
+        view = live_ui.live_run(store, current.id)
+        shown = (progress.status, progress.paused)  # what the buttons above were drawn for
 
-            st.markdown(f"**Run {run.id}**: {run.model} on {run.dataset} · **{run.status}**"
-                        + (" (paused)" if progress is not None and progress.paused else ""))
-            text = f"epoch {epochs_done}/{epochs_total}"
-            if progress is not None and progress.samples_per_s:
-                text += f" · {progress.samples_per_s:,.0f} samples/s"
-            if progress is not None and progress.eta_s is not None and run.status == "running":
-                text += f" · ETA {progress.eta_s:,.0f} s"
-            done = epochs_done / max(epochs_total, 1)
-            if progress is not None and progress.total_steps and run.status == "running":
-                done = progress.step / progress.total_steps  # finer than epochs while it trains here
-            st.progress(min(done, 1.0), text=text)
-            if run.status in ("diverged", "failed"):
-                st.error(run.message, icon=":material/error:")
-            elif run.status in ("stopped", "interrupted"):
-                st.warning(run.message, icon=":material/pause_circle:")
-            elif run.status == "running" and job is None:
-                st.caption("Trained by another process (e.g. the CLI): it updates here live; stop it there.")
+        @st.fragment(run_every=live_ui.refresh_every(progress))
+        def status_and_curves(run_id: int):
+            """Polls the run: status, progress and the curves. Redraws the whole page (buttons,
+            pickers) only when the run pauses, resumes or ends."""
+            follower = view.follower
+            follower.poll()
+            p = follower.progress
+            if (p.status, p.paused) != shown:
+                st.rerun(scope="app")
+            metrics = follower.metrics
+            st.markdown(f"**Run {run_id}**: {current.model} on {current.dataset} · **{p.status}**"
+                        + (f" (paused after epoch {p.epoch})" if p.paused else ""))
+            text = f"epoch {p.epoch}/{p.epochs or current.params.get('epochs', 1)}"
+            if p.samples_per_s:
+                text += f" · {p.samples_per_s:,.0f} samples/s"
+            if p.running and p.state == "starting":
+                text += " · starting its process..."
+            elif p.running and p.eta_s is not None and not p.paused:
+                text += f" · ETA {p.eta_s:,.0f} s"
+            st.progress(p.done_fraction, text=text)
+            if p.status in ("diverged", "failed"):
+                st.error(p.message, icon=":material/error:")
+            elif p.status in ("stopped", "interrupted"):
+                st.warning(p.message, icon=":material/pause_circle:")
+            elif p.running and run_id not in children():
+                st.caption("Trained by a process this server did not start (e.g. the CLI): it updates here live, "
+                           "and Stop and Step work on it too.")
 
-            curves, inside, gradients, summary = st.tabs(["Curves", "Inside", "Gradient norms", "Model"])
-            with curves:
-                runs = [(f"run {run.id}", metrics)]
-                st.plotly_chart(charts.step_loss_figure(runs, x_mode, smoothing, log_y), key="step_loss")
-                left, right = st.columns(2)
-                left.plotly_chart(charts.epoch_figure(runs, ("train_loss", "val_loss"), "Loss per epoch", x_mode, log_y),
-                                  key="epoch_loss")
-                others = charts.other_epoch_metrics(metrics)
-                title = "Accuracy per epoch" if others == ("train_acc", "val_acc") else "Metrics per epoch"
-                right.plotly_chart(charts.epoch_figure(runs, others, title, x_mode), key="epoch_acc")
-            epochs = store.checkpoint_epochs(run_id)
-            run_info = get_info(run.dataset)
+            steps = view.figure("step_loss", (follower.rows, x_mode, smoothing, log_y), lambda: charts.step_loss_figure(
+                [(f"run {run_id}", charts.x_axis(follower.steps, x_mode).to_numpy(dtype=float),
+                  follower.steps.value.to_numpy(dtype=float), follower.smoothed_loss(smoothing))], x_mode, log_y))
+            st.plotly_chart(steps, key="step_loss")
+            left, right = st.columns(2)
+            runs = [(f"run {run_id}", metrics)]
+            per_epoch = (follower.epoch, x_mode, log_y)
+            left.plotly_chart(view.figure("epoch_loss", per_epoch, lambda: charts.epoch_figure(
+                runs, ("train_loss", "val_loss"), "Loss per epoch", x_mode, log_y)), key="epoch_loss")
+            others = charts.other_epoch_metrics(metrics)
+            title = "Accuracy per epoch" if others == ("train_acc", "val_acc") else "Metrics per epoch"
+            right.plotly_chart(view.figure("epoch_other", per_epoch, lambda: charts.epoch_figure(
+                runs, others, title, x_mode)), key="epoch_acc")
+
+        status_and_curves(current.id)
+
+        inside, gradients, summary = st.tabs(["Inside", "Gradient norms", "Model"])
+
+        @st.fragment(run_every=live_ui.SLOW_S if running else None)
+        def per_epoch_views(run_id: int):
+            """What changes once per epoch: the inside views and the gradient norms."""
+            follower = view.follower
+            epochs = store.checkpoint_epochs(run_id) if follower.epoch else []
+            run_info = get_info(current.dataset)
             with inside:
-                family = get_spec(run.model).family
+                family = get_spec(current.model).family
                 if family in FAMILY_PAGES:
                     target = next(p for p in PAGES if p.file == FAMILY_PAGES[family])
-                    st.info(f"Look inside this {run.model} run on the {target.title} page.")
+                    st.info(f"Look inside this {current.model} run on the {target.title} page.")
                     st.page_link(page(target), label=f"Open run {run_id} on the {target.title} page",
                                  query_params={"run": run_id}, icon=":material/arrow_forward:")
                 elif not epochs:
                     st.info("The first epoch's checkpoint will appear here when it is saved.")
                 elif run_info.kind == "points":
-                    (xs, ys, probs), data = boundary(str(store.root), run_id, epochs[-1])
-                    st.plotly_chart(charts.decision_figure(xs, ys, probs, data), key="boundary")
-                    st.caption(f"After epoch {epochs[-1]}: redrawn at every epoch.")
+                    epoch = epochs[-1]
+                    figure = view.figure("boundary", epoch, lambda: charts.decision_figure(
+                        *(stored_or_computed(str(store.root), run_id, epoch, k) for k in ("boundary_x", "boundary_y", "boundary_p")),
+                        load_dataset(current.dataset, run_config(current.params).dataset_options)))
+                    st.plotly_chart(figure, key="boundary")
+                    st.caption(f"After epoch {epoch}: redrawn at every epoch.")
                 else:
-                    matrix, images, captions = confusion(str(store.root), run_id, epochs[-1])
-                    st.plotly_chart(charts.confusion_figure(matrix, run_info.classes), key="confusion")
-                    st.markdown(f"**Misclassified validation images** (after epoch {epochs[-1]}, first {len(images)})")
-                    if images:
-                        st.image(images, caption=captions, width=72, clamp=True)
+                    epoch = epochs[-1]
+                    data = load_dataset(current.dataset, run_config(current.params).dataset_options)
+                    predictions = stored_or_computed(str(store.root), run_id, epoch, "val_predictions")
+                    figure = view.figure("confusion", epoch, lambda: charts.confusion_figure(
+                        count_confusion(data.y_val, predictions, data.num_classes), run_info.classes))
+                    st.plotly_chart(figure, key="confusion")
+                    wrong = misclassified(predictions, data.y_val, limit=32)
+                    st.markdown(f"**Misclassified validation images** (after epoch {epoch}, first {len(wrong)})")
+                    if wrong:
+                        st.image([data.x_val[i, 0].numpy() for i in wrong], width=72, clamp=True,
+                                 caption=[f"pred {run_info.classes[predictions[i]]} / true {run_info.classes[data.y_val[i]]}"
+                                          for i in wrong])
             with gradients:
+                metrics = follower.metrics
                 if (metrics.name.str.startswith("grad_norm/")).any():
-                    st.plotly_chart(charts.grad_norm_figure(metrics), key="grad_norms")
+                    st.plotly_chart(view.figure("grad_norms", follower.epoch, lambda: charts.grad_norm_figure(metrics)),
+                                    key="grad_norms")
                     st.caption("Norms that shrink layer by layer towards the input are vanishing gradients "
                                "(try sigmoid with depth 8).")
                 else:
                     st.info("Gradient norms are recorded at the end of each epoch.")
-            with summary:
-                rows, dot = summary_of(str(store.root), run_id)
-                st.dataframe([{"layer": r.name, "type": r.type, "output shape": str(r.output_shape),
-                               "params": r.params} for r in rows], hide_index=True)
-                st.caption(f"{sum(r.params for r in rows):,} parameters")
-                st.graphviz_chart(dot)
-            if run.status == "completed" and run.model in INSPECT_PAGES:
-                target = next(p for p in PAGES if p.file == INSPECT_PAGES[run.model])
-                st.page_link(page(target), label=f"Open run {run.id} on the {target.title} page",
-                             icon=":material/arrow_forward:", query_params={"run": str(run.id)})
+            if not follower.progress.running and current.model in INSPECT_PAGES and follower.progress.status == "completed":
+                target = next(p for p in PAGES if p.file == INSPECT_PAGES[current.model])
+                st.page_link(page(target), label=f"Open run {run_id} on the {target.title} page",
+                             icon=":material/arrow_forward:", query_params={"run": str(run_id)})
 
-        if current is not None:
-            live_view(current.id, current.status == "running")
+        per_epoch_views(current.id)
+        with summary:
+            rows, dot = summary_of(str(store.root), current.id)
+            st.dataframe([{"layer": r.name, "type": r.type, "output shape": str(r.output_shape),
+                           "params": r.params} for r in rows], hide_index=True)
+            st.caption(f"{sum(r.params for r in rows):,} parameters")
+            st.graphviz_chart(dot)
 
 # ---- compare runs --------------------------------------------------------------------------------
 st.divider()
@@ -228,46 +263,55 @@ st.subheader("Compare runs")
 any_running = any(r.status == "running" for r in store.list_runs())
 
 
-# Refreshes by itself while any run trains, so runs started from the CLI show up and grow live.
-@st.fragment(run_every=2 * REFRESH_S if any_running else None)
+# Follows running runs by itself (e.g. ones started from the CLI), at a slower pace than the live view.
+@st.fragment(run_every=COMPARE_REFRESH_S if any_running else None)
 def compare_runs():
     all_runs = store.list_runs()
     if not all_runs:
         st.caption("Finished and running runs (from this page or the CLI) are listed here.")
+        return
+    # Options are the labels themselves (plain strings serialise cleanly); ids are read back from them.
+    # No status in the label: it changes while a run trains, and a selected label must stay valid.
+    labels = {f"#{r.id} {r.model} on {r.dataset}": r.id for r in all_runs}
+    default = [label for label, i in labels.items() if i == run_id] or [next(iter(labels))]
+    # Keyed by the current run: a new run starts a fresh overlay that contains it.
+    chosen = [labels[label] for label in st.multiselect("Runs to overlay", list(labels), default=default,
+                                                        key=f"compare_{run_id}")]
+    if chosen:
+        followers = [live_ui.live_run(store, i).follower for i in chosen]
+        for follower in followers:
+            follower.poll()
+        version = (tuple(chosen), tuple(f.rows for f in followers), smoothing, log_y)
+        view = live_ui.live_run(store, chosen[0])
+        runs = [(f"#{f.run_id}", f.metrics) for f in followers]
+        st.plotly_chart(view.figure("cmp_steps", version, lambda: charts.step_loss_figure(
+            [(f"#{f.run_id}", f.steps.step.to_numpy(dtype=float), f.steps.value.to_numpy(dtype=float),
+              f.smoothed_loss(smoothing)) for f in followers], "step", log_y)), key="cmp_steps")
+        left, right = st.columns(2)
+        primary = next((n for n in ("val_acc", "val_exact_match", "val_elbo") if any((m.name == n).any() for _, m in runs)),
+                       "val_acc")
+        left.plotly_chart(view.figure("cmp_acc", version, lambda: charts.epoch_figure(
+            runs, (primary,), primary.replace("_", " ").capitalize(), "epoch")), key="cmp_acc")
+        right.plotly_chart(view.figure("cmp_loss", version, lambda: charts.epoch_figure(
+            runs, ("val_loss",), "Validation loss", "epoch")), key="cmp_loss")
+        chosen_runs = [store.get_run(i) for i in chosen]
+        st.dataframe([{"run": r.id, "status": r.status, **{k: v for k, v in r.params.items() if k != "dataset_options"},
+                       **{f"final {k}": v for k, v in r.final.items()}} for r in chosen_runs], hide_index=True)
+    pick = labels[st.selectbox("Run", list(labels), key="manage_run")]
+    csv_col, delete_col = st.columns(2)
+    # Made when clicked, not on every refresh: a long run's CSV is megabytes.
+    csv_col.download_button("Download metrics (CSV)", lambda: store.export_csv(pick), file_name=f"run-{pick}-metrics.csv",
+                            mime="text/csv", icon=":material/download:")
+    picked = next(r for r in all_runs if r.id == pick)
+    if picked.status == "running":
+        delete_col.caption("A running run cannot be deleted: stop it first.")
     else:
-        # Options are the labels themselves (plain strings serialise cleanly); ids are read back from them.
-        # No status in the label: it changes while a run trains, and a selected label must stay valid.
-        labels = {f"#{r.id} {r.model} on {r.dataset}": r.id for r in all_runs}
-        default = [label for label, i in labels.items() if i == run_id] or [next(iter(labels))]
-        # Keyed by the current run: a new run starts a fresh overlay that contains it.
-        chosen = [labels[label] for label in st.multiselect("Runs to overlay", list(labels), default=default,
-                                                            key=f"compare_{run_id}")]
-        if chosen:
-            runs = [(f"#{i}", store.metrics(i)) for i in chosen]
-            st.plotly_chart(charts.step_loss_figure(runs, "step", smoothing, log_y), key="cmp_steps")
-            left, right = st.columns(2)
-            primary = next((n for n in ("val_acc", "val_exact_match", "val_elbo") if any((m.name == n).any() for _, m in runs)),
-                           "val_acc")
-            left.plotly_chart(charts.epoch_figure(runs, (primary,), primary.replace("_", " ").capitalize(), "epoch"),
-                              key="cmp_acc")
-            right.plotly_chart(charts.epoch_figure(runs, ("val_loss",), "Validation loss", "epoch"), key="cmp_loss")
-            chosen_runs = [store.get_run(i) for i in chosen]
-            st.dataframe([{"run": r.id, "status": r.status, **{k: v for k, v in r.params.items() if k != "dataset_options"},
-                           **{f"final {k}": v for k, v in r.final.items()}} for r in chosen_runs], hide_index=True)
-        pick = labels[st.selectbox("Run", list(labels), key="manage_run")]
-        csv_col, delete_col = st.columns(2)
-        csv_col.download_button("Download metrics (CSV)", store.export_csv(pick), file_name=f"run-{pick}-metrics.csv",
-                                mime="text/csv", icon=":material/download:")
-        picked = next(r for r in all_runs if r.id == pick)
-        if picked.status == "running":
-            delete_col.caption("A running run cannot be deleted: stop it first.")
-        else:
-            sure = delete_col.checkbox(f"Yes, delete run {pick} and its checkpoints", key=f"confirm_delete_{pick}")
-            if delete_col.button("Delete run", icon=":material/delete:", disabled=not sure):
-                store.delete_run(pick)
-                if pick == run_id:
-                    select_run(None)
-                st.rerun()
+        sure = delete_col.checkbox(f"Yes, delete run {pick} and its checkpoints", key=f"confirm_delete_{pick}")
+        if delete_col.button("Delete run", icon=":material/delete:", disabled=not sure):
+            store.delete_run(pick)
+            if pick == run_id:
+                select_run(None)
+            st.rerun()
 
 
 compare_runs()

@@ -102,12 +102,63 @@ def test_set_status_with_final_metrics(store):
         store.set_status(run_id, "done")
 
 
-def test_heartbeat_touches_updated(store):
+def test_progress_is_written_with_the_metrics_it_goes_with(store):
     run_id = store.create_run("mlp", "digits", {})
-    before = store.get_run(run_id).updated
-    time.sleep(0.01)
-    store.heartbeat(run_id)
-    assert store.get_run(run_id).updated > before
+    before = store.get_run(run_id)
+    assert before.progress == {}
+    store.append_metrics(run_id, [(5, 1, "val_acc", 0.5, 1.0)], progress={"state": "paused", "epoch": 1})
+    after = store.get_run(run_id)
+    assert after.progress == {"state": "paused", "epoch": 1} and after.updated >= before.updated
+    store.set_progress(run_id, {"state": "training", "step": 6})
+    assert store.get_run(run_id).progress == {"state": "training", "step": 6}
+
+
+def test_metrics_since_reads_only_new_rows(store):
+    run_id = store.create_run("mlp", "digits", {})
+    store.append_metrics(run_id, [(1, 1, "loss", 1.0, 0.0), (2, 1, "loss", 0.5, 0.0)])
+    first, last = store.metrics_since(run_id, 0)
+    assert list(first.value) == [1.0, 0.5]
+    store.append_metrics(run_id, [(3, 1, "loss", 0.25, 0.0)])
+    new, last2 = store.metrics_since(run_id, last)
+    assert list(new.step) == [3] and last2 > last
+    empty, last3 = store.metrics_since(run_id, last2)
+    assert empty.empty and last3 == last2
+
+
+def test_commands_queue_per_run(store):
+    a, b = store.create_run("mlp", "digits", {}), store.create_run("mlp", "digits", {})
+    first = store.send_command(a, "pause")
+    store.send_command(b, "stop")
+    store.send_command(a, "step", n=2)
+    commands = store.commands_since(a, 0)
+    assert [(c.verb, c.args) for c in commands] == [("pause", {}), ("step", {"n": 2})]
+    assert [c.verb for c in store.commands_since(a, first)] == ["step"]
+    with pytest.raises(KeyError, match="4242"):
+        store.send_command(4242, "stop")
+
+
+def test_artifacts_latest_or_by_epoch(store):
+    run_id = store.create_run("mlp", "digits", {})
+    assert store.artifact(run_id, "confusion") is None
+    store.save_artifacts(run_id, 1, {"confusion": [[1, 0], [0, 1]]})
+    store.save_artifacts(run_id, 2, {"confusion": [[2, 0], [1, 1]]})
+    epoch, matrix = store.artifact(run_id, "confusion")
+    assert epoch == 2 and matrix.tolist() == [[2, 0], [1, 1]]
+    assert store.artifact(run_id, "confusion", 1)[1].tolist() == [[1, 0], [0, 1]]
+    store.delete_run(run_id)
+    assert store.artifact(run_id, "confusion") is None
+
+
+def test_a_store_from_before_progress_gains_the_column(tmp_path):
+    with sqlite3.connect(tmp_path / "runs.sqlite") as conn:
+        conn.executescript("""CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL,
+            dataset TEXT NOT NULL, params TEXT NOT NULL, status TEXT NOT NULL, message TEXT,
+            owner TEXT NOT NULL DEFAULT '', created REAL NOT NULL, updated REAL NOT NULL,
+            final TEXT NOT NULL DEFAULT '{}');
+            INSERT INTO runs (model, dataset, params, status, created, updated)
+            VALUES ('mlp', 'digits', '{}', 'completed', 1, 1);""")
+    store = RunStore(tmp_path)
+    assert store.get_run(1).progress == {} and store.get_run(1).status == "completed"
 
 
 def test_delete_removes_rows_and_checkpoints(store, tmp_path):
@@ -131,7 +182,7 @@ def test_unknown_run_id(store):
     with pytest.raises(KeyError, match="no run with id 4242"):
         store.get_run(4242)
     for call in (lambda: store.set_status(4242, "failed"),
-                 lambda: store.heartbeat(4242),
+                 lambda: store.set_progress(4242, {}),
                  lambda: store.delete_run(4242),
                  lambda: store.metrics(4242),
                  lambda: store.append_metrics(4242, [(0, 0, "loss", 1.0, 0.0)])):

@@ -1,6 +1,11 @@
 """The Trainer: real runs on real data, divergence, stop, failure, checkpoints, metrics."""
 import math
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,7 +13,8 @@ import torch
 from engine.data import load_dataset
 from engine.registry import validate
 from engine.runs import RunStore
-from engine.train import TrainingJob, build_model, evaluate
+from engine.jobs import RunControl, children
+from engine.train import TrainingJob, build_model, evaluate, start_training
 
 
 @pytest.fixture
@@ -63,19 +69,28 @@ def test_huge_learning_rate_diverges_with_a_message(data_env, store, monkeypatch
     assert store.checkpoint_epochs(job.run_id) == []
 
 
-def test_stop_ends_within_one_step_and_keeps_checkpoints(data_env, store):
+def wait_for(predicate, timeout=60.0, what="the condition"):
+    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+    return value
+
+
+def test_stop_from_another_process_ends_within_a_second_and_keeps_checkpoints(data_env, store):
     config = validate("mlp", "spiral", {"epochs": 1000, "batch_size": 10})
     job = TrainingJob(config, store, device="cpu", flush_every=1).start()
-    deadline = time.monotonic() + 30
-    while not store.checkpoint_epochs(job.run_id) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    job.stop()
-    step_at_stop = job.progress.step
-    assert job.join(10) == "stopped"
-    assert job.progress.step <= step_at_stop + 1
+    control = RunControl(store, job.run_id)  # what a page holds: only the store and the run id
+    wait_for(lambda: store.checkpoint_epochs(job.run_id), what="the first checkpoint")
+    asked = time.monotonic()
+    assert control.stop(wait=30) == "stopped"
+    assert time.monotonic() - asked < 1.0 + 0.5  # the job polls commands every 0.1 s
     run = store.get_run(job.run_id)
     assert run.status == "stopped" and "stopped by the user" in run.message
     assert store.checkpoint_epochs(job.run_id)[0] == 1
+    assert job.run_id not in children() or not children()[job.run_id].is_alive()
 
 
 def test_out_of_memory_marks_run_failed(data_env, store, monkeypatch):
@@ -115,34 +130,73 @@ def test_mlp_learns_spiral(data_env, store):
 
 
 def test_step_one_epoch_pauses_then_resumes(data_env, store):
-    from engine.train import active_jobs, start_training
     config = validate("mlp", "spiral", {"epochs": 4})
     job = start_training(config, store, device="cpu", pause_after_epoch=1)
-    assert active_jobs()[job.run_id] is job
-    deadline = time.monotonic() + 20
-    while not job.progress.paused and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert job.progress.paused and job.progress.epoch == 1 and store.checkpoint_epochs(job.run_id) == [1]
-    time.sleep(0.2)
-    assert job.progress.epoch == 1  # really waiting
-    job.step_epoch()
-    while not (job.progress.paused and job.progress.epoch == 2) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert job.progress.epoch == 2 and job.progress.paused
-    job.resume()
-    assert job.join(20) == "completed" and job.progress.epoch == 4
-    assert job.run_id not in active_jobs()
-    assert store.get_run(job.run_id).status == "completed"
+    control = job.control
+    progress = wait_for(lambda: (p := control.progress()).paused and p, what="the pause after epoch 1")
+    # The paused state is stored with the epoch it follows, and the epoch's checkpoint is there.
+    assert progress.epoch == 1 and store.checkpoint_epochs(job.run_id) == [1]
+    assert (store.metrics(job.run_id).epoch == 1).any()
+    control.step()
+    progress = wait_for(lambda: (p := control.progress()).paused and p.epoch == 2 and p, what="epoch 2")
+    assert store.checkpoint_epochs(job.run_id) == [1, 2]
+    control.resume()
+    assert job.join(60) == "completed"
+    assert control.progress().epoch == 4 and store.get_run(job.run_id).final["epochs"] == 4
 
 
 def test_stop_while_paused(data_env, store):
-    from engine.train import start_training
     job = start_training(validate("mlp", "spiral", {"epochs": 4}), store, device="cpu", pause_after_epoch=1)
-    deadline = time.monotonic() + 20
-    while not job.progress.paused and time.monotonic() < deadline:
-        time.sleep(0.01)
-    job.stop()
-    assert job.join(5) == "stopped"
+    wait_for(lambda: job.control.progress().paused, what="the pause")
+    assert job.control.stop(wait=10) == "stopped"
+
+
+def test_pause_while_running_pauses_after_the_epoch_under_way(data_env, store):
+    job = TrainingJob(validate("mlp", "spiral", {"epochs": 500, "batch_size": 10}), store, device="cpu").start()
+    wait_for(lambda: job.control.progress().step > 0, what="the first steps")
+    job.control.pause()
+    progress = wait_for(lambda: (p := job.control.progress()).paused and p, what="the pause")
+    assert 1 <= progress.epoch < 500 and store.checkpoint_epochs(job.run_id)[-1] == progress.epoch
+    assert job.control.stop(wait=10) == "stopped"
+
+
+def test_a_killed_training_process_is_marked_and_its_checkpoints_kept(data_env, store):
+    job = TrainingJob(validate("mlp", "spiral", {"epochs": 1000, "batch_size": 10}), store, device="cpu").start()
+    wait_for(lambda: store.checkpoint_epochs(job.run_id), what="the first checkpoint")
+    os.kill(children()[job.run_id].pid, signal.SIGKILL)
+    progress = wait_for(lambda: (p := job.control.progress()).status != "running" and p, what="the verdict")
+    assert progress.status == "interrupted" and "killed (SIGKILL" in progress.message
+    assert store.checkpoint_epochs(job.run_id)[0] == 1
+
+
+def test_a_crashing_training_process_is_marked_failed(data_env, store):
+    job = TrainingJob(validate("mlp", "spiral", {"epochs": 1000, "batch_size": 10}), store, device="cpu").start()
+    wait_for(lambda: job.control.progress().step > 0, what="the first steps")
+    os.kill(children()[job.run_id].pid, signal.SIGSEGV)
+    progress = wait_for(lambda: (p := job.control.progress()).status != "running" and p, what="the verdict")
+    assert progress.status == "failed" and "crashed (SIGSEGV)" in progress.message
+
+
+def test_a_run_of_another_process_dies_with_it(data_env, store):
+    """A run whose owner is not our child (the CLI, another server) is checked by its pid."""
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
+              "from engine.registry import validate; from engine.runs import RunStore; from engine.train import TrainingJob\n"
+              f"job = TrainingJob(validate('mlp', 'spiral', {{'epochs': 1000, 'batch_size': 10}}), RunStore({str(store.root)!r}), device='cpu')\n"
+              "print(job.run_id, flush=True); job.run()")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    run_id = int(proc.stdout.readline())
+    control = RunControl(store, run_id)
+    wait_for(lambda: control.progress().step > 0, what="the CLI run's first steps")
+    proc.kill()
+    proc.wait()
+    progress = wait_for(lambda: (p := control.progress()).status != "running" and p, what="the verdict")
+    assert progress.status == "interrupted"
+
+
+def test_the_cli_run_obeys_a_page_s_stop(data_env, store):
+    job = TrainingJob(validate("mlp", "spiral", {"epochs": 1000, "batch_size": 10}), store, device="cpu")
+    RunControl(store, job.run_id).stop()  # sent before it starts: the first look at the commands sees it
+    assert job.run() == "stopped"
 
 
 def test_load_trained_restores_the_run(data_env, store):

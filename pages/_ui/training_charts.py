@@ -22,18 +22,24 @@ def _layout(fig: go.Figure, title: str, x_mode: str, log_y: bool = False, height
     return fig
 
 
-def step_loss_figure(runs: list[tuple[str, pd.DataFrame]], x_mode: str, smoothing: float, log_y: bool) -> go.Figure:
-    """Per-step training loss: the raw curve faint, the smoothed one on top (like TensorBoard)."""
+def loss_curve(metrics: pd.DataFrame, x_mode: str, smoothing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, raw, smoothed) of a whole run's per-step losses (a live view extends its own instead)."""
+    steps = metrics[metrics.name == "loss"]
+    y = steps.value.to_numpy(dtype=float)
+    return x_axis(steps, x_mode).to_numpy(dtype=float), y, smooth(y, smoothing)
+
+
+def step_loss_figure(curves: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], x_mode: str,
+                     log_y: bool) -> go.Figure:
+    """Per-step training loss, one (label, x, raw, smoothed) per run: the raw curve faint, the
+    smoothed one on top (like TensorBoard); thinned for display, spikes kept."""
     fig = go.Figure()
-    for i, (label, metrics) in enumerate(runs):
-        colour = PALETTE[i % len(PALETTE)]
-        steps = metrics[metrics.name == "loss"]
-        if steps.empty:
+    for i, (label, x, y, smoothed) in enumerate(curves):
+        if not len(y):
             continue
-        x = x_axis(metrics, x_mode).loc[steps.index].to_numpy()
-        y = steps.value.to_numpy(dtype=float)
+        colour = PALETTE[i % len(PALETTE)]
         rx, ry = downsample_minmax(x, y, MAX_POINTS)
-        sx, sy = downsample_minmax(x, smooth(y, smoothing), MAX_POINTS)
+        sx, sy = downsample_minmax(x, smoothed, MAX_POINTS)
         fig.add_scatter(x=rx, y=ry, mode="lines", name=f"{label} loss", opacity=0.25, showlegend=False,
                         hoverinfo="skip", line=dict(color=colour, width=1))
         fig.add_scatter(x=sx, y=sy, mode="lines", name=f"{label} loss (smoothed)", line=dict(color=colour, width=2))

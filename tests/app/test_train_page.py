@@ -121,6 +121,10 @@ def test_refresh_reattaches_and_two_sessions_train_at_once(shared_data_dir):
     assert ids[0] != ids[1]
     assert [store.get_run(i).status for i in ids] == ["running", "running"]
     assert [store.get_run(i).params["depth"] for i in ids] == [2, 3]
+    # Each trains in its own process: both get going at once.
+    deadline = time.monotonic() + 60
+    while not all(store.get_run(i).progress.get("step") for i in ids) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     # A refresh is a new session with the same URL: it finds the running run and can stop it.
     refreshed = fresh(model="mlp", dataset="spiral", run=str(ids[0]))

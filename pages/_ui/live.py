@@ -1,0 +1,54 @@
+"""Live views of a run that trains in its own process: read only what is new, rebuild only what changed.
+
+Each page keeps one LiveRun per run it shows in st.session_state (this session's, never shared): the
+engine's RunFollower (progress and the metric rows read so far) and the figures it last built, each
+with the version it was built from. A refresh that finds nothing new rebuilds nothing.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import streamlit as st
+
+from engine.jobs import Progress
+from engine.live import RunFollower
+from engine.runs import RunStore
+
+FAST_S = 0.5   # while steps are coming: a new point is on screen within about this long
+SLOW_S = 2.0   # paused (or still starting up): only a resume from elsewhere can change the view
+KEEP_RUNS = 4  # live views kept per session; older ones are dropped (and re-read if reopened)
+
+
+def refresh_every(progress: Progress | None) -> float | None:
+    """How often a live view should poll: fast while a run trains, slowly while it is paused or
+    starting, not at all once it has ended."""
+    if progress is None or not progress.running:
+        return None
+    return FAST_S if progress.state == "training" else SLOW_S
+
+
+class LiveRun:
+    def __init__(self, store: RunStore, run_id: int):
+        self.follower = RunFollower(store, run_id)
+        self._figures: dict[str, tuple[Any, Any]] = {}
+
+    def figure(self, name: str, version: Any, build: Callable[[], Any]) -> Any:
+        """The figure `name` built from `version` of the data (and the view's settings); rebuilt
+        only when the version changes."""
+        cached = self._figures.get(name)
+        if cached is None or cached[0] != version:
+            cached = (version, build())
+            self._figures[name] = cached
+        return cached[1]
+
+
+def live_run(store: RunStore, run_id: int) -> LiveRun:
+    """This session's live view of run `run_id` (created and polled once on first use)."""
+    runs: dict = st.session_state.setdefault("_live_runs", {})
+    key = (str(store.root), int(run_id))
+    if key not in runs:
+        runs[key] = LiveRun(store, run_id)
+        runs[key].follower.poll()
+        while len(runs) > KEEP_RUNS:
+            runs.pop(next(iter(runs)))
+    return runs[key]
