@@ -50,8 +50,7 @@ WATCH_LOSS_CHART = """(pattern) => {
     for (const gd of document.querySelectorAll('.js-plotly-plot')) {
       const trace = (gd._fullData || []).find(t => re.test(t.name || ''));
       if (!trace || !trace._length) continue;
-      const xs = gd.data[trace.index].x;
-      const newest = xs[xs.length - 1];
+      const newest = trace.x[trace._length - 1];
       if (newest !== last) { last = newest; window.__seen.push([Date.now(), newest]); }
     }
   }, 20);

@@ -50,8 +50,9 @@ def downsample_minmax(x, y, max_points: int) -> tuple[np.ndarray, np.ndarray]:
     The points are cut into max_points // 2 equal runs (buckets) and each bucket keeps its lowest
     and its highest point, in their original order: a plain stride would skip most spikes. NaNs
     are ignored when picking; a bucket with no number at all keeps its first point (a gap in the
-    line). The last point is always kept (one more than the cap at most). At or below the cap x
-    and y come back unchanged.
+    line). The newest (last) point is always kept, a live curve ends where the run is (so one point
+    over the cap when it is neither its bucket's min nor max). At or below the cap x and y come
+    back unchanged.
     """
     x, y = np.asarray(x), np.asarray(y, dtype=float)
     n = len(y)

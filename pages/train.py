@@ -27,6 +27,8 @@ COMPARE_REFRESH_S = 5.0  # the comparison follows running runs (e.g. from the CL
 INSPECT_PAGES = {"cnn": "saliency.py", "resnet": "saliency.py"}  # models each inspection page can open
 # Model families looked inside on their own page; classifiers are looked inside here.
 FAMILY_PAGES = {"sequence": "attention.py", "generative": "latent.py"}
+# Runs of models outside the registry, and the page that trains and shows them.
+OTHER_RUN_PAGES = {"word2vec": "embeddings.py", "fasttext": "embeddings.py", "linear_rnn": "attention.py"}
 
 
 @st.cache_data(max_entries=32, show_spinner="Classifying the validation set...")
@@ -140,13 +142,21 @@ with live:
     if run_id is None:
         st.info("Set the model and the data on the left, then press **Start** (or **Step** for one epoch at a time).",
                 icon=":material/arrow_back:")
+        # Runs training right now, started elsewhere (another tab, the CLI): one click to watch one.
+        for other in [r for r in store.list_runs(limit=50) if r.status == "running" and r.model in specs][:5]:
+            if st.button(f"Watch run {other.id}: {other.model} on {other.dataset}, training now",
+                         icon=":material/visibility:", key=f"watch_{other.id}"):
+                select_run(other.id)
+                st.rerun()
     elif current is None:
         st.warning(f"Run {run_id} no longer exists.")
         select_run(None)
-    elif current.model not in specs:  # word vectors, trained by gensim
-        target = next(p for p in PAGES if p.file == "embeddings.py")
-        st.info(f"Run {run_id} is a {current.model} run on the {current.dataset} corpus, trained on the "
-                f"{target.title} page: its vectors are explored there.", icon=":material/info:")
+    elif current.model not in specs:  # word vectors (gensim) and the linear-RNN demo: not Trainer models
+        target = next(p for p in PAGES if p.file == OTHER_RUN_PAGES.get(current.model, "embeddings.py"))
+        vectors = target.file == "embeddings.py"
+        st.info(f"Run {run_id} is a {current.model} run on {'the ' if vectors else ''}{current.dataset}"
+                f"{' corpus' if vectors else ''}, trained on the {target.title} page: "
+                f"{'its vectors are explored' if vectors else 'it is shown'} there.", icon=":material/info:")
         st.page_link(page(target), label=f"Open the {target.title} page", icon=":material/arrow_forward:")
         current = None
 
@@ -173,7 +183,8 @@ with live:
                 text += " · starting its process..."
             elif p.running and p.eta_s is not None and not p.paused:
                 text += f" · ETA {p.eta_s:,.0f} s"
-            st.progress(p.done_fraction, text=text)
+            # In steps of 0.5 %: the bar animates each time it moves, and that costs the browser.
+            st.progress(round(p.done_fraction * 200) / 200, text=text)
             if p.status in ("diverged", "failed"):
                 st.error(p.message, icon=":material/error:")
             elif p.status in ("stopped", "interrupted"):
@@ -260,11 +271,12 @@ with live:
 # ---- compare runs --------------------------------------------------------------------------------
 st.divider()
 st.subheader("Compare runs")
-any_running = any(r.status == "running" for r in store.list_runs())
+# The run on show is followed by the live view above; other running runs (e.g. from the CLI) are
+# followed here, at a slower pace.
+others_running = any(r.status == "running" and r.id != run_id for r in store.list_runs())
 
 
-# Follows running runs by itself (e.g. ones started from the CLI), at a slower pace than the live view.
-@st.fragment(run_every=COMPARE_REFRESH_S if any_running else None)
+@st.fragment(run_every=COMPARE_REFRESH_S if others_running else None)
 def compare_runs():
     all_runs = store.list_runs()
     if not all_runs:

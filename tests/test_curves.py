@@ -59,6 +59,15 @@ def test_downsample_keeps_the_spikes_and_respects_the_cap():
     assert np.array_equal(dy, y[dx])  # real points, not averages
 
 
+def test_downsample_always_keeps_the_newest_point():
+    x = np.arange(10_001)
+    y = np.zeros(10_001)
+    y[-1] = 0.5  # neither the bucket's min nor its max: kept because it is where the run is
+    y[-50] = 1.0
+    dx, dy = downsample_minmax(x, y, 100)
+    assert len(dx) <= 101 and dx[-1] == 10_000 and dy[-1] == 0.5
+
+
 def test_downsample_under_the_cap_is_unchanged():
     x, y = np.arange(50), np.linspace(0.0, 1.0, 50)
     dx, dy = downsample_minmax(x, y, 50)

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from engine.curves import downsample_minmax, smooth, x_axis
 
-MAX_POINTS = 4000  # above this the display (never the store) keeps min/max per bucket
+MAX_POINTS = 2000  # above this the display (never the store) keeps min/max per bucket (~2 per pixel)
 X_TITLES = {"step": "step", "epoch": "epoch", "wall": "seconds since start"}
 # TF Playground's colours: blue for class 0, orange for class 1.
 BLUE, ORANGE = "#0877bd", "#f59322"

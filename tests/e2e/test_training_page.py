@@ -2,6 +2,8 @@
 
 Runs after test_browser.py (file order): it leaves runs in the server's data dir.
 """
+import time
+
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob
@@ -65,3 +67,44 @@ def test_live_curves_grow_then_stop_then_compare(page, app_url, app_data_dir, sc
     page.get_by_role("heading", name="Compare runs").scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     page.screenshot(path=screenshots / "training-compare.png")
+
+
+def _training_pid(store: RunStore, run_id: int) -> int:
+    """The pid of the process training the run (its owner, as the store records it)."""
+    import sqlite3
+    with sqlite3.connect(store.db_path) as conn:
+        owner = conn.execute("SELECT owner FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    return int(owner.rsplit(":", 2)[1])
+
+
+def test_step_pauses_visibly_then_a_killed_run_leaves_the_app_serving(page, app_url, app_data_dir, screenshots):
+    import os
+    import signal
+
+    store = RunStore(app_data_dir / "runs")
+    before = {r.id for r in store.list_runs()}
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.goto(f"{app_url}/training?model=mlp&dataset=spiral&epochs=1000&batch_size=8")
+    heading(page, "Training").wait_for(state="visible", timeout=60_000)
+    page.get_by_role("button", name="Step").click()
+    # However slow the machine, the pause is stored with the epoch it follows: the page shows it.
+    page.get_by_text("(paused after epoch 1)").wait_for(state="visible", timeout=90_000)
+    page.get_by_role("button", name="Resume").wait_for(state="visible")
+    (run_id,) = {r.id for r in store.list_runs()} - before
+    assert store.checkpoint_epochs(run_id) == [1]
+    page.screenshot(path=screenshots / "training-paused.png")
+
+    page.get_by_role("button", name="Resume").click()
+    page.wait_for_function(f"({POINTS})() > 0")
+    deadline = time.monotonic() + 60
+    while store.get_run(run_id).progress.get("epoch", 0) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.kill(_training_pid(store, run_id), signal.SIGKILL)  # the OOM killer, or a user's kill -9
+    page.get_by_text("the training process was killed").wait_for(state="visible", timeout=30_000)
+    assert store.get_run(run_id).status == "interrupted"
+    page.screenshot(path=screenshots / "training-killed.png")
+    # The app goes on serving: another page, and a new run.
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Home").click()
+    heading(page, "Deep Playground").wait_for(state="visible")
+    store.delete_run(run_id)
