@@ -5,21 +5,26 @@ code size); VAEs also have `encode(x) -> (mean, log-variance)`. Functions take m
 and return tensors / numpy arrays; a run of the wrong kind or a latent dimension out of range
 raises LatentError with a message a person can act on.
 
-GanSession trains a GAN one D or G step at a time (GAN Lab's buttons), in the engine: the page
-keeps only a token for it.
+GanSession trains a GAN one D or G step at a time (GAN Lab's buttons) as a job of its own
+(engine.jobs): a child process holds the model and waits for clicks, which reach it as store
+commands; the page keeps only the run id and draws what the job writes (per-step metrics, the
+fixed-noise samples as an artifact).
 """
 from __future__ import annotations
 
 import functools
 import math
-import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
+
+from engine.jobs import STOPPED_BY_USER, Job, Progress
 
 
 class LatentError(ValueError):
@@ -277,106 +282,243 @@ def default_classifier(info, device) -> nn.Module | None:
 
 
 # ---- GAN, one step at a time ---------------------------------------------------------------------
-@dataclass
-class GanSession:
-    """A DCGAN trained by hand: step D only, G only, or both, and watch the fixed-noise samples.
-    Lives in the engine (a per-session dict keyed by a token), never in Streamlit's shared cache."""
-    config: object  # engine.registry.RunConfig of a dcgan
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    data_dir: object = None
-    history: list = field(default_factory=list)  # one dict per step: kind, d_loss, g_loss, accuracies
+GAN_STEP_KINDS = ("d", "g", "both")
+GAN_STEP_METRICS = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc")
+MAX_STEPS_PER_COMMAND = 1000  # a click asks for 1, 10 or 100; the CLI may ask for more, not for ever
+SAMPLES = 64                  # the fixed-noise batch drawn after every command
+SESSION_IDLE_S = 30 * 60      # a session nobody clicks for this long ends itself (and frees its process)
 
-    def __post_init__(self):
+
+class GanSession(Job):
+    """A DCGAN trained by hand (GAN Lab's buttons): step D only, G only, or both, and watch the
+    same noise batch change.
+
+    A job like any other run (engine.jobs): creating it creates the run (status running, state
+    "paused": waiting for clicks); `start()` builds the model in a child process, which then waits
+    for commands:
+        step   {"n": 1..1000, "what": "d" | "g" | "both"}   (RunControl.step) n steps, then wait again
+        finish                                              checkpoint epoch 1, end "completed"
+        stop                                                checkpoint epoch 1, end "stopped"
+    Per step it writes d_loss, g_loss, d_real_acc, d_fake_acc (and loss = their sum, for the
+    Training page's step chart) as metric rows (epoch 1, step = steps so far); after each command,
+    the 64 fixed-noise samples as artifact "samples" at epoch k (k = commands that stepped, 0 = fresh
+    weights), then the progress: state "paused" again, and in `final` the counts (d_steps, g_steps,
+    steps, commands) and the id of the last command done (`command`), so a page can tell whether
+    a click is still waiting (see `hand_gan_state`). Nobody clicking for `idle_timeout_s` ends it.
+    """
+
+    def __init__(self, config, store, device=None, data_dir=None, idle_timeout_s: float = SESSION_IDLE_S):
+        from engine.device import pick_device
+        if config.model != "dcgan":
+            raise LatentError(f"step-by-step training is for the DCGAN; {config.model} trains with Start")
+        self.config = config
+        self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.data_dir = data_dir
+        self.idle_timeout_s = float(idle_timeout_s)
+        # Only the config's own keys (and the device): run_config() rebuilds the config from them.
+        params = {**config.as_dict(), "device": str(self.device)}
+        super().__init__(store, store.create_run(config.model, config.dataset, params))
+        self.d_steps = self.g_steps = self.steps = self.commands_done = 0
+        self._done_id = 0
+        self._samples_step: int | None = None  # the step count when the last samples were saved
+        self.progress.epochs = 1
+        self.progress.state = "paused"  # waiting for clicks (they queue while the model is built)
+        self.progress.note = "building the model"
+        self._write_counts()
+
+    # ---- what the page reads -----------------------------------------------------------------
+    def _counts(self) -> dict:
+        return {"d_steps": self.d_steps, "g_steps": self.g_steps, "steps": self.steps,
+                "commands": self.commands_done, "command": self._done_id}
+
+    def _write_counts(self, rows: list[tuple] | None = None) -> None:
+        self.progress.step = self.steps
+        self.progress.final = self._counts()
+        self.write_progress(rows)
+
+    def _summary(self) -> str:
+        return f"{self.d_steps} D steps and {self.g_steps} G steps"
+
+    # ---- the job -------------------------------------------------------------------------------
+    def _work(self) -> tuple[str, str | None]:
+        gan = _HandGan(self.config, self.device, self.data_dir)
+        self._save_samples(gan)
+        self.progress.note = f"waiting for a click ({self._summary()} so far)"
+        self._write_counts()
+        queue: deque = deque()
+        idle_since = time.monotonic()
+        while True:
+            if not queue:
+                queue.extend(self.commands(force=True))
+            if not queue:
+                if time.monotonic() - idle_since > self.idle_timeout_s:
+                    return self._end(gan, "stopped", (
+                        f"ended itself after {self.idle_timeout_s / 60:g} minutes without a click "
+                        f"({self._summary()}); its weights are kept as checkpoint epoch 1"))
+                time.sleep(self.poll_seconds)
+                continue
+            command = queue.popleft()
+            if command.verb == "stop":
+                return self._end(gan, "stopped", f"{STOPPED_BY_USER} after {self._summary()}; "
+                                                 f"its weights are kept as checkpoint epoch 1")
+            if command.verb == "finish":
+                return self._end(gan, "completed", f"trained by hand: {self._summary()}")
+            rows, note = [], f"waiting for a click ({self._summary()} so far)"
+            if command.verb == "step":
+                rows, problem = self._run_steps(gan, command, queue)
+                if rows is None:  # a stop came in between the steps
+                    return self._end(gan, "stopped", f"{STOPPED_BY_USER} after {self._summary()}; "
+                                                     f"its weights are kept as checkpoint epoch 1")
+                note = problem or f"waiting for a click ({self._summary()} so far)"
+            # pause / resume mean nothing here: between clicks the session is always paused.
+            self._done_id = command.id
+            self.progress.state, self.progress.note = "paused", note
+            self._write_counts(rows)  # the last rows and "done" in one write: the page sees both at once
+            idle_since = time.monotonic()
+
+    def _run_steps(self, gan: "_HandGan", command, queue: deque) -> tuple[list[tuple] | None, str | None]:
+        """The steps one command asks for. Rows go to the store as they come (about every 0.3 s,
+        so a long command draws live); returns the rows not written yet (None when a stop arrived
+        meanwhile: it is obeyed at once) and why the command was ignored, if it was."""
+        what = command.args.get("what", "both")
+        try:
+            n = int(command.args.get("n", 1))
+        except (TypeError, ValueError):
+            n = 0
+        if what not in GAN_STEP_KINDS or not 1 <= n <= MAX_STEPS_PER_COMMAND:
+            return [], (f"ignored a command to step {what!r} x {command.args.get('n')!r}: step 'd', 'g' or "
+                        f"'both', 1 to {MAX_STEPS_PER_COMMAND} times")
+        self.progress.state = "training"
+        label = {"d": "D", "g": "G", "both": "D and G"}[what]
+        rows: list[tuple] = []
+        last_write = time.monotonic()
+        for i in range(n):
+            queue.extend(self.commands())
+            if any(c.verb == "stop" for c in queue):
+                self._write_counts(rows)
+                return None, None
+            stats = gan.step(what)
+            self.steps += 1
+            self.d_steps += what in ("d", "both")
+            self.g_steps += what in ("g", "both")
+            wall = time.time()
+            rows += [(self.steps, 1, name, stats[name], wall) for name in GAN_STEP_METRICS if name in stats]
+            rows.append((self.steps, 1, "loss", stats.get("d_loss", 0.0) + stats.get("g_loss", 0.0), wall))
+            if time.monotonic() - last_write > 0.3 and i < n - 1:
+                self.progress.note = f"step {label}: {i + 1}/{n}"
+                self._write_counts(rows)
+                rows, last_write = [], time.monotonic()
+        self._save_samples(gan)  # before the progress that says the command is done
+        return rows, None
+
+    def _save_samples(self, gan: "_HandGan") -> None:
+        """The fixed-noise samples now, as artifact "samples" at epoch k (0: fresh weights; then
+        one more per command that stepped), with "counts" (D steps, G steps, steps) they were drawn at."""
+        if self._samples_step is not None:
+            if self._samples_step == self.steps:
+                return  # nothing changed since the last ones
+            self.commands_done += 1
+        self.store.save_artifacts(self.run_id, self.commands_done, {
+            "samples": gan.samples().numpy(), "counts": np.array([self.d_steps, self.g_steps, self.steps])})
+        self._samples_step = self.steps
+
+    def _end(self, gan: "_HandGan", status: str, message: str) -> tuple[str, str]:
+        """Checkpoint (epoch 1: the whole session is one "epoch"), so every view and CLI verb can
+        open the run, whatever ended it."""
+        self._save_samples(gan)  # a stop in the middle of a command: the samples of its last step
+        self.store.save_checkpoint(self.run_id, 1, gan.model.state_dict())
+        self.progress.epoch = 1
+        self._write_counts()
+        self.progress.final = {"d_steps": self.d_steps, "g_steps": self.g_steps, "steps": self.steps}
+        return status, message
+
+    def _release(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+class _HandGan:
+    """The model, its optimisers and its data, as the session's process holds them."""
+
+    def __init__(self, config, device: torch.device, data_dir=None):
         from engine.data import load_dataset
         from engine.device import seed_everything
         from engine.models.gan import gan_optimizers
         from engine.train import build_model
-        if self.config.model != "dcgan":
-            raise LatentError(f"step-by-step training is for the DCGAN; {self.config.model} trains with Start")
-        self.generator = seed_everything(self.config.training["seed"])
-        self.data = load_dataset(self.config.dataset, self.config.dataset_options, data_dir=self.data_dir)
-        self.model = build_model(self.config, self.data).to(self.device).train()
+        self.generator = seed_everything(config.training["seed"])
+        data = load_dataset(config.dataset, config.dataset_options, data_dir=data_dir)
+        self.device = device
+        self.model = build_model(config, data).to(device).train()
         self.opt_d, self.opt_g = gan_optimizers(self.model)
-        self.x = self.data.x_train.to(self.device)
-        self.y = self.data.y_train.to(self.device)
-        self.batch_size = min(self.config.training["batch_size"], len(self.x))
-        self.noise = fixed_noise(self.model.latent, 64, seed=0)
-        self.lock = threading.Lock()
+        self.x, self.y = data.x_train.to(device), data.y_train.to(device)
+        self.batch_size = min(config.training["batch_size"], len(self.x))
+        self.noise = fixed_noise(self.model.latent, SAMPLES, seed=0)
+        self.labels = (torch.arange(SAMPLES) % self.model.num_classes) if self.model.conditional else None
 
-    @property
-    def d_steps(self) -> int:
-        return sum(r["kind"] in ("d", "both") for r in self.history)
-
-    @property
-    def g_steps(self) -> int:
-        return sum(r["kind"] in ("g", "both") for r in self.history)
-
-    def step(self, which: str = "both", n: int = 1) -> dict[str, float]:
-        """`n` steps of D ("d"), G ("g") or one of each ("both"); returns the last step's stats."""
+    def step(self, what: str) -> dict[str, float]:
+        """One step of D ("d"), G ("g") or one of each ("both") on a random batch; its stats."""
         from engine.models.gan import d_step, g_step
-        if which not in ("d", "g", "both"):
-            raise LatentError(f"step 'd', 'g' or 'both', not {which!r}")
-        with self.lock:
-            for _ in range(n):
-                idx = torch.randint(len(self.x), (self.batch_size,), generator=self.generator).to(self.device)
-                real, labels = self.x[idx] * 2 - 1, (self.y[idx] if self.model.conditional else None)
-                stats = {}
-                if which in ("d", "both"):
-                    stats.update(d_step(self.model, real, labels, self.opt_d))
-                if which in ("g", "both"):
-                    stats.update(g_step(self.model, len(real), labels, self.opt_g, self.device))
-                row = {"step": len(self.history) + 1, "kind": which, "time": time.time(),
-                       **{k: v.item() for k, v in stats.items()}}
-                self.history.append(row)
-        return row
+        idx = torch.randint(len(self.x), (self.batch_size,), generator=self.generator).to(self.device)
+        real, labels = self.x[idx] * 2 - 1, (self.y[idx] if self.model.conditional else None)
+        stats = {}
+        if what in ("d", "both"):
+            stats.update(d_step(self.model, real, labels, self.opt_d))
+        if what in ("g", "both"):
+            stats.update(g_step(self.model, len(real), labels, self.opt_g, self.device))
+        return {k: v.item() for k, v in stats.items()}
 
-    def samples(self, labels=None) -> torch.Tensor:
-        """The fixed noise batch through G (eval mode), in [0, 1]."""
-        with self.lock:
-            self.model.eval()
-            try:
-                if labels is None and self.model.conditional:
-                    labels = torch.arange(len(self.noise)) % self.model.num_classes
-                return decode(self.model, self.noise, labels)
-            finally:
-                self.model.train()
-
-    def save(self, store) -> int:
-        """Write the session as a completed run (its step stats as metrics, one checkpoint) so
-        every view of the page and the CLI can open it."""
-        with self.lock:
-            # Only the config's own keys: run_config() rebuilds the config from the stored params.
-            params = {**self.config.as_dict(), "device": str(self.device)}
-            run_id = store.create_run(self.config.model, self.config.dataset, params)
-            rows = [(r["step"], 1, name, r[name], r["time"]) for r in self.history
-                    for name in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc") if name in r]
-            rows += [(r["step"], 1, "loss", r.get("d_loss", 0.0) + r.get("g_loss", 0.0), r["time"]) for r in self.history]
-            store.append_metrics(run_id, rows)
-            store.save_checkpoint(run_id, 1, self.model.state_dict())
-            store.set_status(run_id, "completed",
-                             f"trained by hand: {self.d_steps} D steps and {self.g_steps} G steps",
-                             final={"d_steps": self.d_steps, "g_steps": self.g_steps})
-            return run_id
+    def samples(self) -> torch.Tensor:
+        """The fixed noise batch through G (eval mode), in [0, 1], on the CPU: what
+        `sample(model, 64, seed=0)` gives for the saved checkpoint."""
+        self.model.eval()
+        try:
+            return decode(self.model, self.noise, self.labels)
+        finally:
+            self.model.train()
 
 
-_SESSIONS: dict[str, GanSession] = {}
-MAX_SESSIONS = 8  # oldest dropped beyond this: each holds a model and the dataset on its device
+def start_gan_session(config, store, device=None, data_dir=None, idle_timeout_s: float = SESSION_IDLE_S) -> GanSession:
+    """Create a hand-stepped GAN's run and start its process; returns at once (clicks may be
+    sent straight away: they wait in the store while the model is built)."""
+    return GanSession(config, store, device=device, data_dir=data_dir, idle_timeout_s=idle_timeout_s).start()
 
 
-def new_gan_session(config, device=None, data_dir=None) -> str:
-    """Start a hand-stepped GAN; returns the token to find it again."""
-    from engine.device import pick_device
-    session = GanSession(config, device if isinstance(device, torch.device) else pick_device(device), data_dir)
-    token = secrets.token_hex(8)
-    _SESSIONS[token] = session
-    while len(_SESSIONS) > MAX_SESSIONS:
-        _SESSIONS.pop(next(iter(_SESSIONS)))
-    return token
+def finish_gan_session(store, run_id: int) -> None:
+    """Ask a hand-stepped GAN to save itself as a completed run (after any steps still queued)."""
+    store.send_command(run_id, "finish")
 
 
-def gan_session(token: str | None) -> GanSession | None:
-    return _SESSIONS.get(token) if token else None
+@dataclass(frozen=True)
+class HandGanState:
+    """What a page shows of a hand-stepped GAN: its counts, and whether it is still working on a
+    click (running a command, or one is waiting in the store)."""
+    d_steps: int
+    g_steps: int
+    steps: int
+    commands: int  # commands that stepped: the epoch of the latest "samples" artifact
+    busy: bool
 
 
-def drop_gan_session(token: str | None) -> None:
-    _SESSIONS.pop(token, None)
+def hand_gan_state(store, progress: Progress) -> HandGanState:
+    final = progress.final or {}
+    busy = False
+    if progress.running:
+        busy = progress.state != "paused" or bool(store.commands_since(progress.run_id, int(final.get("command", 0))))
+    return HandGanState(int(final.get("d_steps", 0)), int(final.get("g_steps", 0)), int(final.get("steps", 0)),
+                        int(final.get("commands", 0)), busy)
+
+
+def is_hand_gan(run) -> bool:
+    """A run made by GanSession (its progress counts D and G steps), not by the Trainer."""
+    return run.model == "dcgan" and "d_steps" in (run.progress.get("final") or {})
+
+
+def recent_gan_problem(metrics: pd.DataFrame, window: int = 20) -> str | None:
+    """engine.models.gan.gan_problem over the mean of the last `window` hand steps' stats (long
+    metric rows as the store gives them); None until there are that many D steps."""
+    from engine.models.gan import gan_problem
+    d = metrics.value[metrics.name == "d_loss"].tail(window)
+    if len(d) < window:
+        return None
+    g = metrics.value[metrics.name == "g_loss"].tail(window)
+    return gan_problem({"d_loss": float(d.mean()), "g_loss": float(g.mean()) if len(g) else 0.0})

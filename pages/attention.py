@@ -1,9 +1,15 @@
 """Attention: train a transformer or a seq2seq model on a sequence task and watch its attention
 form; type inputs and read every head; the pretrained MiniLM with integrated-gradients beside its
-attention; positional encodings; and the recurrent models attention replaced."""
+attention; positional encodings; and the recurrent models attention replaced.
+
+Every run here (the linear-RNN demo's too) trains in its own process (engine.jobs): the page starts
+it, sends Stop / Resume / Next epoch through the run store (RunControl), and its live views read
+the run's progress from the store, rebuilding the attention maps only when a new checkpoint appears.
+"""
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import streamlit as st
@@ -12,17 +18,20 @@ from engine.attention import (KIND_TITLES, SEQ2SEQ_MODELS, attention_for_run, po
                               sinusoidal_positions)
 from engine.data import get_info
 from engine.data.sequences import TASKS
-from engine.models.recurrent import gradient_flow, train_linear_rnn, unroll
+from engine.jobs import Progress, RunControl
+from engine.models.recurrent import gradient_flow, unroll
 from engine.params import ParamError
 from engine.paths import runs_dir
 from engine.registry import TRAINING_PARAMS, get_spec, validate
-from engine.runs import RunStore
-from engine.train import active_jobs, load_trained, start_training
+from engine.rnn_demo import LinearRnnJob
+from engine.runs import Run, RunStore
+from engine.train import load_trained, start_training
 from pages._ui import attention_charts as charts
+from pages._ui import live as live_ui
 from pages._ui import run_link
 from pages._ui.params_ui import param_inputs
 
-REFRESH_S = 1.0  # the probe heatmaps poll for a new checkpoint this often while a run trains
+OTHERS_REFRESH_S = 5.0  # other listed runs that train are checked this often (their picker label)
 VIEWS = ("Trained models", "MiniLM (pretrained)", "Positional encodings", "Recurrent")
 # Page defaults that train the toy tasks in seconds on a CPU (the registry's are generic).
 TRAIN_DEFAULTS = {"lr": 3e-3, "batch_size": 128, "epochs": 8}
@@ -80,23 +89,51 @@ def train_form(models: tuple[str, ...], datasets: tuple[str, ...], defaults: dic
         st.rerun()
 
 
-def run_controls(run_id: int) -> None:
-    """Stop, and while paused between epochs: resume or train one more epoch."""
-    job = active_jobs().get(run_id)
-    if job is None:
+def run_controls(run_id: int, progress: Progress) -> None:
+    """Stop, and while paused between epochs: Resume or Next epoch. Drawn for the state the page
+    read at the top of this run; its live view reruns the page when that state changes."""
+    if not progress.running:
         return
+    control = RunControl(store, run_id)
     stop, resume, step, _ = st.columns(4)
     if stop.button("Stop training", icon=":material/stop:", key=f"stop_{run_id}", width="stretch"):
-        job.stop()
-        job.join(10)
-        st.rerun(scope="app")
-    if job.progress.paused:
+        control.stop(wait=5)
+        st.rerun()
+    if progress.paused:
         if resume.button("Resume", icon=":material/play_arrow:", key=f"resume_{run_id}", width="stretch"):
-            job.resume()
-            st.rerun(scope="fragment")
+            control.resume()
+            taken_up(control, progress.epoch)
+            st.rerun()
         if step.button("Next epoch", icon=":material/skip_next:", key=f"next_{run_id}", width="stretch"):
-            job.step_epoch()
-            st.rerun(scope="fragment")
+            control.step()
+            taken_up(control, progress.epoch)
+            st.rerun()
+
+
+def taken_up(control: RunControl, epoch: int, timeout: float = 1.0) -> None:
+    """Wait (a moment at most) for a paused job to take up Resume / Next epoch (it reads its commands
+    every 0.1 s), so the page redraws in the run's new state instead of paused for one more refresh."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        p = control.progress()
+        if not p.paused or p.epoch > epoch:
+            return
+        time.sleep(0.05)
+
+
+def follow_other_runs(runs: list[Run], shown: int | None) -> None:
+    """Rerun the page when a listed run that trains (other than the one on show: its live view follows
+    it) ends, so the run picker's labels say so."""
+    others = [r.id for r in runs if r.status == "running" and r.id != shown]
+    if not others:
+        return
+
+    @st.fragment(run_every=OTHERS_REFRESH_S)
+    def watch() -> None:
+        if any(RunControl(store, run_id).progress().status != "running" for run_id in others):
+            st.rerun(scope="app")
+
+    watch()
 
 
 def layer_head_picker(stack: np.ndarray, key: str) -> tuple[int, int | None]:
@@ -113,13 +150,22 @@ def layer_head_picker(stack: np.ndarray, key: str) -> tuple[int, int | None]:
 
 
 def show_stack(stack: np.ndarray, keys: list[str], queries: list[str], title: str, key: str,
-               x_title: str = "attends to (key)", y_title: str = "query") -> None:
+               x_title: str = "attends to (key)", y_title: str = "query",
+               live: live_ui.LiveRun | None = None, version=None) -> None:
+    """One head's map (and, on request, every head's). With a live view and the version of the
+    data, a refresh that finds the same data reuses the figures instead of rebuilding them."""
     layer, head = layer_head_picker(stack, key)
     matrix = stack[layer].mean(0) if head is None else stack[layer, head]
     name = f"{title}, layer {layer}, " + ("mean of the heads" if head is None else f"head {head}")
-    st.plotly_chart(charts.heatmap(matrix, keys, queries, name, x_title, y_title), key=f"{key}_map")
+
+    def figure(part: str, build):
+        return build() if live is None else live.figure(f"{key}_{part}", (version, layer, head), build)
+
+    st.plotly_chart(figure("map", lambda: charts.heatmap(matrix, keys, queries, name, x_title, y_title)),
+                    key=f"{key}_map")
     if stack.shape[0] * stack.shape[1] > 1 and st.toggle("All layers and heads (model view)", key=f"{key}_grid"):
-        st.plotly_chart(charts.head_grid(stack, keys, queries, f"{title}: every layer and head"), key=f"{key}_all")
+        st.plotly_chart(figure("all", lambda: charts.head_grid(stack, keys, queries, f"{title}: every layer and head")),
+                        key=f"{key}_all")
 
 
 def axes_for(kind: str, result) -> tuple[list[str], list[str], str, str]:
@@ -144,10 +190,13 @@ if "att_run" not in st.session_state:
     st.session_state.att_run = int(st.query_params["run"]) if st.query_params.get("run", "").isdigit() else None
     if st.session_state.att_run is not None and "view" not in st.query_params:
         try:
-            if store.get_run(st.session_state.att_run).model == "recurrent":
-                st.session_state.view = "Recurrent"
+            linked = store.get_run(st.session_state.att_run).model
         except KeyError:
-            pass
+            linked = None
+        if linked in ("recurrent", LinearRnnJob.MODEL):
+            st.session_state.view = "Recurrent"
+        if linked == LinearRnnJob.MODEL:  # the gradient demo's run (the Training page links here)
+            st.session_state.lr_run = st.session_state.att_run
 view = st.radio("View", VIEWS, horizontal=True, key="view", bind="query-params", label_visibility="collapsed")
 
 
@@ -165,55 +214,69 @@ def trained_models_view() -> None:
     labels = {r.id: f"#{r.id} {r.model} on {r.dataset} ({r.status}"
                     + (f", exact match {r.final['val_exact_match']:.3f}" if r.final.get("val_exact_match") is not None else "")
                     + ")" for r in runs}
-    run_id = st.selectbox("Run", ids, index=ids.index(current), format_func=labels.get, key=f"att_pick_{current}")
+    # The shown label is in the key: a browser keeps showing a selectbox's old label when only the
+    # label of its value changes (the run's status), so a new status makes a new picker.
+    run_id = st.selectbox("Run", ids, index=ids.index(current), format_func=labels.get,
+                          key=f"att_pick_{current}_{labels[current]}")
     if run_id != st.session_state.att_run:
         select_run(run_id)
+    follow_other_runs(runs, run_id)
     try:
         task = run_task(store, run_id)
     except (ParamError, KeyError) as err:
         st.error(str(err))
         return
     st.info(f"**What to expect on {TASKS[task.task][1].lower()}:** {task.expectation}", icon=":material/lightbulb:")
-    run = store.get_run(run_id)
-    running = run.status == "running"
+    progress = RunControl(store, run_id).progress()
+    # What this run of the script draws for (buttons, slider or live bar): the live view reruns the
+    # page when it changes (paused, resumed, ended; or the refresh pace, e.g. once the job is up).
+    shown = (progress.status, progress.paused, live_ui.refresh_every(progress))
+    live = live_ui.live_run(store, run_id)
+    planned = store.get_run(run_id).params.get("epochs", 1)
 
     st.subheader("Attention while training", anchor=False)
+    run_controls(run_id, progress)
 
-    @st.fragment(run_every=REFRESH_S if running else None)
-    def probe_view(run_id: int, was_running: bool) -> None:
-        run = store.get_run(run_id)
-        if was_running and run.status != "running":
-            st.rerun(scope="app")  # finished: redraw once with the epoch slider
-        if run.status == "running":
-            run_controls(run_id)
-        epochs = store.checkpoint_epochs(run_id)
-        total = run.params.get("epochs", 1)
-        if not epochs:
-            st.info("Training: the heatmaps appear when the first epoch's checkpoint is saved.",
-                    icon=":material/hourglass_top:")
-            return
-        if run.status == "running":
-            epoch = epochs[-1]
-            job = active_jobs().get(run_id)
-            state = "paused" if job is not None and job.progress.paused else "live"
-            hint = "press Resume or Next epoch" if state == "paused" else "refreshed every epoch"
-            st.progress(epoch / total, text=f"{state}: after epoch {epoch} of {total}, {hint}")
+    @st.fragment(run_every=live_ui.refresh_every(progress))
+    def probe_view(run_id: int) -> None:
+        """Polls the run's progress (and its new metric rows); the probe's maps are computed once per
+        checkpoint: a refresh that finds the same epoch reuses them."""
+        follower = live.follower
+        follower.poll()
+        p = follower.progress
+        if (p.status, p.paused, live_ui.refresh_every(p)) != shown:
+            st.rerun(scope="app")  # new buttons (Resume, Next epoch), the epoch slider once it ends
+        total = p.epochs or planned
+        if p.running:
+            epoch = p.epoch  # the job saves an epoch's checkpoint before it reports the epoch
+            if not epoch:
+                what = "starting its process" if p.state == "starting" else f"training epoch 1 of {total}"
+                st.progress(0.0, text=f"{what}...")
+                st.info("Training: the heatmaps appear when the first epoch's checkpoint is saved.",
+                        icon=":material/hourglass_top:")
+                return
+            # The job writes "paused" with the epoch's metrics, after its checkpoint: read from the
+            # store's progress, this cannot be missed however slow the machine.
+            state, hint = ("paused", "press Resume or Next epoch") if p.paused else ("live", "refreshed every epoch")
+            st.progress(min(epoch / max(total, 1), 1.0), text=f"{state}: after epoch {epoch} of {total}, {hint}")
         else:
+            epochs = store.checkpoint_epochs(run_id)
+            if p.status != "completed":
+                st.warning(f"Run {run_id} {p.status}: {p.message}", icon=":material/pause_circle:")
+            if not epochs:
+                st.info("This run saved no checkpoint: there is no attention to show.")
+                return
             epoch = st.select_slider("Epoch", epochs, value=epochs[-1], key=f"att_epoch_{run_id}",
                                      help="replay the probe's attention as it formed, epoch by epoch") \
                 if len(epochs) > 1 else epochs[0]
-            if run.status in ("diverged", "failed", "stopped", "interrupted"):
-                st.warning(f"Run {run_id} {run.status}: {run.message}")
-        metrics = store.metrics(run_id, ["val_exact_match"])
-        at_epoch = metrics[metrics.epoch == epoch]
+        metrics = follower.metrics
+        at_epoch = metrics[(metrics.name == "val_exact_match") & (metrics.epoch == epoch)]
         score = f", validation exact match {at_epoch.value.iloc[-1]:.3f}" if len(at_epoch) else ""
-        result = cached_attention(str(store.root), run_id, epoch, task.probe)
+        result, grid = live.figure("probe", epoch, lambda: probe_maps(run_id, epoch, task.probe))
         st.markdown(f"Probe `{task.probe}` → `{result.text}` after epoch {epoch}{score}")
-        st.plotly_chart(charts.head_grid(result.maps["cross"], result.source, result.output,
-                                         "Cross-attention for the probe: every layer and head"),
-                        key=f"probe_grid_{run_id}")
+        st.plotly_chart(grid, key=f"probe_grid_{run_id}")
 
-    probe_view(run_id, running)
+    probe_view(run_id)
 
     st.subheader("Your input", anchor=False)
     text_key = f"att_text_{run_id}"
@@ -224,8 +287,9 @@ def trained_models_view() -> None:
         st.session_state.att_seed = st.session_state.get("att_seed", 0) + 1
         st.session_state[text_key] = task.random_input(10_000 + st.session_state.att_seed)
 
-    # Refreshes with the probe while the run trains: your own input follows the newest checkpoint too.
-    @st.fragment(run_every=REFRESH_S if running else None)
+    # While the run trains, your own input follows the newest checkpoint too, at a slow pace (never
+    # faster than the probe; paused, the page reruns when the next epoch is in).
+    @st.fragment(run_every=live_ui.SLOW_S if progress.running and not progress.paused else None)
     def typed_input_view() -> None:
         left, right = st.columns([4, 1], vertical_alignment="bottom")
         text = left.text_input("Input sequence", key=text_key, max_chars=300,
@@ -235,24 +299,42 @@ def trained_models_view() -> None:
         if not epochs:
             st.info("The model can be queried once its first epoch is done.")
             return
-        try:
-            result = cached_attention(str(store.root), run_id, epochs[-1], text)
-        except ParamError as err:
-            st.error(str(err), icon=":material/error:")
+        epoch = epochs[-1]
+        # Computed once per (checkpoint, input): a refresh that finds neither changed reuses it (an
+        # input the model rejects included: its checkpoint is not read again every refresh).
+        result = live.figure("typed", (epoch, text), lambda: typed_attention(run_id, epoch, text))
+        if isinstance(result, ParamError):
+            st.error(str(result), icon=":material/error:")
             return
         for notice in result.notices:
             st.warning(notice, icon=":material/content_cut:")
         expected = task.target("".join(result.source))
         verdict = "" if expected is None else (" :green[:material/check_circle: right]" if result.text == expected
                                                else f" :red[:material/cancel: expected] `{expected}`")
-        st.markdown(f"**Output** (epoch {epochs[-1]}): `{result.text}`{verdict}")
+        st.markdown(f"**Output** (epoch {epoch}): `{result.text}`{verdict}")
         kinds = result.kinds()
         kind = st.radio("Attention", kinds, format_func=KIND_TITLES.get, horizontal=True, key="att_kind",
                         index=kinds.index("cross") if "cross" in kinds else 0)
         keys, queries, x_title, y_title = axes_for(kind, result)
-        show_stack(result.maps[kind], keys, queries, KIND_TITLES[kind], f"att_{kind}", x_title, y_title)
+        show_stack(result.maps[kind], keys, queries, KIND_TITLES[kind], f"att_{kind}", x_title, y_title,
+                   live=live, version=(epoch, text, kind))
 
     typed_input_view()
+
+
+def probe_maps(run_id: int, epoch: int, probe: str):
+    """The probe's attention at one checkpoint and its every-head grid (built once per checkpoint)."""
+    result = cached_attention(str(store.root), run_id, epoch, probe)
+    return result, charts.head_grid(result.maps["cross"], result.source, result.output,
+                                    "Cross-attention for the probe: every layer and head")
+
+
+def typed_attention(run_id: int, epoch: int, text: str):
+    """The attention for a typed input, or the ParamError that says what is wrong with it."""
+    try:
+        return cached_attention(str(store.root), run_id, epoch, text)
+    except ParamError as err:
+        return err
 
 
 # ---- MiniLM --------------------------------------------------------------------------------------
@@ -371,37 +453,52 @@ def recurrent_view() -> None:
     st.markdown("Before attention, a recurrent network carried everything it knew in one state vector, updated "
                 "step by step. Here an LSTM/GRU/RNN counts the ones in a binary sequence: watch the state "
                 "(and, for an LSTM, its cell and gates) move as it reads each bit.")
+    # Only the registered recurrent models: the linear-RNN demo's runs ("linear_rnn", also on
+    # count_ones) have no checkpoint to unroll; they are shown by the demo below.
     runs = [r for r in store.list_runs() if r.model == "recurrent"]
     with st.expander("Train a counting model", expanded=not runs, icon=":material/model_training:"):
         train_form(("recurrent",), ("count_ones",), COUNT_DEFAULTS, "rec.")
     if runs:
         ids = [r.id for r in runs]
         current = st.session_state.att_run if st.session_state.att_run in ids else ids[0]
-        run_id = st.selectbox("Run", ids, index=ids.index(current), key=f"rec_pick_{current}",
-                              format_func=lambda i: next(f"#{r.id} {r.params.get('cell', '')} hidden "
-                                                         f"{r.params.get('hidden', '')} ({r.status}"
-                                                         + (f", val acc {r.final['val_acc']:.3f}" if r.final.get("val_acc") is not None else "")
-                                                         + ")" for r in runs if r.id == i))
+        labels = {r.id: f"#{r.id} {r.params.get('cell', '')} hidden {r.params.get('hidden', '')} ({r.status}"
+                        + (f", val acc {r.final['val_acc']:.3f}" if r.final.get("val_acc") is not None else "")
+                        + ")" for r in runs}
+        run_id = st.selectbox("Run", ids, index=ids.index(current), format_func=labels.get,
+                              key=f"rec_pick_{current}_{labels[current]}")  # the label in the key: see above
+        follow_other_runs(runs, run_id)
         recurrent_run(run_id)
     st.divider()
     gradient_flow_view()
 
 
 def recurrent_run(run_id: int) -> None:
-    run = store.get_run(run_id)
+    progress = RunControl(store, run_id).progress()
+    shown = (progress.status, progress.paused, live_ui.refresh_every(progress))
+    live = live_ui.live_run(store, run_id)
+    planned = store.get_run(run_id).params.get("epochs", 1)
+    run_controls(run_id, progress)
 
-    @st.fragment(run_every=REFRESH_S if run.status == "running" else None)
-    def status_line(run_id: int, was_running: bool) -> None:
-        run = store.get_run(run_id)
-        if was_running and run.status != "running":
+    @st.fragment(run_every=live_ui.refresh_every(progress))
+    def status_line(run_id: int) -> None:
+        """The run's state from the store; the page reruns (the views below read the newest
+        checkpoint, the buttons change) when it pauses, resumes or ends."""
+        live.follower.poll()
+        p = live.follower.progress
+        if (p.status, p.paused, live_ui.refresh_every(p)) != shown:
             st.rerun(scope="app")
-        done = len(store.checkpoint_epochs(run_id))
-        st.progress(done / max(run.params.get("epochs", 1), 1), text=f"{run.status}: epoch {done} of "
-                                                                     f"{run.params.get('epochs')}")
-    status_line(run_id, run.status == "running")
+        total = p.epochs or planned
+        done = p.epoch if p.running else len(store.checkpoint_epochs(run_id))
+        state = "paused" if p.paused else "starting its process" if p.running and p.state == "starting" else p.status
+        st.progress(min(done / max(total, 1), 1.0), text=f"{state}: epoch {done} of {total}")
+        if p.status in ("diverged", "failed", "stopped", "interrupted"):
+            st.warning(f"Run {run_id} {p.status}: {p.message}", icon=":material/pause_circle:")
+
+    status_line(run_id)
     epochs = store.checkpoint_epochs(run_id)
     if not epochs:
         return
+    run = store.get_run(run_id)
     length = run.params.get("dataset_options", {}).get("length", 20)
     bits_key = f"rec_bits_{run_id}"
     if bits_key not in st.session_state:
@@ -415,7 +512,8 @@ def recurrent_run(run_id: int) -> None:
     inside = cached_unroll(str(store.root), run_id, epochs[-1], tuple(bits))
     prediction = float(inside.outputs[-1]) if inside.outputs is not None else float("nan")
     note = "" if len(bits) == length else f" (trained on length {length}: other lengths are extrapolation)"
-    st.markdown(f"**Ones:** {sum(bits)} · **model says:** {prediction:.2f} → {round(prediction)}{note}")
+    st.markdown(f"**Ones:** {sum(bits)} · **model says:** {prediction:.2f} → {round(prediction)}{note} "
+                f"(after epoch {epochs[-1]})")
     st.plotly_chart(charts.values_over_time(inside.hidden, bits, "Hidden state h_t"), key="rec_hidden")
     if inside.cell is not None:
         st.plotly_chart(charts.values_over_time(inside.cell, bits, "Cell state c_t (the LSTM's memory: a counter "
@@ -453,22 +551,80 @@ def gradient_flow_view() -> None:
     if broken:
         st.warning(f"Also overflowed (nan/inf, drawn as gaps): {', '.join(broken)}")
 
-    with st.expander("Train the linear RNN on counting (the classic exploding-gradient run)"):
+    linear_rnn_demo()
+
+
+def linear_rnn_demo() -> None:
+    """The classic exploding-gradient run: trained as a job (its own process, like every run), its
+    curve drawn live from the store."""
+    run_id = st.session_state.get("lr_run")
+    try:
+        progress = RunControl(store, run_id).progress() if run_id is not None else None
+    except KeyError:  # deleted meanwhile
+        run_id = progress = st.session_state.lr_run = None
+    with st.expander("Train the linear RNN on counting (the classic exploding-gradient run)",
+                     expanded=run_id is not None):
         a, b, c = st.columns(3)
         t_len = a.select_slider("Length", [10, 20, 40], value=40, key="lr_len")
         epochs = b.slider("Epochs", 5, 60, 30, key="lr_epochs")
         lr = c.select_slider("Learning rate", [1e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2], value=3e-2, key="lr_lr")
         st.caption("Plain gradient descent from u = -2, w = 0, length 40 with 12 ones each: at learning rate 0.03 "
                    "w overshoots past 1 and the loss becomes inf near epoch 29; at 0.01 it creeps down safely.")
-        if st.button("Train", key="lr_go"):
-            history = train_linear_rnn(t_len, epochs, lr=lr, target_ones=12 if t_len >= 40 else None)
-            st.line_chart({"loss": history["loss"]}, x_label="epoch", y_label="MSE")
-            if history["nan_epoch"] is not None:
-                st.error(f"The loss became {history['loss'][-1]} at epoch {history['nan_epoch']}: the gradients "
-                         f"exploded (w reached {history['w'][-1] if history['w'] else 'nan'}). Training stopped there.")
-            else:
-                st.success(f"Trained {epochs} epochs: final loss {history['loss'][-1]:.4g}, u = {history['u'][-1]:.3f}, "
-                           f"w = {history['w'][-1]:.3f} (ideal: u = 1, w = 1).")
+        running = progress is not None and progress.running
+        go, stop, _ = st.columns([1, 1, 2])
+        if go.button("Train", key="lr_go", icon=":material/play_arrow:", disabled=running, width="stretch"):
+            job = LinearRnnJob(store, t_len, epochs, lr, target_ones=12 if t_len >= 40 else None).start()
+            st.session_state.lr_run = job.run_id
+            st.rerun()
+        if running and stop.button("Stop", key="lr_stop", icon=":material/stop:", width="stretch"):
+            RunControl(store, run_id).stop(wait=5)
+            st.rerun()
+        if run_id is not None:
+            linear_rnn_run(run_id, progress)
+
+
+def linear_rnn_run(run_id: int, progress: Progress) -> None:
+    live = live_ui.live_run(store, run_id)
+    shown = (progress.status, progress.paused, live_ui.refresh_every(progress))
+    params = store.get_run(run_id).params
+
+    @st.fragment(run_every=live_ui.refresh_every(progress))
+    def curve() -> None:
+        """The run's loss and weights so far (only the new rows are read; the figure is rebuilt only
+        when rows came in), and its verdict once it has ended."""
+        follower = live.follower
+        follower.poll()
+        p = follower.progress
+        if (p.status, p.paused, live_ui.refresh_every(p)) != shown:
+            st.rerun(scope="app")  # the Train / Stop buttons follow the run's state
+        setting = (f"length {params['length']}, learning rate {params['lr']:g}"
+                   + (f", {params['target_ones']} ones each" if params.get("target_ones") is not None else ""))
+        if p.running:
+            what = "starting its process" if p.state == "starting" else f"epoch {p.epoch} of {p.epochs}"
+            st.progress(p.done_fraction, text=f"Run {run_id} ({setting}): {what}...")
+        metrics = follower.metrics
+        if not metrics.empty:
+            diverged_at = p.epoch if p.status == "diverged" else None
+            st.plotly_chart(live.figure("lr_curve", (follower.rows, diverged_at), lambda: linear_rnn_figure(
+                metrics, diverged_at)), key="lr_curve")
+        final = p.final
+        if p.status == "diverged":
+            st.error(f"Run {run_id} ({setting}) diverged: {p.message}", icon=":material/error:")
+        elif p.status == "completed":
+            st.success(f"Run {run_id} ({setting}) trained {p.epoch} epochs: final loss {final['loss']:.4g}, "
+                       f"u = {final['u']:.3f}, w = {final['w']:.3f} (ideal: u = 1, w = 1).",
+                       icon=":material/check_circle:")
+        elif not p.running:
+            st.warning(f"Run {run_id} ({setting}) {p.status}: {p.message}", icon=":material/pause_circle:")
+
+    curve()
+
+
+def linear_rnn_figure(metrics, diverged_at: int | None):
+    loss = metrics[metrics.name == "loss"]
+    u, w = metrics[metrics.name == "u"], metrics[metrics.name == "w"]
+    return charts.linear_rnn_curves(loss.step.to_numpy(), loss.value.to_numpy(dtype=float), u.step.to_numpy(),
+                                    u.value.to_numpy(dtype=float), w.value.to_numpy(dtype=float), diverged_at)
 
 
 {"Trained models": trained_models_view, "MiniLM (pretrained)": minilm_view,

@@ -1,5 +1,10 @@
 """Latent space: train a VAE or a GAN from sliders, watch its samples and latent grid improve epoch by
-epoch, then walk the space: scatter of the test set, interpolations, one slider per dimension."""
+epoch, then walk the space: scatter of the test set, interpolations, one slider per dimension.
+
+Runs train in their own processes (engine.jobs), the hand-stepped GAN too: this page sends them
+Start / Stop / Step D / Step G through the run store and draws what they write there. It decodes
+samples and grids from checkpoints once per new checkpoint (st.cache_data), never per refresh.
+"""
 from __future__ import annotations
 
 import time
@@ -9,18 +14,21 @@ import streamlit as st
 
 from engine import latent
 from engine.data import get_info, list_datasets
+from engine.jobs import RunControl
 from engine.latent import LatentError
 from engine.params import ParamError
 from engine.paths import runs_dir
 from engine.registry import TRAINING_PARAMS, get_spec, list_specs, validate
 from engine.runs import RunStore
-from engine.train import active_jobs, start_training
+from engine.train import start_training
 from pages._ui import latent_views as views
+from pages._ui import live as live_ui
 from pages._ui import run_link
 from pages._ui.params_ui import param_inputs
 
-REFRESH_S = 1.0  # the live view redraws this often while a run trains (a new checkpoint per epoch)
 SCATTER_POINTS = (1000, 2000, 5000, 10000)
+GAN_STEPS_PER_CLICK = (1, 10, 100)
+OTHERS_REFRESH_S = 5.0  # other listed runs that train are checked this often (their picker label)
 
 
 @st.cache_data(max_entries=16, show_spinner="Encoding the test set...")
@@ -39,6 +47,20 @@ def samples_picture(store_root: str, run_id: int, epoch: int, label: int | None)
     model, _, _ = latent.load_generative(RunStore(store_root), run_id, epoch)
     images = latent.sample(model, 64, seed=0, labels=label)
     return latent.tile(images, 8, pad=1), images.shape[-1]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def hand_gan_samples(store_root: str, run_id: int, k: int):
+    """A hand-stepped GAN's fixed-noise samples after its k-th stepping command (what its job
+    stored), tiled, and the (D, G) step counts they were drawn at. Raises LookupError while the
+    job has not stored them yet (an exception is not cached: the next refresh looks again)."""
+    store = RunStore(store_root)
+    found = store.artifact(run_id, "samples", k)
+    if found is None:
+        raise LookupError(f"no samples {k} yet")
+    counts = store.artifact(run_id, "counts", k)
+    d_steps, g_steps = (int(counts[1][0]), int(counts[1][1])) if counts is not None else (None, None)
+    return latent.tile(found[1], 8, pad=1), d_steps, g_steps
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -80,6 +102,15 @@ if "latent_run" not in st.session_state and st.query_params.get("run"):
         st.error(f"Cannot open that run: {problem}.", icon=":material/error:")
         st.session_state.latent_run = None
 run_id = st.session_state.get("latent_run")
+try:
+    current = store.get_run(run_id) if run_id is not None else None
+except KeyError:  # deleted (e.g. from the Training page) since it was opened
+    st.warning(f"Run {run_id} no longer exists.", icon=":material/warning:")
+    select_run(None)
+    run_id = current = None
+control = RunControl(store, run_id) if current is not None else None
+progress = control.progress() if control is not None else None  # a dead job's run is marked so here
+running = progress is not None and progress.running
 
 # ---- settings: train a new model, or open an existing run ----------------------------------------
 settings, main = st.columns([1, 2.3], gap="large")
@@ -100,40 +131,51 @@ with settings:
         config = None
         st.error(str(err), icon=":material/block:")
 
-    job = active_jobs().get(run_id) if run_id is not None else None
     start, stop = st.columns(2)
-    if start.button("Start", type="primary", icon=":material/play_arrow:", disabled=config is None or job is not None,
-                    width="stretch", help="train with these settings; the views on the right follow it live"):
+    if start.button("Start", type="primary", icon=":material/play_arrow:", disabled=config is None or running,
+                    width="stretch", help="train with these settings in a process of its own; the views on the "
+                                          "right follow it live"):
         select_run(start_training(config, store).run_id)
         st.rerun()
-    if stop.button("Stop", icon=":material/stop:", disabled=job is None, width="stretch"):
-        job.stop()
-        job.join(10)
+    if stop.button("Stop", icon=":material/stop:", disabled=not running, width="stretch"):
+        control.stop(wait=5)
         st.rerun()
 
     st.divider()
     runs = generative_runs(store)
     if runs:
-        labels = {r.id: f"#{r.id} {r.model} on {r.dataset} · {r.status}" for r in runs}
+        # The status is part of the label (ids are the options, so a selection survives it changing).
+        labels = {r.id: f"#{r.id} {r.model}{' (by hand)' if latent.is_hand_gan(r) else ''} on {r.dataset} · {r.status}"
+                  for r in runs}
         ids = list(labels)
         chosen = st.selectbox("Open a run", ids, index=ids.index(run_id) if run_id in ids else None,
                               format_func=labels.get, placeholder="choose a VAE or GAN run")
         if chosen is not None and chosen != run_id:
             select_run(chosen)
             st.rerun()
+        # The run on show is followed by its live view; other running runs (a hand-stepped GAN, the
+        # CLI's) are checked slowly, so the picker's labels say when they end.
+        others = [r.id for r in runs if r.status == "running" and r.id != run_id]
+
+        @st.fragment(run_every=OTHERS_REFRESH_S if others else None)
+        def follow_other_runs() -> None:
+            if any(RunControl(store, i).progress().status != "running" for i in others):
+                st.rerun(scope="app")
+
+        follow_other_runs()
     else:
         st.caption("VAE and GAN runs (from here, the Training page or the CLI) are listed here.")
 
 # ---- the run: live training view ------------------------------------------------------------------
 with main:
-    if run_id is None:
+    if current is None:
         st.info("Pick a model on the left and press **Start** (a 2-D VAE on MNIST learns a readable latent "
                 "plane in a few epochs), or open an existing run.", icon=":material/arrow_back:")
         gan_model = None
     else:
-        run = store.get_run(run_id)
-        running = run.status == "running"
+        run = current
         gan_model = run.model == "dcgan"
+        hand_gan = latent.is_hand_gan(run)
         conditional = bool(run.params.get("conditional", False))
         latent_size = int(run.params.get("latent", 2))
 
@@ -151,29 +193,41 @@ with main:
             label = 0 if label is None else int(label)
         base_code = st.session_state.get(f"base_code_{run_id}")
         hold = "a chosen image's code" if base_code is not None else "0"
+        view = live_ui.live_run(store, run_id)
+        drawn_for = (progress.status, progress.paused)  # what the buttons on the left were drawn for
 
-        @st.fragment(run_every=REFRESH_S if running else None)
-        def live_view(run_id: int, was_running: bool):
-            run = store.get_run(run_id)
-            if was_running and run.status != "running":
-                st.rerun(scope="app")  # finished: redraw the whole page once (the walks use the last epoch)
-            job = active_jobs().get(run_id)
-            metrics = store.metrics(run_id)
+        @st.fragment(run_every=live_ui.refresh_every(progress))
+        def live_view(run_id: int):
+            """Polls the run (only what is new); redraws the whole page when it pauses, resumes or
+            ends. Samples and the grid are decoded once per new checkpoint (cached per epoch)."""
+            follower = view.follower
+            follower.poll()
+            p = follower.progress
+            if (p.status, p.paused) != drawn_for:
+                st.rerun(scope="app")  # e.g. finished: the buttons change, the walks use the last epoch
             epochs = store.checkpoint_epochs(run_id)
-            total = run.params.get("epochs", 1)
-            done = epochs[-1] if epochs else 0
-            text = f"{run.status} · epoch {done}/{total}"
-            if job is not None and job.progress.samples_per_s:
-                text += f" · {job.progress.samples_per_s:,.0f} samples/s"
-            if job is not None and job.progress.total_steps and run.status == "running":
-                fraction = job.progress.step / job.progress.total_steps
-            else:
-                fraction = done / max(total, 1)
-            st.progress(min(fraction, 1.0), text=text)
-            if run.status in ("diverged", "failed"):
-                st.error(run.message, icon=":material/error:")
-            elif run.status in ("stopped", "interrupted"):
-                st.warning(run.message, icon=":material/pause_circle:")
+            total = p.epochs or run.params.get("epochs", 1)
+            done = max(p.epoch, epochs[-1] if epochs else 0)
+            text = f"{p.status} · epoch {done}/{total}"
+            if p.samples_per_s:
+                text += f" · {p.samples_per_s:,.0f} samples/s"
+            if p.running and p.state == "starting":
+                text += " · starting its process..."
+            elif p.running and p.eta_s is not None and not p.paused:
+                text += f" · ETA {p.eta_s:,.0f} s"
+            # In steps of 0.5 %: the bar animates each time it moves, and that costs the browser.
+            st.progress(round(p.done_fraction * 200) / 200, text=text)
+            if p.status in ("diverged", "failed"):
+                st.error(p.message, icon=":material/error:")
+            elif p.status in ("stopped", "interrupted"):
+                st.warning(p.message, icon=":material/pause_circle:")
+            elif p.status == "completed" and hand_gan:
+                st.caption(p.message)
+            if hand_gan and p.running:
+                st.info(f"Run {run_id} is a GAN trained by hand (Step D / Step G, below, with the model set to "
+                        "dcgan): its samples and latent grid appear here once it is saved as a run.",
+                        icon=":material/back_hand:")
+                return
             if not epochs:
                 st.info("The samples and the latent grid appear when the first epoch's checkpoint is saved.",
                         icon=":material/hourglass_top:")
@@ -195,22 +249,27 @@ with main:
                     st.image(views.upscale(picture, factor), clamp=True, width="stretch",
                              caption=f"Latent grid after epoch {epochs[-1]}: dimension {dim_x} across, {dim_y} up, "
                                      f"over [-{grid_r:g}, {grid_r:g}]; the others at {hold}")
-            figures = views.curves(metrics, gan_model)
+            if hand_gan:  # one "epoch" of hand steps: its per-step curves
+                st.plotly_chart(view.figure("hand_steps", follower.rows, lambda: views.step_figure(follower.metrics)),
+                                key="live_hand_steps")
+                return
+            # Per-epoch curves: rebuilt only when an epoch ends.
+            figures = view.figure("epoch_curves", follower.epoch, lambda: views.curves(follower.metrics, gan_model))
             cols = st.columns(len(figures) or 1)
             for col, fig, key in zip(cols, figures, ("c1", "c2", "c3")):
                 col.plotly_chart(fig, key=f"live_{key}")
-            if gan_model and not (metrics.name == "val_class_entropy").any() and epochs:
+            if gan_model and not (follower.metrics.name == "val_class_entropy").any() and epochs:
                 st.caption("Sample quality is scored on MNIST runs by the project's MNIST classifier "
                            "(engine.pretrained), when it is installed.")
 
-        live_view(run_id, running)
+        live_view(run_id)
 
 # ---- walk the space (latest checkpoint) -----------------------------------------------------------
-if run_id is not None and (saved := store.checkpoint_epochs(run_id)):
+if current is not None and (saved := store.checkpoint_epochs(run_id)):
     epoch = saved[-1]
     st.divider()
     header = st.empty()  # filled once the epoch to walk is known
-    if len(saved) > 1 and store.get_run(run_id).status != "running":
+    if len(saved) > 1 and not running:
         # Any saved epoch can be walked: see how the space organised itself along the way.
         epoch = st.select_slider("Checkpoint to walk", saved, value=saved[-1], key=f"walk_epoch_{run_id}",
                                  format_func=lambda e: f"epoch {e}")
@@ -338,40 +397,82 @@ if model_name == "dcgan":
     st.divider()
     st.subheader("Train the GAN by hand: step D, step G")
     st.caption("As in GAN Lab: update only the discriminator, only the generator, or both, and watch the same "
-               "noise batch change. Uses the settings on the left; save it as a run to walk its space.")
-    token = st.session_state.get("gan_token")
-    session = latent.gan_session(token)
+               "noise batch change. Uses the settings on the left; the GAN trains in a process of its own (this "
+               "page only sends it the clicks). Save it as a run to walk its space.")
+    gan_id = st.session_state.get("gan_run")  # the session's run: all the page keeps of it
+    try:
+        gan_progress = RunControl(store, gan_id).progress() if gan_id is not None else None
+    except KeyError:  # its run was deleted
+        gan_id = gan_progress = st.session_state["gan_run"] = None
+    gan_live = gan_progress is not None and gan_progress.running
+    gan_state = latent.hand_gan_state(store, gan_progress) if gan_progress is not None else None
+    gan_busy = gan_state is not None and gan_state.busy  # still working on the last click
     buttons = st.columns(6)
     if buttons[0].button("New GAN", icon=":material/add:", disabled=config is None, width="stretch",
-                         help="fresh weights, with the settings on the left"):
-        latent.drop_gan_session(token)
-        st.session_state.gan_token = latent.new_gan_session(config)
+                         help="fresh weights, with the settings on the left (a session left running is stopped; "
+                              "its weights are kept)"):
+        if gan_live:
+            RunControl(store, gan_id).stop(wait=5)
+        st.session_state.gan_run = latent.start_gan_session(config, store).run_id
         st.rerun()
-    per_click = buttons[1].selectbox("Steps per click", [1, 10, 100], key="gan_per_click", label_visibility="collapsed")
+    per_click = buttons[1].selectbox("Steps per click", GAN_STEPS_PER_CLICK, key="gan_per_click",
+                                     label_visibility="collapsed")
     for col, which, text in ((buttons[2], "d", "Step D"), (buttons[3], "g", "Step G"), (buttons[4], "both", "Step both")):
-        if col.button(text, disabled=session is None, width="stretch", key=f"gan_step_{which}"):
-            with st.spinner(f"{per_click} step(s)..."):
-                session.step(which, per_click)
-    if buttons[5].button("Save as run", icon=":material/save:", disabled=session is None or not session.history,
-                         width="stretch"):
-        select_run(session.save(store))
+        if col.button(text, disabled=not gan_live or gan_busy, width="stretch", key=f"gan_step_{which}"):
+            RunControl(store, gan_id).step(per_click, what=which)
+            st.rerun()
+    if buttons[5].button("Save as run", icon=":material/save:", width="stretch",
+                         disabled=not gan_live or gan_busy or not gan_state.steps,
+                         help="checkpoint it as a completed run: the views above open it"):
+        latent.finish_gan_session(store, gan_id)
+        RunControl(store, gan_id).wait_until_done(5)  # a checkpoint write; the live view follows if slower
+        select_run(gan_id)
         st.rerun()
-    if session is None:
+
+    if gan_progress is None:
         st.info("Press **New GAN** to start one.", icon=":material/add:")
     else:
-        left, right = st.columns([1, 2])
-        left.image(views.upscale(latent.tile(session.samples(), 8, pad=1), 2), clamp=True, width="stretch",
-                   caption=f"Fixed noise after {session.d_steps} D and {session.g_steps} G steps")
-        if session.history:
-            right.plotly_chart(views.step_figure(session.history), key="gan_steps")
-            last = session.history[-1]
-            right.caption(" · ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in last.items()
-                                     if k not in ("step", "kind", "time")))
-            problem = None
-            recent = [r for r in session.history[-20:] if "d_loss" in r]
-            if len(recent) >= 20:
-                from engine.models.gan import gan_problem
-                problem = gan_problem({"d_loss": float(np.mean([r["d_loss"] for r in recent])),
-                                       "g_loss": float(np.mean([r.get("g_loss", 0.0) for r in session.history[-20:]]))})
-            if problem:
-                right.warning(problem, icon=":material/warning:")
+        gan_shown = (gan_progress.status, gan_busy)  # what the buttons above were drawn for
+
+        @st.fragment(run_every=live_ui.FAST_S if gan_busy else live_ui.refresh_every(gan_progress))
+        def hand_gan_view(run_id: int):
+            """Follows the session's process: fast while it works on a click, slowly while it waits
+            (another tab may click too); redraws the page (the buttons) when it becomes idle or ends."""
+            view = live_ui.live_run(store, run_id)
+            follower = view.follower
+            follower.poll()
+            p = follower.progress
+            state = latent.hand_gan_state(store, p)
+            if (p.status, state.busy) != gan_shown:
+                st.rerun(scope="app")
+            if p.status == "completed":
+                st.success(f"Saved as run {run_id} ({p.message}): its space is walked above. "
+                           "Press **New GAN** for another.", icon=":material/check_circle:")
+            elif p.status in ("failed", "diverged"):
+                st.error(p.message, icon=":material/error:")
+            elif not p.running:
+                st.warning(f"{p.message}. Press **New GAN** for another.", icon=":material/pause_circle:")
+            left, right = st.columns([1, 2])
+            try:
+                picture, d_steps, g_steps = hand_gan_samples(str(store.root), run_id, state.commands)
+            except LookupError:
+                left.info("Building the GAN in its own process...", icon=":material/hourglass_top:")
+            else:
+                left.image(views.upscale(picture, 2), clamp=True, width="stretch",
+                           caption=f"Fixed noise after {d_steps} D and {g_steps} G steps")
+            if state.busy and p.running:
+                left.caption(f":material/hourglass_top: working: {p.note}" if p.state == "training"
+                             else ":material/hourglass_top: your click is on its way to the GAN's process")
+            metrics = follower.metrics
+            if (metrics.name == "d_loss").any() or (metrics.name == "g_loss").any():
+                right.plotly_chart(view.figure("gan_steps", follower.rows, lambda: views.step_figure(metrics)),
+                                   key="gan_steps")
+                right.caption(views.last_step_stats(metrics))
+                problem = latent.recent_gan_problem(metrics)
+                if problem:
+                    right.warning(problem, icon=":material/warning:")
+            elif p.running:
+                right.caption("Press **Step D**, **Step G** or **Step both**: the losses and D's accuracies "
+                              "of every step are drawn here.")
+
+        hand_gan_view(gan_id)

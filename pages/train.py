@@ -12,6 +12,7 @@ import streamlit as st
 from engine.data import get_info, list_datasets, load_dataset
 from engine.inspection import count_confusion, flow_dot, misclassified, model_summary
 from engine.jobs import RunControl, children
+from engine.latent import is_hand_gan
 from engine.params import ParamError
 from engine.paths import runs_dir
 from engine.registry import TRAINING_PARAMS, get_spec, list_specs, validate
@@ -106,7 +107,7 @@ def select_run(run_id: int | None) -> None:
 
 with live:
     start, step, stop, reset = st.columns(4)
-    paused = progress is not None and progress.paused
+    paused = progress is not None and progress.paused and not is_hand_gan(current)  # a hand GAN waits for clicks
     if start.button("Resume" if paused else "Start", type="primary", icon=":material/play_arrow:",
                     disabled=(config is None and not paused) or (running and not paused), width="stretch"):
         if paused:
@@ -157,6 +158,12 @@ with live:
         st.info(f"Run {run_id} is a {current.model} run on {'the ' if vectors else ''}{current.dataset}"
                 f"{' corpus' if vectors else ''}, trained on the {target.title} page: "
                 f"{'its vectors are explored' if vectors else 'it is shown'} there.", icon=":material/info:")
+        st.page_link(page(target), label=f"Open the {target.title} page", icon=":material/arrow_forward:")
+        current = None
+    elif running and is_hand_gan(current):  # GAN Lab's buttons drive it, not Start / Step
+        target = next(p for p in PAGES if p.file == "latent.py")
+        st.info(f"Run {run_id} is a GAN trained by hand, one D or G step at a time, on the {target.title} page.",
+                icon=":material/info:")
         st.page_link(page(target), label=f"Open the {target.title} page", icon=":material/arrow_forward:")
         current = None
 

@@ -1,8 +1,13 @@
 """Word2Vec / FastText trained with gensim into the RunStore; image-classifier activations; the CLI."""
 import gzip
 import json
+import os
+import pickle
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +15,13 @@ import pytest
 import torch
 
 from engine import embeddings as emb
+from engine.jobs import RunControl, children
 from engine.params import ParamError
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob
 from engine.vectors import load_run_vectors, load_source
-from engine.word2vec import WordVectorJob, corpus_from_bytes, load_corpus, train_vectors
+from engine.word2vec import Corpus, WordVectorJob, corpus_from_bytes, load_corpus, start_vectors, train_vectors
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,13 +35,17 @@ def test_word2vec_on_lee_is_saved_as_a_run_and_reopens(store):
     corpus = load_corpus("lee")
     assert corpus.tokens > 50_000
     job = train_vectors("word2vec", corpus, {"epochs": 3, "vector_size": 24, "seed": 3}, store)
-    assert job.status == "completed"
+    assert job.progress.status == "completed"
     run = store.get_run(job.run_id)
     assert (run.model, run.dataset, run.status) == ("word2vec", "lee", "completed")
     assert run.params["vector_size"] == 24 and run.params["algorithm"] == "skip-gram"
     losses = store.metrics(job.run_id, ["train_loss"])
     assert losses["epoch"].tolist() == [1, 2, 3] and (losses["value"] > 0).all()
     assert store.checkpoint_epochs(job.run_id) == [1, 2, 3]
+    assert run.final["epochs"] == 3 and run.final["tokens"] == corpus.tokens
+    assert run.final["train_loss"] == pytest.approx(losses["value"].iloc[-1])
+    assert run.progress["note"] == f"epoch 3 of 3: loss {run.final['train_loss']:.4f} per word"
+    assert run.progress["fraction"] == 1.0 and run.progress["epoch"] == 3
     wv = load_run_vectors(store, job.run_id)
     assert wv.dim == 24 and len(wv) == run.final["vocabulary"]
     assert wv.words[0] == "the" and wv.counts[0] == max(wv.counts)  # frequency order
@@ -46,9 +56,10 @@ def test_word2vec_on_lee_is_saved_as_a_run_and_reopens(store):
 
 
 def test_fasttext_trains_without_a_loss(store):
-    job = train_vectors("fasttext", load_corpus("lee"), {"epochs": 1, "vector_size": 8, "algorithm": "cbow"}, store)
-    assert job.status == "completed"
+    job = train_vectors("fasttext", "lee", {"epochs": 1, "vector_size": 8, "algorithm": "cbow"}, store)
+    assert job.progress.status == "completed"
     assert np.isnan(store.metrics(job.run_id, ["train_loss"])["value"]).all()
+    assert "train_loss" not in store.get_run(job.run_id).final
     assert load_run_vectors(store, job.run_id).dim == 8
 
 
@@ -59,12 +70,109 @@ def test_empty_vocabulary_says_so(store):
     assert "empty vocabulary: no word occurs at least min_count=2 times" in run.message
 
 
-def test_stop_ends_training_between_epochs(store):
-    job = WordVectorJob("word2vec", load_corpus("lee"), {"epochs": 100, "vector_size": 8}, store).start()
-    job.stop()
-    assert job.join(60) == "stopped"
-    assert store.get_run(job.run_id).status == "stopped"
-    assert len(store.checkpoint_epochs(job.run_id)) < 100
+def wait_for(predicate, timeout=120.0, what="the condition"):
+    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+    return value
+
+
+def test_a_started_job_is_stopped_through_the_store_and_keeps_its_finished_epochs(store):
+    job = start_vectors("word2vec", "lee", {"epochs": 100, "vector_size": 8}, store)
+    control = RunControl(store, job.run_id)  # what a page holds: only the store and the run id
+    wait_for(lambda: control.progress().epoch >= 2, what="two epochs")
+    asked = time.monotonic()
+    assert control.stop(wait=30) == "stopped"
+    assert time.monotonic() - asked < 1.5  # between epochs or within one: the feed polls every 0.1 s
+    run = store.get_run(job.run_id)
+    assert run.message.startswith("stopped by the user") and "the vectors of epochs 1 to" in run.message
+    kept = store.checkpoint_epochs(job.run_id)
+    assert 2 <= len(kept) < 100 and kept == list(range(1, len(kept) + 1))
+    assert run.final["epochs"] == kept[-1]  # an epoch cut short by the stop is not saved
+    wv = load_run_vectors(store, job.run_id)
+    assert wv.dim == 8 and len(wv) == run.final["vocabulary"]
+    assert job.run_id not in children()
+
+
+def test_stop_within_a_long_epoch(store):
+    """A stop does not wait for the end of the pass: gensim reads the corpus through a feed that
+    looks at the commands between blocks of sentences."""
+    words = [a + b + c for a in "abcdefgh" for b in "ijklmnop" for c in "qrstuvwxyz"]  # 640 words
+    long_epoch = Corpus("long", [[words[(i * k) % 640] for k in range(1, 9)] for i in range(300_000)])
+    job = WordVectorJob("word2vec", long_epoch, {"epochs": 3, "vector_size": 50, "window": 10,
+                                                 "negative": 20, "min_count": 1}, store)
+    job.progress_seconds = 0.05  # travels with the job: the share done is written every 0.05 s
+    control = job.start().control
+    wait_for(lambda: halfway(control.progress().note), what="progress within an epoch")
+    asked = time.monotonic()
+    assert control.stop(wait=30) == "stopped"
+    assert time.monotonic() - asked < 1.5
+    message = store.get_run(job.run_id).message
+    # Nearly always "during epoch k" (the epoch cut short is not saved); "after epoch k" only if
+    # the pass ended in the 0.1 s before the stop was read.
+    when, epoch = re.match(r"stopped by the user (during|after) epoch (\d+);", message).groups()
+    finished = int(epoch) - (when == "during")
+    assert store.checkpoint_epochs(job.run_id) == list(range(1, finished + 1))
+
+
+def halfway(note: str) -> bool:
+    """A note like "epoch 1 of 3: 40% of the corpus", with at most half the pass done."""
+    found = re.search(r": (\d+)% of the corpus$", note)
+    return found is not None and int(found[1]) <= 50
+
+
+def test_step_pauses_after_each_epoch_then_resumes(store):
+    job = start_vectors("word2vec", "lee", {"epochs": 4, "vector_size": 8}, store, pause_after_epoch=1)
+    control = job.control
+    progress = wait_for(lambda: (p := control.progress()).paused and p, what="the pause after epoch 1")
+    # The paused state is stored with the epoch it follows, and the epoch's vectors are there.
+    assert progress.epoch == 1 and store.checkpoint_epochs(job.run_id) == [1]
+    assert store.metrics(job.run_id, ["train_loss"]).epoch.tolist() == [1]
+    assert progress.note.startswith("epoch 1 of 4: loss ")
+    control.step(2)
+    progress = wait_for(lambda: (p := control.progress()).paused and p.epoch == 3 and p, what="epoch 3")
+    assert store.checkpoint_epochs(job.run_id) == [1, 2, 3]
+    control.resume()
+    assert job.join(60) == "completed"
+    assert control.progress().epoch == 4 and store.get_run(job.run_id).final["epochs"] == 4
+
+
+def test_pause_while_training_then_stop_while_paused(store):
+    job = start_vectors("word2vec", "lee", {"epochs": 100, "vector_size": 8}, store)
+    wait_for(lambda: job.control.progress().epoch >= 1, what="the first epoch")
+    job.control.pause()
+    progress = wait_for(lambda: (p := job.control.progress()).paused and p, what="the pause")
+    assert 1 <= progress.epoch < 100 and store.checkpoint_epochs(job.run_id)[-1] == progress.epoch
+    assert job.control.stop(wait=10) == "stopped"
+    assert store.get_run(job.run_id).message.startswith(f"stopped by the user after epoch {progress.epoch}")
+
+
+def test_a_killed_process_leaves_the_run_interrupted_with_its_vectors(store):
+    job = start_vectors("word2vec", "lee", {"epochs": 100, "vector_size": 8}, store)
+    wait_for(lambda: store.checkpoint_epochs(job.run_id), what="the first epoch's vectors")
+    os.kill(children()[job.run_id].pid, signal.SIGKILL)
+    progress = wait_for(lambda: (p := job.control.progress()).status != "running" and p, what="the verdict")
+    assert progress.status == "interrupted" and "killed (SIGKILL" in progress.message
+    assert load_run_vectors(store, job.run_id, epoch=1).dim == 8
+
+
+def test_a_stop_sent_before_the_run_starts_stops_it(store):
+    job = WordVectorJob("word2vec", "lee", {"epochs": 3}, store)
+    RunControl(store, job.run_id).stop()
+    assert job.run() == "stopped"
+    assert store.checkpoint_epochs(job.run_id) == []
+
+
+def test_the_job_travels_to_its_process_without_a_bundled_corpus(store):
+    lee = load_corpus("lee")
+    job = WordVectorJob("word2vec", lee, {"epochs": 1}, store)
+    assert len(pickle.dumps(job)) < 10_000  # read again by name in the child
+    upload = corpus_from_bytes(b"alpha beta gamma\n\ndelta  epsilon\n")
+    arrived = pickle.loads(pickle.dumps(WordVectorJob("word2vec", upload, {"epochs": 1}, store)))
+    assert arrived.corpus == upload and arrived.model is None
 
 
 def test_uploaded_corpus_non_utf8_gzip_and_limits():
@@ -77,7 +185,11 @@ def test_uploaded_corpus_non_utf8_gzip_and_limits():
     with pytest.raises(ParamError, match="holds no words"):
         corpus_from_bytes(b"1 2 3\n")
     with pytest.raises(ParamError, match="unknown setting"):
-        WordVectorJob("word2vec", corpus, {"size": 3}, None)
+        WordVectorJob("word2vec", corpus, {"size": 3}, None)  # bad settings fail before any run exists
+    with pytest.raises(ParamError, match="unknown word-vector model"):
+        WordVectorJob("glove", corpus, {}, None)
+    with pytest.raises(ParamError, match="unknown corpus"):
+        WordVectorJob("word2vec", "nope", {}, None)
     with pytest.raises(ParamError, match="unknown corpus"):
         load_corpus("nope")
 

@@ -1,18 +1,25 @@
 """Engine tests of the DCGAN: shapes, the D/G step counts, collapse and NaN detection, quality
-scores through the MNIST classifier, hand stepping (GanSession) and a Trainer run."""
+scores through the MNIST classifier, hand stepping (GanSession: a job in its own process, driven
+through the store) and a Trainer run."""
 import math
+import time
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from engine import latent
+from engine.data import load_dataset
 from engine.data.base import Dataset
 from engine.data.images import digits_info, mnist_info
+from engine.device import seed_everything
+from engine.jobs import RunControl, children
 from engine.latent import GanSession, LatentError
 from engine.models.gan import DCGAN, GAN_OBJECTIVE, gan_problem
 from engine.registry import validate
 from engine.runs import RunStore
-from engine.train import TrainingJob
+from engine.train import TrainingJob, build_model
 
 
 def test_generator_and_discriminator_shapes_for_mnist():
@@ -112,33 +119,144 @@ def test_the_shipped_mnist_classifier_is_used_for_mnist_only():
     assert classifier(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 
-def test_gan_session_steps_d_only_then_g_only_then_saves_a_run(tmp_path):
-    session = GanSession(validate("dcgan", "digits", {"latent": 8, "batch_size": 32}))
-    g_before = [p.detach().clone() for p in session.model.generator.parameters()]
-    d_before = [p.detach().clone() for p in session.model.discriminator.parameters()]
-    row = session.step("d", 2)
-    assert set(row) >= {"d_loss", "d_real_acc", "d_fake_acc"} and "g_loss" not in row
-    assert all(torch.equal(a, b) for a, b in zip(g_before, session.model.generator.parameters()))
-    assert not all(torch.equal(a, b) for a, b in zip(d_before, session.model.discriminator.parameters()))
-    d_after = [p.detach().clone() for p in session.model.discriminator.parameters()]
-    session.step("g")
-    assert all(torch.equal(a, b) for a, b in zip(d_after, session.model.discriminator.parameters()))
-    session.step("both", 3)
-    assert (session.d_steps, session.g_steps, len(session.history)) == (5, 4, 6)
-    first = session.samples()
-    assert first.shape == (64, 1, 8, 8) and torch.equal(first, session.samples())  # fixed noise, eval mode
+def wait_for(predicate, timeout=120.0, what="the condition"):
+    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+    return value
 
+
+def idle_after(store, run_id, commands):
+    """The session's job has done `commands` stepping commands and waits for the next click."""
+    def check():
+        progress = RunControl(store, run_id).progress()
+        assert progress.status == "running", progress.message
+        state = latent.hand_gan_state(store, progress)
+        return state.commands == commands and not state.busy
+    return check
+
+
+HAND_CONFIG = {"latent": 8, "batch_size": 32}
+
+
+def test_gan_session_in_its_own_process_steps_d_g_both_then_saves_a_run(data_env, tmp_path):
     store = RunStore(tmp_path / "runs")
-    run_id = session.save(store)
-    run = store.get_run(run_id)
-    assert run.status == "completed" and "5 D steps and 4 G steps" in run.message
-    model, data, config = latent.load_generative(store, run_id)
-    assert torch.allclose(latent.sample(model, 64, seed=0), first, atol=1e-6)
-    assert set(store.metrics(run_id).name) >= {"loss", "d_loss", "g_loss"}
-    with pytest.raises(LatentError, match="step 'd', 'g' or 'both'"):
-        session.step("x")
+    session = latent.start_gan_session(validate("dcgan", "digits", HAND_CONFIG), store, device="cpu")
+    control = RunControl(store, session.run_id)  # what a page holds: the store and the run id
+    run = store.get_run(session.run_id)
+    assert (run.model, run.status, run.progress["state"]) == ("dcgan", "running", "paused")
+    assert session.run_id in children() and latent.is_hand_gan(run)
+    control.step(3, what="d")  # sent while the child still builds the model: it waits in the store
+    assert latent.hand_gan_state(store, control.progress()).busy
+    wait_for(idle_after(store, session.run_id, 1), what="3 D steps")
+    control.step(2, what="g")
+    wait_for(idle_after(store, session.run_id, 2), what="2 G steps")
+    control.step(1, what="both")
+    wait_for(idle_after(store, session.run_id, 3), what="a D and G step")
+
+    state = latent.hand_gan_state(store, control.progress())
+    assert (state.d_steps, state.g_steps, state.steps, state.commands) == (4, 3, 6, 3)
+    wide = store.metrics_wide(session.run_id).set_index("step")
+    assert wide.index.tolist() == [1, 2, 3, 4, 5, 6] and set(wide.epoch) == {1}
+    assert wide.d_loss.notna().tolist() == [True, True, True, False, False, True]
+    assert wide.g_loss.notna().tolist() == [False, False, False, True, True, True]
+    assert wide.d_real_acc.between(0, 1).sum() == 4 and wide.d_fake_acc.between(0, 1).sum() == 4
+    assert wide.loss.to_numpy() == pytest.approx(wide.d_loss.fillna(0).to_numpy() + wide.g_loss.fillna(0).to_numpy())
+    for k in range(4):  # fresh weights, then one set per command
+        epoch, samples = store.artifact(session.run_id, "samples", k)
+        assert epoch == k and samples.shape == (64, 1, 8, 8) and 0 <= samples.min() and samples.max() <= 1
+    assert store.artifact(session.run_id, "counts", 3)[1].tolist() == [4, 3, 6]
+    assert not store.checkpoint_epochs(session.run_id)  # nothing saved until it is finished or stopped
+
+    latent.finish_gan_session(store, session.run_id)
+    assert control.wait_until_done(60) == "completed"
+    run = store.get_run(session.run_id)
+    assert run.message == "trained by hand: 4 D steps and 3 G steps"
+    assert run.final == {"d_steps": 4, "g_steps": 3, "steps": 6}
+    assert store.checkpoint_epochs(session.run_id) == [1]
+    model, data, config = latent.load_generative(store, session.run_id)  # as every view and CLI verb opens it
+    assert config.model == "dcgan" and model.latent == 8
+    last = store.artifact(session.run_id, "samples")[1]
+    assert torch.allclose(latent.sample(model, 64, seed=0), torch.from_numpy(last), atol=1e-6)
+    wait_for(lambda: session.run_id not in children(), what="the process to exit")
+
+
+def test_gan_session_stops_within_a_second_even_mid_command_and_keeps_its_weights(data_env, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    session = latent.start_gan_session(validate("dcgan", "digits", HAND_CONFIG), store, device="cpu")
+    control = RunControl(store, session.run_id)
+    wait_for(idle_after(store, session.run_id, 0), what="the model to be built")
+    wait_for(lambda: store.artifact(session.run_id, "samples") is not None, what="the first samples")
+    control.step(1000, what="both")
+    wait_for(lambda: control.progress().state == "training", what="the steps to start")
+    asked = time.monotonic()
+    assert control.stop(wait=5) == "stopped"
+    assert time.monotonic() - asked < 1.5
+    run = store.get_run(session.run_id)
+    assert run.message.startswith("stopped by the user after ") and "checkpoint epoch 1" in run.message
+    assert store.checkpoint_epochs(session.run_id) == [1]
+    steps = run.final["steps"]
+    assert 0 < steps < 1000 and run.final["d_steps"] == run.final["g_steps"] == steps
+    counts = store.artifact(session.run_id, "counts")[1].tolist()
+    assert counts == [steps, steps, steps]  # the samples of the last step before the stop
+
+
+def test_gan_session_d_steps_leave_g_alone_and_g_steps_leave_d_alone(data_env, tmp_path):
+    """Run in this process (commands queued first): the checkpoint's weights against fresh ones."""
+    store = RunStore(tmp_path / "runs")
+    config = validate("dcgan", "digits", HAND_CONFIG)
+
+    def hand_trained(*commands):
+        session = GanSession(config, store, device="cpu")
+        for what, n in commands:
+            RunControl(store, session.run_id).step(n, what=what)
+        latent.finish_gan_session(store, session.run_id)
+        assert session.run() == "completed", session.progress.message
+        return dict(store.load_checkpoint(session.run_id)), session
+
+    seed_everything(config.training["seed"])  # as the session does: the same initial weights
+    model = build_model(config, load_dataset("digits"))
+    fresh = model.state_dict()
+    params = [name for name, _ in model.named_parameters()]  # not BN's running stats: D steps run G too
+
+    def same(state, part):
+        return all(torch.equal(state[k], fresh[k]) for k in params if k.startswith(part))
+
+    d_only, _ = hand_trained(("d", 2))
+    assert same(d_only, "generator.") and not same(d_only, "discriminator.")
+    g_only, session = hand_trained(("g", 1), ("x", 3), ("both", 0))  # two commands it cannot do: ignored
+    assert same(g_only, "discriminator.") and not same(g_only, "generator.")
+    run = store.get_run(session.run_id)
+    assert run.message == "trained by hand: 0 D steps and 1 G steps"
+    assert "ignored a command" in run.progress["note"]
+
+
+def test_a_gan_session_nobody_clicks_ends_itself(data_env, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    session = GanSession(validate("dcgan", "digits", HAND_CONFIG), store, device="cpu", idle_timeout_s=0.3)
+    RunControl(store, session.run_id).step(1, what="d")
+    assert session.run() == "stopped"
+    run = store.get_run(session.run_id)
+    assert "without a click" in run.message and "1 D steps" in run.message
+    assert store.checkpoint_epochs(session.run_id) == [1]
+
+
+def test_only_the_dcgan_is_stepped_by_hand(tmp_path):
     with pytest.raises(LatentError, match="for the DCGAN"):
-        GanSession(validate("vae", "digits"))
+        GanSession(validate("vae", "digits"), RunStore(tmp_path / "runs"))
+
+
+def test_collapse_warning_from_the_stored_step_stats():
+    def rows(d_losses):
+        return pd.DataFrame({"step": np.arange(len(d_losses) * 2) // 2 + 1,
+                             "name": ["d_loss", "g_loss"] * len(d_losses),
+                             "value": np.ravel([[d, 12.0] for d in d_losses])})
+    assert latent.recent_gan_problem(rows([1e-5] * 19)) is None  # not enough steps to judge
+    assert "discriminator won" in latent.recent_gan_problem(rows([1.0] * 5 + [1e-5] * 20))
+    assert latent.recent_gan_problem(rows([1e-5] * 5 + [1.0] * 20)) is None
 
 
 def test_trainer_trains_a_conditional_gan_and_records_every_stat(tmp_path):

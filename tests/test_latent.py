@@ -1,5 +1,6 @@
 """Engine tests of the VAEs and the latent tools: KL closed form, grids, walks, projections, the
-ELBO a 2-D VAE reaches on MNIST, bad requests, and the latent-grid / sample CLI verbs."""
+ELBO a 2-D VAE reaches on MNIST, a run opened while it trains in its own process, bad requests,
+and the latent-grid / sample CLI verbs."""
 import json
 import math
 import time
@@ -11,11 +12,12 @@ from PIL import Image
 
 from engine import latent
 from engine.__main__ import main
+from engine.jobs import RunControl
 from engine.latent import LatentError
 from engine.models.vae import ConvVAE, DenseVAE, VAE_OBJECTIVE, kl_divergence
 from engine.registry import validate
 from engine.runs import RunStore
-from engine.train import TrainingJob
+from engine.train import TrainingJob, start_training
 
 # Measured: seed 0, batch 128, Adam 1e-3, 2 epochs gives val ELBO -163.7 nats/image (CPU, torch
 # 2.13); the threshold leaves room for other seeds/BLAS orderings but fails an untrained VAE
@@ -165,6 +167,35 @@ def test_two_epoch_2d_vae_on_mnist_beats_the_elbo_threshold(data_env, tmp_path, 
     mean, _ = latent.encode(model, data.x_val[:2000])
     centres = torch.stack([mean[data.y_val[:2000] == k].mean(0) for k in range(10)])
     assert torch.cdist(centres, centres).max() > 1.0
+
+
+def wait_for(predicate, timeout=120.0, what="the condition"):
+    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+    return value
+
+
+def test_a_vae_training_in_its_own_process_opens_at_each_checkpoint(data_env, tmp_path):
+    """What the Latent space page does with a run it started: the run trains in a child process,
+    the page opens its latest checkpoint while it goes on."""
+    store = RunStore(tmp_path / "runs")
+    job = start_training(validate("vae", "digits", {"epochs": 3, "latent": 2, "hidden": 32}), store,
+                         device="cpu", pause_after_epoch=1)
+    control = RunControl(store, job.run_id)
+    assert "no checkpoint yet" in latent.generative_run_problem(store, job.run_id)
+    wait_for(lambda: control.progress().paused, what="the pause after epoch 1")
+    assert control.progress().epoch == 1 and control.progress().running
+    assert latent.generative_run_problem(store, job.run_id) is None
+    model, _, config = latent.load_generative(store, job.run_id)  # epoch 1, while the run is still running
+    assert config.model == "vae" and latent.sample(model, 4).shape == (4, 1, 8, 8)
+    control.resume()
+    assert control.wait_until_done(120) == "completed"
+    assert store.checkpoint_epochs(job.run_id) == [1, 2, 3]
+    assert latent.load_generative(store, job.run_id)[0] is not model  # a new epoch: a new model
 
 
 @pytest.fixture(scope="module")

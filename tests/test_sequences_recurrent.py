@@ -1,10 +1,16 @@
-"""Recurrent models on counting ones, their unrolled insides, and the gradient-flow demo."""
+"""Recurrent models on counting ones, their unrolled insides, and the gradient-flow demo (and its
+training as a job)."""
+import time
+
 import numpy as np
 import pytest
 import torch
 
+from engine.jobs import RunControl, children
 from engine.models.recurrent import RecurrentCounter, gradient_flow, train_linear_rnn, unroll
+from engine.params import ParamError
 from engine.registry import validate
+from engine.rnn_demo import LinearRnnJob
 from engine.runs import RunStore
 from engine.train import TrainingJob
 
@@ -66,3 +72,65 @@ def test_linear_rnn_training_stops_at_nan():
     assert history["nan_epoch"] is not None and not np.isfinite(history["loss"][-1])
     calm = train_linear_rnn(10, epochs=10, lr=1e-2)
     assert calm["nan_epoch"] is None and calm["loss"][-1] < calm["loss"][0]
+
+
+# ---- the linear-RNN demo as a job (engine.rnn_demo) -----------------------------------------------
+def wait_for(predicate, timeout=60.0, what="the condition"):
+    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+    return value
+
+
+def test_linear_rnn_job_diverges_naming_the_epoch_and_keeps_the_curve(tmp_path):
+    store = RunStore(tmp_path)
+    expected = train_linear_rnn(40, epochs=40, lr=3e-2, target_ones=12)
+    job = LinearRnnJob(store, length=40, epochs=40, lr=3e-2, target_ones=12, seed=0)
+    assert job.run() == "diverged"
+    run = store.get_run(job.run_id)
+    bad = expected["nan_epoch"]
+    assert (run.model, run.dataset) == ("linear_rnn", "count_ones")
+    assert run.params == {"length": 40, "epochs": 40, "lr": 3e-2, "target_ones": 12, "seed": 0}
+    assert run.status == "diverged" and f"at epoch {bad}" in run.message and "exploded" in run.message
+    metrics = store.metrics(job.run_id)
+    loss = metrics[metrics.name == "loss"]
+    assert loss.step.tolist() == list(range(1, bad + 1)) and loss.epoch.tolist() == list(range(1, bad + 1))
+    np.testing.assert_allclose(loss.value.to_numpy()[:-1], expected["loss"][:-1], rtol=1e-6)
+    assert not np.isfinite(loss.value.iloc[-1])  # the curve is kept up to the epoch that overflowed
+    w = metrics[metrics.name == "w"]
+    assert w.step.tolist() == list(range(1, bad)) and w.value.tolist() == pytest.approx(expected["w"])
+    assert RunControl(store, job.run_id).progress().epoch == bad
+
+
+def test_linear_rnn_job_completes_with_the_same_curve_as_the_function(tmp_path):
+    store = RunStore(tmp_path)
+    job = LinearRnnJob(store, length=10, epochs=12, lr=1e-2)
+    assert job.run() == "completed"
+    expected = train_linear_rnn(10, epochs=12, lr=1e-2)
+    metrics = store.metrics_wide(job.run_id)
+    np.testing.assert_allclose(metrics["loss"], expected["loss"], rtol=1e-6)
+    np.testing.assert_allclose(metrics["u"], expected["u"], rtol=1e-6)
+    progress = RunControl(store, job.run_id).progress()
+    assert (progress.status, progress.epoch, progress.epochs) == ("completed", 12, 12)
+    assert store.get_run(job.run_id).final["w"] == pytest.approx(expected["w"][-1])
+    with pytest.raises(ParamError, match="learning rate"):
+        LinearRnnJob(store, length=10, epochs=5, lr=0)
+
+
+def test_linear_rnn_job_in_its_own_process_stops_through_the_store(tmp_path):
+    store = RunStore(tmp_path)
+    job = LinearRnnJob(store, length=10, epochs=10_000_000, lr=1e-3).start()
+    control = RunControl(store, job.run_id)  # what a page holds: the store and the run id
+    wait_for(lambda: control.progress().epoch >= 1, what="the first epochs")
+    asked = time.monotonic()
+    assert control.stop(wait=10) == "stopped"
+    assert time.monotonic() - asked < 5
+    run = store.get_run(job.run_id)
+    assert "stopped by the user after epoch" in run.message
+    loss = store.metrics(job.run_id, ["loss"])
+    assert len(loss) >= 1 and np.isfinite(loss.value).all()
+    assert loss.step.iloc[-1] <= control.progress().epoch
+    assert job.run_id not in children()

@@ -138,40 +138,74 @@ def gradient_flow(length: int, cell: str = "tanh", hidden: int = 16, init_scale:
     return GradientFlow(norms, value, finite, message)
 
 
-def train_linear_rnn(length: int, epochs: int = 30, u: float = -2.0, w: float = 0.0, lr: float = 5e-4,
-                     n_samples: int = 1000, target_ones: int | None = None, seed: int = 0) -> dict:
-    """Train the scalar linear RNN on counting ones (the classic exploding-gradient demo).
+@dataclass
+class LinearRnnEpoch:
+    """One epoch of the linear-RNN demo: the loss of the epoch's parameters, and u, w after the
+    update (None when the loss was nan/inf: then there is no update, and training ends there)."""
+    epoch: int
+    loss: float
+    u: float | None
+    w: float | None
 
-    Returns {"loss": [...per epoch], "u": [...], "w": [...], "nan_epoch": first epoch with a
-    non-finite loss or None}. Stops at the first nan/inf instead of crashing.
-    """
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.loss)
+
+
+def counting_sequences(length: int, n_samples: int = 1000, target_ones: int | None = None,
+                       seed: int = 0) -> np.ndarray:
+    """(n_samples, length) float32 bits; with `target_ones`, each row holds exactly that many ones
+    (the hard setting of the demo), else each bit is a fair coin."""
     rng = np.random.default_rng(seed)
     if target_ones is None:
-        x = rng.integers(0, 2, size=(n_samples, length)).astype(np.float32)
-    else:  # sequences with exactly `target_ones` ones: the hard setting of the demo
-        x = np.zeros((n_samples, length), dtype=np.float32)
-        for row in x:
-            row[rng.choice(length, size=min(target_ones, length), replace=False)] = 1
-    x_t = torch.from_numpy(x)
+        return rng.integers(0, 2, size=(n_samples, length)).astype(np.float32)
+    x = np.zeros((n_samples, length), dtype=np.float32)
+    for row in x:
+        row[rng.choice(length, size=min(target_ones, length), replace=False)] = 1
+    return x
+
+
+def linear_rnn_epochs(length: int, epochs: int = 30, u: float = -2.0, w: float = 0.0, lr: float = 5e-4,
+                      n_samples: int = 1000, target_ones: int | None = None, seed: int = 0):
+    """Train the scalar linear RNN s_t = x_t u + s_(t-1) w on counting ones by full-batch gradient
+    descent, one epoch per item: yields a LinearRnnEpoch per epoch and ends after the first nan/inf
+    loss (the exploding-gradient demo) or after `epochs`. A job (engine.rnn_demo) and
+    `train_linear_rnn` both drive it."""
+    x_t = torch.from_numpy(counting_sequences(length, n_samples, target_ones, seed))
     y = x_t.sum(1)
     params = torch.tensor([u, w], requires_grad=True)
-    history = {"loss": [], "u": [], "w": [], "nan_epoch": None}
     for epoch in range(1, epochs + 1):
         s = torch.zeros(n_samples)
         for t in range(length):
             s = x_t[:, t] * params[0] + s * params[1]
         loss = ((s - y) ** 2).mean()
         value = float(loss.detach())
-        history["loss"].append(value)
         if not math.isfinite(value):
-            history["nan_epoch"] = epoch
-            break
+            yield LinearRnnEpoch(epoch, value, None, None)
+            return
         loss.backward()
         with torch.no_grad():  # plain gradient descent with the gradient's sign kept as it is
             params -= lr * params.grad
             params.grad = None
-        history["u"].append(float(params[0].detach()))
-        history["w"].append(float(params[1].detach()))
+        u_now, w_now = params.detach().tolist()
+        yield LinearRnnEpoch(epoch, value, u_now, w_now)
+
+
+def train_linear_rnn(length: int, epochs: int = 30, u: float = -2.0, w: float = 0.0, lr: float = 5e-4,
+                     n_samples: int = 1000, target_ones: int | None = None, seed: int = 0) -> dict:
+    """Train the scalar linear RNN on counting ones (the classic exploding-gradient demo), here.
+
+    Returns {"loss": [...per epoch], "u": [...], "w": [...], "nan_epoch": first epoch with a
+    non-finite loss or None}. Stops at the first nan/inf instead of crashing.
+    """
+    history = {"loss": [], "u": [], "w": [], "nan_epoch": None}
+    for item in linear_rnn_epochs(length, epochs, u, w, lr, n_samples, target_ones, seed):
+        history["loss"].append(item.loss)
+        if not item.finite:
+            history["nan_epoch"] = item.epoch
+            break
+        history["u"].append(item.u)
+        history["w"].append(item.w)
     return history
 
 

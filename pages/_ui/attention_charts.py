@@ -105,3 +105,30 @@ def gradient_norms(curves: list[tuple[str, np.ndarray]]) -> go.Figure:
     fig.update_xaxes(title="time step t")
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"))
     return fig
+
+
+def linear_rnn_curves(loss_epochs: np.ndarray, loss: np.ndarray, param_epochs: np.ndarray, u: np.ndarray,
+                      w: np.ndarray, diverged_at: int | None = None) -> go.Figure:
+    """The linear-RNN demo's run: its loss per epoch (log scale: it spans many orders of magnitude
+    before it overflows) and the two weights, next to their ideal value 1. A loss that became
+    nan/inf is marked at its epoch (a log axis cannot draw it)."""
+    loss = np.asarray(loss, dtype=float)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=("Loss (MSE, log scale)", "Weights u and w (ideal: both 1)"))
+    shown = np.where(np.isfinite(loss) & (loss > 0), loss, np.nan)
+    fig.add_trace(go.Scatter(x=np.asarray(loss_epochs, dtype=float), y=shown, mode="lines+markers", name="loss",
+                             marker=dict(size=4), line=dict(color="#2b6cb0")), row=1, col=1)
+    if diverged_at is not None:
+        top = np.nanmax(shown) if np.isfinite(shown).any() else 1.0
+        fig.add_trace(go.Scatter(x=[diverged_at], y=[top], mode="markers+text", name="nan/inf",
+                                 marker=dict(symbol="x", size=12, color="#c53030"), text=["inf"],
+                                 textposition="top center", showlegend=False), row=1, col=1)
+        fig.add_vline(x=diverged_at, line=dict(color="#c53030", dash="dot"), row=1, col=1)
+    for name, values, color in (("u", u, "#dd6b20"), ("w", w, "#2f855a")):
+        fig.add_trace(go.Scatter(x=np.asarray(param_epochs, dtype=float), y=np.asarray(values, dtype=float),
+                                 mode="lines", name=name, line=dict(color=color)), row=1, col=2)
+    fig.add_hline(y=1.0, line=dict(color="#718096", dash="dash"), row=1, col=2)
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
+    fig.update_xaxes(title="epoch")
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"))
+    return fig

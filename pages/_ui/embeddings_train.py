@@ -1,17 +1,20 @@
-"""The Embeddings page's "train your own vectors" panel: corpus, sliders, Train/Stop, live progress."""
+"""The Embeddings page's "train your own vectors" panel: corpus, sliders, Train/Stop, live progress.
+
+The vectors train in a process of their own (engine.word2vec.WordVectorJob): this panel starts the
+job, stops it through the run store (RunControl) and draws what the job writes there. A bundled
+corpus is read by the job's process, never by the server; an upload is read here (its problems are
+shown before any run exists) and travels to the job packed.
+"""
 from __future__ import annotations
 
 import streamlit as st
 
+from engine.jobs import RunControl
 from engine.params import ParamError
-from engine.word2vec import CORPORA, PARAMS, WordVectorJob, active_jobs, corpus_from_bytes, load_corpus
+from engine.word2vec import CORPORA, PARAMS, WordVectorJob, corpus_from_bytes
+from pages._ui import live as live_ui
 from pages._ui.embeddings_plot import loss_figure
 from pages._ui.params_ui import param_inputs
-
-
-@st.cache_resource(max_entries=4, show_spinner="Reading the corpus...")
-def bundled_corpus(name: str):
-    return load_corpus(name)
 
 
 def train_panel(store) -> None:
@@ -25,8 +28,13 @@ def train_panel(store) -> None:
         upload = st.file_uploader("Corpus file", type=["txt", "gz"], key="w2v_upload",
                                   help="plain text, one sentence or paragraph per line; gzipped is fine")
     values = param_inputs(PARAMS, prefix="w2v.")
-    job_id = st.session_state.get("w2v_job")
-    running = job_id in active_jobs()
+    run_id = st.session_state.get("w2v_job")
+    try:
+        progress = RunControl(store, run_id).progress() if run_id is not None else None
+    except KeyError:  # the run was deleted (e.g. on the Training page)
+        st.session_state.pop("w2v_job", None)
+        run_id, progress = None, None
+    running = progress is not None and progress.running
     if st.button("Train vectors", type="primary", icon=":material/play_arrow:", disabled=running,
                  key="w2v_train"):
         try:
@@ -34,51 +42,65 @@ def train_panel(store) -> None:
                 if upload is None:
                     raise ParamError("choose a corpus file to upload first")
                 corpus = corpus_from_bytes(upload.getvalue(), name=f"upload:{upload.name}")
-                for warning in corpus.warnings:
-                    st.warning(warning, icon=":material/warning:")
             else:
-                corpus = bundled_corpus(corpus_name)
+                corpus = corpus_name  # read by the job's process
             job = WordVectorJob(kind, corpus, values, store).start()
             st.session_state.w2v_job = job.run_id
+            # Shown under the run's progress (the rerun below would wipe a warning drawn now).
+            st.session_state.w2v_warnings = (job.run_id, getattr(corpus, "warnings", []))
             st.rerun()
         except (ParamError, ValueError, FileNotFoundError) as err:
             st.error(str(err), icon=":material/block:")
-    if job_id is not None:
-        job_progress(store, job_id)
+    if progress is not None:
+        job_progress(store, run_id, progress)
 
 
-def job_progress(store, run_id: int) -> None:
-    """Polls twice a second while the job trains; once it ends the page redraws once and stops polling."""
-    fragment = st.fragment(run_every=0.5 if run_id in active_jobs() else None)(_job_view)
-    fragment(store, run_id)
+def job_progress(store, run_id: int, progress) -> None:
+    """Polls the run while it trains; once it ends, the page redraws once (so the run is listed and
+    Train is enabled again) and polling stops."""
+    view = live_ui.live_run(store, run_id)
+    run = store.get_run(run_id)  # read after `progress`: as fresh as what the page drew
+    shown = (progress.status, progress.paused)  # what the full run drew (the Train button's state)
+    warned_id, warnings = st.session_state.get("w2v_warnings", (None, []))
+    for warning in warnings if warned_id == run_id else []:
+        st.warning(warning, icon=":material/warning:")
+    # A run just started is "starting" for the second its process takes to come up: poll fast
+    # then too, or the whole run would be followed at the slow pace (run_every is fixed until the
+    # page reruns, and going from starting to training does not rerun it).
+    every = live_ui.FAST_S if progress.running and progress.state == "starting" else live_ui.refresh_every(progress)
 
-
-def _job_view(store, run_id: int) -> None:
-    job = active_jobs().get(run_id)
-    try:
-        run = store.get_run(run_id)
-    except KeyError:
-        st.session_state.pop("w2v_job", None)
-        return
-    if job is not None:
-        st.progress(job.fraction, text=f"Run {run_id}: {job.note}")
-        if st.button("Stop", icon=":material/stop:", key="w2v_stop"):
-            job.stop()
-    else:
-        if run.status == "completed":
+    @st.fragment(run_every=every)
+    def job_view():
+        follower = view.follower
+        follower.poll()
+        p = follower.progress
+        if (p.status, p.paused) != shown:
+            st.rerun(scope="app")
+        if p.running:
+            text = f"Run {run_id}: " + (f"paused after epoch {p.epoch} of {p.epochs}" if p.paused else
+                                        p.note or "starting its process...")
+            if p.samples_per_s and not p.paused:
+                text += f" · {p.samples_per_s:,.0f} words/s"
+            # In steps of 0.5 %: the bar animates each time it moves, and that costs the browser.
+            st.progress(round(p.done_fraction * 200) / 200, text=text)
+            if st.button("Stop", icon=":material/stop:", key="w2v_stop",
+                         help="stops within a second; the vectors of the epochs already finished are kept"):
+                RunControl(store, run_id).stop(wait=5)
+                st.rerun(scope="app")
+        elif p.status == "completed":
             st.success(f"Run {run_id} ({run.model} on {run.dataset}) is done: "
                        f"{run.final.get('vocabulary', 0):,} words. Pick it under **Trained here** above.",
                        icon=":material/check_circle:")
-        elif run.status == "failed":
-            st.error(f"Run {run_id} failed: {run.message}", icon=":material/error:")
-        else:
-            st.warning(f"Run {run_id} {run.status}: {run.message or ''}", icon=":material/pause_circle:")
-        if st.session_state.get("w2v_seen") != run_id:  # redraw the page once so the run is listed
-            st.session_state.w2v_seen = run_id
-            st.rerun(scope="app")
-    metrics = store.metrics(run_id, ["train_loss"])
-    losses = metrics["value"].dropna().tolist()
-    if losses:
-        st.plotly_chart(loss_figure(losses), key=f"w2v_loss_{run_id}")
-    elif run.model == "fasttext":
-        st.caption("gensim reports no training loss for FastText; progress is per epoch.")
+        elif p.status == "failed":
+            st.error(f"Run {run_id} failed: {p.message}", icon=":material/error:")
+        else:  # stopped, interrupted
+            st.warning(f"Run {run_id} {p.status}: {p.message or ''}", icon=":material/pause_circle:")
+        metrics = follower.metrics
+        losses = metrics.value[metrics.name == "train_loss"].dropna().tolist()
+        if losses:
+            st.plotly_chart(view.figure("w2v_loss", len(losses), lambda: loss_figure(losses)),
+                            key=f"w2v_loss_{run_id}")
+        elif run.model == "fasttext":
+            st.caption("gensim reports no training loss for FastText; progress is per epoch.")
+
+    job_view()

@@ -67,15 +67,24 @@ def scatter_figure(coords: np.ndarray, labels: np.ndarray, indices: np.ndarray, 
     return fig
 
 
-def step_figure(history: list[dict]) -> go.Figure:
-    """Hand-stepped GAN: D and G loss per step, and D's accuracies."""
-    frame = pd.DataFrame(history)
+def step_figure(metrics: pd.DataFrame) -> go.Figure:
+    """Hand-stepped GAN: D and G loss per step, and D's accuracies, from the run's stored metric
+    rows (long format: step, name, value)."""
     fig = go.Figure()
     for name, dash in (("d_loss", "solid"), ("g_loss", "solid"), ("d_real_acc", "dot"), ("d_fake_acc", "dot")):
-        if name in frame:
-            rows = frame.dropna(subset=[name])
-            fig.add_scatter(x=rows.step, y=rows[name], mode="lines+markers", name=name.replace("_", " "),
-                            line=dict(dash=dash), marker=dict(size=4))
+        rows = metrics[metrics.name == name].dropna(subset=["value"])
+        if not rows.empty:
+            fig.add_scatter(x=rows.step.to_numpy(), y=rows.value.to_numpy(), mode="lines+markers",
+                            name=name.replace("_", " "), line=dict(dash=dash), marker=dict(size=4))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), title="Per step", xaxis_title="step",
                       legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def last_step_stats(metrics: pd.DataFrame) -> str:
+    """One line of the last hand step's stats ("d loss 1.234 · d real acc 0.500 · ...")."""
+    rows = metrics[metrics.name.isin(("d_loss", "g_loss", "d_real_acc", "d_fake_acc"))]
+    if rows.empty:
+        return ""
+    last = rows[rows.step == rows.step.iloc[-1]]
+    return " · ".join(f"{name.replace('_', ' ')} {value:.3f}" for name, value in zip(last.name, last.value))

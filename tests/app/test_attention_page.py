@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from engine.jobs import RunControl
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob
@@ -62,11 +63,26 @@ def z_of(spec: dict, trace: int = 0) -> np.ndarray:
     return np.asarray(z, dtype=float)
 
 
-def wait_done(store: RunStore, run_id: int, timeout: float = 120) -> None:
+def wait_for(predicate, timeout: float = 120, what: str = "the condition"):
+    """Poll `predicate` until it holds (runs train in their own processes; no fixed sleeps)."""
     deadline = time.monotonic() + timeout
-    while store.get_run(run_id).status == "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert store.get_run(run_id).status == "completed", store.get_run(run_id).message
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+    return value
+
+
+def label_of(at: AppTest, run_id: int) -> str:
+    """The run picker's label of a run (it carries the run's status)."""
+    picker = next(s for s in at.selectbox if s.label == "Run")
+    return next(o for o in picker.options if o.startswith(f"#{run_id} "))
+
+
+def wait_done(store: RunStore, run_id: int, timeout: float = 120) -> None:
+    """Wait for the run (trained in a child process) to end; it must have completed."""
+    status = RunControl(store, run_id).wait_until_done(timeout)
+    assert status == "completed", (status, store.get_run(run_id).message)
 
 
 def test_no_runs_yet_and_heads_that_do_not_divide_d_model(data_dir):
@@ -171,17 +187,71 @@ def test_recurrent_view_of_a_counting_run(data_dir):
 
 
 def test_step_trains_one_epoch_then_pauses_until_resumed(data_dir):
+    """The run trains in its own process: the page (and this test) sees it only through the store."""
     at = fresh(**SMALL)
     next(b for b in at.button if b.label == "Step").click().run()
     run_id = at.session_state.att_run
-    from engine.train import active_jobs
-    job = active_jobs()[run_id]
-    deadline = time.monotonic() + 60
-    while not job.progress.paused and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert job.progress.paused and job.progress.epoch == 1
+    store = RunStore(data_dir / "runs")
+    control = RunControl(store, run_id)
+    progress = wait_for(lambda: (p := control.progress()).paused and p, what="the pause after epoch 1")
+    assert progress.epoch == 1 and store.checkpoint_epochs(run_id) == [1]
     at.run()
+    assert not at.exception, [e.value for e in at.exception]
     assert any("paused: after epoch 1 of 2" in str(p.proto.text) for p in at.get("progress"))
+    assert any(m.value.startswith("Probe `abcde` → `") and "after epoch 1" in m.value for m in at.markdown)
+    assert "probe_grid" in charts(at)
+    assert {"Resume", "Next epoch", "Stop training"} <= {b.label for b in at.button}
     next(b for b in at.button if b.label == "Resume").click().run()
-    wait_done(RunStore(data_dir / "runs"), run_id)
-    assert RunStore(data_dir / "runs").checkpoint_epochs(run_id) == [1, 2]
+    assert not at.exception
+    wait_done(store, run_id)
+    assert store.checkpoint_epochs(run_id) == [1, 2]
+    at.run()  # ended: the picker says so, the buttons are gone and the epoch slider replays the probe
+    assert "(completed" in label_of(at, run_id)
+    assert not {"Resume", "Next epoch", "Stop training"} & {b.label for b in at.button}
+    assert any(s.key == f"att_epoch_{run_id}" for s in at.select_slider)
+
+
+def test_stop_from_the_page_ends_the_run_and_the_picker_says_so(data_dir):
+    at = fresh(**{**SMALL, "att.train.epochs": "50", "att.reverse.n_samples": "2000"})
+    next(b for b in at.button if b.label == "Train").click().run()
+    run_id = at.session_state.att_run
+    store = RunStore(data_dir / "runs")
+    wait_for(lambda: RunControl(store, run_id).progress().epoch >= 1, what="the first epoch")
+    at.run()
+    assert any("live: after epoch" in str(p.proto.text) for p in at.get("progress"))
+    next(b for b in at.button if b.label == "Stop training").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert store.get_run(run_id).status == "stopped"
+    assert label_of(at, run_id).startswith(f"#{run_id} transformer on reverse (stopped")
+    assert any(f"Run {run_id} stopped" in w.value for w in at.warning)
+    assert "Stop training" not in {b.label for b in at.button}
+
+
+@pytest.mark.parametrize("lr, verdict", [(0.03, "diverged"), (0.01, "completed")])
+def test_linear_rnn_demo_trains_as_a_job_and_shows_its_result(data_dir, lr, verdict):
+    at = fresh(view="Recurrent")
+    at.select_slider(key="lr_len").set_value(40)
+    at.slider(key="lr_epochs").set_value(40)
+    at.select_slider(key="lr_lr").set_value(lr)
+    at.button(key="lr_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run_id = at.session_state.lr_run
+    store = RunStore(data_dir / "runs")
+    run = store.get_run(run_id)
+    assert (run.model, run.params) == ("linear_rnn", {"length": 40, "epochs": 40, "lr": lr, "target_ones": 12,
+                                                      "seed": 0})
+    status = RunControl(store, run_id).wait_until_done(60)
+    assert status == verdict, store.get_run(run_id).message
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    curve = charts(at)["lr_curve"]
+    assert [t["name"] for t in curve["data"]][:1] == ["loss"]
+    if verdict == "diverged":
+        assert any(e.value.startswith(f"Run {run_id} (length 40, learning rate 0.03, 12 ones each) diverged: "
+                                      "the loss became inf at epoch 29") for e in at.error), [e.value for e in at.error]
+    else:
+        assert any(s.value.startswith(f"Run {run_id} (length 40, learning rate 0.01, 12 ones each) trained 40 "
+                                      "epochs: final loss") for s in at.success)
+    # Its runs are not sequence models: the other pickers leave them out.
+    at.radio(key="view").set_value("Trained models").run()
+    assert all("linear_rnn" not in option for s in at.selectbox if s.label == "Run" for option in s.options)

@@ -2,6 +2,7 @@
 vectors, t-SNE on demand, evaluation, image-classifier activations."""
 import base64
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from engine import embeddings as emb
+from engine.jobs import RunControl
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob
@@ -165,8 +167,17 @@ def test_image_classifier_activations_coloured_by_label(tmp_path):
     assert len(at.get("image")) == 1  # the searched digit is drawn beside its neighbours
 
 
+def wait_for(predicate, timeout=120.0, what="the condition"):
+    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+    return value
+
+
 def test_train_vectors_from_the_sliders_then_explore_them(tmp_path):
-    from engine.word2vec import active_jobs
     at = fresh()
     widget(at, "source").set_value("trained").run()
     ok(at)
@@ -178,10 +189,10 @@ def test_train_vectors_from_the_sliders_then_explore_them(tmp_path):
     button(at, "w2v_train").click().run()
     ok(at)
     run_id = at.session_state["w2v_job"]
-    job = active_jobs().get(run_id)
-    if job is not None:
-        assert job.join(120) == "completed"
-    run = RunStore(tmp_path / "runs").get_run(run_id)
+    store = RunStore(tmp_path / "runs")
+    control = RunControl(store, run_id)  # the job trains in its own process: the page only reads the store
+    wait_for(lambda: control.progress().status != "running", what="the run to end")
+    run = store.get_run(run_id)
     assert (run.model, run.dataset, run.status) == ("word2vec", "lee", "completed")
     assert run.params["epochs"] == 2 and run.params["vector_size"] == 16 and run.params["algorithm"] == "cbow"
     at.run()
@@ -189,3 +200,37 @@ def test_train_vectors_from_the_sliders_then_explore_them(tmp_path):
     assert widget(at, "trained_run").value == run_id
     assert any(f"run {run_id} (word2vec on lee)" in m.value and "× 16 dimensions" in m.value for m in at.markdown)
     assert any(f"Run {run_id} (word2vec on lee) is done" in s.value for s in at.success)
+    assert not button(at, "w2v_train").disabled
+
+
+def test_stop_a_training_run_from_the_page(tmp_path):
+    at = fresh()
+    widget(at, "source").set_value("trained").run()
+    widget(at, "w2v_corpus").set_value("lee")
+    widget(at, "w2v.epochs").set_value(100)
+    widget(at, "w2v.vector_size").set_value(8)
+    button(at, "w2v_train").click().run()
+    ok(at)
+    run_id = at.session_state["w2v_job"]
+    store = RunStore(tmp_path / "runs")
+    wait_for(lambda: RunControl(store, run_id).progress().epoch >= 1, what="the first epoch")
+    at.run()  # AppTest does not rerun fragments on their timer: a full run draws the live panel
+    ok(at)
+    assert button(at, "w2v_train").disabled
+    assert any(p.proto.text.startswith(f"Run {run_id}: epoch ") for p in at.get("progress"))
+    button(at, "w2v_stop").click().run()
+    ok(at)
+    run = store.get_run(run_id)
+    assert run.status == "stopped" and run.message.startswith("stopped by the user")
+    assert any(f"Run {run_id} stopped: stopped by the user" in w.value for w in at.warning)
+    assert widget(at, "trained_run").value == run_id  # its finished epochs' vectors are listed
+    assert not button(at, "w2v_train").disabled
+
+
+def test_a_bad_upload_fails_before_any_run_exists(tmp_path):
+    at = fresh()
+    widget(at, "source").set_value("trained").run()
+    widget(at, "w2v_corpus").set_value("upload").run()
+    button(at, "w2v_train").click().run()
+    assert any("choose a corpus file to upload first" in e.value for e in at.error)
+    assert RunStore(tmp_path / "runs").list_runs() == []

@@ -1,5 +1,5 @@
 """AppTest of the Latent space page: train from the page, open runs (VAE, GAN), refuse the wrong
-kind of run, step a GAN by hand and save it."""
+kind of run, step a GAN by hand (in its own process) and save it."""
 import base64
 import json
 import time
@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import latent
+from engine.jobs import RunControl, children
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob
@@ -43,6 +44,16 @@ def scatter_traces(at: AppTest) -> list[dict]:
     raise KeyError("no scatter")
 
 
+def wait_for(predicate, timeout=120.0, what="the condition"):
+    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+    return value
+
+
 def trained(tmp_path, model: str, **values) -> int:
     store = RunStore(tmp_path / "runs")
     job = TrainingJob(validate(model, "digits", {"epochs": 1, **values}), store, device="cpu")
@@ -69,9 +80,8 @@ def test_start_trains_a_vae_and_the_walk_views_follow(tmp_path):
     button(at, "Start").click().run()
     run_id = at.session_state.latent_run
     store = RunStore(tmp_path / "runs")
-    deadline = time.monotonic() + 120
-    while store.get_run(run_id).status == "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
+    assert button(at, "Stop").disabled is False and button(at, "Start").disabled  # it trains in its own process
+    wait_for(lambda: store.get_run(run_id).status != "running", what="the run to end")
     assert store.get_run(run_id).status == "completed"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -120,26 +130,88 @@ def test_a_gan_run_opens_with_walks_but_no_scatter(tmp_path):
     assert len([s for s in at.slider if s.key and s.key.startswith(f"z_{run_id}_")]) == 8
 
 
-def test_step_the_gan_by_hand_then_save_it_as_a_run(tmp_path):
+def hand_gan_page() -> AppTest:
     at = fresh()
     widget(at, "latent_model").set_value("dcgan").run()
     widget(at, "latent_dataset").set_value("digits").run()
     widget(at, "dcgan.latent").set_value(8).run()
-    assert button(at, "Step D").disabled
+    return at
+
+
+def idle_after(store: RunStore, run_id: int, commands: int):
+    """A predicate: the session's job has done `commands` stepping commands and waits for clicks."""
+    def check():
+        progress = RunControl(store, run_id).progress()
+        assert progress.status == "running", progress.message
+        state = latent.hand_gan_state(store, progress)
+        return state.commands == commands and not state.busy
+    return check
+
+
+def image_captions(at: AppTest) -> list[str]:
+    return [caption for element in at.get("image") for caption in element.captions]
+
+
+def test_step_the_gan_by_hand_then_save_it_as_a_run(tmp_path):
+    at = hand_gan_page()
+    assert button(at, "Step D").disabled and button(at, "Save as run").disabled
     button(at, "New GAN").click().run()
+    run_id = at.session_state.gan_run  # all the page keeps: the run id (the GAN lives in its job's process)
+    store = RunStore(tmp_path / "runs")
+    run = store.get_run(run_id)
+    assert (run.model, run.status, run.progress["state"]) == ("dcgan", "running", "paused")
+    assert run.params["latent"] == 8 and run.dataset == "digits"
+    assert run_id in children()  # a process of its own, started by this (the server's) process
+    # A click while the process is still building the model waits in the store; the buttons wait too.
     button(at, "Step D").click().run()
+    assert button(at, "Step G").disabled and button(at, "Step D").disabled
+    wait_for(idle_after(store, run_id, 1), what="the D step")
+    at.run()
+    assert not button(at, "Step G").disabled
     button(at, "Step G").click().run()
+    wait_for(idle_after(store, run_id, 2), what="the G step")
+    at.run()
     button(at, "Step both").click().run()
+    wait_for(idle_after(store, run_id, 3), what="the D and G step")
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
-    session = latent.gan_session(at.session_state.gan_token)  # kept in the engine, found by the session's token
-    assert (session.d_steps, session.g_steps, len(session.history)) == (2, 2, 3)
+    state = latent.hand_gan_state(store, RunControl(store, run_id).progress())
+    assert (state.d_steps, state.g_steps, state.steps) == (2, 2, 3)
+    counts = store.metrics(run_id).groupby("name").size().to_dict()
+    assert counts == {"d_loss": 2, "d_real_acc": 2, "d_fake_acc": 2, "g_loss": 2, "loss": 3}
     assert any(p.get("name") == "d loss" for p in json.loads(
         next(e for e in at.get("plotly_chart") if "gan_steps" in e.proto.id).proto.spec)["data"])
+    assert "Fixed noise after 2 D and 2 G steps" in image_captions(at)
+
     button(at, "Save as run").click().run()
-    run_id = at.session_state.latent_run
-    run = RunStore(tmp_path / "runs").get_run(run_id)
-    assert run.model == "dcgan" and run.status == "completed"
+    wait_for(lambda: store.get_run(run_id).status != "running", what="the session to save itself")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    run = store.get_run(run_id)
+    assert run.status == "completed" and run.message == "trained by hand: 2 D steps and 2 G steps"
+    assert at.session_state.latent_run == run_id
     assert any(f"Walk the latent space (run {run_id}, epoch 1)" in s.value for s in at.subheader)
+    assert any(f"Saved as run {run_id}" in s.value for s in at.success)
+    assert button(at, "Step D").disabled
+    assert any(f"#{run_id} dcgan (by hand) on digits · completed" in o for o in
+               next(s for s in at.selectbox if s.label == "Open a run").options)
+
+
+def test_a_new_gan_stops_the_one_before_and_keeps_its_weights(tmp_path):
+    at = hand_gan_page()
+    button(at, "New GAN").click().run()
+    first = at.session_state.gan_run
+    store = RunStore(tmp_path / "runs")
+    wait_for(idle_after(store, first, 0), what="the first GAN's process")
+    wait_for(lambda: store.artifact(first, "samples") is not None, what="the first samples")
+    button(at, "New GAN").click().run()
+    second = at.session_state.gan_run
+    assert second != first
+    run = store.get_run(first)
+    assert run.status == "stopped" and "checkpoint epoch 1" in run.message
+    assert store.checkpoint_epochs(first) == [1]
+    assert store.get_run(second).status == "running"
+    RunControl(store, second).stop(wait=10)
 
 
 def test_scatter_selection_feeds_the_walk_and_earlier_epochs_can_be_walked(tmp_path):

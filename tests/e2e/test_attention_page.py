@@ -65,6 +65,10 @@ def test_train_reverse_then_type_an_input(page, app_url, screenshots, own_runs):
     page.get_by_text("paused: after epoch 2 of 3").wait_for(state="visible", timeout=90_000)
     page.get_by_role("button", name="Resume").click()
     page.get_by_text("Epoch", exact=True).wait_for(state="visible", timeout=90_000)
+    # Ended: the picker's label says so (the page reran when the run completed), Stop is gone.
+    page.wait_for_function("() => [...document.querySelectorAll('input[role=combobox][aria-label=Run]')]"
+                           ".some(i => i.value.includes('transformer on reverse (completed'))")
+    assert page.get_by_role("button", name="Stop training").count() == 0
     page.get_by_text("Probe abcde").first.wait_for(state="visible")
     page.get_by_text("What to expect on reverse").wait_for(state="visible")
 
@@ -82,7 +86,7 @@ def test_train_reverse_then_type_an_input(page, app_url, screenshots, own_runs):
     assert page.get_by_test_id("stException").count() == 0
 
 
-def test_other_views_draw(page, app_url, screenshots):
+def test_other_views_draw(page, app_url, screenshots, own_runs):
     open_attention(page, app_url, "view=Positional+encodings")
     page.wait_for_function(f"({HEATMAPS})().length >= 2")
     screenshot(page, screenshots / "attention-positions.png")
@@ -91,6 +95,16 @@ def test_other_views_draw(page, app_url, screenshots):
     heading(page, "Vanishing and exploding gradients").wait_for(state="visible")
     page.get_by_text("going back 50 steps the gradient explodes").wait_for(state="visible")
     screenshot(page, screenshots / "attention-recurrent.png")
+
+    # The linear-RNN demo trains as a job (its own process): its curve and verdict come from the store.
+    page.get_by_text("Train the linear RNN on counting").click()
+    page.locator(".st-key-lr_go button").click()
+    page.get_by_text("the loss became inf at epoch 29").wait_for(state="visible", timeout=90_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                           ".some(gd => (gd._fullData || []).some(t => t.name === 'w'))")
+    assert page.get_by_test_id("stException").count() == 0
+    page.get_by_text("Train the linear RNN on counting").scroll_into_view_if_needed()
+    screenshot(page, screenshots / "attention-linear-rnn.png")
 
     page.get_by_text("MiniLM (pretrained)", exact=True).click()
     page.wait_for_function(f"({HEATMAPS})().includes(9)", timeout=90_000)  # [CLS] the cat sat on the mat . [SEP]

@@ -79,3 +79,38 @@ def test_upload_vectors_then_a_broken_file(page, app_url, tmp_path, screenshots)
     page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(bad))
     page.get_by_text("Cannot read bad.txt: line 2, value 2: 'oops' is not a number").wait_for(state="visible")
     screenshot(page, screenshots / "embeddings-upload-error.png")
+
+
+def test_train_vectors_live_then_stop(page, app_url, screenshots):
+    """Word2Vec on the Wikipedia sample trains in its own process: the progress bar and the loss
+    curve move on their own (the panel polls the run store), Stop ends the run within a second and
+    the finished epochs' vectors are listed to explore."""
+    open_page(page, app_url, "w2v.epochs=40&w2v.vector_size=16")
+    page.get_by_text("Trained here", exact=True).click()
+    page.get_by_text("Train new vectors with gensim").wait_for(state="visible")
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached")
+    train = page.get_by_role("button", name="Train vectors")
+    if not train.is_visible():  # open when no vectors were trained yet, closed otherwise
+        page.get_by_text("Train new vectors with gensim").click()
+    train.click()
+    bar = page.get_by_test_id("stProgress")
+    # The bar's text after an epoch, e.g. "Run 3: epoch 2 of 40: loss 7.1234 per word · 512,000 words/s".
+    page.wait_for_function(
+        "() => /Run \\d+: epoch \\d+ of 40: loss [\\d.]+ per word/.test("
+        "document.querySelector('[data-testid=stProgress]')?.innerText || '')", timeout=120_000)
+    first = bar.inner_text()
+    epoch = int(first.split("epoch ")[1].split(" of")[0])
+    page.wait_for_function(  # a later epoch, drawn without any click: the panel follows the run live
+        f"() => {{ const m = (document.querySelector('[data-testid=stProgress]')?.innerText || '')"
+        f".match(/epoch (\\d+) of 40: loss/); return m && +m[1] > {epoch}; }}", timeout=120_000)
+    page.get_by_text("Training loss per word, by epoch").wait_for(state="visible")
+    page.wait_for_timeout(500)
+    page.screenshot(path=screenshots / "embeddings-train-live.png")
+
+    page.get_by_role("button", name="Stop").click()
+    warning = page.get_by_text("stopped: stopped by the user")
+    warning.wait_for(state="visible", timeout=10_000)
+    assert bar.count() == 0
+    run_id = warning.inner_text().split("Run ")[1].split(" ")[0]
+    page.get_by_text(f"run {run_id} (word2vec on wikipedia)").first.wait_for(state="visible")
+    screenshot(page, screenshots / "embeddings-train-stopped.png")

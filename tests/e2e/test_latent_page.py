@@ -1,6 +1,9 @@
 """The Latent space page in a real browser: train a VAE for 5 epochs (on the 8x8 digits 2 epochs are
 too few to show digits), watch the grid appear, pick a point of the scatter, move a latent slider
-(the image is decoded again), screenshots."""
+(the image is decoded again); step a GAN by hand (its process does the steps, the page follows);
+screenshots."""
+from engine.jobs import RunControl
+from engine.runs import RunStore
 from tests.e2e.helpers import heading, screenshot
 
 # The image beside the sliders: the one in the visible tab panel.
@@ -73,3 +76,40 @@ def test_train_a_vae_watch_the_grid_then_walk_with_a_slider(page, app_url, scree
     page.get_by_text("decoded in").scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     page.screenshot(path=screenshots / "latent-slider.png")
+
+
+def test_step_a_gan_by_hand_then_save_it(page, app_url, app_data_dir, screenshots):
+    from playwright.sync_api import expect  # the fixtures skip without playwright
+
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.goto(f"{app_url}/latent-space?latent_model=dcgan&latent_dataset=digits&dcgan.latent=16")
+    heading(page, "Train the GAN by hand: step D, step G").wait_for(state="visible", timeout=60_000)
+    step_both = page.get_by_role("button", name="Step both")
+    expect(step_both).to_be_disabled()
+    page.get_by_role("button", name="New GAN").click()
+    page.get_by_text("Fixed noise after 0 D and 0 G steps").wait_for(state="visible", timeout=60_000)
+
+    # 100 steps per click: the buttons wait while the GAN's process works, then come back.
+    page.get_by_test_id("stSelectbox").filter(has=page.get_by_label("Steps per click")).click()
+    page.get_by_role("option", name="100", exact=True).click()
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached")
+    expect(step_both).to_be_enabled(timeout=60_000)
+    step_both.click()
+    expect(step_both).to_be_disabled()
+    page.get_by_text("Fixed noise after 100 D and 100 G steps").wait_for(state="visible", timeout=120_000)
+    expect(step_both).to_be_enabled(timeout=30_000)
+    page.get_by_role("button", name="Step D").click()
+    page.get_by_text("Fixed noise after 200 D and 100 G steps").wait_for(state="visible", timeout=120_000)
+    expect(step_both).to_be_enabled(timeout=30_000)
+    page.get_by_text("d real acc").first.wait_for(state="visible")  # the per-step chart's legend
+    screenshot(page, screenshots / "latent-gan-by-hand.png")
+
+    page.get_by_role("button", name="Save as run").click()
+    page.get_by_text("Saved as run").wait_for(state="visible", timeout=60_000)
+    page.get_by_text("Walk the latent space").wait_for(state="visible")
+    run = RunStore(app_data_dir / "runs").list_runs()[0]
+    assert run.status == "completed" and run.message == "trained by hand: 200 D steps and 100 G steps"
+    expect(step_both).to_be_disabled()
+    screenshot(page, screenshots / "latent-gan-saved.png")
+    assert RunControl(RunStore(app_data_dir / "runs"), run.id).progress().status == "completed"
