@@ -164,7 +164,7 @@ class TrainingJob(Job):
 
         losses = torch.empty(self.flush_every, device=device)
         pending: list[tuple[int, int, float]] = []  # (step, epoch, wall time) of the buffered losses
-        last_flush = time.monotonic()
+        last_flush = -math.inf  # the first step is written at once: the curve starts as soon as training does
         step, started = 0, time.monotonic()
         model.train()
         for epoch in range(1, epochs + 1):

@@ -247,8 +247,11 @@ def trained_models_view() -> None:
         if (p.status, p.paused, live_ui.refresh_every(p)) != shown:
             st.rerun(scope="app")  # new buttons (Resume, Next epoch), the epoch slider once it ends
         total = p.epochs or planned
+        epochs = store.checkpoint_epochs(run_id)
         if p.running:
-            epoch = p.epoch  # the job saves an epoch's checkpoint before it reports the epoch
+            # The job saves an epoch's checkpoint before it reports the epoch (a run trained without
+            # checkpoints, e.g. from the CLI, shows the newest it has).
+            epoch = p.epoch if p.epoch in epochs else (epochs[-1] if epochs else 0)
             if not epoch:
                 what = "starting its process" if p.state == "starting" else f"training epoch 1 of {total}"
                 st.progress(0.0, text=f"{what}...")
@@ -260,8 +263,9 @@ def trained_models_view() -> None:
             state, hint = ("paused", "press Resume or Next epoch") if p.paused else ("live", "refreshed every epoch")
             st.progress(min(epoch / max(total, 1), 1.0), text=f"{state}: after epoch {epoch} of {total}, {hint}")
         else:
-            epochs = store.checkpoint_epochs(run_id)
-            if p.status != "completed":
+            if p.status in ("diverged", "failed"):
+                st.error(f"Run {run_id} {p.status}: {p.message}", icon=":material/error:")
+            elif p.status != "completed":
                 st.warning(f"Run {run_id} {p.status}: {p.message}", icon=":material/pause_circle:")
             if not epochs:
                 st.info("This run saved no checkpoint: there is no attention to show.")
@@ -272,7 +276,11 @@ def trained_models_view() -> None:
         metrics = follower.metrics
         at_epoch = metrics[(metrics.name == "val_exact_match") & (metrics.epoch == epoch)]
         score = f", validation exact match {at_epoch.value.iloc[-1]:.3f}" if len(at_epoch) else ""
-        result, grid = live.figure("probe", epoch, lambda: probe_maps(run_id, epoch, task.probe))
+        try:
+            result, grid = live.figure("probe", epoch, lambda: probe_maps(run_id, epoch, task.probe))
+        except ParamError as err:
+            st.error(f"Cannot read the attention of run {run_id} at epoch {epoch}: {err}", icon=":material/error:")
+            return
         st.markdown(f"Probe `{task.probe}` → `{result.text}` after epoch {epoch}{score}")
         st.plotly_chart(grid, key=f"probe_grid_{run_id}")
 

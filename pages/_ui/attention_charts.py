@@ -122,7 +122,7 @@ def linear_rnn_curves(loss_epochs: np.ndarray, loss: np.ndarray, param_epochs: n
         top = np.nanmax(shown) if np.isfinite(shown).any() else 1.0
         fig.add_trace(go.Scatter(x=[diverged_at], y=[top], mode="markers+text", name="nan/inf",
                                  marker=dict(symbol="x", size=12, color="#c53030"), text=["inf"],
-                                 textposition="top center", showlegend=False), row=1, col=1)
+                                 textposition="middle left", showlegend=False), row=1, col=1)
         fig.add_vline(x=diverged_at, line=dict(color="#c53030", dash="dot"), row=1, col=1)
     for name, values, color in (("u", u, "#dd6b20"), ("w", w, "#2f855a")):
         fig.add_trace(go.Scatter(x=np.asarray(param_epochs, dtype=float), y=np.asarray(values, dtype=float),
@@ -130,5 +130,5 @@ def linear_rnn_curves(loss_epochs: np.ndarray, loss: np.ndarray, param_epochs: n
     fig.add_hline(y=1.0, line=dict(color="#718096", dash="dash"), row=1, col=2)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
     fig.update_xaxes(title="epoch")
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"))
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
     return fig

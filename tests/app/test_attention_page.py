@@ -212,7 +212,7 @@ def test_step_trains_one_epoch_then_pauses_until_resumed(data_dir):
 
 
 def test_stop_from_the_page_ends_the_run_and_the_picker_says_so(data_dir):
-    at = fresh(**{**SMALL, "att.train.epochs": "50", "att.reverse.n_samples": "2000"})
+    at = fresh(**{**SMALL, "att.train.epochs": "500", "att.reverse.n_samples": "2000"})
     next(b for b in at.button if b.label == "Train").click().run()
     run_id = at.session_state.att_run
     store = RunStore(data_dir / "runs")
