@@ -38,7 +38,7 @@ from engine.runs import Command, Run, RunStore
 # again before unpickling its job. Where there is no forkserver (Windows), plain spawn.
 if "forkserver" in multiprocessing.get_all_start_methods():
     _CONTEXT = multiprocessing.get_context("forkserver")
-    _CONTEXT.set_forkserver_preload(["torch", "engine.train"])
+    _CONTEXT.set_forkserver_preload(["torch", "engine.train", "engine.word2vec"])
 else:
     _CONTEXT = multiprocessing.get_context("spawn")
 _PROCESSES: dict[tuple[str, int], multiprocessing.process.BaseProcess] = {}  # children of this process

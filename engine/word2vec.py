@@ -68,6 +68,22 @@ def _chunks(tokens: list[str]) -> list[list[str]]:
 _CORPUS_CACHE: dict[str, Corpus] = {}
 
 
+def _wiki_texts():
+    """The articles of gensim's Wikipedia sample, tokenised as WikiCorpus.get_texts() does, in this
+    process: get_texts() always starts a multiprocessing pool, and a job's (daemonic) process may
+    not have children."""
+    import bz2
+
+    from gensim.corpora.wikicorpus import ARTICLE_MIN_WORDS, IGNORED_NAMESPACES, extract_pages, process_article
+    from gensim.test.utils import datapath
+    path = datapath("enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")
+    with bz2.BZ2File(path) as dump:
+        for title, text, page_id in extract_pages(dump, ("0",)):
+            tokens, _, _ = process_article((text, title, page_id))
+            if len(tokens) >= ARTICLE_MIN_WORDS and not any(title.startswith(f"{ns}:") for ns in IGNORED_NAMESPACES):
+                yield tokens
+
+
 def load_corpus(name: str) -> Corpus:
     """One of CORPORA, tokenised with gensim's simple_preprocess (lower case); cached per process."""
     if name not in CORPORA:
@@ -77,10 +93,7 @@ def load_corpus(name: str) -> Corpus:
     from gensim.test.utils import datapath
     from gensim.utils import simple_preprocess
     if name == "wikipedia":
-        from gensim.corpora.wikicorpus import WikiCorpus
-        wiki = WikiCorpus(datapath("enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"),
-                          dictionary={}, processes=1)
-        sentences = [chunk for text in wiki.get_texts() for chunk in _chunks(text)]
+        sentences = [chunk for text in _wiki_texts() for chunk in _chunks(text)]
     elif name == "lee":
         lines = Path(datapath("lee_background.cor")).read_text(encoding="utf-8").splitlines()
         sentences = [simple_preprocess(line) for line in lines]

@@ -88,14 +88,17 @@ if source == "glove":
     except (FileNotFoundError, VectorsFormatError) as err:
         st.error(str(err), icon=":material/error:")
 elif source == "trained":
-    runs = [r for r in store.list_runs() if r.model in WORD2VEC_MODELS and r.status in ("completed", "stopped")
-            and store.checkpoint_epochs(r.id)]
-    with st.expander("Train new vectors with gensim", expanded=not runs):
+    # A stopped or killed run keeps the vectors of its finished epochs: they can be explored too.
+    runs = [r for r in store.list_runs() if r.model in WORD2VEC_MODELS
+            and r.status in ("completed", "stopped", "interrupted") and store.checkpoint_epochs(r.id)]
+    with st.expander("Train new vectors with gensim", expanded=not runs or "w2v_job" in st.session_state):
         train_panel(store)
     if runs:
-        labels_of = {r.id: f"#{r.id} {r.model} on {r.dataset} ({r.final.get('vocabulary', '?'):,} words)"
-                     if isinstance(r.final.get("vocabulary"), int) else f"#{r.id} {r.model} on {r.dataset}"
-                     for r in runs}
+        def label(r) -> str:
+            notes = [f"{r.final['vocabulary']:,} words"] if isinstance(r.final.get("vocabulary"), int) else []
+            notes += [r.status] if r.status != "completed" else []
+            return f"#{r.id} {r.model} on {r.dataset}" + (f" ({', '.join(notes)})" if notes else "")
+        labels_of = {r.id: label(r) for r in runs}
         run_id = st.selectbox("Trained run", list(labels_of), format_func=labels_of.get, key="trained_run")
         run = store.get_run(run_id)
         wv = run_vectors(str(store.root), run_id, run.updated)

@@ -206,22 +206,9 @@ with main:
             if (p.status, p.paused) != drawn_for:
                 st.rerun(scope="app")  # e.g. finished: the buttons change, the walks use the last epoch
             epochs = store.checkpoint_epochs(run_id)
-            total = p.epochs or run.params.get("epochs", 1)
-            done = max(p.epoch, epochs[-1] if epochs else 0)
-            text = f"{p.status} · epoch {done}/{total}"
-            if p.samples_per_s:
-                text += f" · {p.samples_per_s:,.0f} samples/s"
-            if p.running and p.state == "starting":
-                text += " · starting its process..."
-            elif p.running and p.eta_s is not None and not p.paused:
-                text += f" · ETA {p.eta_s:,.0f} s"
-            # In steps of 0.5 %: the bar animates each time it moves, and that costs the browser.
-            st.progress(round(p.done_fraction * 200) / 200, text=text)
-            if p.status in ("diverged", "failed"):
-                st.error(p.message, icon=":material/error:")
-            elif p.status in ("stopped", "interrupted"):
-                st.warning(p.message, icon=":material/pause_circle:")
-            elif p.status == "completed" and hand_gan:
+            live_ui.progress_line(p, run.params.get("epochs", 1), epoch=max(p.epoch, epochs[-1] if epochs else 0),
+                                  lead=f"{p.status} · ")
+            if p.status == "completed" and hand_gan:
                 st.caption(p.message)
             if hand_gan and p.running:
                 st.info(f"Run {run_id} is a GAN trained by hand (Step D / Step G, below, with the model set to "

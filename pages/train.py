@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from engine.curves import x_axis
 from engine.data import get_info, list_datasets, load_dataset
 from engine.inspection import count_confusion, flow_dot, misclassified, model_summary
 from engine.jobs import RunControl, children
@@ -183,25 +184,13 @@ with live:
             metrics = follower.metrics
             st.markdown(f"**Run {run_id}**: {current.model} on {current.dataset} · **{p.status}**"
                         + (f" (paused after epoch {p.epoch})" if p.paused else ""))
-            text = f"epoch {p.epoch}/{p.epochs or current.params.get('epochs', 1)}"
-            if p.samples_per_s:
-                text += f" · {p.samples_per_s:,.0f} samples/s"
-            if p.running and p.state == "starting":
-                text += " · starting its process..."
-            elif p.running and p.eta_s is not None and not p.paused:
-                text += f" · ETA {p.eta_s:,.0f} s"
-            # In steps of 0.5 %: the bar animates each time it moves, and that costs the browser.
-            st.progress(round(p.done_fraction * 200) / 200, text=text)
-            if p.status in ("diverged", "failed"):
-                st.error(p.message, icon=":material/error:")
-            elif p.status in ("stopped", "interrupted"):
-                st.warning(p.message, icon=":material/pause_circle:")
-            elif p.running and run_id not in children():
+            live_ui.progress_line(p, current.params.get("epochs", 1))
+            if p.running and run_id not in children():
                 st.caption("Trained by a process this server did not start (e.g. the CLI): it updates here live, "
                            "and Stop and Step work on it too.")
 
             steps = view.figure("step_loss", (follower.rows, x_mode, smoothing, log_y), lambda: charts.step_loss_figure(
-                [(f"run {run_id}", charts.x_axis(follower.steps, x_mode).to_numpy(dtype=float),
+                [(f"run {run_id}", x_axis(follower.steps, x_mode).to_numpy(dtype=float),
                   follower.steps.value.to_numpy(dtype=float), follower.smoothed_loss(smoothing))], x_mode, log_y))
             st.plotly_chart(steps, key="step_loss")
             left, right = st.columns(2)

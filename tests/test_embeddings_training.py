@@ -159,6 +159,17 @@ def test_a_killed_process_leaves_the_run_interrupted_with_its_vectors(store):
     assert load_run_vectors(store, job.run_id, epoch=1).dim == 8
 
 
+def test_every_bundled_corpus_is_read_in_the_job_s_own_process(store):
+    """The job's process is daemonic: reading a corpus there must not start processes (gensim's
+    WikiCorpus.get_texts() does)."""
+    jobs = [start_vectors("word2vec", name, {"epochs": 1, "vector_size": 4, "min_count": 50}, store)
+            for name in ("wikipedia", "shakespeare")]
+    for job in jobs:
+        assert job.join(180) == "completed", store.get_run(job.run_id).message
+    wikipedia, shakespeare = (store.get_run(j.run_id).final["tokens"] for j in jobs)
+    assert wikipedia > 400_000 and shakespeare > 800_000
+
+
 def test_a_stop_sent_before_the_run_starts_stops_it(store):
     job = WordVectorJob("word2vec", "lee", {"epochs": 3}, store)
     RunControl(store, job.run_id).stop()

@@ -75,7 +75,7 @@ def job_progress(store, run_id: int, progress) -> None:
         follower.poll()
         p = follower.progress
         if (p.status, p.paused) != shown:
-            st.rerun(scope="app")
+            rerun_to_show(store, run_id, p)
         if p.running:
             text = f"Run {run_id}: " + (f"paused after epoch {p.epoch} of {p.epochs}" if p.paused else
                                         p.note or "starting its process...")
@@ -86,10 +86,10 @@ def job_progress(store, run_id: int, progress) -> None:
             if st.button("Stop", icon=":material/stop:", key="w2v_stop",
                          help="stops within a second; the vectors of the epochs already finished are kept"):
                 RunControl(store, run_id).stop(wait=5)
-                st.rerun(scope="app")
+                rerun_to_show(store, run_id, RunControl(store, run_id).progress())
         elif p.status == "completed":
             st.success(f"Run {run_id} ({run.model} on {run.dataset}) is done: "
-                       f"{run.final.get('vocabulary', 0):,} words. Pick it under **Trained here** above.",
+                       f"{run.final.get('vocabulary', 0):,} words, shown below.",
                        icon=":material/check_circle:")
         elif p.status == "failed":
             st.error(f"Run {run_id} failed: {p.message}", icon=":material/error:")
@@ -104,3 +104,11 @@ def job_progress(store, run_id: int, progress) -> None:
             st.caption("gensim reports no training loss for FastText; progress is per epoch.")
 
     job_view()
+
+
+def rerun_to_show(store, run_id: int, progress) -> None:
+    """Redraw the page for the run's new state; a run that has ended with vectors (completed, or
+    stopped after an epoch) is picked in the page's "Trained run" list, so they are shown next."""
+    if not progress.running and store.checkpoint_epochs(run_id):
+        st.session_state.trained_run = run_id
+    st.rerun(scope="app")

@@ -15,16 +15,18 @@ from engine.live import RunFollower
 from engine.runs import RunStore
 
 FAST_S = 0.5   # while steps are coming: a new point is on screen within about this long
-SLOW_S = 2.0   # paused (or still starting up): only a resume from elsewhere can change the view
+SLOW_S = 2.0   # paused: only a resume from elsewhere can change the view
 KEEP_RUNS = 4  # live views kept per session; older ones are dropped (and re-read if reopened)
 
 
 def refresh_every(progress: Progress | None) -> float | None:
-    """How often a live view should poll: fast while a run trains, slowly while it is paused or
-    starting, not at all once it has ended."""
+    """How often a live view should poll: fast while a run starts or trains, slowly while it is
+    paused (only a resume from elsewhere can change the view), not at all once it has ended.
+    (A fragment's pace is fixed when the page is drawn, and the page is redrawn when a run pauses,
+    resumes or ends, so these are the states it must tell apart.)"""
     if progress is None or not progress.running:
         return None
-    return FAST_S if progress.state == "training" else SLOW_S
+    return SLOW_S if progress.paused else FAST_S
 
 
 class LiveRun:
@@ -52,3 +54,20 @@ def live_run(store: RunStore, run_id: int) -> LiveRun:
         while len(runs) > KEEP_RUNS:
             runs.pop(next(iter(runs)))
     return runs[key]
+
+
+def progress_line(p: Progress, total_epochs: int, epoch: int | None = None, lead: str = "") -> None:
+    """A run's progress bar with its one line (epoch, samples/s, ETA), then how it ended, if it did."""
+    text = f"{lead}epoch {p.epoch if epoch is None else epoch}/{p.epochs or total_epochs}"
+    if p.samples_per_s:
+        text += f" · {p.samples_per_s:,.0f} samples/s"
+    if p.running and p.state == "starting":
+        text += " · starting its process..."
+    elif p.running and p.eta_s is not None and not p.paused:
+        text += f" · ETA {p.eta_s:,.0f} s"
+    # In steps of 0.5 %: the bar animates each time it moves, and that costs the browser.
+    st.progress(round(p.done_fraction * 200) / 200, text=text)
+    if p.status in ("diverged", "failed"):
+        st.error(p.message, icon=":material/error:")
+    elif p.status in ("stopped", "interrupted"):
+        st.warning(p.message, icon=":material/pause_circle:")

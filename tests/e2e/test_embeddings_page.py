@@ -1,9 +1,13 @@
 """The Embeddings page in a real browser: GloVe projected, a word searched, neighbours listed and
 highlighted in the 3D plot; then 100k points drawn (the time to the first frame is written for
-bench/embeddings.py, never asserted)."""
+bench/embeddings.py, never asserted); word vectors trained in their own process while the panel
+follows them live, stopped, and shown when they end."""
 import json
+import re
 import time
 
+from engine.runs import RunStore
+from engine.word2vec import CORPORA
 from tests.e2e.helpers import heading, screenshot
 
 # Plotly keeps each chart's decoded data on its div: count the points of the word cloud's traces.
@@ -81,17 +85,13 @@ def test_upload_vectors_then_a_broken_file(page, app_url, tmp_path, screenshots)
     screenshot(page, screenshots / "embeddings-upload-error.png")
 
 
-def test_train_vectors_live_then_stop(page, app_url, screenshots):
+def test_train_vectors_live_then_stop(page, app_url, app_data_dir, screenshots):
     """Word2Vec on the Wikipedia sample trains in its own process: the progress bar and the loss
     curve move on their own (the panel polls the run store), Stop ends the run within a second and
     the finished epochs' vectors are listed to explore."""
     open_page(page, app_url, "w2v.epochs=40&w2v.vector_size=16")
     page.get_by_text("Trained here", exact=True).click()
-    page.get_by_text("Train new vectors with gensim").wait_for(state="visible")
-    page.get_by_test_id("stStatusWidget").wait_for(state="detached")
-    train = page.get_by_role("button", name="Train vectors")
-    if not train.is_visible():  # open when no vectors were trained yet, closed otherwise
-        page.get_by_text("Train new vectors with gensim").click()
+    train = open_train_panel(page)
     train.click()
     bar = page.get_by_test_id("stProgress")
     # The bar's text after an epoch, e.g. "Run 3: epoch 2 of 40: loss 7.1234 per word · 512,000 words/s".
@@ -103,14 +103,65 @@ def test_train_vectors_live_then_stop(page, app_url, screenshots):
     page.wait_for_function(  # a later epoch, drawn without any click: the panel follows the run live
         f"() => {{ const m = (document.querySelector('[data-testid=stProgress]')?.innerText || '')"
         f".match(/epoch (\\d+) of 40: loss/); return m && +m[1] > {epoch}; }}", timeout=120_000)
-    page.get_by_text("Training loss per word, by epoch").wait_for(state="visible")
+    page.get_by_text("Training loss per word, by epoch").first.wait_for(state="visible")
+    bar.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     page.screenshot(path=screenshots / "embeddings-train-live.png")
 
+    run_id = int(bar.inner_text().split("Run ")[1].split(":")[0])
     page.get_by_role("button", name="Stop").click()
-    warning = page.get_by_text("stopped: stopped by the user")
-    warning.wait_for(state="visible", timeout=10_000)
+    # The page redraws once with the run listed and shown: its finished epochs' vectors are kept.
+    page.get_by_text(f"run {run_id} (word2vec on wikipedia)").first.wait_for(state="visible", timeout=15_000)
     assert bar.count() == 0
-    run_id = warning.inner_text().split("Run ")[1].split(" ")[0]
-    page.get_by_text(f"run {run_id} (word2vec on wikipedia)").first.wait_for(state="visible")
+    run = RunStore(app_data_dir / "runs").get_run(run_id)
+    assert run.status == "stopped" and run.message.startswith("stopped by the user")
+    assert run.final["epochs"] > epoch
     screenshot(page, screenshots / "embeddings-train-stopped.png")
+
+
+def test_trained_vectors_are_shown_when_the_run_ends(page, app_url, app_data_dir, screenshots):
+    """A run that ends on its own is picked in "Trained run" (even with other runs listed, e.g. the
+    test above's) and its vectors drawn, by the one redraw the panel triggers when it sees the end."""
+    open_page(page, app_url, "w2v.epochs=3&w2v.vector_size=8")
+    page.get_by_text("Trained here", exact=True).click()
+    train = open_train_panel(page)
+    pick(page, "Corpus", CORPORA["lee"])
+    train.click()
+    shown = page.get_by_text(re.compile(r"run \d+ \(word2vec on lee\)")).first
+    shown.wait_for(state="visible", timeout=120_000)
+    run_id = int(shown.inner_text().split("run ")[1].split(" ")[0])
+    run = RunStore(app_data_dir / "runs").get_run(run_id)
+    assert run.status == "completed" and run.final["epochs"] == 3
+    page.wait_for_function(f"(({CLOUD})() || {{}}).drawn === true")
+    screenshot(page, screenshots / "embeddings-train-completed.png")
+
+
+def open_train_panel(page):
+    """Open "Train new vectors with gensim" (open by itself only while no vectors were trained);
+    returns its Train button."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    page.get_by_text("Train new vectors with gensim").wait_for(state="visible")  # the source's rerun drew it
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached")
+    train = page.get_by_role("button", name="Train vectors")
+    try:
+        train.wait_for(state="visible", timeout=10_000)
+    except PlaywrightTimeout:
+        page.get_by_text("Train new vectors with gensim").click()
+    return train
+
+
+def pick(page, label, option):
+    """Choose `option` in the selectbox `label`; again if its menu closed before the click (it
+    closes when the page below it reflows, e.g. while the 3D plot of the listed run first draws)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    for _ in range(5):
+        page.get_by_label(label, exact=True).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    page.wait_for_function("([label, option]) => [...document.querySelectorAll('input[role=combobox]')]"
+                           ".some(e => e.getAttribute('aria-label') === label && e.value === option)",
+                           arg=[label, option])
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached")
