@@ -261,6 +261,42 @@ class Job:
         self.store.append_metrics(self.run_id, rows or [], progress=self.progress.as_dict())
 
 
+class EpochJob(Job):
+    """A job that trains in epochs and pauses between them (the Trainer, word vectors): stop ends
+    it at the next step, pause after the epoch under way, step(n) trains n more epochs then
+    pauses, resume goes on. The paused state is written with the epoch it follows."""
+
+    def __init__(self, store: RunStore, run_id: int, epochs: int, pause_after_epoch: int | None = None):
+        super().__init__(store, run_id)
+        self.progress.epochs = epochs
+        self._pause_after = pause_after_epoch  # pause once this epoch is done ("step one epoch")
+        self._stop = False
+
+    def _apply_commands(self, force: bool = False) -> bool:
+        """Apply the commands sent since the last look; True when the run must stop."""
+        for command in self.commands(force):
+            if command.verb == "stop":
+                self._stop = True
+            elif command.verb == "pause":
+                self._pause_after = self.progress.epoch + 1  # after the epoch under way
+            elif command.verb == "resume":
+                self._pause_after = None
+            elif command.verb == "step":  # n more epochs, then pause
+                self._pause_after = self.progress.epoch + int(command.args.get("n", 1))
+        return self._stop
+
+    def _pause_due(self, epoch: int) -> bool:
+        return epoch < self.progress.epochs and self._pause_after is not None and epoch >= self._pause_after
+
+    def _wait_while_paused(self) -> None:
+        """Paused between epochs: wait for resume, step or stop (the paused state is already stored)."""
+        while not self._apply_commands(force=True) and self._pause_due(self.progress.epoch):
+            time.sleep(self.poll_seconds)
+        if not self._stop:
+            self.progress.state = "training"
+            self.write_progress()
+
+
 def _child_main(job: Job, environ: dict[str, str]) -> None:
     """The child process: stop cleanly on SIGTERM / Ctrl-C (the server's shutdown), then train."""
     os.environ.clear()

@@ -7,7 +7,7 @@ on-device buffer and copied to the host in one transfer every `flush_every` step
 `flush_seconds`, so the step loop has no host syncs on a GPU; divergence (nan/inf, or a loss
 10,000x its first value) is found at that flush, and the message names the exact step.
 
-A TrainingJob is an engine.jobs.Job: `start()` trains in a child process (what every page does),
+A TrainingJob is an engine.jobs.EpochJob: `start()` trains in a child process (what every page does),
 `run()` in the calling one (the CLI). Stop, pause, resume and step arrive as store commands.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 
 from engine.data import Dataset, load_dataset
 from engine.device import autocast, pick_device, seed_everything
-from engine.jobs import STOPPED_BY_USER, Job, Progress
+from engine.jobs import STOPPED_BY_USER, EpochJob, Progress
 from engine.registry import RunConfig, Shape, get_spec
 from engine.runs import RunStore
 
@@ -75,7 +75,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.d
     return loss, acc
 
 
-class TrainingJob(Job):
+class TrainingJob(EpochJob):
     """One run of a registered model. `start()` trains it in a child process, `run()` here."""
 
     def __init__(self, config: RunConfig, store: RunStore, device: str | torch.device | None = None,
@@ -90,10 +90,8 @@ class TrainingJob(Job):
         self.checkpoints = checkpoints
         self.on_epoch = on_epoch  # called after each epoch, in the process that trains
         params = {**config.as_dict(), "device": str(self.device)}
-        super().__init__(store, store.create_run(config.model, config.dataset, params))
-        self.progress.epochs = config.training["epochs"]
-        self._pause_after = pause_after_epoch  # pause once this epoch is done ("step one epoch")
-        self._stop = False
+        super().__init__(store, store.create_run(config.model, config.dataset, params), config.training["epochs"],
+                         pause_after_epoch)
         self._first_loss: float | None = None
         self._last_rate_point: tuple[float, int] | None = None  # (time, step) of the last ETA update
         self._step_rate: float | None = None
@@ -102,31 +100,6 @@ class TrainingJob(Job):
     def __getstate__(self) -> dict:
         # A child process gets everything but the caller's callback (it belongs to the caller).
         return {**self.__dict__, "on_epoch": None}
-
-    # ---- commands ------------------------------------------------------------------------------
-    def _apply_commands(self, force: bool = False) -> bool:
-        """Apply the commands sent since the last look; True when the run must stop."""
-        for command in self.commands(force):
-            if command.verb == "stop":
-                self._stop = True
-            elif command.verb == "pause":
-                self._pause_after = self.progress.epoch + 1  # after the epoch under way
-            elif command.verb == "resume":
-                self._pause_after = None
-            elif command.verb == "step":  # n more epochs, then pause
-                self._pause_after = self.progress.epoch + int(command.args.get("n", 1))
-        return self._stop
-
-    def _pause_due(self, epoch: int) -> bool:
-        return epoch < self.progress.epochs and self._pause_after is not None and epoch >= self._pause_after
-
-    def _wait_while_paused(self) -> None:
-        """Paused between epochs: wait for resume, step or stop (the paused state is already stored)."""
-        while not self._apply_commands(force=True) and self._pause_due(self.progress.epoch):
-            time.sleep(self.poll_seconds)
-        if not self._stop:
-            self.progress.state = "training"
-            self.write_progress()
 
     def _stop_message(self, step: int, epoch: int) -> str:
         return f"{STOPPED_BY_USER} at step {step} (epoch {epoch}); checkpoints up to epoch {epoch - 1} are kept"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.jobs import STOPPED_BY_USER, Job
+from engine.jobs import STOPPED_BY_USER, EpochJob
 from engine.params import Param, ParamError, resolve
 from engine.vectors import save_run_vectors
 
@@ -205,7 +205,7 @@ class _Feed:
             yield from self.sentences[start:start + self.block]
 
 
-class WordVectorJob(Job):
+class WordVectorJob(EpochJob):
     """Word2Vec or FastText on a corpus, one epoch per gensim `train()` call, as a run.
 
     `corpus` is a Corpus, or the name of a bundled one (then it is read by the process that trains,
@@ -229,12 +229,10 @@ class WordVectorJob(Job):
         else:
             self.corpus_name, self.corpus = corpus.name, corpus
         super().__init__(store, store.create_run(kind, self.corpus_name,
-                                                 {**self.params, "model": kind, "corpus": self.corpus_name}))
-        self.progress.epochs = self.params["epochs"]
+                                                 {**self.params, "model": kind, "corpus": self.corpus_name}),
+                         self.params["epochs"], pause_after_epoch)
         self.model = None  # the gensim model, once trained (in the process that trained it)
         self.losses: list[float] = []  # loss per word of each epoch (Word2Vec only)
-        self._pause_after = pause_after_epoch
-        self._stop = False
 
     def __getstate__(self) -> dict:
         # A bundled corpus is read again by name in the child; an uploaded one travels packed.
@@ -247,31 +245,6 @@ class WordVectorJob(Job):
         if state.get("corpus") is not None:
             state["corpus"] = _unpack(state["corpus"])
         self.__dict__.update(state)
-
-    # ---- commands (the same semantics as engine.train.TrainingJob) -----------------------------
-    def _apply_commands(self, force: bool = False) -> bool:
-        """Apply the commands sent since the last look; True when the run must stop."""
-        for command in self.commands(force):
-            if command.verb == "stop":
-                self._stop = True
-            elif command.verb == "pause":
-                self._pause_after = self.progress.epoch + 1  # after the epoch under way
-            elif command.verb == "resume":
-                self._pause_after = None
-            elif command.verb == "step":  # n more epochs, then pause
-                self._pause_after = self.progress.epoch + int(command.args.get("n", 1))
-        return self._stop
-
-    def _pause_due(self, epoch: int) -> bool:
-        return epoch < self.progress.epochs and self._pause_after is not None and epoch >= self._pause_after
-
-    def _wait_while_paused(self) -> None:
-        """Paused between epochs: wait for resume, step or stop (the paused state is already stored)."""
-        while not self._apply_commands(force=True) and self._pause_due(self.progress.epoch):
-            time.sleep(self.poll_seconds)
-        if not self._stop:
-            self.progress.state = "training"
-            self.write_progress()
 
     def _stopped(self, during: int | None = None) -> tuple[str, str]:
         done = self.progress.epoch

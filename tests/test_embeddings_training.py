@@ -22,6 +22,7 @@ from engine.runs import RunStore
 from engine.train import TrainingJob
 from engine.vectors import load_run_vectors, load_source
 from engine.word2vec import Corpus, WordVectorJob, corpus_from_bytes, load_corpus, start_vectors, train_vectors
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,16 +69,6 @@ def test_empty_vocabulary_says_so(store):
     run = store.get_run(job.run_id)
     assert run.status == "failed"
     assert "empty vocabulary: no word occurs at least min_count=2 times" in run.message
-
-
-def wait_for(predicate, timeout=120.0, what="the condition"):
-    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
-    return value
 
 
 def test_a_started_job_is_stopped_through_the_store_and_keeps_its_finished_epochs(store):

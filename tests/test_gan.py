@@ -20,6 +20,7 @@ from engine.models.gan import DCGAN, GAN_OBJECTIVE, gan_problem
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob, build_model
+from tests.waiting import wait_for
 
 
 def test_generator_and_discriminator_shapes_for_mnist():
@@ -117,16 +118,6 @@ def test_the_shipped_mnist_classifier_is_used_for_mnist_only():
     classifier = latent.default_classifier(mnist_info(), torch.device("cpu"))
     assert classifier is not None
     assert classifier(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
-
-
-def wait_for(predicate, timeout=120.0, what="the condition"):
-    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
-    return value
 
 
 def idle_after(store, run_id, commands):

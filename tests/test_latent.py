@@ -18,6 +18,7 @@ from engine.models.vae import ConvVAE, DenseVAE, VAE_OBJECTIVE, kl_divergence
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob, start_training
+from tests.waiting import wait_for
 
 # Measured: seed 0, batch 128, Adam 1e-3, 2 epochs gives val ELBO -163.7 nats/image (CPU, torch
 # 2.13); the threshold leaves room for other seeds/BLAS orderings but fails an untrained VAE
@@ -167,16 +168,6 @@ def test_two_epoch_2d_vae_on_mnist_beats_the_elbo_threshold(data_env, tmp_path, 
     mean, _ = latent.encode(model, data.x_val[:2000])
     centres = torch.stack([mean[data.y_val[:2000] == k].mean(0) for k in range(10)])
     assert torch.cdist(centres, centres).max() > 1.0
-
-
-def wait_for(predicate, timeout=120.0, what="the condition"):
-    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
-    return value
 
 
 def test_a_vae_training_in_its_own_process_opens_at_each_checkpoint(data_env, tmp_path):

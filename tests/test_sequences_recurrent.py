@@ -13,6 +13,7 @@ from engine.registry import validate
 from engine.rnn_demo import LinearRnnJob
 from engine.runs import RunStore
 from engine.train import TrainingJob
+from tests.waiting import wait_for
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -75,14 +76,6 @@ def test_linear_rnn_training_stops_at_nan():
 
 
 # ---- the linear-RNN demo as a job (engine.rnn_demo) -----------------------------------------------
-def wait_for(predicate, timeout=60.0, what="the condition"):
-    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
-    return value
 
 
 def test_linear_rnn_job_diverges_naming_the_epoch_and_keeps_the_curve(tmp_path):

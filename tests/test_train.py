@@ -15,6 +15,7 @@ from engine.registry import validate
 from engine.runs import RunStore
 from engine.jobs import RunControl, children
 from engine.train import TrainingJob, build_model, evaluate, start_training
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -67,16 +68,6 @@ def test_huge_learning_rate_diverges_with_a_message(data_env, store, monkeypatch
     bad = losses.loc[bad_step]
     assert not math.isfinite(bad) or bad > factor * first
     assert store.checkpoint_epochs(job.run_id) == []
-
-
-def wait_for(predicate, timeout=60.0, what="the condition"):
-    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
-    return value
 
 
 def test_stop_from_another_process_ends_within_a_second_and_keeps_checkpoints(data_env, store):

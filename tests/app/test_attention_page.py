@@ -2,7 +2,6 @@
 positional encodings and the recurrent view. Small models throughout."""
 import base64
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from engine.jobs import RunControl
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "attention.py")
@@ -61,16 +61,6 @@ def z_of(spec: dict, trace: int = 0) -> np.ndarray:
         shape = [int(n) for n in str(z["shape"]).split(",")] if "shape" in z else [-1]
         return np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"])).reshape(shape)
     return np.asarray(z, dtype=float)
-
-
-def wait_for(predicate, timeout: float = 120, what: str = "the condition"):
-    """Poll `predicate` until it holds (runs train in their own processes; no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 def label_of(at: AppTest, run_id: int) -> str:

@@ -2,7 +2,6 @@
 vectors, t-SNE on demand, evaluation, image-classifier activations."""
 import base64
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from engine.runs import RunStore
 from engine.train import TrainingJob
 from engine.vectors import load_glove50
 from engine.word2vec import load_corpus, train_vectors
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "embeddings.py")
@@ -165,16 +165,6 @@ def test_image_classifier_activations_coloured_by_label(tmp_path):
     ok(at)
     assert table(at, "word")["word"].str.match(r"\d #\d+").all()  # neighbours among the images
     assert len(at.get("image")) == 1  # the searched digit is drawn beside its neighbours
-
-
-def wait_for(predicate, timeout=120.0, what="the condition"):
-    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 def test_train_vectors_from_the_sliders_then_explore_them(tmp_path):

@@ -2,7 +2,6 @@
 kind of run, step a GAN by hand (in its own process) and save it."""
 import base64
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob
 from tests.app.helpers import button, open_page, widget
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "latent.py")
@@ -42,16 +42,6 @@ def scatter_traces(at: AppTest) -> list[dict]:
                         t[axis] = np.frombuffer(base64.b64decode(t[axis]["bdata"]), dtype=t[axis]["dtype"])
             return traces
     raise KeyError("no scatter")
-
-
-def wait_for(predicate, timeout=120.0, what="the condition"):
-    """Poll `predicate` until it holds (no fixed sleeps: a busy machine only makes it slower)."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 def trained(tmp_path, model: str, **values) -> int:

@@ -1,0 +1,20 @@
+"""Waiting for a job in another process, the one way every test does it: poll with a deadline.
+
+No fixed sleeps: on a busy machine a job only gets slower, so a test waits for the state it needs
+(up to a generous deadline) and fails with what it was waiting for.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "the condition"):
+    """Poll `predicate` every 20 ms until it returns something true; return that."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+    return value
