@@ -26,6 +26,10 @@ from pages._ui.nav import PAGES, page
 from pages._ui.params_ui import param_inputs
 
 COMPARE_REFRESH_S = 5.0  # the comparison follows running runs (e.g. from the CLI) at this pace
+EPOCH_VIEWS_S = 5.0      # the views that change once per epoch look for a new one at this pace
+# Points of the live loss curve: redrawn twice a second, its cost in the browser grows with them
+# (min/max thinning keeps every spike; ~1 point per pixel column of the chart).
+LIVE_POINTS = 1000
 INSPECT_PAGES = {"cnn": "saliency.py", "resnet": "saliency.py"}  # models each inspection page can open
 # Model families looked inside on their own page; classifiers are looked inside here.
 FAMILY_PAGES = {"sequence": "attention.py", "generative": "latent.py"}
@@ -191,7 +195,8 @@ with live:
 
             steps = view.figure("step_loss", (follower.rows, x_mode, smoothing, log_y), lambda: charts.step_loss_figure(
                 [(f"run {run_id}", x_axis(follower.steps, x_mode).to_numpy(dtype=float),
-                  follower.steps.value.to_numpy(dtype=float), follower.smoothed_loss(smoothing))], x_mode, log_y))
+                  follower.steps.value.to_numpy(dtype=float), follower.smoothed_loss(smoothing))], x_mode, log_y,
+                LIVE_POINTS))
             st.plotly_chart(steps, key="step_loss")
             left, right = st.columns(2)
             runs = [(f"run {run_id}", metrics)]
@@ -207,7 +212,7 @@ with live:
 
         inside, gradients, summary = st.tabs(["Inside", "Gradient norms", "Model"])
 
-        @st.fragment(run_every=live_ui.SLOW_S if running else None)
+        @st.fragment(run_every=EPOCH_VIEWS_S if running else None)
         def per_epoch_views(run_id: int):
             """What changes once per epoch: the inside views and the gradient norms."""
             follower = view.follower

@@ -30,16 +30,16 @@ def loss_curve(metrics: pd.DataFrame, x_mode: str, smoothing: float) -> tuple[np
 
 
 def step_loss_figure(curves: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], x_mode: str,
-                     log_y: bool) -> go.Figure:
+                     log_y: bool, max_points: int = MAX_POINTS) -> go.Figure:
     """Per-step training loss, one (label, x, raw, smoothed) per run: the raw curve faint, the
-    smoothed one on top (like TensorBoard); thinned for display, spikes kept."""
+    smoothed one on top (like TensorBoard); thinned for display to `max_points`, spikes kept."""
     fig = go.Figure()
     for i, (label, x, y, smoothed) in enumerate(curves):
         if not len(y):
             continue
         colour = PALETTE[i % len(PALETTE)]
-        rx, ry = downsample_minmax(x, y, MAX_POINTS)
-        sx, sy = downsample_minmax(x, smoothed, MAX_POINTS)
+        rx, ry = downsample_minmax(x, y, max_points)
+        sx, sy = downsample_minmax(x, smoothed, max_points)
         fig.add_scatter(x=rx, y=ry, mode="lines", name=f"{label} loss", opacity=0.25, showlegend=False,
                         hoverinfo="skip", line=dict(color=colour, width=1))
         fig.add_scatter(x=sx, y=sy, mode="lines", name=f"{label} loss (smoothed)", line=dict(color=colour, width=2))
