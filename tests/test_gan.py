@@ -20,7 +20,7 @@ from engine.models.gan import DCGAN, GAN_OBJECTIVE, gan_problem
 from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob, build_model
-from tests.waiting import wait_for
+from tests.waiting import gan_idle_after as idle_after, wait_for
 
 
 def test_generator_and_discriminator_shapes_for_mnist():
@@ -118,16 +118,6 @@ def test_the_shipped_mnist_classifier_is_used_for_mnist_only():
     classifier = latent.default_classifier(mnist_info(), torch.device("cpu"))
     assert classifier is not None
     assert classifier(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
-
-
-def idle_after(store, run_id, commands):
-    """The session's job has done `commands` stepping commands and waits for the next click."""
-    def check():
-        progress = RunControl(store, run_id).progress()
-        assert progress.status == "running", progress.message
-        state = latent.hand_gan_state(store, progress)
-        return state.commands == commands and not state.busy
-    return check
 
 
 HAND_CONFIG = {"latent": 8, "batch_size": 32}

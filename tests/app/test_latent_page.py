@@ -14,7 +14,7 @@ from engine.registry import validate
 from engine.runs import RunStore
 from engine.train import TrainingJob
 from tests.app.helpers import button, open_page, widget
-from tests.waiting import wait_for
+from tests.waiting import gan_idle_after as idle_after, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "latent.py")
@@ -126,16 +126,6 @@ def hand_gan_page() -> AppTest:
     widget(at, "latent_dataset").set_value("digits").run()
     widget(at, "dcgan.latent").set_value(8).run()
     return at
-
-
-def idle_after(store: RunStore, run_id: int, commands: int):
-    """A predicate: the session's job has done `commands` stepping commands and waits for clicks."""
-    def check():
-        progress = RunControl(store, run_id).progress()
-        assert progress.status == "running", progress.message
-        state = latent.hand_gan_state(store, progress)
-        return state.commands == commands and not state.busy
-    return check
 
 
 def image_captions(at: AppTest) -> list[str]:
