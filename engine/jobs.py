@@ -43,6 +43,11 @@ else:
     _CONTEXT = multiprocessing.get_context("spawn")
 _PROCESSES: dict[tuple[str, int], multiprocessing.process.BaseProcess] = {}  # children of this process
 
+
+def _key(store: RunStore, run_id: int) -> tuple[str, int]:
+    """A child process is found by (store, run): two stores may both have a run 1."""
+    return str(store.root), int(run_id)
+
 STOPPED_BY_USER = "stopped by the user"
 
 
@@ -105,7 +110,7 @@ class RunControl:
         stay), so Stop always stops."""
         self.store.send_command(self.run_id, "stop")
         status = self.wait_until_done(wait) if wait else self.store.get_run(self.run_id).status
-        process = _PROCESSES.get((str(self.store.root), self.run_id))
+        process = _PROCESSES.get(_key(self.store, self.run_id))
         if wait and status == "running" and process is not None and process.is_alive():
             process.kill()
             process.join(5)
@@ -138,21 +143,21 @@ class RunControl:
         deadline = time.monotonic() + timeout
         while (status := self.progress().status) == "running" and time.monotonic() < deadline:
             time.sleep(0.05)
-        process = _PROCESSES.get((str(self.store.root), self.run_id))
+        process = _PROCESSES.get(_key(self.store, self.run_id))
         if status != "running" and process is not None:
             process.join(max(0.0, deadline - time.monotonic()) if timeout != float("inf") else None)
             if not process.is_alive():
-                _PROCESSES.pop((str(self.store.root), self.run_id), None)
+                _PROCESSES.pop(_key(self.store, self.run_id), None)
         return status
 
 
 def reap(store: RunStore, run_id: int) -> bool:
     """True when run `run_id` was marked running but its process is gone (now marked so)."""
-    process = _PROCESSES.get((str(store.root), run_id))
+    process = _PROCESSES.get(_key(store, run_id))
     if process is not None:
         if process.is_alive():
             return False
-        _PROCESSES.pop((str(store.root), run_id), None)
+        _PROCESSES.pop(_key(store, run_id), None)
         status, message = _exit_verdict(process.exitcode)
         run = store.get_run(run_id)
         if run.status == "running":
@@ -194,10 +199,6 @@ class Job:
     def control(self) -> RunControl:
         return RunControl(self.store, self.run_id)
 
-    def stop(self) -> None:
-        self.interrupt()  # takes effect at once when the job runs in this process
-        self.store.send_command(self.run_id, "stop")
-
     def interrupt(self) -> None:
         """Stop at the next step; safe in a signal handler (touches no database)."""
         self._interrupted = True
@@ -212,7 +213,7 @@ class Job:
                                    name=f"{type(self).__name__}-run-{self.run_id}")
         process.start()
         self.store.set_owner(self.run_id, process.pid)
-        _PROCESSES[(str(self.store.root), self.run_id)] = process
+        _PROCESSES[_key(self.store, self.run_id)] = process
         return self
 
     def join(self, timeout: float | None = None) -> str:

@@ -47,11 +47,7 @@ def stored_or_computed(store_root: str, run_id: int, epoch: int, name: str):
         return found[1]
     from engine.objectives import CLASSIFICATION
     model, data, _ = load_trained(store, run_id, epoch)
-    return CLASSIFICATION.evaluate(model, data, model_device(model))[name]
-
-
-def model_device(model):
-    return next(model.parameters()).device
+    return CLASSIFICATION.evaluate(model, data, next(model.parameters()).device)[name]
 
 
 @st.cache_data(max_entries=32)
