@@ -1,7 +1,7 @@
 """Deep Playground: `streamlit run app.py`. Navigation over the pages, and the device badge."""
 import streamlit as st
 
-from engine.project import warm_up
+from engine.embeddings.project import warm_up
 from pages._ui.device import device_status
 from pages._ui.nav import sections
 

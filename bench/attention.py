@@ -31,12 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.data import load_dataset  # noqa: E402
 from engine.data.sequences import PAD, decoder_input  # noqa: E402
-from engine.device import autocast, describe, pick_device, seed_everything  # noqa: E402
-from engine.objectives_seq import CLIP_NORM, exact_match  # noqa: E402
-from engine.optim import make_optimizer  # noqa: E402
-from engine.registry import validate  # noqa: E402
-from engine.runs import RunStore  # noqa: E402
-from engine.train import TrainingJob, build_model  # noqa: E402
+from engine.core.device import autocast, describe, pick_device, seed_everything  # noqa: E402
+from engine.objectives.sequences import CLIP_NORM, exact_match  # noqa: E402
+from engine.core.optim import make_optimizer  # noqa: E402
+from engine.core.registry import validate  # noqa: E402
+from engine.core.runs import RunStore  # noqa: E402
+from engine.core.trainer import TrainingJob, build_model  # noqa: E402
 
 
 def _sync(device):
@@ -115,7 +115,7 @@ def minilm_latency(args) -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     from transformers import AutoModel
 
-    from engine.minilm import load_minilm, model_dir
+    from engine.attention.minilm import load_minilm, model_dir
     tokenizer, eager = load_minilm()
     sdpa = AutoModel.from_pretrained(model_dir(), attn_implementation="sdpa").eval()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])

@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import embeddings as emb  # noqa: E402
-from engine.device import describe, pick_device  # noqa: E402
-from engine.vectors import load_glove50  # noqa: E402
+from engine.embeddings import explore as emb  # noqa: E402
+from engine.core.device import describe, pick_device  # noqa: E402
+from engine.embeddings.vectors import load_glove50  # noqa: E402
 
 WORDS = ["king", "frog", "computer", "paris", "happy", "river", "science", "music", "blue", "run",
          "bank", "apple", "doctor", "war", "money", "car", "tree", "dog", "house", "water"]
@@ -95,10 +95,10 @@ UMAP_CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     mode, think, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
     import numpy as np
-    from engine.vectors import load_glove50
+    from engine.embeddings.vectors import load_glove50
     x = np.asarray(load_glove50().vectors[:n], dtype=np.float32)
     if mode == "engine":
-        from engine import project
+        from engine.embeddings import project
         project.warm_up()            # what the app does when it starts (compile, then the default map)
         time.sleep(think)            # the person opens the page, picks UMAP
         asked = time.perf_counter()

@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.data import load_dataset  # noqa: E402
-from engine.device import describe, pick_device  # noqa: E402
-from engine.pretrained import load_pretrained  # noqa: E402
-from engine.saliency import METHODS, attribute, conv_layers  # noqa: E402
+from engine.core.device import describe, pick_device  # noqa: E402
+from engine.core.pretrained import load_pretrained  # noqa: E402
+from engine.saliency.maps import METHODS, attribute, conv_layers  # noqa: E402
 
 
 def bare_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ evaluate on the validation set once per epoch (what any hand-written loop that r
 accuracy does). The Trainer also writes every step loss and the epoch metrics to the RunStore,
 records per-layer gradient norms and saves a checkpoint per epoch.
 The Trainer is timed twice: in the calling process (as the CLI runs it) and in a child process of
-its own (as the app runs it, engine/jobs.py), where it uses every core but one (the app leaves one
+its own (as the app runs it, engine/core/jobs.py), where it uses every core but one (the app leaves one
 to the server and the browser); that one is timed from its first step to its end, read from the
 store, with the process start-up reported apart, and compared with a bare loop on as many threads.
 Runs alternate so drift on a shared machine hits all of them; the ratios are of the medians.
@@ -28,11 +28,11 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.data import load_dataset  # noqa: E402
-from engine.device import autocast, describe, job_threads, pick_device, seed_everything  # noqa: E402
-from engine.optim import make_optimizer  # noqa: E402
-from engine.registry import validate  # noqa: E402
-from engine.runs import RunStore  # noqa: E402
-from engine.train import TrainingJob, build_model  # noqa: E402
+from engine.core.device import autocast, describe, job_threads, pick_device, seed_everything  # noqa: E402
+from engine.core.optim import make_optimizer  # noqa: E402
+from engine.core.registry import validate  # noqa: E402
+from engine.core.runs import RunStore  # noqa: E402
+from engine.core.trainer import TrainingJob, build_model  # noqa: E402
 
 
 def bare_loop(config, data, device) -> float:

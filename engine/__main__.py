@@ -14,13 +14,13 @@ import json
 import signal
 import sys
 
-from engine.params import ParamError
+from engine.core.params import ParamError
 
 
 def _catalogue() -> str:
     """The --help epilog: models with their params, and datasets, straight from the registries."""
     from engine.data import list_datasets
-    from engine.registry import TRAINING_PARAMS, list_specs
+    from engine.core.registry import TRAINING_PARAMS, list_specs
 
     def describe(p) -> str:
         if p.kind == "choice":
@@ -105,8 +105,8 @@ def _commands() -> list:
 
 
 def _store(args):
-    from engine.paths import runs_dir
-    from engine.runs import RunStore
+    from engine.core.paths import runs_dir
+    from engine.core.runs import RunStore
     return RunStore(runs_dir(args.data_dir))
 
 
@@ -117,9 +117,9 @@ def _run_json(run) -> dict:
 
 
 def cmd_train(args) -> int:
-    from engine.device import describe, pick_device
-    from engine.registry import validate
-    from engine.train import TrainingJob
+    from engine.core.device import describe, pick_device
+    from engine.core.registry import validate
+    from engine.core.trainer import TrainingJob
 
     values = _key_values(args.set, "--set")
     for flag in ("epochs", "lr", "batch_size", "optimizer", "seed"):

@@ -2,7 +2,7 @@
 form; type inputs and read every head; the pretrained MiniLM with integrated-gradients beside its
 attention; positional encodings; and the recurrent models attention replaced.
 
-Every run here (the linear-RNN demo's too) trains in its own process (engine.jobs): the page starts
+Every run here (the linear-RNN demo's too) trains in its own process (engine.core.jobs): the page starts
 it, sends Stop / Resume / Next epoch through the run store (RunControl), and its live views read
 the run's progress from the store, rebuilding the attention maps only when a new checkpoint appears.
 """
@@ -14,18 +14,18 @@ import time
 import numpy as np
 import streamlit as st
 
-from engine.attention import (KIND_TITLES, SEQ2SEQ_MODELS, attention_for_run, position_similarity, run_task,
-                              sinusoidal_positions)
+from engine.models.attention_layers import sinusoidal_positions
+from engine.attention.maps import KIND_TITLES, SEQ2SEQ_MODELS, attention_for_run, position_similarity, run_task
 from engine.data import get_info
 from engine.data.sequences import TASKS
-from engine.jobs import Progress, RunControl
-from engine.models.recurrent import gradient_flow, unroll
-from engine.params import ParamError
-from engine.paths import runs_dir
-from engine.registry import TRAINING_PARAMS, get_spec, validate
-from engine.rnn_demo import LinearRnnJob
-from engine.runs import Run, RunStore
-from engine.train import load_trained, start_training
+from engine.core.jobs import Progress, RunControl
+from engine.attention.recurrent import gradient_flow, unroll
+from engine.core.params import ParamError
+from engine.core.paths import runs_dir
+from engine.core.registry import TRAINING_PARAMS, get_spec, validate
+from engine.attention.rnn_demo import LinearRnnJob
+from engine.core.runs import Run, RunStore
+from engine.core.trainer import load_trained, start_training
 from pages._ui import attention_charts as charts
 from pages._ui import live as live_ui
 from pages._ui import run_link
@@ -348,25 +348,25 @@ def typed_attention(run_id: int, epoch: int, text: str):
 # ---- MiniLM --------------------------------------------------------------------------------------
 @st.cache_resource(show_spinner="Loading MiniLM (once per server)...")
 def minilm_model():
-    from engine.minilm import load_minilm
+    from engine.attention.minilm import load_minilm
     return load_minilm()
 
 
 @st.cache_data(max_entries=64, show_spinner="Reading MiniLM's attention...")
 def minilm_maps(a: str, b: str | None):
-    from engine.minilm import minilm_attention
+    from engine.attention.minilm import minilm_attention
     return minilm_attention(a, b)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def minilm_similarity(a: str, b: str) -> float:
-    from engine.minilm import pair_similarity
+    from engine.attention.minilm import pair_similarity
     return pair_similarity(a, b)
 
 
 @st.cache_data(max_entries=32, show_spinner="Integrated gradients over the embeddings...")
 def minilm_attributions(a: str, b: str, steps: int):
-    from engine.minilm import similarity_attributions
+    from engine.attention.minilm import similarity_attributions
     return similarity_attributions(a, b, steps)
 
 

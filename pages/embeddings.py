@@ -7,12 +7,12 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from engine import embeddings as emb
-from engine import project
-from engine.device import pick_device
-from engine.paths import runs_dir
-from engine.runs import RunStore
-from engine.vectors import MAX_UPLOAD_BYTES, WORD2VEC_MODELS, VectorsFormatError, WordVectors, load_glove50, \
+from engine.embeddings import explore as emb
+from engine.embeddings import project
+from engine.core.device import pick_device
+from engine.core.paths import runs_dir
+from engine.core.runs import RunStore
+from engine.embeddings.vectors import MAX_UPLOAD_BYTES, WORD2VEC_MODELS, VectorsFormatError, WordVectors, load_glove50, \
     load_run_vectors, load_vectors_file
 from pages._ui import embeddings_plot as plots
 from pages._ui.embeddings_train import train_panel

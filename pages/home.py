@@ -5,9 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from engine.data import list_datasets
-from engine.paths import runs_dir
-from engine.registry import list_specs
-from engine.runs import RunStore
+from engine.core.paths import runs_dir
+from engine.core.registry import list_specs
+from engine.core.runs import RunStore
 from pages._ui.device import device_status
 from pages._ui.nav import PAGES, page
 

@@ -1,7 +1,7 @@
 """Latent space: train a VAE or a GAN from sliders, watch its samples and latent grid improve epoch by
 epoch, then walk the space: scatter of the test set, interpolations, one slider per dimension.
 
-Runs train in their own processes (engine.jobs), the hand-stepped GAN too: this page sends them
+Runs train in their own processes (engine.core.jobs), the hand-stepped GAN too: this page sends them
 Start / Stop / Step D / Step G through the run store and draws what they write there. It decodes
 samples and grids from checkpoints once per new checkpoint (st.cache_data), never per refresh.
 """
@@ -12,15 +12,16 @@ import time
 import numpy as np
 import streamlit as st
 
-from engine import latent
+from engine.latent import gan_session
+from engine.latent import space as latent
 from engine.data import get_info, list_datasets
-from engine.jobs import RunControl
-from engine.latent import LatentError
-from engine.params import ParamError
-from engine.paths import runs_dir
-from engine.registry import TRAINING_PARAMS, get_spec, list_specs, validate
-from engine.runs import RunStore
-from engine.train import start_training
+from engine.core.jobs import RunControl
+from engine.latent.space import LatentError
+from engine.core.params import ParamError
+from engine.core.paths import runs_dir
+from engine.core.registry import TRAINING_PARAMS, get_spec, list_specs, validate
+from engine.core.runs import RunStore
+from engine.core.trainer import start_training
 from pages._ui import latent_views as views
 from pages._ui import live as live_ui
 from pages._ui import run_link
@@ -145,7 +146,7 @@ with settings:
     runs = generative_runs(store)
     if runs:
         # The status is part of the label (ids are the options, so a selection survives it changing).
-        labels = {r.id: f"#{r.id} {r.model}{' (by hand)' if latent.is_hand_gan(r) else ''} on {r.dataset} · {r.status}"
+        labels = {r.id: f"#{r.id} {r.model}{' (by hand)' if gan_session.is_hand_gan(r) else ''} on {r.dataset} · {r.status}"
                   for r in runs}
         ids = list(labels)
         chosen = st.selectbox("Open a run", ids, index=ids.index(run_id) if run_id in ids else None,
@@ -175,7 +176,7 @@ with main:
     else:
         run = current
         gan_model = run.model == "dcgan"
-        hand_gan = latent.is_hand_gan(run)
+        hand_gan = gan_session.is_hand_gan(run)
         conditional = bool(run.params.get("conditional", False))
         latent_size = int(run.params.get("latent", 2))
 
@@ -247,7 +248,7 @@ with main:
                 col.plotly_chart(fig, key=f"live_{key}")
             if gan_model and not (follower.metrics.name == "val_class_entropy").any() and epochs:
                 st.caption("Sample quality is scored on MNIST runs by the project's MNIST classifier "
-                           "(engine.pretrained), when it is installed.")
+                           "(engine.core.pretrained), when it is installed.")
 
         live_view(run_id)
 
@@ -392,7 +393,7 @@ if model_name == "dcgan":
     except KeyError:  # its run was deleted
         gan_id = gan_progress = st.session_state["gan_run"] = None
     gan_live = gan_progress is not None and gan_progress.running
-    gan_state = latent.hand_gan_state(store, gan_progress) if gan_progress is not None else None
+    gan_state = gan_session.hand_gan_state(store, gan_progress) if gan_progress is not None else None
     gan_busy = gan_state is not None and gan_state.busy  # still working on the last click
     buttons = st.columns(6)
     if buttons[0].button("New GAN", icon=":material/add:", disabled=config is None, width="stretch",
@@ -400,7 +401,7 @@ if model_name == "dcgan":
                               "its weights are kept)"):
         if gan_live:
             RunControl(store, gan_id).stop(wait=5)
-        st.session_state.gan_run = latent.start_gan_session(config, store).run_id
+        st.session_state.gan_run = gan_session.start_gan_session(config, store).run_id
         st.rerun()
     per_click = buttons[1].selectbox("Steps per click", GAN_STEPS_PER_CLICK, key="gan_per_click",
                                      label_visibility="collapsed")
@@ -411,7 +412,7 @@ if model_name == "dcgan":
     if buttons[5].button("Save as run", icon=":material/save:", width="stretch",
                          disabled=not gan_live or gan_busy or not gan_state.steps,
                          help="checkpoint it as a completed run: the views above open it"):
-        latent.finish_gan_session(store, gan_id)
+        gan_session.finish_gan_session(store, gan_id)
         RunControl(store, gan_id).wait_until_done(5)  # a checkpoint write; the live view follows if slower
         select_run(gan_id)
         st.rerun()
@@ -429,7 +430,7 @@ if model_name == "dcgan":
             follower = view.follower
             follower.poll()
             p = follower.progress
-            state = latent.hand_gan_state(store, p)
+            state = gan_session.hand_gan_state(store, p)
             if (p.status, state.busy) != gan_shown:
                 st.rerun(scope="app")
             if p.status == "completed":
@@ -455,7 +456,7 @@ if model_name == "dcgan":
                 right.plotly_chart(view.figure("gan_steps", follower.rows, lambda: views.step_figure(metrics)),
                                    key="gan_steps")
                 right.caption(views.last_step_stats(metrics))
-                problem = latent.recent_gan_problem(metrics)
+                problem = gan_session.recent_gan_problem(metrics)
                 if problem:
                     right.warning(problem, icon=":material/warning:")
             elif p.running:

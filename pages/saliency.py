@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from engine.classifiers import DEFAULT, cnn_runs
-from engine.image_input import MAX_PIXELS, prepare_array, prepare_bytes
-from engine.paths import runs_dir
-from engine.runs import RunStore
-from engine.saliency import BASELINES, METHODS, TITLES, conv_layers
-from engine.saliency_render import COLORMAPS
+from engine.saliency.classifiers import DEFAULT, cnn_runs
+from engine.data.image_input import MAX_PIXELS, prepare_array, prepare_bytes
+from engine.core.paths import runs_dir
+from engine.core.runs import RunStore
+from engine.saliency.maps import BASELINES, METHODS, TITLES, conv_layers
+from engine.saliency.render import COLORMAPS
 from pages._ui import saliency_views as views
 from pages._ui.saliency_state import classifier, describe_problem, test_predictions
 

@@ -1,6 +1,6 @@
 """Training: pick a model and dataset, set every knob, train, watch it learn, look inside, compare.
 
-Runs train in their own processes (engine.jobs): this page starts them, sends them Stop / Step /
+Runs train in their own processes (engine.core.jobs): this page starts them, sends them Stop / Step /
 Resume through the run store, and draws what they write there. Its live views read only what is
 new and rebuild only the charts whose data changed (pages/_ui/live.py), so watching a run costs it
 almost nothing (bench/live_training.py measures it in a browser).
@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.curves import x_axis
+from engine.training.curves import x_axis
 from engine.data import get_info, list_datasets, load_dataset
-from engine.inspection import count_confusion, flow_dot, misclassified, model_summary
-from engine.jobs import RunControl, children
-from engine.latent import is_hand_gan
-from engine.params import ParamError
-from engine.paths import runs_dir
-from engine.registry import TRAINING_PARAMS, get_spec, list_specs, validate
-from engine.runs import RunStore
-from engine.train import build_model, load_trained, run_config, start_training
+from engine.training.inspection import count_confusion, flow_dot, misclassified, model_summary
+from engine.core.jobs import RunControl, children
+from engine.latent.gan_session import is_hand_gan
+from engine.core.params import ParamError
+from engine.core.paths import runs_dir
+from engine.core.registry import TRAINING_PARAMS, get_spec, list_specs, validate
+from engine.core.runs import RunStore
+from engine.core.trainer import build_model, load_trained, run_config, start_training
 from pages._ui import live as live_ui
 from pages._ui import run_link
 from pages._ui import training_charts as charts
@@ -45,7 +45,7 @@ def stored_or_computed(store_root: str, run_id: int, epoch: int, name: str):
     found = store.artifact(run_id, name, epoch)
     if found is not None:
         return found[1]
-    from engine.objectives import CLASSIFICATION
+    from engine.objectives.base import CLASSIFICATION
     model, data, _ = load_trained(store, run_id, epoch)
     return CLASSIFICATION.evaluate(model, data, next(model.parameters()).device)[name]
 

@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from engine.attention import (MultiHeadAttention, attention_for_run, position_similarity, run_attention, run_task,
-                              sinusoidal_positions)
+from engine.models.attention_layers import MultiHeadAttention, sinusoidal_positions
+from engine.attention.maps import attention_for_run, position_similarity, run_attention, run_task
 from engine.data.sequences import EOS, PAD, Vocab
 from engine.models.seq2seq import Seq2SeqAttention
 from engine.models.transformer import Transformer
-from engine.objectives_seq import exact_match
-from engine.params import ParamError
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob, load_trained
+from engine.objectives.sequences import exact_match
+from engine.core.params import ParamError
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob, load_trained
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from engine.__main__ import main
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.runs import RunStore
+from engine.core.runs import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,7 +109,7 @@ def test_killed_training_is_interrupted_and_recoverable(tmp_path, shared_data_di
     assert len(epochs_done) >= 2
     assert set(metrics[metrics.name == "val_acc"].epoch) >= set(epochs_done)
     from engine.data import load_dataset
-    from engine.registry import validate
-    from engine.train import build_model
+    from engine.core.registry import validate
+    from engine.core.trainer import build_model
     model = build_model(validate("mlp", "digits"), load_dataset("digits"))
     model.load_state_dict(reopened.load_checkpoint(run.id))

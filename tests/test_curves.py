@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from engine.curves import downsample_minmax, smooth, x_axis
-from engine.runs import RunStore
+from engine.training.curves import downsample_minmax, smooth, x_axis
+from engine.core.runs import RunStore
 
 
 def test_smooth_matches_tensorboard_ema_by_hand():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engine.data import get_info, list_datasets, load_dataset, train_size
-from engine.params import ParamError
+from engine.core.params import ParamError
 
 POINT_SETS = ["circle", "xor", "gaussians", "spiral"]
 

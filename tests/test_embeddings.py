@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine import embeddings as emb
-from engine.vectors import VectorsFormatError, WordVectors, load_glove50, load_source, load_vectors_file
+from engine.embeddings import explore as emb
+from engine.embeddings.vectors import VectorsFormatError, WordVectors, load_glove50, load_source, load_vectors_file
 
 WORDS = ["alpha", "beta", "gamma", "delta", "eps"]
 VECS = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.8, 0.6], [-1, 0, 0.2]], dtype=np.float32)

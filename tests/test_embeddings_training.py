@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from engine import embeddings as emb
-from engine.jobs import RunControl, children
-from engine.params import ParamError
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob
-from engine.vectors import load_run_vectors, load_source
-from engine.word2vec import Corpus, WordVectorJob, corpus_from_bytes, load_corpus, start_vectors, train_vectors
+from engine.embeddings import explore as emb
+from engine.core.jobs import RunControl, children
+from engine.core.params import ParamError
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob
+from engine.embeddings.vectors import load_run_vectors, load_source
+from engine.embeddings.word2vec import Corpus, WordVectorJob, corpus_from_bytes, load_corpus, start_vectors, train_vectors
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

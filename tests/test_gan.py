@@ -9,17 +9,19 @@ import pandas as pd
 import pytest
 import torch
 
-from engine import latent
+from engine.latent import gan_session
+from engine.latent import space as latent
 from engine.data import load_dataset
 from engine.data.base import Dataset
 from engine.data.images import digits_info, mnist_info
-from engine.device import seed_everything
-from engine.jobs import RunControl, children
-from engine.latent import GanSession, LatentError
+from engine.core.device import seed_everything
+from engine.core.jobs import RunControl, children
+from engine.latent.gan_session import GanSession
+from engine.latent.space import LatentError
 from engine.models.gan import DCGAN, GAN_OBJECTIVE, gan_problem
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob, build_model
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob, build_model
 from tests.waiting import gan_idle_after as idle_after, wait_for
 
 
@@ -125,20 +127,20 @@ HAND_CONFIG = {"latent": 8, "batch_size": 32}
 
 def test_gan_session_in_its_own_process_steps_d_g_both_then_saves_a_run(data_env, tmp_path):
     store = RunStore(tmp_path / "runs")
-    session = latent.start_gan_session(validate("dcgan", "digits", HAND_CONFIG), store, device="cpu")
+    session = gan_session.start_gan_session(validate("dcgan", "digits", HAND_CONFIG), store, device="cpu")
     control = RunControl(store, session.run_id)  # what a page holds: the store and the run id
     run = store.get_run(session.run_id)
     assert (run.model, run.status, run.progress["state"]) == ("dcgan", "running", "paused")
-    assert session.run_id in children() and latent.is_hand_gan(run)
+    assert session.run_id in children() and gan_session.is_hand_gan(run)
     control.step(3, what="d")  # sent while the child still builds the model: it waits in the store
-    assert latent.hand_gan_state(store, control.progress()).busy
+    assert gan_session.hand_gan_state(store, control.progress()).busy
     wait_for(idle_after(store, session.run_id, 1), what="3 D steps")
     control.step(2, what="g")
     wait_for(idle_after(store, session.run_id, 2), what="2 G steps")
     control.step(1, what="both")
     wait_for(idle_after(store, session.run_id, 3), what="a D and G step")
 
-    state = latent.hand_gan_state(store, control.progress())
+    state = gan_session.hand_gan_state(store, control.progress())
     assert (state.d_steps, state.g_steps, state.steps, state.commands) == (4, 3, 6, 3)
     wide = store.metrics_wide(session.run_id).set_index("step")
     assert wide.index.tolist() == [1, 2, 3, 4, 5, 6] and set(wide.epoch) == {1}
@@ -152,7 +154,7 @@ def test_gan_session_in_its_own_process_steps_d_g_both_then_saves_a_run(data_env
     assert store.artifact(session.run_id, "counts", 3)[1].tolist() == [4, 3, 6]
     assert not store.checkpoint_epochs(session.run_id)  # nothing saved until it is finished or stopped
 
-    latent.finish_gan_session(store, session.run_id)
+    gan_session.finish_gan_session(store, session.run_id)
     assert control.wait_until_done(60) == "completed"
     run = store.get_run(session.run_id)
     assert run.message == "trained by hand: 4 D steps and 3 G steps"
@@ -167,7 +169,7 @@ def test_gan_session_in_its_own_process_steps_d_g_both_then_saves_a_run(data_env
 
 def test_gan_session_stops_within_a_second_even_mid_command_and_keeps_its_weights(data_env, tmp_path):
     store = RunStore(tmp_path / "runs")
-    session = latent.start_gan_session(validate("dcgan", "digits", HAND_CONFIG), store, device="cpu")
+    session = gan_session.start_gan_session(validate("dcgan", "digits", HAND_CONFIG), store, device="cpu")
     control = RunControl(store, session.run_id)
     wait_for(idle_after(store, session.run_id, 0), what="the model to be built")
     wait_for(lambda: store.artifact(session.run_id, "samples") is not None, what="the first samples")
@@ -194,7 +196,7 @@ def test_gan_session_d_steps_leave_g_alone_and_g_steps_leave_d_alone(data_env, t
         session = GanSession(config, store, device="cpu")
         for what, n in commands:
             RunControl(store, session.run_id).step(n, what=what)
-        latent.finish_gan_session(store, session.run_id)
+        gan_session.finish_gan_session(store, session.run_id)
         assert session.run() == "completed", session.progress.message
         return dict(store.load_checkpoint(session.run_id)), session
 
@@ -235,9 +237,9 @@ def test_collapse_warning_from_the_stored_step_stats():
         return pd.DataFrame({"step": np.arange(len(d_losses) * 2) // 2 + 1,
                              "name": ["d_loss", "g_loss"] * len(d_losses),
                              "value": np.ravel([[d, 12.0] for d in d_losses])})
-    assert latent.recent_gan_problem(rows([1e-5] * 19)) is None  # not enough steps to judge
-    assert "discriminator won" in latent.recent_gan_problem(rows([1.0] * 5 + [1e-5] * 20))
-    assert latent.recent_gan_problem(rows([1e-5] * 5 + [1.0] * 20)) is None
+    assert gan_session.recent_gan_problem(rows([1e-5] * 19)) is None  # not enough steps to judge
+    assert "discriminator won" in gan_session.recent_gan_problem(rows([1.0] * 5 + [1e-5] * 20))
+    assert gan_session.recent_gan_problem(rows([1e-5] * 5 + [1.0] * 20)) is None
 
 
 def test_trainer_trains_a_conditional_gan_and_records_every_stat(tmp_path):

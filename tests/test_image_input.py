@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import image_input
-from engine.image_input import MAX_PIXELS, prepare_array, prepare_bytes
+from engine.data import image_input
+from engine.data.image_input import MAX_PIXELS, prepare_array, prepare_bytes
 
 
 def png(image: Image.Image, fmt="PNG") -> bytes:

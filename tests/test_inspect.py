@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from engine.inspection import (LayerRow, confusion_matrix, decision_grid, flow_dot, misclassified,
+from engine.training.inspection import (LayerRow, confusion_matrix, decision_grid, flow_dot, misclassified,
                             model_summary, total_params)
-from engine.params import resolve
-from engine.registry import Shape, get_spec
+from engine.core.params import resolve
+from engine.core.registry import Shape, get_spec
 
 
 def build(name: str, shape: Shape, **values) -> nn.Module:

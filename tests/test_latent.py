@@ -10,14 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
-from engine import latent
+from engine.latent import space as latent
 from engine.__main__ import main
-from engine.jobs import RunControl
-from engine.latent import LatentError
+from engine.core.jobs import RunControl
+from engine.latent.space import LatentError
 from engine.models.vae import ConvVAE, DenseVAE, VAE_OBJECTIVE, kl_divergence
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob, start_training
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob, start_training
 from tests.waiting import wait_for
 
 # Measured: seed 0, batch 128, Adam 1e-3, 2 epochs gives val ELBO -163.7 nats/image (CPU, torch
@@ -58,7 +58,7 @@ def test_vae_shapes(cls, kwargs):
 
 
 def test_conv_vae_rejects_sides_not_multiple_of_4():
-    from engine.registry import Shape, get_spec
+    from engine.core.registry import Shape, get_spec
     assert "multiples of 4" in get_spec("conv_vae").check({}, Shape((1, 30, 30), 10, "image"))[0]
     assert get_spec("conv_vae").check({}, Shape((1, 28, 28), 10, "image")) == []
 

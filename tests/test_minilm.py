@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.minilm import load_minilm, minilm_attention, pair_similarity, sentence_embedding, similarity_attributions
-from engine.params import ParamError
+from engine.attention.minilm import load_minilm, minilm_attention, pair_similarity, sentence_embedding, similarity_attributions
+from engine.core.params import ParamError
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from engine.data import load_dataset
-from engine.pretrained import DEFAULT_CNN, MIN_TEST_ACCURACY, load_default_cnn, load_pretrained, read_metadata
+from engine.core.pretrained import DEFAULT_CNN, MIN_TEST_ACCURACY, load_default_cnn, load_pretrained, read_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from engine import project
+from engine.embeddings import project
 
 
 @pytest.fixture

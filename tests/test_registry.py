@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from engine.params import Param, ParamError, resolve
-from engine.registry import TRAINING_PARAMS, Shape, get_spec, list_specs, validate
+from engine.core.params import Param, ParamError, resolve
+from engine.core.registry import TRAINING_PARAMS, Shape, get_spec, list_specs, validate
 
 
 def test_builtin_models_registered():

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from engine.runs import INTERRUPTED_MESSAGE, RunStore
+from engine.core.runs import INTERRUPTED_MESSAGE, RunStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -326,7 +326,7 @@ def test_reused_pid_counts_as_gone(store, tmp_path):
 def test_killed_trainer_is_marked_interrupted(tmp_path):
     proc = _start(f"""
         import time, torch
-        from engine.runs import RunStore
+        from engine.core.runs import RunStore
         store = RunStore({str(tmp_path)!r})
         run_id = store.create_run("mlp", "digits", {{"lr": 0.1}})
         store.append_metrics(run_id, [(i, 0, "loss", 1.0 / (i + 1), time.time()) for i in range(5)])
@@ -360,7 +360,7 @@ def test_killed_trainer_is_marked_interrupted(tmp_path):
 def test_two_processes_write_at_once(tmp_path):
     script = f"""
         import sys, time
-        from engine.runs import RunStore
+        from engine.core.runs import RunStore
         store = RunStore({str(tmp_path)!r})
         run_id = store.create_run("mlp", "digits", {{}})
         print(run_id, flush=True)

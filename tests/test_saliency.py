@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from engine.data import load_dataset
-from engine.pretrained import load_pretrained
-from engine.saliency import (METHODS, attribute, conv_layers, deletion_curve, feature_maps, first_layer_kernels,
+from engine.core.pretrained import load_pretrained
+from engine.saliency.maps import (METHODS, attribute, conv_layers, deletion_curve, feature_maps, first_layer_kernels,
                              normalise, probabilities, randomisation_check, rank_correlation)
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.classifiers import cnn_runs, load_classifier
-from engine.paths import runs_dir
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob
+from engine.saliency.classifiers import cnn_runs, load_classifier
+from engine.core.paths import runs_dir
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ import torch
 from engine.data import get_info, load_dataset, train_size
 from engine.data.sequences import (BOS, EOS, PAD, TASKS, Vocab, decoder_input, make_count_ones, make_task,
                                    target_for, task_lengths)
-from engine.params import ParamError, resolve
+from engine.core.params import ParamError, resolve
 
 
 def options(name, **overrides):

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from engine.jobs import RunControl, children
-from engine.models.recurrent import RecurrentCounter, gradient_flow, train_linear_rnn, unroll
-from engine.params import ParamError
-from engine.registry import validate
-from engine.rnn_demo import LinearRnnJob
-from engine.runs import RunStore
-from engine.train import TrainingJob
+from engine.core.jobs import RunControl, children
+from engine.attention.recurrent import gradient_flow, train_linear_rnn, unroll
+from engine.models.recurrent import RecurrentCounter
+from engine.core.params import ParamError
+from engine.core.registry import validate
+from engine.attention.rnn_demo import LinearRnnJob
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob
 from tests.waiting import wait_for
 
 
@@ -75,7 +76,7 @@ def test_linear_rnn_training_stops_at_nan():
     assert calm["nan_epoch"] is None and calm["loss"][-1] < calm["loss"][0]
 
 
-# ---- the linear-RNN demo as a job (engine.rnn_demo) -----------------------------------------------
+# ---- the linear-RNN demo as a job (engine.attention.rnn_demo) -----------------------------------------------
 
 
 def test_linear_rnn_job_diverges_naming_the_epoch_and_keeps_the_curve(tmp_path):

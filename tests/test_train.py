@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from engine.data import load_dataset
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.jobs import RunControl, children
-from engine.train import TrainingJob, build_model, evaluate, start_training
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.jobs import RunControl, children
+from engine.core.trainer import TrainingJob, build_model, evaluate, start_training
 from tests.waiting import wait_for
 
 
@@ -53,7 +53,7 @@ def test_cnn_one_epoch_on_mnist_reaches_95_percent(data_env, store):
 def test_huge_learning_rate_diverges_with_a_message(data_env, store, monkeypatch, activation, factor, words):
     # With ReLUs, lr=100 parks the loss near 1e8 (dead units) instead of inf: that is caught as an
     # explosion; with ELU and the explosion rule off, it really reaches inf.
-    monkeypatch.setattr("engine.train.EXPLOSION_FACTOR", factor)
+    monkeypatch.setattr("engine.core.trainer.EXPLOSION_FACTOR", factor)
     config = validate("mlp", "mnist", {"lr": 100, "optimizer": "sgd", "epochs": 3, "activation": activation})
     job = TrainingJob(config, store, device="cpu", flush_every=8)
     assert job.run() == "diverged"
@@ -171,7 +171,7 @@ def test_a_crashing_training_process_is_marked_failed(data_env, store):
 def test_a_run_of_another_process_dies_with_it(data_env, store):
     """A run whose owner is not our child (the CLI, another server) is checked by its pid."""
     script = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
-              "from engine.registry import validate; from engine.runs import RunStore; from engine.train import TrainingJob\n"
+              "from engine.core.registry import validate; from engine.core.runs import RunStore; from engine.core.trainer import TrainingJob\n"
               f"job = TrainingJob(validate('mlp', 'spiral', {{'epochs': 1000, 'batch_size': 10}}), RunStore({str(store.root)!r}), device='cpu')\n"
               "print(job.run_id, flush=True); job.run()")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -191,7 +191,7 @@ def test_the_cli_run_obeys_a_page_s_stop(data_env, store):
 
 
 def test_load_trained_restores_the_run(data_env, store):
-    from engine.train import load_trained
+    from engine.core.trainer import load_trained
     config = validate("mlp", "spiral", {"epochs": 2, "depth": 3}, {"noise": 0.2})
     job = TrainingJob(config, store, device="cpu")
     assert job.run() == "completed"
@@ -219,8 +219,8 @@ def test_a_spec_objective_drives_the_step_the_epoch_metrics_and_the_failure_chec
     """Non-classifiers (VAE, GAN, seq2seq) plug their loss in through ModelSpec.objective."""
     from dataclasses import replace
 
-    from engine import registry
-    from engine.objectives import Objective
+    from engine.core import registry
+    from engine.objectives.base import Objective
 
     class Halving(Objective):
         name = "halving"

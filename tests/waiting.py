@@ -23,12 +23,13 @@ def wait_for(predicate, timeout: float = 120.0, what: str = "the condition"):
 def gan_idle_after(store, run_id: int, commands: int):
     """A predicate for wait_for: the hand-stepped GAN's job has done `commands` stepping commands
     and waits for the next click (its run still running)."""
-    from engine import latent
-    from engine.jobs import RunControl
+    from engine.latent import gan_session
+    
+    from engine.core.jobs import RunControl
 
     def check():
         progress = RunControl(store, run_id).progress()
         assert progress.status == "running", progress.message
-        state = latent.hand_gan_state(store, progress)
+        state = gan_session.hand_gan_state(store, progress)
         return state.commands == commands and not state.busy
     return check

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.params import ParamError
+from engine.core.params import ParamError
 
 
 def add_parser(verbs) -> None:
@@ -35,8 +35,8 @@ def add_parser(verbs) -> None:
 
 
 def _store(args):
-    from engine.paths import runs_dir
-    from engine.runs import RunStore
+    from engine.core.paths import runs_dir
+    from engine.core.runs import RunStore
     return RunStore(runs_dir(args.data_dir))
 
 
@@ -51,15 +51,15 @@ def run_attention(args) -> int:
     if out.suffix != ".npz":
         raise ParamError(f"--out must be a .npz file, not {args.out!r}")
     if args.model.lower() == "minilm":
-        from engine.attention import flat_maps
-        from engine.minilm import minilm_attention
+        from engine.attention.maps import flat_maps
+        from engine.attention.minilm import minilm_attention
         result = minilm_attention(args.text, args.text2)
         arrays = flat_maps({"self": result.attentions})
         arrays["tokens"] = np.array(result.tokens)
         summary = {"model": "minilm", "tokens": result.tokens, "layers": result.attentions.shape[0],
                    "heads": result.attentions.shape[1]}
     else:
-        from engine.attention import attention_for_run
+        from engine.attention.maps import attention_for_run
         result = attention_for_run(_store(args), _run_id(args.model), args.text, args.epoch)
         arrays = result.flat()
         arrays["tokens_in"], arrays["tokens_out"] = np.array(result.source), np.array(result.output)
@@ -72,7 +72,7 @@ def run_attention(args) -> int:
 
 
 def run_translate(args) -> int:
-    from engine.attention import attention_for_run, run_task
+    from engine.attention.maps import attention_for_run, run_task
     store = _store(args)
     task = run_task(store, args.run)
     result = attention_for_run(store, args.run, args.text, args.epoch)

@@ -56,18 +56,18 @@ def add_parser(verbs) -> None:
 
 
 def _store(args):
-    from engine.paths import runs_dir
-    from engine.runs import RunStore
+    from engine.core.paths import runs_dir
+    from engine.core.runs import RunStore
     return RunStore(runs_dir(args.data_dir))
 
 
 def _vectors(args):
-    from engine.vectors import load_source
+    from engine.embeddings.vectors import load_source
     return load_source(args.vectors, _store(args))
 
 
 def _pairs(items: list[str]) -> dict:
-    from engine.params import ParamError
+    from engine.core.params import ParamError
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -92,8 +92,8 @@ def _emit(obj) -> int:
 
 
 def run_embed(args) -> int:
-    from engine import embeddings as emb
-    from engine.project import fit_transform
+    from engine.embeddings import explore as emb
+    from engine.embeddings.project import fit_transform
     if args.top < 0:
         raise ValueError("--top must be 0 (all) or a positive number")
     wv = _vectors(args)
@@ -115,7 +115,7 @@ def run_embed(args) -> int:
 
 
 def run_neighbours(args) -> int:
-    from engine import embeddings as emb
+    from engine.embeddings import explore as emb
     wv = _vectors(args)
     try:
         found = emb.neighbours(wv, args.word, args.k)
@@ -126,7 +126,7 @@ def run_neighbours(args) -> int:
 
 
 def run_analogy(args) -> int:
-    from engine import embeddings as emb
+    from engine.embeddings import explore as emb
     wv = _vectors(args)
     try:
         found = emb.analogy(wv, args.a, args.b, args.c, args.k)
@@ -137,13 +137,13 @@ def run_analogy(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from engine import embeddings as emb
+    from engine.embeddings import explore as emb
     wv = _vectors(args)
     return _emit({"vectors": wv.name, **emb.evaluate(wv)})
 
 
 def run_train(args) -> int:
-    from engine.word2vec import CORPORA, corpus_from_bytes, load_corpus, train_vectors
+    from engine.embeddings.word2vec import CORPORA, corpus_from_bytes, load_corpus, train_vectors
     if args.corpus in CORPORA:
         corpus = load_corpus(args.corpus)
     else:

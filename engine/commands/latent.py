@@ -40,7 +40,7 @@ def _common(parser) -> None:
 
 def _load(args):
     from engine.__main__ import _store
-    from engine.latent import load_generative
+    from engine.latent.space import load_generative
     return load_generative(_store(args), args.run, args.epoch)
 
 
@@ -56,7 +56,7 @@ def _write_png(array: np.ndarray, out: str) -> Path:
 
 
 def run_grid(args) -> int:
-    from engine.latent import LatentError, latent_grid, tile
+    from engine.latent.space import LatentError, latent_grid, tile
     if not 1 <= args.n <= 64:
         raise LatentError(f"--n must be between 1 and 64, not {args.n}")
     model, data, config = _load(args)
@@ -69,7 +69,7 @@ def run_grid(args) -> int:
 
 
 def run_sample(args) -> int:
-    from engine.latent import LatentError, sample, tile
+    from engine.latent.space import LatentError, sample, tile
     if not 1 <= args.n <= 4096:
         raise LatentError(f"--n must be between 1 and 4096, not {args.n}")
     model, data, config = _load(args)

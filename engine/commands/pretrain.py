@@ -21,11 +21,11 @@ def add_parser(verbs) -> None:
 
 
 def run(args) -> int:
-    from engine.device import pick_device
-    from engine.pretrained import DEFAULT_CNN, DEFAULT_CNN_SETTINGS, MIN_TEST_ACCURACY, save_pretrained
-    from engine.registry import validate
-    from engine.runs import RunStore
-    from engine.train import TrainingJob
+    from engine.core.device import pick_device
+    from engine.core.pretrained import DEFAULT_CNN, DEFAULT_CNN_SETTINGS, MIN_TEST_ACCURACY, save_pretrained
+    from engine.core.registry import validate
+    from engine.core.runs import RunStore
+    from engine.core.trainer import TrainingJob
 
     settings = dict(DEFAULT_CNN_SETTINGS)
     if args.epochs is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def add_parser(verbs) -> None:
-    from engine.saliency import METHODS
+    from engine.saliency.maps import METHODS
     p = verbs.add_parser("saliency", help="a saliency map of one test image, as PNG + .npy")
     p.add_argument("--run", required=True, help="a run id, or 'default' for the shipped MNIST CNN")
     p.add_argument("--method", required=True, choices=METHODS)
@@ -30,11 +30,11 @@ def run(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from engine.classifiers import load_classifier
-    from engine.paths import runs_dir
-    from engine.runs import RunStore
-    from engine.saliency import DISPLAY, attribute, normalise, probabilities
-    from engine.saliency_render import paper_row
+    from engine.saliency.classifiers import load_classifier
+    from engine.core.paths import runs_dir
+    from engine.core.runs import RunStore
+    from engine.saliency.maps import DISPLAY, attribute, normalise, probabilities
+    from engine.saliency.render import paper_row
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from engine.params import Param, resolve
+from engine.core.params import Param, resolve
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from engine.data.base import Dataset, DatasetInfo, register
-from engine.paths import data_dir as default_data_dir
+from engine.core.paths import data_dir as default_data_dir
 
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",

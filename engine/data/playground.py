@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from engine.data.base import Dataset, DatasetInfo, register
-from engine.params import Param
+from engine.core.params import Param
 
 CLASSES = ("blue", "orange")
 RADIUS = 5.0

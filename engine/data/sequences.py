@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from engine.data.base import Dataset, DatasetInfo, register
-from engine.params import Param, ParamError
+from engine.core.params import Param, ParamError
 
 PAD, BOS, EOS = 0, 1, 2
 SPECIALS = ("<pad>", "<bos>", "<eos>")

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from engine.models.layers import dense_layers
-from engine.registry import ModelSpec, Param, Shape, register
+from engine.core.registry import ModelSpec, Param, Shape, register
 
 
 def conv_stack(in_ch: int, out_ch: int, kernel: int, convs: int, batchnorm: bool, dropout: float) -> nn.Sequential:

@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.device import autocast
+from engine.core.device import autocast
 from engine.models.layers import flat_size
-from engine.objectives import Objective
-from engine.registry import ModelSpec, Param, Shape, register
+from engine.objectives.base import Objective
+from engine.core.registry import ModelSpec, Param, Shape, register
 
 SLOPE = 0.2  # LeakyReLU slope of the DCGAN paper (Keras' default would be 0.3)
 BN_MOMENTUM = 0.2  # Keras' BN momentum 0.8, in PyTorch's convention
@@ -99,7 +99,7 @@ class DCGAN(nn.Module):
         return self.discriminator(x * 2 - 1, labels), self.generator(z, labels)
 
 
-# ---- one D step, one G step (shared by the Trainer's objective and engine.latent.GanSession) ----
+# ---- one D step, one G step (shared by the Trainer's objective and engine.gan_session.GanSession) ----
 def d_step(model: DCGAN, real: torch.Tensor, labels, optimizer) -> dict[str, torch.Tensor]:
     """One discriminator update on real images (in [-1, 1]) and as many fresh fakes."""
     z = torch.randn(len(real), model.latent, device=real.device)
@@ -165,7 +165,7 @@ class GANObjective(Objective):
         28x28 single-channel digits, the fixed-noise samples scored by the MNIST classifier:
         mean confidence, entropy of the predicted-class distribution (ln 10 = 2.30 is every digit
         equally often; falling entropy is mode collapse) and the Inception-Score analogue."""
-        from engine import latent
+        from engine.latent import space as latent
 
         was_training = model.training
         model.eval()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from engine.models.layers import ACTIVATIONS, INITS, dense_layers, flat_size, initialise
-from engine.registry import ModelSpec, Param, Shape, register
+from engine.core.registry import ModelSpec, Param, Shape, register
 
 
 class MLP(nn.Module):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from engine.registry import ModelSpec, Param, Shape, register
+from engine.core.registry import ModelSpec, Param, Shape, register
 
 
 class PreActBlock(nn.Module):

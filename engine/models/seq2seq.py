@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.attention import NEG_INF
+from engine.models.attention_layers import NEG_INF
 from engine.data.sequences import BOS, PAD
-from engine.objectives_seq import SEQ2SEQ
-from engine.registry import ModelSpec, Param, Shape, register
+from engine.objectives.sequences import SEQ2SEQ
+from engine.core.registry import ModelSpec, Param, Shape, register
 
 SCORES = ("general", "dot", "additive")
 

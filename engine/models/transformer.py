@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.attention import MultiHeadAttention, sinusoidal_positions
+from engine.models.attention_layers import MultiHeadAttention, sinusoidal_positions
 from engine.data.sequences import BOS, PAD, decoder_input
-from engine.objectives_seq import SEQ2SEQ
-from engine.registry import ModelSpec, Param, Shape, register
+from engine.objectives.sequences import SEQ2SEQ
+from engine.core.registry import ModelSpec, Param, Shape, register
 
 MAX_POSITIONS = 256
 

@@ -13,10 +13,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.device import autocast
+from engine.core.device import autocast
 from engine.models.layers import flat_size
-from engine.objectives import Objective
-from engine.registry import ModelSpec, Param, Shape, register
+from engine.objectives.base import Objective
+from engine.core.registry import ModelSpec, Param, Shape, register
 
 
 def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """The device the engine will compute on, as one line for the sidebar badge and the Home page."""
 from __future__ import annotations
 
-from engine.device import describe, pick_device
+from engine.core.device import describe, pick_device
 
 
 def device_status() -> tuple[str, bool]:

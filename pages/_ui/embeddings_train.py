@@ -1,6 +1,6 @@
 """The Embeddings page's "train your own vectors" panel: corpus, sliders, Train/Stop, live progress.
 
-The vectors train in a process of their own (engine.word2vec.WordVectorJob): this panel starts the
+The vectors train in a process of their own (engine.embeddings.word2vec.WordVectorJob): this panel starts the
 job, stops it through the run store (RunControl) and draws what the job writes there. A bundled
 corpus is read by the job's process, never by the server; an upload is read here (its problems are
 shown before any run exists) and travels to the job packed.
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.jobs import RunControl
-from engine.params import ParamError
-from engine.word2vec import CORPORA, PARAMS, WordVectorJob, corpus_from_bytes
+from engine.core.jobs import RunControl
+from engine.core.params import ParamError
+from engine.embeddings.word2vec import CORPORA, PARAMS, WordVectorJob, corpus_from_bytes
 from pages._ui import live as live_ui
 from pages._ui.embeddings_plot import loss_figure
 from pages._ui.params_ui import param_inputs

@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.latent import tile
-from engine.saliency_render import upscale
+from engine.latent.space import tile
+from engine.saliency.render import upscale
 from pages._ui import training_charts as charts
 
 # One colour per digit (plotly's qualitative "Plotly" sequence, ten colours).

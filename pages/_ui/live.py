@@ -10,9 +10,9 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from engine.jobs import Progress
-from engine.live import RunFollower
-from engine.runs import RunStore
+from engine.core.jobs import Progress
+from engine.training.live import RunFollower
+from engine.core.runs import RunStore
 
 FAST_S = 0.5   # while steps are coming: a new point is on screen within about this long
 SLOW_S = 2.0   # paused: only a resume from elsewhere can change the view

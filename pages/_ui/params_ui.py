@@ -9,7 +9,7 @@ import math
 
 import streamlit as st
 
-from engine.params import Param
+from engine.core.params import Param
 
 SEED_LIKE = ("seed",)
 

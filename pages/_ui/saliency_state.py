@@ -12,8 +12,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine.classifiers import Classifier, load_classifier
-from engine.runs import RunStore
+from engine.saliency.classifiers import Classifier, load_classifier
+from engine.core.runs import RunStore
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model...")

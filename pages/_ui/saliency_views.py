@@ -1,7 +1,7 @@
 """The saliency page's views: paper rows, all methods, batch, feature maps, trust checks.
 
 Every engine call holds the model's lock (see saliency_state.py). Pictures are drawn by
-engine/saliency_render.py, so the page and the CLI show the same thing.
+engine/saliency/render.py, so the page and the CLI show the same thing.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from engine import saliency_render as render
-from engine.saliency import (DISPLAY, TITLES, attribute, deletion_curve, feature_maps, first_layer_kernels, normalise,
+from engine.saliency import render
+from engine.saliency.maps import (DISPLAY, TITLES, attribute, deletion_curve, feature_maps, first_layer_kernels, normalise,
                              probabilities, randomisation_check)
 from pages._ui.training_charts import PALETTE
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from engine.curves import downsample_minmax, smooth, x_axis
+from engine.training.curves import downsample_minmax, smooth, x_axis
 
 MAX_POINTS = 2000  # above this the display (never the store) keeps min/max per bucket (~2 per pixel)
 X_TITLES = {"step": "step", "epoch": "epoch", "wall": "seconds since start"}

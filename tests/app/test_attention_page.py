@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.jobs import RunControl
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob
+from engine.core.jobs import RunControl
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,13 +9,13 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from engine import embeddings as emb
-from engine.jobs import RunControl
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob
-from engine.vectors import load_glove50
-from engine.word2vec import load_corpus, train_vectors
+from engine.embeddings import explore as emb
+from engine.core.jobs import RunControl
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob
+from engine.embeddings.vectors import load_glove50
+from engine.embeddings.word2vec import load_corpus, train_vectors
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.data import list_datasets
-from engine.device import describe, pick_device
-from engine.runs import RunStore
+from engine.core.device import describe, pick_device
+from engine.core.runs import RunStore
 from pages._ui.nav import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine import latent
-from engine.jobs import RunControl, children
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob
+from engine.latent import gan_session
+
+from engine.core.jobs import RunControl, children
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob
 from tests.app.helpers import button, open_page, widget
 from tests.waiting import gan_idle_after as idle_after, wait_for
 
@@ -155,7 +156,7 @@ def test_step_the_gan_by_hand_then_save_it_as_a_run(tmp_path):
     wait_for(idle_after(store, run_id, 3), what="the D and G step")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    state = latent.hand_gan_state(store, RunControl(store, run_id).progress())
+    state = gan_session.hand_gan_state(store, RunControl(store, run_id).progress())
     assert (state.d_steps, state.g_steps, state.steps) == (2, 2, 3)
     counts = store.metrics(run_id).groupby("name").size().to_dict()
     assert counts == {"d_loss": 2, "d_real_acc": 2, "d_fake_acc": 2, "g_loss": 2, "loss": 3}

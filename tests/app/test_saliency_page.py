@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.runs import RunStore
+from engine.core.runs import RunStore
 from tests.app.helpers import button, open_page, widget
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from engine.runs import RunStore
+from engine.core.runs import RunStore
 from tests.e2e.helpers import heading, settled
 
 # Heatmap traces drawn by plotly on the page, with the number of cells of the largest one.

@@ -2,8 +2,8 @@
 
 Each test asks for `page` first, so a machine without chromium skips before starting a server.
 """
-from engine.device import describe, pick_device
-from engine.runs import RunStore
+from engine.core.device import describe, pick_device
+from engine.core.runs import RunStore
 from pages._ui.nav import PAGES
 from tests.e2e.helpers import heading, screenshot
 

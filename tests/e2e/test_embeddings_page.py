@@ -6,8 +6,8 @@ import json
 import re
 import time
 
-from engine.runs import RunStore
-from engine.word2vec import CORPORA
+from engine.core.runs import RunStore
+from engine.embeddings.word2vec import CORPORA
 from tests.e2e.helpers import heading, screenshot
 
 # Plotly keeps each chart's decoded data on its div: count the points of the word cloud's traces.

@@ -2,8 +2,8 @@
 too few to show digits), watch the grid appear, pick a point of the scatter, move a latent slider
 (the image is decoded again); step a GAN by hand (its process does the steps, the page follows);
 screenshots."""
-from engine.jobs import RunControl
-from engine.runs import RunStore
+from engine.core.jobs import RunControl
+from engine.core.runs import RunStore
 from tests.e2e.helpers import heading, screenshot
 
 # The image beside the sliders: the one in the visible tab panel.

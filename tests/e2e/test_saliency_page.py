@@ -2,9 +2,9 @@
 open a trained run handed over from the training page, and look at the trust checks."""
 import re
 
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob
 from tests.e2e.helpers import heading, screenshot, settled
 
 

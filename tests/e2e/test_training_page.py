@@ -4,9 +4,9 @@ Runs after test_browser.py (file order): it leaves runs in the server's data dir
 """
 import time
 
-from engine.registry import validate
-from engine.runs import RunStore
-from engine.train import TrainingJob
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.trainer import TrainingJob
 from tests.e2e.helpers import heading
 
 # Plotly keeps each chart's (decoded) data on its div (Streamlit draws the titles itself, so charts are

@@ -4,7 +4,7 @@ Layout under `root`:
     runs.sqlite                                   runs, metrics, commands, artifacts (SQLite in WAL mode)
     checkpoints/<run_id>/epoch_0003.safetensors   one state_dict per saved epoch
 
-Every run trains in a process of its own (engine/jobs.py). The store is how that process and the
+Every run trains in a process of its own (engine/core/jobs.py). The store is how that process and the
 pages meet: the job writes metrics, its live `progress` (step, epoch, paused, ETA) and small
 per-epoch `artifacts` (a confusion matrix, a decision grid) here; pages read them, and send control
 (stop, pause, resume, step) as rows of the `commands` table that the job polls between steps.
@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS runs (
     created  REAL NOT NULL,
     updated  REAL NOT NULL,
     final    TEXT NOT NULL DEFAULT '{}', -- JSON
-    progress TEXT NOT NULL DEFAULT '{}'  -- JSON: the job's live state (engine.jobs.Progress)
+    progress TEXT NOT NULL DEFAULT '{}'  -- JSON: the job's live state (engine.core.jobs.Progress)
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

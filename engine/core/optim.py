@@ -1,4 +1,4 @@
-"""Optimiser factory for the training settings in engine.registry.TRAINING_PARAMS."""
+"""Optimiser factory for the training settings in engine.core.registry.TRAINING_PARAMS."""
 from __future__ import annotations
 
 import torch

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from engine.data import Dataset, get_info, load_dataset
-from engine.registry import get_spec
-from engine.runs import Run, RunStore
+from engine.core.registry import get_spec
+from engine.core.runs import Run, RunStore
 
 DEFAULT = "default"
 CONV_MODELS = ("cnn", "resnet")  # registered models built from conv layers
@@ -45,12 +45,12 @@ def load_classifier(store: RunStore | None, source: int | str, epoch: int | None
                     device: torch.device | str | None = None, data_dir=None) -> Classifier:
     """`source`: "default" or a run id. Raises ValueError / FileNotFoundError with what to do."""
     if str(source) == DEFAULT:
-        from engine.pretrained import DEFAULT_CNN, load_pretrained
+        from engine.core.pretrained import DEFAULT_CNN, load_pretrained
         model, config = load_pretrained(DEFAULT_CNN, device)
         data = load_dataset(config.dataset, config.dataset_options, data_dir=data_dir)
         return Classifier(model, data, data.info.classes, "Default MNIST CNN (assets/)", [], None)
 
-    from engine.train import build_model, run_config
+    from engine.core.trainer import build_model, run_config
     try:
         run_id = int(source)
     except (TypeError, ValueError):

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from engine.data.sequences import PAD, decoder_input
-from engine.device import autocast
-from engine.objectives import Objective
+from engine.core.device import autocast
+from engine.objectives.base import Objective
 
 CLIP_NORM = 1.0  # recurrent and attention models on toy tasks spike early; clipping keeps them on track
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.params import ParamError
+from engine.core.params import ParamError
 
 MAX_TOKENS = 128
 LAYERS, HEADS = 6, 12

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import time
 
-from engine.jobs import STOPPED_BY_USER, Job
-from engine.models.recurrent import linear_rnn_epochs
-from engine.params import ParamError
-from engine.runs import RunStore
+from engine.core.jobs import STOPPED_BY_USER, Job
+from engine.attention.recurrent import linear_rnn_epochs
+from engine.core.params import ParamError
+from engine.core.runs import RunStore
 
 MAX_LENGTH = 2000
 

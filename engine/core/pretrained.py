@@ -17,9 +17,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 if TYPE_CHECKING:
-    from engine.registry import RunConfig
+    from engine.core.registry import RunConfig
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_CNN = ASSETS / "mnist-cnn.safetensors"
 # Small but accurate: 16 then 32 channels and a 64-wide dense layer (about 100k parameters,
 # 0.4 MB); >= 98% test accuracy after three epochs. The two conv layers stay at 28x28 and 14x14,
@@ -54,8 +54,8 @@ def read_metadata(path: Path = DEFAULT_CNN) -> dict:
 def load_pretrained(path: Path = DEFAULT_CNN, device: torch.device | str | None = None) -> tuple[nn.Module, "RunConfig"]:
     """The model in eval mode, and its validated run config."""
     from engine.data import get_info
-    from engine.registry import Shape, get_spec
-    from engine.train import run_config
+    from engine.core.registry import Shape, get_spec
+    from engine.core.trainer import run_config
 
     config = run_config(read_metadata(path)["config"])
     info = get_info(config.dataset)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.curves import smooth_from
-from engine.jobs import Progress, RunControl
-from engine.runs import RunStore
+from engine.training.curves import smooth_from
+from engine.core.jobs import Progress, RunControl
+from engine.core.runs import RunStore
 
 STEP_METRIC = "loss"
 

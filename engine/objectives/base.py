@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.device import autocast
-from engine.optim import make_optimizer
+from engine.core.device import autocast
+from engine.core.optim import make_optimizer
 
 
 class Objective:
@@ -47,8 +47,8 @@ class Objective:
     def evaluate(self, model: nn.Module, data, device: torch.device) -> dict:
         """Loss and accuracy on the validation split, with the predictions themselves (the confusion
         matrix and the misclassified images come from them) and, on 2D points, the decision grid."""
-        from engine.inspection import decision_grid
-        from engine.train import classify
+        from engine.training.inspection import decision_grid
+        from engine.core.trainer import classify
         val_loss, val_acc, predicted = classify(model, data.x_val, data.y_val, device)
         results = {"val_loss": val_loss, "val_acc": val_acc, "val_predictions": predicted.numpy().astype(np.int32)}
         if data.info.kind == "points":

@@ -7,7 +7,7 @@ on-device buffer and copied to the host in one transfer every `flush_every` step
 `flush_seconds`, so the step loop has no host syncs on a GPU; divergence (nan/inf, or a loss
 10,000x its first value) is found at that flush, and the message names the exact step.
 
-A TrainingJob is an engine.jobs.EpochJob: `start()` trains in a child process (what every page does),
+A TrainingJob is an engine.core.jobs.EpochJob: `start()` trains in a child process (what every page does),
 `run()` in the calling one (the CLI). Stop, pause, resume and step arrive as store commands.
 """
 from __future__ import annotations
@@ -21,10 +21,10 @@ import torch
 from torch import nn
 
 from engine.data import Dataset, load_dataset
-from engine.device import autocast, pick_device, seed_everything
-from engine.jobs import STOPPED_BY_USER, EpochJob, Progress
-from engine.registry import RunConfig, Shape, get_spec
-from engine.runs import RunStore
+from engine.core.device import autocast, pick_device, seed_everything
+from engine.core.jobs import STOPPED_BY_USER, EpochJob, Progress
+from engine.core.registry import RunConfig, Shape, get_spec
+from engine.core.runs import RunStore
 
 # A loss this many times its first value has diverged even while still finite: with ReLUs a huge
 # learning rate kills the units and parks the loss near 1e17 instead of reaching inf.
@@ -258,7 +258,7 @@ def start_training(config: RunConfig, store: RunStore, device=None, data_dir=Non
 
 def run_config(params: dict) -> RunConfig:
     """Rebuild a run's validated config from the params stored with it."""
-    from engine.registry import validate
+    from engine.core.registry import validate
     stored = dict(params)
     model, dataset = stored.pop("model"), stored.pop("dataset")
     options = stored.pop("dataset_options", {})

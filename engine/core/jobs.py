@@ -28,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass, field, fields
 
-from engine.runs import Command, Run, RunStore
+from engine.core.runs import Command, Run, RunStore
 
 # Never a fork of the server: it is multi-threaded (a forked child could inherit a held lock) and
 # CUDA cannot be used in a forked child. A forkserver is a clean process, spawned once, that forks
@@ -38,7 +38,7 @@ from engine.runs import Command, Run, RunStore
 # again before unpickling its job. Where there is no forkserver (Windows), plain spawn.
 if "forkserver" in multiprocessing.get_all_start_methods():
     _CONTEXT = multiprocessing.get_context("forkserver")
-    _CONTEXT.set_forkserver_preload(["torch", "engine.train", "engine.word2vec"])
+    _CONTEXT.set_forkserver_preload(["torch", "engine.core.trainer", "engine.embeddings.word2vec"])
 else:
     _CONTEXT = multiprocessing.get_context("spawn")
 _PROCESSES: dict[tuple[str, int], multiprocessing.process.BaseProcess] = {}  # children of this process
@@ -304,7 +304,7 @@ def _child_main(job: Job, environ: dict[str, str]) -> None:
     os.environ.update(environ)
     import torch
 
-    from engine.device import job_threads
+    from engine.core.device import job_threads
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: job.interrupt())
     torch.set_num_threads(job_threads())  # one core stays with the server and the browser

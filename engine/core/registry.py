@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from engine.params import Param, ParamError, resolve
+from engine.core.params import Param, ParamError, resolve
 
 __all__ = ["Param", "ParamError", "ModelSpec", "TRAINING_PARAMS", "register", "get_spec",
            "list_specs", "validate"]
@@ -35,10 +35,10 @@ class ModelSpec:
     build: Callable[[dict, Shape], nn.Module]
     check: Callable[[dict, Shape], list[str]] = field(default=lambda values, shape: [])
     family: str = "classifier"
-    objective: Any = None  # an engine.objectives.Objective; None = classification (cross-entropy)
+    objective: Any = None  # an engine.objectives.base.Objective; None = classification (cross-entropy)
 
     def get_objective(self):
-        from engine.objectives import CLASSIFICATION
+        from engine.objectives.base import CLASSIFICATION
         return self.objective or CLASSIFICATION
 
     def param(self, name: str) -> Param:

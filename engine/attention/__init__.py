@@ -1,0 +1,1 @@
+"""Attention maps of the sequence models, MiniLM's heads, and the recurrent views."""

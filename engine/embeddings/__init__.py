@@ -1,0 +1,1 @@
+"""Word vectors: sources, training (word2vec), projections, neighbours, analogies, evaluation."""

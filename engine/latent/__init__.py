@@ -1,0 +1,1 @@
+"""Latent spaces of the generative models, and the hand-stepped GAN session."""

@@ -1,0 +1,273 @@
+"""Latent spaces of the generative models (VAEs, GANs): grids, codes, walks, samples, quality.
+
+Every generative model here has `decode(z, labels=None) -> images in [0, 1]` and `latent` (the
+code size); VAEs also have `encode(x) -> (mean, log-variance)`. Functions take models and tensors
+and return tensors / numpy arrays; a run of the wrong kind or a latent dimension out of range
+raises LatentError with a message a person can act on.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import threading
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class LatentError(ValueError):
+    """A request the latent tools cannot serve (wrong run, bad dimension); the message says why."""
+
+
+# ---- runs ----------------------------------------------------------------------------------------
+def generative_run_problem(store, run_id: int) -> str | None:
+    """Why run `run_id` cannot be opened here (missing, not generative, no checkpoint yet), or None."""
+    from engine.core.registry import get_spec
+    from engine.core.params import ParamError
+    try:
+        run = store.get_run(run_id)
+    except KeyError:
+        return f"there is no run {run_id}: pick one from the list, or train a VAE or GAN"
+    try:
+        spec = get_spec(run.model)
+    except ParamError:
+        return f"run {run_id} is a {run.model!r} model, which this version does not know"
+    if spec.family != "generative":
+        return (f"run {run_id} is a {spec.title} ({spec.family}), not a generative model: the latent "
+                f"space needs a VAE or GAN run (models vae, conv_vae, dcgan)")
+    if not store.checkpoint_epochs(run_id):
+        return f"run {run_id} has no checkpoint yet: its first epoch is still training"
+    return None
+
+
+def load_generative(store, run_id: int, epoch: int | None = None, device=None):
+    """(model in eval mode, dataset, config) of a generative run at `epoch` (latest when None).
+    Checkpoints never change once written, so models are cached per (store, run, epoch)."""
+    problem = generative_run_problem(store, run_id)
+    if problem:
+        raise LatentError(problem)
+    epochs = store.checkpoint_epochs(run_id)
+    if epoch is None:
+        epoch = epochs[-1]
+    elif epoch not in epochs:
+        raise LatentError(f"run {run_id} has no checkpoint for epoch {epoch}; it has epochs {epochs[0]}..{epochs[-1]}")
+    return _load_cached(str(store.root), run_id, epoch, str(device or "cpu"))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(root: str, run_id: int, epoch: int, device: str):
+    from engine.core.runs import RunStore
+    from engine.core.trainer import load_trained
+    return load_trained(RunStore(root), run_id, epoch, torch.device(device))
+
+
+def is_vae(model: nn.Module) -> bool:
+    return hasattr(model, "encode")
+
+
+def check_dims(model: nn.Module, dims) -> tuple[int, ...]:
+    dims = tuple(int(d) for d in dims)
+    bad = [d for d in dims if not 0 <= d < model.latent]
+    if bad:
+        raise LatentError(f"latent dimension {bad[0]} does not exist: this model's code has {model.latent} "
+                          f"dimensions, numbered 0 to {model.latent - 1}")
+    if len(set(dims)) != len(dims):
+        raise LatentError(f"choose two different latent dimensions, not {dims[0]} twice")
+    return dims
+
+
+def _device(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _labels(model, labels, n: int):
+    if not getattr(model, "conditional", False):
+        return None
+    if labels is None:
+        labels = 0
+    if isinstance(labels, int):
+        if not 0 <= labels < model.num_classes:
+            raise LatentError(f"class {labels} does not exist: this model knows classes 0 to {model.num_classes - 1}")
+        return torch.full((n,), labels, dtype=torch.long, device=_device(model))
+    return torch.as_tensor(labels, dtype=torch.long, device=_device(model))
+
+
+# ---- decoding, grids -----------------------------------------------------------------------------
+@torch.no_grad()
+def decode(model: nn.Module, z, labels=None, batch_size: int = 1024) -> torch.Tensor:
+    """Images (N, C, H, W) in [0, 1] on the CPU for codes z (N, latent)."""
+    z = torch.as_tensor(z, dtype=torch.float32)
+    if z.ndim == 1:
+        z = z[None]
+    if z.shape[1] != model.latent:
+        raise LatentError(f"codes have {z.shape[1]} dimensions; this model's code has {model.latent}")
+    device = _device(model)
+    labels = _labels(model, labels, len(z))
+    out = [model.decode(z[i:i + batch_size].to(device), None if labels is None else labels[i:i + batch_size]).float().cpu()
+           for i in range(0, len(z), batch_size)]
+    return torch.cat(out).clamp_(0, 1)
+
+
+def grid_codes(latent: int, n: int = 15, r: float = 4.0, dims=(0, 1), base=None) -> torch.Tensor:
+    """(n*n, latent) codes, row by row: x = dims[0] over linspace(-r, r) left to right, y = dims[1]
+    from +r at the top to -r at the bottom (up is positive); other dimensions from `base` (or 0)."""
+    if n < 1:
+        raise LatentError(f"the grid needs at least 1 image per side, not {n}")
+    if not r > 0:
+        raise LatentError(f"the grid range must be positive, not {r}")
+    base = torch.zeros(latent) if base is None else torch.as_tensor(base, dtype=torch.float32).flatten()
+    xs = torch.linspace(-r, r, n)
+    ys = torch.linspace(r, -r, n)
+    z = base.repeat(n * n, 1)
+    z[:, dims[0]] = xs.repeat(n)
+    z[:, dims[1]] = ys.repeat_interleave(n)
+    return z
+
+
+def latent_grid(model: nn.Module, n: int = 15, r: float = 4.0, dims=(0, 1), base=None, labels=None) -> torch.Tensor:
+    """The n x n decoded grid, (n*n, C, H, W) in [0, 1], in grid_codes order."""
+    dims = check_dims(model, dims)
+    return decode(model, grid_codes(model.latent, n, r, dims, base), labels)
+
+
+def tile(images, ncols: int, pad: int = 0, pad_value: float = 1.0) -> np.ndarray:
+    """Images (N, C, H, W) -> one array (rows*H, ncols*W) (or (..., C) for colour), row-major."""
+    images = torch.as_tensor(images).float()
+    n, c, h, w = images.shape
+    rows = max(1, math.ceil(n / ncols))
+    canvas = torch.full((c, rows * (h + pad) - pad, ncols * (w + pad) - pad), pad_value)
+    for i in range(n):
+        r, k = divmod(i, ncols)
+        canvas[:, r * (h + pad):r * (h + pad) + h, k * (w + pad):k * (w + pad) + w] = images[i]
+    out = canvas.numpy()
+    return out[0] if c == 1 else out.transpose(1, 2, 0)
+
+
+# ---- codes, reconstructions, walks ---------------------------------------------------------------
+def _require_vae(model, what: str):
+    if not is_vae(model):
+        raise LatentError(f"{what} needs an encoder: a GAN has none (use a VAE run, or walk between noise vectors)")
+
+
+@torch.no_grad()
+def encode(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, log-variance) of the codes of images x (N, C, H, W) in [0, 1], on the CPU."""
+    _require_vae(model, "encoding images")
+    device = _device(model)
+    means, logvars = [], []
+    for i in range(0, len(x), batch_size):
+        mean, logvar = model.encode(x[i:i + batch_size].to(device))
+        means.append(mean.float().cpu())
+        logvars.append(logvar.float().cpu())
+    return torch.cat(means), torch.cat(logvars)
+
+
+def reconstruct(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Decode each image's mean code: the VAE's deterministic reconstruction."""
+    mean, _ = encode(model, x)
+    return decode(model, mean)
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation (White 2016): follows the shell where Gaussian noise lives."""
+    norm0, norm1 = z0.norm(), z1.norm()
+    cos = torch.dot(z0 / norm0.clamp_min(1e-12), z1 / norm1.clamp_min(1e-12)).clamp(-1, 1)
+    omega = torch.arccos(cos)
+    if omega.abs() < 1e-6:  # (anti)parallel within rounding: linear is exact enough
+        return (1 - t)[:, None] * z0 + t[:, None] * z1
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so)[:, None] * z0 + (torch.sin(t * omega) / so)[:, None] * z1
+
+
+def interpolate(z0, z1, steps: int = 10, method: str = "linear") -> torch.Tensor:
+    """`steps` codes from z0 to z1 inclusive, linear or spherical ("slerp")."""
+    if steps < 2:
+        raise LatentError(f"an interpolation needs at least 2 steps (its two ends), not {steps}")
+    z0 = torch.as_tensor(z0, dtype=torch.float32).flatten()
+    z1 = torch.as_tensor(z1, dtype=torch.float32).flatten()
+    t = torch.linspace(0, 1, steps)
+    if method == "linear":
+        return (1 - t)[:, None] * z0 + t[:, None] * z1
+    if method in ("slerp", "spherical"):
+        return slerp(z0, z1, t)
+    raise LatentError(f"unknown interpolation {method!r}; choose linear or spherical")
+
+
+def fixed_noise(latent: int, n: int, seed: int = 0) -> torch.Tensor:
+    """The same (n, latent) standard-normal batch for the same seed, on every device: samples of
+    one run at different epochs are comparable image by image."""
+    return torch.randn(n, latent, generator=torch.Generator().manual_seed(seed))
+
+
+def sample(model: nn.Module, n: int = 64, seed: int = 0, labels=None) -> torch.Tensor:
+    """Images decoded from prior samples z ~ N(0, I) (fixed by the seed)."""
+    if n < 1:
+        raise LatentError(f"ask for at least one sample, not {n}")
+    if labels is None and getattr(model, "conditional", False):
+        labels = torch.arange(n) % model.num_classes  # every class in turn
+    return decode(model, fixed_noise(model.latent, n, seed), labels)
+
+
+# ---- projection of codes to 2D -------------------------------------------------------------------
+def project_2d(codes, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, str]:
+    """Codes (N, d) -> 2D coordinates and an axis note. d = 2: the codes themselves. Otherwise PCA
+    (instant) or UMAP (umap-learn; its first fit in a process compiles for ~40 s)."""
+    codes = np.asarray(codes, dtype=np.float32)
+    if codes.shape[1] == 2:
+        return codes, "latent dimensions 0 and 1"
+    if method == "pca":
+        from sklearn.decomposition import PCA
+        pca = PCA(n_components=2, random_state=seed)
+        coords = pca.fit_transform(codes)
+        var = pca.explained_variance_ratio_
+        return coords, f"PCA: {var[0]:.0%} + {var[1]:.0%} of the variance"
+    if method == "umap":
+        import umap
+        return umap.UMAP(n_neighbors=15, min_dist=0.1, random_state=seed).fit_transform(codes), "UMAP"
+    raise LatentError(f"unknown projection {method!r}; choose pca or umap")
+
+
+# ---- quality of generated digits -----------------------------------------------------------------
+@torch.no_grad()
+def classifier_scores(images: torch.Tensor, classifier: nn.Module, labels=None) -> dict[str, float]:
+    """Score generated images with a classifier: mean top-class confidence, entropy (nats) of the
+    distribution of predicted classes (ln K when every class comes out equally often; it falls as
+    a GAN collapses onto a few modes), the Inception Score analogue exp(E_x KL(p(y|x) || p(y))),
+    and, when `labels` (the classes asked for) are given, how often the classifier agrees."""
+    device = _device(classifier)
+    probs = torch.cat([torch.softmax(classifier(images[i:i + 512].to(device)).float(), 1).cpu()
+                       for i in range(0, len(images), 512)])
+    marginal = probs.mean(0)
+    eps = 1e-12
+    class_entropy = -(marginal * (marginal + eps).log()).sum()
+    kl = (probs * ((probs + eps).log() - (marginal + eps).log())).sum(1).mean()
+    out = {"confidence": probs.max(1).values.mean().item(), "class_entropy": class_entropy.item(),
+           "inception_score": kl.exp().item()}
+    if labels is not None:
+        out["label_accuracy"] = (probs.argmax(1) == torch.as_tensor(labels).cpu()).float().mean().item()
+    return out
+
+
+_CLASSIFIERS: dict[str, nn.Module | None] = {}
+_CLASSIFIER_LOCK = threading.Lock()
+
+
+def default_classifier(info, device) -> nn.Module | None:
+    """The project's pretrained MNIST CNN (engine.core.pretrained) for 28x28 digit sets, else None (no
+    classifier fits: Fashion-MNIST, 8x8 digits; or the checkpoint is not installed)."""
+    if tuple(info.input_shape) != (1, 28, 28) or info.name != "mnist":
+        return None
+    key = str(device)
+    with _CLASSIFIER_LOCK:
+        if key not in _CLASSIFIERS:
+            try:
+                from engine.core.pretrained import load_default_cnn
+                _CLASSIFIERS[key] = load_default_cnn(device=device)
+            except (ImportError, FileNotFoundError, OSError, RuntimeError):
+                _CLASSIFIERS[key] = None
+        return _CLASSIFIERS[key]
+
+
+# ---- GAN, one step at a time ---------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""How each model family learns: an Objective returns losses; the Trainer steps the optimisers."""

@@ -1,0 +1,1 @@
+"""What an image classifier looks at: attributions (captum), the classifiers to inspect, rendering."""

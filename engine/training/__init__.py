@@ -1,0 +1,1 @@
+"""The Training page's inspections: live curves, decision boundary, confusion, layer summary, flow graph."""
