@@ -2,9 +2,11 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from engine.training.curves import downsample_minmax, smooth, x_axis
+from engine.training.curves import (compared_metric, downsample_minmax, has_grad_norms, other_epoch_metrics, smooth,
+                                    x_axis)
 from engine.core.runs import RunStore
 
 
@@ -121,3 +123,31 @@ def test_x_axis_epoch_puts_steps_between_whole_epochs(metrics):
 def test_x_axis_unknown_mode(metrics):
     with pytest.raises(ValueError, match="step, epoch, wall"):
         x_axis(metrics, "time")
+
+
+def _named(*names: str) -> pd.DataFrame:
+    """A long metrics frame with one row per name (RunStore.metrics' columns that matter here)."""
+    return pd.DataFrame({"step": range(len(names)), "epoch": 1, "name": pd.Series(names, dtype=object), "value": 0.5})
+
+
+def test_compared_metric_is_the_first_main_metric_any_run_recorded():
+    classifier = _named("loss", "val_loss", "val_acc")
+    seq2seq = _named("loss", "val_loss", "val_exact_match")
+    vae = _named("loss", "val_loss", "val_elbo", "val_kl")
+    assert compared_metric([seq2seq]) == "val_exact_match"
+    assert compared_metric([vae, seq2seq]) == "val_exact_match"  # by the order of COMPARED_METRICS
+    assert compared_metric([vae, classifier]) == "val_acc"
+    assert compared_metric([vae]) == "val_elbo"
+    assert compared_metric([_named("loss")]) == "val_acc" and compared_metric([]) == "val_acc"
+
+
+def test_other_epoch_metrics_are_train_before_val_without_the_losses():
+    metrics = _named("loss", "val_kl", "train_loss", "val_loss", "train_kl", "val_acc", "train_acc", "grad_norm/fc")
+    assert other_epoch_metrics(metrics) == ("train_acc", "train_kl", "val_acc", "val_kl")
+    assert other_epoch_metrics(_named("loss", "train_loss", "val_loss")) == ()
+
+
+def test_has_grad_norms():
+    assert has_grad_norms(_named("loss", "grad_norm/features.0"))
+    assert not has_grad_norms(_named("loss", "val_acc", "norm/grad"))
+    assert not has_grad_norms(_named())

@@ -6,8 +6,10 @@ from torch import nn
 
 from engine.data import load_dataset
 from engine.core.pretrained import load_pretrained
-from engine.saliency.maps import (METHODS, attribute, conv_layers, deletion_curve, feature_maps, first_layer_kernels,
-                             normalise, probabilities, randomisation_check, rank_correlation)
+from engine.saliency.maps import (METHODS, DeletionCurve, RandomisationStep, TrustVerdict, attribute, conv_layers,
+                                  deletion_curve, feature_maps, first_layer_kernels, normalise, probabilities,
+                                  randomisation_check, rank_correlation, silent_channels, trust_verdict)
+from engine.saliency.selection import classify_test_set, matching, page_count, page_of
 
 
 def tiny_cnn(seed=0):
@@ -172,3 +174,65 @@ def test_feature_maps_and_kernels_of_the_default_cnn(mnist_digit):
                                                              "features.1.convs.0": (32, 14, 14)}
     assert all((m >= 0).all() for m in maps.values())  # after the ReLU
     assert tuple(first_layer_kernels(model).shape) == (16, 1, 3, 3)
+
+
+def test_silent_channels_counts_channels_nowhere_above_zero():
+    fmap = torch.zeros(4, 3, 3)
+    fmap[1] = -1.0          # negative everywhere: silent
+    fmap[2, 2, 1] = 0.5     # one pixel on: not silent
+    fmap[3] = 2.0
+    assert silent_channels(fmap) == 2  # channels 0 and 1
+
+
+def _steps(final: float) -> list[RandomisationStep]:
+    return [RandomisationStep("trained", torch.zeros(2, 2), 1.0), RandomisationStep("fc", torch.zeros(2, 2), 0.9),
+            RandomisationStep("conv", torch.zeros(2, 2), final)]
+
+
+def test_trust_verdict_reads_the_correlation_after_every_layer_is_randomised():
+    passed = trust_verdict(_steps(0.49))
+    assert passed == TrustVerdict(True, 0.49, "changes with the weights: passes")
+    failed = trust_verdict(_steps(0.5))  # the line itself does not pass
+    assert failed == TrustVerdict(False, 0.5, "barely changes with random weights: it shows the input more than the model")
+    assert trust_verdict(_steps(-0.2)).passes
+
+
+def test_deletion_curve_ratio_and_whether_it_scores_the_map():
+    fractions = np.array([0.0, 0.5, 1.0])
+    curve = DeletionCurve(fractions, np.array([0.5, 0.1, 0.0]), np.array([0.5, 0.4, 0.0]), 0.2, 0.4)
+    assert curve.ratio == 0.5 and curve.informative
+    faint = DeletionCurve(fractions, np.array([0.4999, 0.1, 0.0]), np.array([0.4999, 0.2, 0.0]), 0.0, 0.0)
+    assert faint.ratio is None and not faint.informative
+
+
+def test_classify_test_set_predicts_every_image_in_batches_and_keeps_the_mode():
+    model = nn.Linear(2, 3, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.eye(3, 2) + torch.tensor([[0.0, 0.0], [0.0, 0.0], [-1.0, -1.0]]))
+    # Rows: class 0 scores x0, class 1 scores x1, class 2 scores -(x0 + x1).
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0], [2.0, 3.0], [5.0, -1.0]])
+    y = torch.tensor([0, 0, 2, 1, 1])
+    model.train()
+    predicted, true = classify_test_set(model, x, y, batch_size=2)  # 2 + 2 + 1
+    assert isinstance(predicted, np.ndarray) and predicted.tolist() == [0, 1, 2, 1, 0]
+    assert isinstance(true, np.ndarray) and true.tolist() == [0, 0, 2, 1, 1]
+    assert model.training
+
+
+def test_matching_filters_by_true_class_and_by_right_or_wrong():
+    predicted = np.array([0, 1, 2, 1, 0, 1])
+    true = np.array([0, 1, 1, 1, 2, 0])
+    assert matching(predicted, true).tolist() == [0, 1, 2, 3, 4, 5]
+    assert matching(predicted, true, true_class=1).tolist() == [1, 2, 3]
+    assert matching(predicted, true, correct=True).tolist() == [0, 1, 3]
+    assert matching(predicted, true, correct=False).tolist() == [2, 4, 5]
+    assert matching(predicted, true, true_class=1, correct=False).tolist() == [2]
+    assert matching(predicted, true, true_class=2, correct=True).tolist() == []
+
+
+def test_pages_of_test_images():
+    assert [page_count(n, 16) for n in (0, 1, 16, 17, 32, 33)] == [1, 1, 1, 2, 2, 3]
+    positions = np.arange(100, 120)
+    assert page_of(positions, 1, 16).tolist() == list(range(100, 116))
+    assert page_of(positions, 2, 16).tolist() == [116, 117, 118, 119]
+    assert page_of(positions[:0], 1, 16).tolist() == []

@@ -167,6 +167,12 @@ def feature_maps(model: nn.Module, inputs: torch.Tensor) -> dict[str, torch.Tens
     return captured
 
 
+def silent_channels(fmap: torch.Tensor) -> int:
+    """How many channels of one layer's maps (channels, h, w) are nowhere above zero: after a ReLU,
+    channels this input does not switch on at all."""
+    return int((fmap.reshape(fmap.shape[0], -1).max(1).values <= 0).sum())
+
+
 def first_layer_kernels(model: nn.Module) -> torch.Tensor:
     """The learned kernels of the first conv layer, (out, in, k, k)."""
     conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
@@ -216,6 +222,31 @@ def randomisation_check(model: nn.Module, inputs: torch.Tensor, target: int, met
     return steps
 
 
+# A map passes the randomisation check when its rank correlation with the trained map, once every
+# layer is re-initialised, is below this: it changed with the weights, so it depends on the model.
+TRUSTED_BELOW = 0.5
+
+
+@dataclass(frozen=True)
+class TrustVerdict:
+    passes: bool
+    correlation: float    # with the trained map, after every layer was re-initialised
+    reason: str           # one line for the reader
+
+
+def trust_verdict(steps: list[RandomisationStep]) -> TrustVerdict:
+    """The verdict of a randomisation check (the steps `randomisation_check` returned)."""
+    final = steps[-1].correlation
+    if final < TRUSTED_BELOW:
+        return TrustVerdict(True, final, "changes with the weights: passes")
+    return TrustVerdict(False, final, "barely changes with random weights: it shows the input more than the model")
+
+
+# Below this probability of the explained class on the intact input there is little to delete:
+# the curves start near zero whatever the map, so they do not tell maps apart.
+INFORMATIVE_FROM = 0.5
+
+
 @dataclass
 class DeletionCurve:
     fractions: np.ndarray       # share of pixels removed, 0 .. 1
@@ -223,6 +254,16 @@ class DeletionCurve:
     random: np.ndarray          # the same, pixels removed in random order (mean of `repeats` orders)
     auc_salient: float          # area under each curve (lower = the map found what matters)
     auc_random: float
+
+    @property
+    def ratio(self) -> float | None:
+        """Salient-first area over random area (below 1: the map beats chance); None if random is 0."""
+        return self.auc_salient / self.auc_random if self.auc_random > 0 else None
+
+    @property
+    def informative(self) -> bool:
+        """Whether the class was likely enough on the intact input for the curve to score the map."""
+        return bool(self.salient[0] >= INFORMATIVE_FROM)
 
 
 @torch.no_grad()

@@ -103,3 +103,25 @@ def x_axis(df: pd.DataFrame, mode: str) -> pd.Series:
     span = step - first + 1                        # 1 for the epoch's first step
     steps_per_epoch = (step.groupby(epoch).max() - step.groupby(epoch).min() + 1).max()
     return epoch - 1 + span / steps_per_epoch
+
+
+# ---- which metrics to draw -----------------------------------------------------------------------
+# The validation metric that compares runs, by objective: classifiers, sequence models, VAEs.
+COMPARED_METRICS = ("val_acc", "val_exact_match", "val_elbo")
+
+
+def compared_metric(metrics: list[pd.DataFrame]) -> str:
+    """The first of COMPARED_METRICS that any of these runs recorded (val_acc when none did)."""
+    return next((name for name in COMPARED_METRICS if any((m.name == name).any() for m in metrics)), "val_acc")
+
+
+def other_epoch_metrics(metrics: pd.DataFrame) -> tuple[str, ...]:
+    """The per-epoch train_/val_ metrics other than the losses (accuracy for a classifier; KL,
+    exact match, D/G losses... for other objectives), train before val."""
+    names = [n for n in metrics.name.unique() if n.startswith(("train_", "val_")) and n not in ("train_loss", "val_loss")]
+    return tuple(sorted(names, key=lambda n: (not n.startswith("train_"), n)))
+
+
+def has_grad_norms(metrics: pd.DataFrame) -> bool:
+    """Whether the run recorded per-layer gradient norms (the Trainer writes them as grad_norm/<layer>)."""
+    return bool(metrics.name.str.startswith("grad_norm/").any())
