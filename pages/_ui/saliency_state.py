@@ -10,9 +10,9 @@ import threading
 
 import numpy as np
 import streamlit as st
-import torch
 
 from engine.saliency.classifiers import Classifier, load_classifier
+from engine.saliency.selection import classify_test_set
 from engine.core.runs import RunStore
 
 
@@ -25,10 +25,8 @@ def classifier(store_root: str, source: str, epoch: int | None) -> tuple[Classif
 def test_predictions(store_root: str, source: str, epoch: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(predicted, true) class of every test image, for the correct/incorrect filter."""
     clf, lock = classifier(store_root, source, epoch)
-    with lock, torch.no_grad():
-        predicted = torch.cat([clf.model(clf.data.x_val[i:i + 2000]).argmax(1)
-                               for i in range(0, len(clf.data.x_val), 2000)])
-    return predicted.numpy(), clf.data.y_val.numpy()
+    with lock:
+        return classify_test_set(clf.model, clf.data.x_val, clf.data.y_val)
 
 
 def describe_problem(store: RunStore, source: str) -> str:

@@ -14,7 +14,7 @@ import torch
 
 from engine.saliency import render
 from engine.saliency.maps import (DISPLAY, TITLES, attribute, deletion_curve, feature_maps, first_layer_kernels, normalise,
-                             probabilities, randomisation_check)
+                                  probabilities, randomisation_check, silent_channels, trust_verdict)
 from pages._ui.training_charts import PALETTE
 
 BATCH = 16
@@ -118,7 +118,7 @@ def feature_maps_view(model, lock, x) -> None:
                "scaled to its own range: bright = strong activation.")
     for name, fmap in maps.items():
         channels, h, w = fmap.shape
-        dead = int((fmap.reshape(channels, -1).max(1).values <= 0).sum())
+        dead = silent_channels(fmap)
         st.markdown(f"**{name}**: {channels} channels of {h}x{w}" + (f" · {dead} silent on this input" if dead else ""))
         st.image(render.grid(fmap.numpy(), columns=16, scale=max(1, 84 // max(h, w))))
     k = kernels.shape
@@ -138,20 +138,26 @@ def trust(model, lock, x, target, methods, options, look) -> None:
         st.info("Choose at least one method.")
         return
     cache = st.session_state.setdefault("_trust_cache", {})
-    results = {}
     with st.spinner("Randomising layers and deleting pixels..."):
-        for method in methods:
-            key = _key(x, id(model), target, method, sorted(options.items()))
-            if key not in cache:
-                with lock:
-                    steps = randomisation_check(model, x, target, method, **options)
-                    curve = deletion_curve(model, x, target, steps[0].maps, steps=20)
-                cache[key] = (steps, curve)
-            results[method] = cache[key]
-    if len(cache) > 64:
-        for stale in list(cache)[:-64]:
-            cache.pop(stale)
+        results = {method: _checked(cache, model, lock, x, target, method, options) for method in methods}
+    for stale in list(cache)[:-64]:  # the 64 newest stay
+        cache.pop(stale)
+    _randomisation(results, x, look)
+    _deletion(results)
 
+
+def _checked(cache: dict, model, lock, x, target, method, options) -> tuple:
+    """(randomisation steps, deletion curve) of one method, computed once per input and settings."""
+    key = _key(x, id(model), target, method, sorted(options.items()))
+    if key not in cache:
+        with lock:
+            steps = randomisation_check(model, x, target, method, **options)
+            curve = deletion_curve(model, x, target, steps[0].maps, steps=20)
+        cache[key] = (steps, curve)
+    return cache[key]
+
+
+def _randomisation(results: dict, x, look) -> None:
     st.markdown("#### Model randomisation (sanity check)")
     st.caption("The layers are re-initialised from the output down, one more at each step, and each new map is "
                "compared with the trained model's map (Spearman rank correlation of |map|). A map that stays the "
@@ -167,19 +173,20 @@ def trust(model, lock, x, target, methods, options, look) -> None:
     for method, (steps, _) in results.items():
         shown = _shown(torch.stack([s.maps for s in steps]), method)
         panels = [render.upscale(render.colourise(m, look["colormap"], DISPLAY[method] == "signed"), 3) for m in shown]
-        final = steps[-1].correlation
-        verdict = ("changes with the weights: passes" if final < 0.5 else
-                   "barely changes with random weights: it shows the input more than the model")
-        st.markdown(f"**{TITLES[method]}**: correlation after randomising every layer {final:.2f}, {verdict}")
+        verdict = trust_verdict(steps)
+        st.markdown(f"**{TITLES[method]}**: correlation after randomising every layer {verdict.correlation:.2f}, "
+                    f"{verdict.reason}")
         st.image(render.hstack([render.upscale(render.to_rgb(image), 3)] + panels),
                  caption="input, trained, then each further re-initialised layer")
 
+
+def _deletion(results: dict) -> None:
     st.markdown("#### Deletion curve (faithfulness)")
     st.caption("Pixels are set to black, most salient first, in 20 steps; the probability of the explained class "
                "should fall faster than when the same number of random pixels go. Lower area = more faithful.")
-    start = next(iter(results.values()))[1].salient[0]
-    if start < 0.5:
-        st.info(f"The explained class has probability {start:.3f} on this input: there is little to delete, so these "
+    first = next(iter(results.values()))[1]
+    if not first.informative:
+        st.info(f"The explained class has probability {first.salient[0]:.3f} on this input: there is little to delete, so these "
                 "curves say little. Explain the predicted class to score the maps.", icon=":material/info:")
     fig = go.Figure()
     rows = []
@@ -188,8 +195,7 @@ def trust(model, lock, x, target, methods, options, look) -> None:
         fig.add_scatter(x=curve.fractions, y=curve.salient, mode="lines", name=f"{TITLES[method]}", line=dict(color=colour))
         rows.append({"method": TITLES[method], "AUC (salient first)": round(curve.auc_salient, 4),
                      "AUC (random)": round(curve.auc_random, 4),
-                     "ratio": round(curve.auc_salient / curve.auc_random, 3) if curve.auc_random > 0 else None})
-    first = next(iter(results.values()))[1]
+                     "ratio": round(curve.ratio, 3) if curve.ratio is not None else None})
     fig.add_scatter(x=first.fractions, y=first.random, mode="lines", name="random pixels",
                     line=dict(color="#888888", dash="dash"))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="fraction of pixels removed",

@@ -50,23 +50,15 @@ def epoch_figure(runs: list[tuple[str, pd.DataFrame]], names: tuple[str, str], t
                  log_y: bool = False) -> go.Figure:
     """Per-epoch metrics (train and val), one marker per epoch."""
     fig = go.Figure()
-    for label, metrics in runs:
-        for name in names:
-            rows = metrics[metrics.name == name]
-            if rows.empty:
-                continue
-            x = rows.epoch.to_numpy() if x_mode == "epoch" else x_axis(metrics, x_mode).loc[rows.index].to_numpy()
-            prefix = f"{label} " if len(runs) > 1 else ""
-            fig.add_scatter(x=x, y=rows.value, mode="lines+markers", name=f"{prefix}{name.replace('_', ' ')}",
-                            line=dict(dash="dot" if name.startswith("train") else "solid"))
+    for label, metrics, name in [(label, metrics, name) for label, metrics in runs for name in names]:
+        rows = metrics[metrics.name == name]
+        if rows.empty:
+            continue
+        x = rows.epoch.to_numpy() if x_mode == "epoch" else x_axis(metrics, x_mode).loc[rows.index].to_numpy()
+        prefix = f"{label} " if len(runs) > 1 else ""
+        fig.add_scatter(x=x, y=rows.value, mode="lines+markers", name=f"{prefix}{name.replace('_', ' ')}",
+                        line=dict(dash="dot" if name.startswith("train") else "solid"))
     return _layout(fig, title, x_mode, log_y)
-
-
-def other_epoch_metrics(metrics: pd.DataFrame) -> tuple[str, ...]:
-    """The per-epoch train_/val_ metrics other than the losses (accuracy for a classifier; KL,
-    exact match, D/G losses... for other objectives), train before val."""
-    names = [n for n in metrics.name.unique() if n.startswith(("train_", "val_")) and n not in ("train_loss", "val_loss")]
-    return tuple(sorted(names, key=lambda n: (not n.startswith("train_"), n)))
 
 
 def grad_norm_figure(metrics: pd.DataFrame) -> go.Figure:
