@@ -38,12 +38,7 @@ def train_panel(store) -> None:
     if st.button("Train vectors", type="primary", icon=":material/play_arrow:", disabled=running,
                  key="w2v_train"):
         try:
-            if corpus_name == "upload":
-                if upload is None:
-                    raise ParamError("choose a corpus file to upload first")
-                corpus = corpus_from_bytes(upload.getvalue(), name=f"upload:{upload.name}")
-            else:
-                corpus = corpus_name  # read by the job's process
+            corpus = chosen_corpus(corpus_name, upload)
             job = WordVectorJob(kind, corpus, values, store).start()
             st.session_state.w2v_job = job.run_id
             # Shown under the run's progress (the rerun below would wipe a warning drawn now).
@@ -53,6 +48,16 @@ def train_panel(store) -> None:
             st.error(str(err), icon=":material/block:")
     if progress is not None:
         job_progress(store, run_id, progress)
+
+
+def chosen_corpus(corpus_name: str, upload):
+    """A bundled corpus by name (read by the job's process), or the uploaded file read here (its
+    problems are shown before any run exists)."""
+    if corpus_name != "upload":
+        return corpus_name
+    if upload is None:
+        raise ParamError("choose a corpus file to upload first")
+    return corpus_from_bytes(upload.getvalue(), name=f"upload:{upload.name}")
 
 
 def job_progress(store, run_id: int, progress) -> None:
