@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from engine.models.attention_layers import MultiHeadAttention, sinusoidal_positions
+from engine.attention.heads import attention_received, head_map
 from engine.attention.maps import attention_for_run, position_similarity, run_attention, run_task
 from engine.data.sequences import EOS, PAD, Vocab
 from engine.models.seq2seq import Seq2SeqAttention
@@ -65,6 +66,21 @@ def test_sinusoidal_positions_known_values():
     np.testing.assert_allclose(np.diag(sim), 4.0, rtol=1e-5)  # sin^2 + cos^2 per pair of dimensions
     np.testing.assert_allclose(sim, sim.T, rtol=1e-5)
     assert sim[10, 11] > sim[10, 20]  # near positions are more alike than far ones
+
+
+def test_head_map_and_attention_received_of_a_hand_made_stack():
+    # 2 layers x 2 heads, 2 queries x 3 keys; every row sums to 1.
+    stack = np.array([[[[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]],     # layer 0, head 0: column sums 1.5, 0.5, 0
+                       [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]],    # layer 0, head 1: column sums 0, 1, 1
+                      [[[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]],     # layer 1, head 0: all on key 1
+                       [[0.25, 0.25, 0.5], [0.25, 0.25, 0.5]]]])
+    assert head_map(stack, 0, 1).tolist() == [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    assert head_map(stack, 0).tolist() == [[0.5, 0.0, 0.5], [0.25, 0.75, 0.0]]  # the mean of the heads
+    assert attention_received(stack, 0, 0).tolist() == [0.75, 0.25, 0.0]  # column sums / 2 queries
+    assert attention_received(stack, 0, 1).tolist() == [0.0, 0.5, 0.5]
+    assert attention_received(stack, 0).tolist() == [0.375, 0.375, 0.25]
+    assert attention_received(stack, 1, 0).tolist() == [0.0, 1.0, 0.0]
+    assert attention_received(stack, 1).tolist() == [0.125, 0.625, 0.25]
 
 
 def test_exact_match_counts_whole_sequences():
