@@ -72,13 +72,13 @@ def test_guided_gradcam_is_the_product_of_upsampled_gradcam_and_guided_backprop(
 
 @pytest.fixture(scope="module")
 def mnist_digit(shared_data_dir):
-    import os
-    os.environ["DEEP_PLAYGROUND_DATA"] = str(shared_data_dir)
-    data = load_dataset("mnist")
-    model, _ = load_pretrained()
-    x, y = data.x_val[:1], int(data.y_val[0])
-    assert probabilities(model, x).argmax(1).item() == y  # a digit the model gets right
-    return model, x, y
+    with pytest.MonkeyPatch.context() as env:  # module-scoped: monkeypatch itself is per test
+        env.setenv("DEEP_PLAYGROUND_DATA", str(shared_data_dir))
+        data = load_dataset("mnist")
+        model, _ = load_pretrained()
+        x, y = data.x_val[:1], int(data.y_val[0])
+        assert probabilities(model, x).argmax(1).item() == y  # a digit the model gets right
+        yield model, x, y
 
 
 @pytest.mark.parametrize("method", METHODS)

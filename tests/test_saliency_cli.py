@@ -28,14 +28,12 @@ def cli(*args, data):
 def runs(tmp_path_factory):
     """A CNN run (two checkpoints) and an MLP run on the 8x8 digits, in their own data dir."""
     data = tmp_path_factory.mktemp("saliency-cli")
-    os.environ["DEEP_PLAYGROUND_DATA"] = str(data)
-    try:
+    with pytest.MonkeyPatch.context() as env:  # module-scoped: monkeypatch itself is per test
+        env.setenv("DEEP_PLAYGROUND_DATA", str(data))
         store = RunStore(runs_dir())
         cnn = TrainingJob(validate("cnn", "digits", {"epochs": 2, "channels": 4, "dense": 16}), store, device="cpu")
         mlp = TrainingJob(validate("mlp", "digits", {"epochs": 1}), store, device="cpu")
         assert cnn.run() == "completed" and mlp.run() == "completed"
-    finally:
-        del os.environ["DEEP_PLAYGROUND_DATA"]
     return data, store, cnn.run_id, mlp.run_id
 
 
