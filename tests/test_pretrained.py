@@ -1,6 +1,7 @@
 """The default MNIST CNN in assets/: present, small, accurate, and reproducible by `pretrain`."""
 import json
 
+import pytest
 import torch
 
 from engine.data import load_dataset
@@ -24,6 +25,7 @@ def test_default_cnn_ships_small_and_reaches_98_percent_on_the_mnist_test_set(da
     assert all(torch.equal(a, b) for a, b in zip(copy.state_dict().values(), model.state_dict().values()))
 
 
+@pytest.mark.slow
 def test_pretrain_refuses_to_write_a_checkpoint_below_the_bar(data_env, tmp_path, monkeypatch, capsys):
     """A checkpoint under MIN_TEST_ACCURACY is never written. The bar is raised out of reach for this
     test: how far one epoch gets depends on the device (about 97.7 % on CPU, above 98 % on a GPU);

@@ -129,6 +129,7 @@ def mnist_batch(mnist_digit):
     return data.x_val[:8], data.y_val[:8]
 
 
+@pytest.mark.slow
 def test_randomisation_decorrelates_gradcam_but_not_input_times_gradient_methods(mnist_digit, mnist_batch):
     """Adebayo et al.: Grad-CAM's map changes when the weights are randomised; integrated gradients
     with a black baseline (x times the mean gradient) keeps the ink's shape whatever the weights."""
