@@ -33,8 +33,6 @@ for column, info in zip(st.columns(len(cards)), cards):
     with column.container(border=True, height="stretch"):
         st.page_link(page(info), label=f"**{info.title}**")
         st.caption(info.summary)
-        if not info.ready:
-            st.badge("coming next", icon=":material/construction:", color="gray")
 
 st.subheader("Models")
 models = pd.DataFrame(

@@ -16,6 +16,23 @@ def shared_data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("data")
 
 
+def _project_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("DEEP_PLAYGROUND_")}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def project_env_restored():
+    """Each test module leaves the DEEP_PLAYGROUND_* settings as it found them, or results depend on
+    the order tests run in. Set them with `monkeypatch.setenv`, or in a module-scoped fixture with
+    `pytest.MonkeyPatch.context()`. Autouse and module-scoped, so this runs its check after every
+    module fixture has been torn down."""
+    before = _project_env()
+    yield
+    after = _project_env()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"this module left {', '.join(changed)} changed: {before=} {after=}"
+
+
 @pytest.fixture
 def data_env(shared_data_dir, monkeypatch):
     """Point the engine's data dir at the session folder (never the user's real cache)."""

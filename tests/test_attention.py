@@ -95,6 +95,7 @@ def train(model, dataset, values, options, store):
     return job
 
 
+@pytest.mark.slow
 def test_two_layer_transformer_learns_reverse_of_length_8(tmp_path):
     """The issue's bar: >= 99 % exact match on reverse (length 8) within a CPU budget (~20 s here)."""
     store = RunStore(tmp_path)
@@ -110,12 +111,14 @@ def test_two_layer_transformer_learns_reverse_of_length_8(tmp_path):
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
+    """A trained transformer (about 10 s on a busy machine): the tests that use it are marked slow."""
     store = RunStore(tmp_path_factory.mktemp("runs"))
     job = train("transformer", "reverse", {"layers": 1, "d_model": 16, "heads": 2, "d_ff": 32, "epochs": 2},
                 {"n_samples": 300, "length": 6, "vocab": 5}, store)
     return store, job.run_id
 
 
+@pytest.mark.slow
 def test_run_attention_shapes_and_tokens(small_run):
     store, run_id = small_run
     result = attention_for_run(store, run_id, "abcde")
@@ -130,6 +133,7 @@ def test_run_attention_shapes_and_tokens(small_run):
         np.testing.assert_allclose(stack.sum(-1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_messages(small_run):
     store, run_id = small_run
     with pytest.raises(ParamError, match="empty"):
@@ -144,6 +148,7 @@ def test_bad_inputs_are_messages(small_run):
         run_task(store, 999)
 
 
+@pytest.mark.slow
 def test_run_task_probe_and_random_inputs(small_run):
     store, run_id = small_run
     task = run_task(store, run_id)

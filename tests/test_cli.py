@@ -12,6 +12,7 @@ import pytest
 from engine.core.runs import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # each test starts `python -m engine` (torch's import alone takes seconds)
 
 
 def cli(*args, data, check=True, timeout=300):

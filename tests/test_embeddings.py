@@ -159,6 +159,7 @@ def test_similarity_matrix_reports_missing_words():
 
 # ---- evaluation ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_batched_analogy_evaluation_matches_gensim(glove, tmp_path):
     # Two sections of the Google set (capitals, family) over the 30k most frequent GloVe words: the same
     # accuracy as gensim's evaluate_word_analogies, and the same number of questions answered.

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from engine.data import load_dataset
 from engine.embeddings import explore as emb
 from engine.core.jobs import RunControl, children
 from engine.core.params import ParamError
@@ -71,6 +72,7 @@ def test_empty_vocabulary_says_so(store):
     assert "empty vocabulary: no word occurs at least min_count=2 times" in run.message
 
 
+@pytest.mark.slow
 def test_a_started_job_is_stopped_through_the_store_and_keeps_its_finished_epochs(store):
     job = start_vectors("word2vec", "lee", {"epochs": 100, "vector_size": 8}, store)
     control = RunControl(store, job.run_id)  # what a page holds: only the store and the run id
@@ -88,6 +90,7 @@ def test_a_started_job_is_stopped_through_the_store_and_keeps_its_finished_epoch
     assert job.run_id not in children()
 
 
+@pytest.mark.slow
 def test_stop_within_a_long_epoch(store):
     """A stop does not wait for the end of the pass: gensim reads the corpus through a feed that
     looks at the commands between blocks of sentences."""
@@ -150,6 +153,7 @@ def test_a_killed_process_leaves_the_run_interrupted_with_its_vectors(store):
     assert load_run_vectors(store, job.run_id, epoch=1).dim == 8
 
 
+@pytest.mark.slow
 def test_every_bundled_corpus_is_read_in_the_job_s_own_process(store):
     """The job's process is daemonic: reading a corpus there must not start processes (gensim's
     WikiCorpus.get_texts() does)."""
@@ -204,7 +208,8 @@ def test_image_activations_of_an_mlp_on_digits(data_env, store):
     assert result.vectors.shape == (100, 16)  # the input of the last Linear: the second hidden layer
     assert result.images.shape == (100, 1, 8, 8)
     assert result.labels.shape == (100,) and set(result.labels) <= set(range(10))
-    assert result.classes == tuple(str(d) for d in range(10)) or len(result.classes) == 10
+    assert np.array_equal(result.labels, load_dataset("digits").y_val[:100].numpy())  # the first 100 test images
+    assert result.classes == ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")  # the dataset's class names
 
 
 def cli(*args, data):
@@ -213,6 +218,7 @@ def cli(*args, data):
                           capture_output=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_train_neighbours_analogy_embed_evaluate(tmp_path):
     trained = cli("train-vectors", "--corpus", "lee", "--set", "epochs=2", "--set", "vector_size=16", data=tmp_path)
     assert trained.returncode == 0, trained.stderr
@@ -243,6 +249,7 @@ def test_cli_train_neighbours_analogy_embed_evaluate(tmp_path):
     assert scores["wordsim353"]["pairs"] == 2  # king-queen, man-woman
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["neighbours", "--vectors", "glove50", "Frogg"], "is not in the vocabulary; did you mean"),
     (["neighbours", "--vectors", "/no/file", "x"], "not glove50, a run id, or an existing file"),

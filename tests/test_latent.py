@@ -149,6 +149,7 @@ def test_classifier_scores_of_a_known_classifier():
     assert collapsed["class_entropy"] == pytest.approx(0.0, abs=1e-6) and collapsed["inception_score"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_two_epoch_2d_vae_on_mnist_beats_the_elbo_threshold(data_env, tmp_path, one_thread):
     config = validate("vae", "mnist", {"epochs": 2, "batch_size": 128, "seed": 0})
     store = RunStore(tmp_path / "runs")

@@ -1,15 +1,11 @@
 """The default MNIST CNN in assets/: present, small, accurate, and reproducible by `pretrain`."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
+import pytest
 import torch
 
 from engine.data import load_dataset
-from engine.core.pretrained import DEFAULT_CNN, MIN_TEST_ACCURACY, load_default_cnn, load_pretrained, read_metadata
-
-ROOT = Path(__file__).resolve().parent.parent
+from engine.core.pretrained import DEFAULT_CNN, DEFAULT_CNN_SETTINGS, MIN_TEST_ACCURACY, load_default_cnn, load_pretrained, read_metadata
 
 
 def test_default_cnn_ships_small_and_reaches_98_percent_on_the_mnist_test_set(data_env):
@@ -29,14 +25,22 @@ def test_default_cnn_ships_small_and_reaches_98_percent_on_the_mnist_test_set(da
     assert all(torch.equal(a, b) for a, b in zip(copy.state_dict().values(), model.state_dict().values()))
 
 
-def test_pretrain_refuses_to_write_a_checkpoint_below_the_bar(data_env, tmp_path):
+@pytest.mark.slow
+def test_pretrain_refuses_to_write_a_checkpoint_below_the_bar(data_env, tmp_path, monkeypatch, capsys):
+    """A checkpoint under MIN_TEST_ACCURACY is never written. The bar is raised out of reach for this
+    test: how far one epoch gets depends on the device (about 97.7 % on CPU, above 98 % on a GPU);
+    and a smaller CNN than the shipped one trains in a few seconds instead of a minute."""
+    from engine.__main__ import main  # in-process, so the bar can be patched: the same code path as the CLI
+    monkeypatch.setattr("engine.core.pretrained.MIN_TEST_ACCURACY", 1.01)
+    small = {**DEFAULT_CNN_SETTINGS, "channels": 4, "dense": 16, "batch_size": 256}
+    monkeypatch.setattr("engine.core.pretrained.DEFAULT_CNN_SETTINGS", small)
     out = tmp_path / "cnn.safetensors"
     out.write_bytes(b"keep me")
-    result = subprocess.run([sys.executable, "-m", "engine", "pretrain", "--epochs", "1", "--out", str(out)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
-    # One epoch reaches about 97.7 %: under the 98 % bar, so the old file must be left alone.
-    assert result.returncode == 1, result.stderr
-    assert "below 0.98" in result.stderr and out.read_bytes() == b"keep me"
+    assert main(["pretrain", "--epochs", "1", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "epoch 1/1: test accuracy" in err  # it trained, then refused
+    assert f"is below 1.01; {out} left unchanged" in err
+    assert out.read_bytes() == b"keep me"
 
 
 def test_a_damaged_default_checkpoint_gives_a_clear_error(tmp_path):

@@ -51,6 +51,7 @@ def test_tsne_3d_keeps_blobs_apart_and_reports_progress(points):
     assert gaps > 2 * spread
 
 
+@pytest.mark.slow
 def test_umap_3d_after_warm_up(points, monkeypatch):
     monkeypatch.delenv("DEEP_PLAYGROUND_NO_UMAP_WARMUP", raising=False)  # tests/conftest.py turns it off
     # The one UMAP test (numba compiles once per process): warm-up then a real 3D map.

@@ -356,6 +356,7 @@ def test_killed_trainer_is_marked_interrupted(tmp_path):
                          {"w": torch.arange(4.0), "b": torch.tensor([7])})
 
 
+@pytest.mark.slow
 @posix_only
 def test_two_processes_write_at_once(tmp_path):
     script = f"""

@@ -74,13 +74,13 @@ def test_guided_gradcam_is_the_product_of_upsampled_gradcam_and_guided_backprop(
 
 @pytest.fixture(scope="module")
 def mnist_digit(shared_data_dir):
-    import os
-    os.environ["DEEP_PLAYGROUND_DATA"] = str(shared_data_dir)
-    data = load_dataset("mnist")
-    model, _ = load_pretrained()
-    x, y = data.x_val[:1], int(data.y_val[0])
-    assert probabilities(model, x).argmax(1).item() == y  # a digit the model gets right
-    return model, x, y
+    with pytest.MonkeyPatch.context() as env:  # module-scoped: monkeypatch itself is per test
+        env.setenv("DEEP_PLAYGROUND_DATA", str(shared_data_dir))
+        data = load_dataset("mnist")
+        model, _ = load_pretrained()
+        x, y = data.x_val[:1], int(data.y_val[0])
+        assert probabilities(model, x).argmax(1).item() == y  # a digit the model gets right
+        yield model, x, y
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -131,6 +131,7 @@ def mnist_batch(mnist_digit):
     return data.x_val[:8], data.y_val[:8]
 
 
+@pytest.mark.slow
 def test_randomisation_decorrelates_gradcam_but_not_input_times_gradient_methods(mnist_digit, mnist_batch):
     """Adebayo et al.: Grad-CAM's map changes when the weights are randomised; integrated gradients
     with a black baseline (x times the mean gradient) keeps the ink's shape whatever the weights."""

@@ -28,17 +28,16 @@ def cli(*args, data):
 def runs(tmp_path_factory):
     """A CNN run (two checkpoints) and an MLP run on the 8x8 digits, in their own data dir."""
     data = tmp_path_factory.mktemp("saliency-cli")
-    os.environ["DEEP_PLAYGROUND_DATA"] = str(data)
-    try:
+    with pytest.MonkeyPatch.context() as env:  # module-scoped: monkeypatch itself is per test
+        env.setenv("DEEP_PLAYGROUND_DATA", str(data))
         store = RunStore(runs_dir())
         cnn = TrainingJob(validate("cnn", "digits", {"epochs": 2, "channels": 4, "dense": 16}), store, device="cpu")
         mlp = TrainingJob(validate("mlp", "digits", {"epochs": 1}), store, device="cpu")
         assert cnn.run() == "completed" and mlp.run() == "completed"
-    finally:
-        del os.environ["DEEP_PLAYGROUND_DATA"]
     return data, store, cnn.run_id, mlp.run_id
 
 
+@pytest.mark.slow
 def test_default_model_writes_the_paper_row_png_the_raw_map_and_json(shared_data_dir, tmp_path):
     out = tmp_path / "seven.png"
     result = cli("--run", "default", "--method", "gradcam", "--index", "0", "--out", str(out), data=shared_data_dir)
@@ -51,6 +50,7 @@ def test_default_model_writes_the_paper_row_png_the_raw_map_and_json(shared_data
     assert picture.size == (4 * 28 * 4 + 3 * 4, 28 * 4)  # four panels at 4x, three gaps
 
 
+@pytest.mark.slow
 def test_a_cnn_run_at_a_chosen_epoch_and_target(runs, tmp_path):
     data, store, cnn_id, _ = runs
     out = tmp_path / "run.png"
@@ -76,6 +76,7 @@ def test_bad_arguments_exit_2_with_a_message(runs, tmp_path, args, message, monk
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.slow
 def test_runs_that_cannot_be_explained_say_why(runs, tmp_path):
     data, store, cnn_id, mlp_id = runs
     assert [r.id for r in cnn_runs(store)] == [cnn_id]  # the MLP is not offered

@@ -23,6 +23,8 @@ def store(tmp_path):
     return RunStore(tmp_path / "runs")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # a full MNIST epoch on CPU: 3 min when six jobs share two cores
 def test_cnn_one_epoch_on_mnist_reaches_95_percent(data_env, store):
     config = validate("cnn", "mnist", {"epochs": 1})
     job = TrainingJob(config, store, device="cpu")

@@ -19,7 +19,6 @@ import torch
 from engine.core.params import ParamError
 
 MAX_TOKENS = 128
-LAYERS, HEADS = 6, 12
 
 
 def model_dir() -> Path:

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,7 +40,6 @@ class Projection:
     explained_variance: list[float] | None = None  # PCA: fraction per axis
     seconds: float = 0.0
     cached: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 # ---- UMAP warm-up ---------------------------------------------------------------------------------

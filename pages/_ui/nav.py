@@ -21,25 +21,23 @@ class PageInfo:
     url_path: str
     section: str
     summary: str  # one line for the Home page card
-    ready: bool = False  # False: the page is still a placeholder, and Home says so
 
 
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("home.py", "Home", ":material/home:", "home", "",
-             "What each page does, the device in use, models, datasets and recent runs.", ready=True),
+             "What each page does, the device in use, models, datasets and recent runs."),
     PageInfo("train.py", "Training", ":material/model_training:", "training", "Train",
-             "Train any registered model from sliders and watch the loss and accuracy curves draw live.",
-             ready=True),
+             "Train any registered model from sliders and watch the loss and accuracy curves draw live."),
     PageInfo("embeddings.py", "Embeddings", ":material/scatter_plot:", "embeddings", "Inspect",
-             "Explore word vectors in 3D with UMAP, t-SNE or PCA: neighbours, analogies, search.", ready=True),
+             "Explore word vectors in 3D with UMAP, t-SNE or PCA: neighbours, analogies, search."),
     PageInfo("saliency.py", "Saliency", ":material/visibility:", "saliency", "Inspect",
              "See where a CNN looks: Grad-CAM, guided backprop, guided Grad-CAM, integrated gradients, "
-             "occlusion; feature maps; sanity checks of each map.", ready=True),
+             "occlusion; feature maps; sanity checks of each map."),
     PageInfo("attention.py", "Attention", ":material/grid_on:", "attention", "Inspect",
-             "Read attention heatmaps of transformers, seq2seq models and a pretrained MiniLM.", ready=True),
+             "Read attention heatmaps of transformers, seq2seq models and a pretrained MiniLM."),
     PageInfo("latent.py", "Latent space", ":material/blur_on:", "latent-space", "Inspect",
              "Train a VAE or GAN and walk its latent space: live decoded grids, the encoded test set, "
-             "interpolations, a slider per dimension; step a GAN's D and G by hand.", ready=True),
+             "interpolations, a slider per dimension; step a GAN's D and G by hand."),
 )
 
 

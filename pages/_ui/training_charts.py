@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from engine.training.curves import downsample_minmax, smooth, x_axis
+from engine.training.curves import downsample_minmax, x_axis
 
 MAX_POINTS = 2000  # above this the display (never the store) keeps min/max per bucket (~2 per pixel)
 X_TITLES = {"step": "step", "epoch": "epoch", "wall": "seconds since start"}
@@ -20,13 +20,6 @@ def _layout(fig: go.Figure, title: str, x_mode: str, log_y: bool = False, height
     if log_y:
         fig.update_yaxes(type="log")
     return fig
-
-
-def loss_curve(metrics: pd.DataFrame, x_mode: str, smoothing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, raw, smoothed) of a whole run's per-step losses (a live view extends its own instead)."""
-    steps = metrics[metrics.name == "loss"]
-    y = steps.value.to_numpy(dtype=float)
-    return x_axis(steps, x_mode).to_numpy(dtype=float), y, smooth(y, smoothing)
 
 
 def step_loss_figure(curves: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], x_mode: str,

@@ -79,12 +79,12 @@ def test_method_settings_reach_the_engine():
 
 @pytest.fixture(scope="module")
 def runs(data_dir):
-    import os
-    os.environ["DEEP_PLAYGROUND_DATA"] = str(data_dir)
-    store = RunStore(data_dir / "runs")
-    cnn = TrainingJob(validate("cnn", "digits", {"epochs": 2, "channels": 4, "dense": 16}), store, device="cpu")
-    mlp = TrainingJob(validate("mlp", "digits", {"epochs": 1}), store, device="cpu")
-    assert cnn.run() == "completed" and mlp.run() == "completed"
+    with pytest.MonkeyPatch.context() as env:  # module-scoped: the autouse `env` fixture is per test
+        env.setenv("DEEP_PLAYGROUND_DATA", str(data_dir))
+        store = RunStore(data_dir / "runs")
+        cnn = TrainingJob(validate("cnn", "digits", {"epochs": 2, "channels": 4, "dense": 16}), store, device="cpu")
+        mlp = TrainingJob(validate("mlp", "digits", {"epochs": 1}), store, device="cpu")
+        assert cnn.run() == "completed" and mlp.run() == "completed"
     return store, cnn.run_id, mlp.run_id
 
 

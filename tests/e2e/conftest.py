@@ -25,11 +25,18 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 _server_log: dict[str, Path] = {}  # "path" -> the running server's log, for failure reports
 
 
+BROWSER_TEST_TIMEOUT_S = 600  # a page may train a model while the browser waits on it
+
+
 def pytest_collection_modifyitems(items):
+    """Every browser test is e2e and slow, and gets a larger per-test limit than pytest.ini's."""
     here = Path(__file__).parent
     for item in items:
         if here in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(BROWSER_TEST_TIMEOUT_S))
 
 
 def _free_port() -> int:

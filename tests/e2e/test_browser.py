@@ -21,14 +21,11 @@ def test_home_then_every_page_from_the_sidebar(page, app_url, screenshots):
     screenshot(page, screenshots / "home.png")
 
     nav = page.get_by_test_id("stSidebarNav")
-    for info in PAGES:  # every page from its sidebar link; the ones not ready yet say so
+    for info in PAGES:  # every page from its sidebar link
         if info.file in ("home.py", "train.py"):
             continue
         nav.get_by_role("link", name=info.title, exact=True).click()
         heading(page, info.title).wait_for(state="visible")
-        if not info.ready:
-            page.get_by_text("Coming next").wait_for(state="visible")
-            screenshot(page, screenshots / f"placeholder-{info.url_path}.png")
 
 
 def test_home_cards_link_to_pages(page, app_url):
