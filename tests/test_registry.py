@@ -106,3 +106,13 @@ def test_mlp_activations_and_inits(activation, init):
     assert model(torch.randn(5, 2)).shape == (5, 2)
     if init != "default":
         assert all(torch.all(m.bias == 0) for m in model.modules() if isinstance(m, nn.Linear))
+
+
+def test_log_ladder_of_a_float_and_an_int_param():
+    from engine.core.params import Param, log_ladder
+    lr = Param("lr", "float", 3e-4, low=1e-4, high=1e-2, log=True)
+    assert log_ladder(lr) == [1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
+    decay = Param("wd", "float", 0.0, low=0.0, high=1e-5, log=True)
+    assert log_ladder(decay)[:2] == [0.0, 1e-6] and log_ladder(decay)[-1] == 1e-5
+    batch = Param("batch", "int", 48, low=8, high=100, log=True)
+    assert log_ladder(batch) == [8, 16, 32, 48, 64]

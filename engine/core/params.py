@@ -5,8 +5,23 @@ parses `--set key=value` through it, and validation messages come from it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable
+
+
+def log_ladder(param: "Param") -> list:
+    """The values a log-scale slider offers: a 1-2-3-5 ladder (floats) or powers of two (ints)
+    between low and high, plus 0 when allowed and the default."""
+    low, high = param.low, param.high
+    if param.kind == "int":
+        values = {2 ** i for i in range(20) if low <= 2 ** i <= high}
+    else:
+        start = max(low, 1e-6) if low <= 0 else low
+        exponents = range(math.floor(math.log10(start)), math.ceil(math.log10(high)) + 1)
+        ladder = (float(f"{mantissa}e{exponent}") for exponent in exponents for mantissa in (1, 2, 3, 5))
+        values = {v for v in ladder if start <= v <= high} | ({0.0} if low <= 0 else set())
+    return sorted(values | {param.default})
 
 
 class ParamError(ValueError):

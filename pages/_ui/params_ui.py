@@ -5,32 +5,11 @@ shared link opens with the same model, dataset and values (defaults are left out
 """
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
-from engine.core.params import Param
+from engine.core.params import Param, log_ladder
 
 SEED_LIKE = ("seed",)
-
-
-def log_options(param: Param) -> list:
-    """A 1-2-3-5 ladder (floats) or powers of two (ints) between low and high, plus 0 and the default."""
-    low, high = param.low, param.high
-    if param.kind == "int":
-        values = {int(v) for v in (2 ** i for i in range(0, 20)) if low <= v <= high}
-    else:
-        start = max(low, 1e-6) if low <= 0 else low
-        values = set()
-        for exponent in range(math.floor(math.log10(start)), math.ceil(math.log10(high)) + 1):
-            for mantissa in (1, 2, 3, 5):
-                v = float(f"{mantissa}e{exponent}")
-                if start <= v <= high:
-                    values.add(v)
-        if low <= 0:
-            values.add(0.0)
-    values.add(param.default)
-    return sorted(values)
 
 
 def _format(value) -> str:
@@ -46,7 +25,7 @@ def param_input(param: Param, key: str, disabled: bool = False):
     if param.kind == "choice":
         return st.selectbox(label, param.choices, index=param.choices.index(param.default), **common)
     if param.log:
-        return st.select_slider(label, options=log_options(param), value=param.default,
+        return st.select_slider(label, options=log_ladder(param), value=param.default,
                                 format_func=_format, **common)
     if param.name in SEED_LIKE or param.high - param.low > 5000:
         return st.number_input(label, min_value=int(param.low), max_value=int(param.high),
