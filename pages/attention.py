@@ -15,17 +15,19 @@ import numpy as np
 import streamlit as st
 
 from engine.models.attention_layers import sinusoidal_positions
-from engine.attention.maps import KIND_TITLES, SEQ2SEQ_MODELS, attention_for_run, position_similarity, run_task
+import engine.models  # noqa: F401  (registers the built-in models)
+from engine.attention.maps import KIND_TITLES, attention_for_run, position_similarity, run_task
 from engine.data import get_info
 from engine.data.sequences import TASKS
 from engine.core.jobs import Progress, RunControl
 from engine.attention.recurrent import gradient_flow, unroll
 from engine.core.params import ParamError
 from engine.core.paths import runs_dir
-from engine.core.registry import TRAINING_PARAMS, get_spec, validate
+from engine.core.loading import load_run, runs_with
+from engine.core.registry import TRAINING_PARAMS, get_spec, specs_with, validate
 from engine.attention.rnn_demo import LinearRnnJob
 from engine.core.runs import Run, RunStore
-from engine.core.trainer import load_trained, start_training
+from engine.core.trainer import start_training
 from pages._ui import attention_charts as charts
 from pages._ui import live as live_ui
 from pages._ui import run_link
@@ -53,7 +55,7 @@ def cached_attention(store_root: str, run_id: int, epoch: int, text: str):
 @st.cache_data(max_entries=64, show_spinner=False)
 def cached_unroll(store_root: str, run_id: int, epoch: int, bits: tuple[int, ...]):
     """The checkpoint is read once per (run, epoch, bits), not on every rerun of the Recurrent view."""
-    model, _, _ = load_trained(RunStore(store_root), run_id, epoch)
+    model = load_run(RunStore(store_root), run_id, epoch, need="hidden_states").model
     return unroll(model, bits)
 
 
@@ -193,7 +195,7 @@ if "att_run" not in st.session_state:
             linked = store.get_run(st.session_state.att_run).model
         except KeyError:
             linked = None
-        if linked in ("recurrent", LinearRnnJob.MODEL):
+        if linked == LinearRnnJob.MODEL or linked in {s.name for s in specs_with("hidden_states")}:
             st.session_state.view = "Recurrent"
         if linked == LinearRnnJob.MODEL:  # the gradient demo's run (the Training page links here)
             st.session_state.lr_run = st.session_state.att_run
@@ -202,9 +204,9 @@ view = st.radio("View", VIEWS, horizontal=True, key="view", bind="query-params",
 
 # ---- trained sequence models ---------------------------------------------------------------------
 def trained_models_view() -> None:
-    runs = [r for r in store.list_runs() if r.model in SEQ2SEQ_MODELS]
+    runs = runs_with(store, "attention_maps")
     with st.expander("Train a model", expanded=not runs, icon=":material/model_training:"):
-        train_form(SEQ2SEQ_MODELS, TASK_ORDER, TRAIN_DEFAULTS, "att.")
+        train_form(tuple(s.name for s in specs_with("attention_maps")), TASK_ORDER, TRAIN_DEFAULTS, "att.")
     if not runs:
         st.info("No transformer or seq2seq runs yet: set one up above and press **Train** (reverse with the "
                 "defaults takes well under a minute on a CPU).", icon=":material/arrow_upward:")
@@ -463,9 +465,9 @@ def recurrent_view() -> None:
                 "(and, for an LSTM, its cell and gates) move as it reads each bit.")
     # Only the registered recurrent models: the linear-RNN demo's runs ("linear_rnn", also on
     # count_ones) have no checkpoint to unroll; they are shown by the demo below.
-    runs = [r for r in store.list_runs() if r.model == "recurrent"]
+    runs = runs_with(store, "hidden_states")
     with st.expander("Train a counting model", expanded=not runs, icon=":material/model_training:"):
-        train_form(("recurrent",), ("count_ones",), COUNT_DEFAULTS, "rec.")
+        train_form(tuple(s.name for s in specs_with("hidden_states")), ("count_ones",), COUNT_DEFAULTS, "rec.")
     if runs:
         ids = [r.id for r in runs]
         current = st.session_state.att_run if st.session_state.att_run in ids else ids[0]

@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.embeddings import explore as emb
 from engine.embeddings import project
-from engine.core.device import pick_device
+from engine.core.device import default_device
 from engine.core.paths import runs_dir
 from engine.core.runs import RunStore
 from engine.embeddings.vectors import MAX_UPLOAD_BYTES, WORD2VEC_MODELS, VectorsFormatError, WordVectors, load_glove50, \
@@ -62,7 +62,7 @@ def _is_image_dataset(name: str) -> bool:
 
 
 try:
-    device = pick_device()
+    device = default_device()
 except ValueError:
     import torch
     device = torch.device("cpu")

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import streamlit as st
 
+import engine.models  # noqa: F401  (registers the built-in models)
 from engine.latent import gan_session
 from engine.latent import space as latent
 from engine.data import get_info, list_datasets
@@ -19,7 +20,8 @@ from engine.core.jobs import RunControl
 from engine.latent.space import LatentError
 from engine.core.params import ParamError
 from engine.core.paths import runs_dir
-from engine.core.registry import TRAINING_PARAMS, get_spec, list_specs, validate
+from engine.core.loading import load_run, run_problem, runs_with
+from engine.core.registry import TRAINING_PARAMS, get_spec, specs_with, validate
 from engine.core.runs import RunStore
 from engine.core.trainer import start_training
 from pages._ui import latent_views as views
@@ -34,7 +36,8 @@ OTHERS_REFRESH_S = 5.0  # other listed runs that train are checked this often (t
 
 @st.cache_data(max_entries=16, show_spinner="Encoding the test set...")
 def scatter_data(store_root: str, run_id: int, epoch: int, points: int, method: str):
-    model, data, _ = latent.load_generative(RunStore(store_root), run_id, epoch)
+    loaded = load_run(RunStore(store_root), run_id, epoch, need=latent.NEED, shared=True)
+    model, data = loaded.model, loaded.data
     x, y = data.x_val[:points], data.y_val[:points]
     mean, _ = latent.encode(model, x)
     coords, note = latent.project_2d(mean.numpy(), method)
@@ -45,7 +48,7 @@ def scatter_data(store_root: str, run_id: int, epoch: int, points: int, method: 
 def samples_picture(store_root: str, run_id: int, epoch: int, label: int | None):
     """The 64 fixed-seed samples of a checkpoint, tiled, and the image side: decoded once per
     epoch, not on every live redraw (checkpoints never change once written)."""
-    model, _, _ = latent.load_generative(RunStore(store_root), run_id, epoch)
+    model = load_run(RunStore(store_root), run_id, epoch, need=latent.NEED, shared=True).model
     images = latent.sample(model, 64, seed=0, labels=label)
     return latent.tile(images, 8, pad=1), images.shape[-1]
 
@@ -67,22 +70,19 @@ def hand_gan_samples(store_root: str, run_id: int, k: int):
 @st.cache_data(max_entries=32, show_spinner=False)
 def grid_picture(store_root: str, run_id: int, epoch: int, n: int, r: float, dims, base, label: int | None):
     """The checkpoint's n x n latent grid, tiled (raises LatentError for bad dimensions)."""
-    model, _, _ = latent.load_generative(RunStore(store_root), run_id, epoch)
+    model = load_run(RunStore(store_root), run_id, epoch, need=latent.NEED, shared=True).model
     return latent.tile(latent.latent_grid(model, n, r, dims, base, labels=label), n, pad=1)
 
 
 def generative_runs(store: RunStore):
-    names = {s.name for s in list_specs() if s.family == "generative"}
-    return [r for r in store.list_runs() if r.model in names]
+    return runs_with(store, latent.NEED)
 
 
 st.title("Latent space")
 st.caption("Train a VAE or a GAN here and watch its latent space organise itself, epoch by epoch; then walk "
            "it. Runs of these models from the Training page or the CLI open here too.")
 store = RunStore(runs_dir())
-ORDER = ("vae", "conv_vae", "dcgan")  # the classic 2-D VAE first: the default
-specs = {s.name: s for s in sorted((s for s in list_specs() if s.family == "generative"),
-                                   key=lambda s: ORDER.index(s.name) if s.name in ORDER else len(ORDER))}
+specs = {s.name: s for s in specs_with(latent.NEED)}  # registration order: the classic 2-D VAE first, the default
 image_sets = [i.name for i in list_datasets() if i.kind == "image"]
 
 
@@ -95,7 +95,7 @@ if "latent_run" not in st.session_state and st.query_params.get("run"):
     asked = st.query_params["run"]
     problem = None if asked.isdigit() else f"'{asked}' is not a run id"
     if problem is None:
-        problem = latent.generative_run_problem(store, int(asked))
+        problem = run_problem(store, int(asked), need=latent.NEED)
         if problem is None or "no checkpoint yet" in problem:
             st.session_state.latent_run = int(asked)
             problem = None
@@ -262,7 +262,8 @@ if current is not None and (saved := store.checkpoint_epochs(run_id)):
         epoch = st.select_slider("Checkpoint to walk", saved, value=saved[-1], key=f"walk_epoch_{run_id}",
                                  format_func=lambda e: f"epoch {e}")
     header.subheader(f"Walk the latent space (run {run_id}, epoch {epoch})")
-    model, data, _ = latent.load_generative(store, run_id, epoch)
+    loaded = load_run(store, run_id, epoch, need=latent.NEED, shared=True)
+    model, data = loaded.model, loaded.data
     is_vae = latent.is_vae(model)
     tabs = st.tabs(["Latent scatter", "Interpolation", "Sliders", "Reconstructions"] if is_vae
                    else ["Interpolation", "Sliders"])
@@ -349,7 +350,7 @@ if current is not None and (saved := store.checkpoint_epochs(run_id)):
     with tab["sliders"]:
         @st.fragment
         def sliders(run_id: int, epoch: int, start: int | None, start_code: list[float] | None):
-            model, _, _ = latent.load_generative(store, run_id, epoch)
+            model = load_run(store, run_id, epoch, need=latent.NEED, shared=True).model
             start_code = start_code or [0.0] * model.latent
             cols = st.columns([1, 1, 1, 1, 2])
             values = []

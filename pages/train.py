@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+import engine.models  # noqa: F401  (registers the built-in models)
 from engine.training.curves import x_axis
 from engine.data import get_info, list_datasets, load_dataset
 from engine.training.inspection import count_confusion, flow_dot, misclassified, model_summary
@@ -16,9 +17,10 @@ from engine.core.jobs import RunControl, children
 from engine.latent.gan_session import is_hand_gan
 from engine.core.params import ParamError
 from engine.core.paths import runs_dir
-from engine.core.registry import TRAINING_PARAMS, get_spec, list_specs, validate
+from engine.core.loading import load_run
+from engine.core.registry import TRAINING_PARAMS, get_spec, list_specs, run_config, validate
 from engine.core.runs import RunStore
-from engine.core.trainer import build_model, load_trained, run_config, start_training
+from engine.core.trainer import build_model, start_training
 from pages._ui import live as live_ui
 from pages._ui import run_link
 from pages._ui import training_charts as charts
@@ -30,11 +32,18 @@ EPOCH_VIEWS_S = 5.0      # the views that change once per epoch look for a new o
 # Points of the live loss curve: redrawn twice a second, its cost in the browser grows with them
 # (min/max thinning keeps every spike; ~1 point per pixel column of the chart).
 LIVE_POINTS = 1000
-INSPECT_PAGES = {"cnn": "saliency.py", "resnet": "saliency.py"}  # models each inspection page can open
-# Model families looked inside on their own page; classifiers are looked inside here.
-FAMILY_PAGES = {"sequence": "attention.py", "generative": "latent.py"}
+# Capabilities (engine.core.registry.Capabilities) an inspection page opens, besides this page's views.
+INSPECT_PAGES = {"conv_classifier": "saliency.py"}
+# Capabilities looked inside on their own page; classifiers are looked inside here.
+FAMILY_PAGES = {"attention_maps": "attention.py", "hidden_states": "attention.py", "generator": "latent.py"}
 # Runs of models outside the registry, and the page that trains and shows them.
 OTHER_RUN_PAGES = {"word2vec": "embeddings.py", "fasttext": "embeddings.py", "linear_rnn": "attention.py"}
+
+
+def page_for(model: str, pages: dict[str, str]) -> str | None:
+    """The page (file) that opens the first capability of `model` found in `pages`, or None."""
+    spec = get_spec(model)
+    return next((file for capability, file in pages.items() if spec.can(capability)), None)
 
 
 @st.cache_data(max_entries=32, show_spinner="Classifying the validation set...")
@@ -46,8 +55,8 @@ def stored_or_computed(store_root: str, run_id: int, epoch: int, name: str):
     if found is not None:
         return found[1]
     from engine.objectives.base import CLASSIFICATION
-    model, data, _ = load_trained(store, run_id, epoch)
-    return CLASSIFICATION.evaluate(model, data, next(model.parameters()).device)[name]
+    loaded = load_run(store, run_id, epoch)
+    return CLASSIFICATION.evaluate(loaded.model, loaded.data, loaded.device)[name]
 
 
 @st.cache_data(max_entries=32)
@@ -215,9 +224,9 @@ with live:
             epochs = store.checkpoint_epochs(run_id) if follower.epoch else []
             run_info = get_info(current.dataset)
             with inside:
-                family = get_spec(current.model).family
-                if family in FAMILY_PAGES:
-                    target = next(p for p in PAGES if p.file == FAMILY_PAGES[family])
+                own_page = page_for(current.model, FAMILY_PAGES)
+                if own_page:
+                    target = next(p for p in PAGES if p.file == own_page)
                     st.info(f"Look inside this {current.model} run on the {target.title} page.")
                     st.page_link(page(target), label=f"Open run {run_id} on the {target.title} page",
                                  query_params={"run": run_id}, icon=":material/arrow_forward:")
@@ -252,8 +261,8 @@ with live:
                                "(try sigmoid with depth 8).")
                 else:
                     st.info("Gradient norms are recorded at the end of each epoch.")
-            if not follower.progress.running and current.model in INSPECT_PAGES and follower.progress.status == "completed":
-                target = next(p for p in PAGES if p.file == INSPECT_PAGES[current.model])
+            if not follower.progress.running and page_for(current.model, INSPECT_PAGES) and follower.progress.status == "completed":
+                target = next(p for p in PAGES if p.file == page_for(current.model, INSPECT_PAGES))
                 st.page_link(page(target), label=f"Open run {run_id} on the {target.title} page",
                              icon=":material/arrow_forward:", query_params={"run": str(run_id)})
 
