@@ -21,7 +21,7 @@ from engine.core.device import default_device, pick_device
 from engine.core.params import ParamError
 from engine.core.registry import ModelSpec, RunConfig, Shape, get_spec, run_config, specs_with
 from engine.core.runs import Run, RunStore
-from engine.data import Dataset, get_info, load_dataset
+from engine.data import Dataset, load_dataset
 
 DEFAULT = "default"  # the source name of the shipped MNIST CNN
 
@@ -42,21 +42,15 @@ class RunLoadError(ValueError):
 @dataclass
 class LoadedRun:
     model: nn.Module     # eval mode, on the device asked for
+    data: Dataset        # its dataset (the val split is the test set)
     config: RunConfig
     run: Run | None      # None for the shipped default
     epoch: int | None    # the checkpoint loaded (None for the shipped default)
     title: str           # "Run 3: cnn on mnist", "Default MNIST CNN (assets/)"
-    data_dir: str | None = None  # where its data is read from (None: the default data dir)
-
-    @functools.cached_property
-    def data(self) -> Dataset:
-        """Its dataset (the val split is the test set), loaded on first use: drawing samples or a
-        latent grid needs none."""
-        return load_dataset(self.config.dataset, self.config.dataset_options, data_dir=self.data_dir, checked=False)
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return tuple(get_info(self.config.dataset).classes)
+        return tuple(self.data.info.classes)
 
     @property
     def device(self) -> torch.device:
@@ -148,9 +142,11 @@ def _require(spec: ModelSpec, need: str | None, what: str) -> None:
 
 
 # ---- building ------------------------------------------------------------------------------------
-def _model(config: RunConfig, state: dict, device: torch.device, what: str, damaged: str) -> nn.Module:
-    """The config's model with the weights in `state`, in eval mode on `device` (no data loaded)."""
-    info = get_info(config.dataset)
+def _model(config: RunConfig, data: Dataset, state: dict, device: torch.device, what: str,
+           damaged: str) -> nn.Module:
+    """The config's model with the weights in `state`, in eval mode on `device`. Built from the
+    loaded data's description: a sequence task's vocabulary depends on its options."""
+    info = data.info
     model = get_spec(config.model).build(config.model_params,
                                          Shape(tuple(info.input_shape), len(info.classes), info.kind))
     try:
@@ -177,8 +173,14 @@ def _load(store: RunStore, run: Run, epoch: int, device: torch.device, data_dir)
     except Exception as err:  # safetensors' own errors: a torn or overwritten file
         raise RunLoadError(f"{what} is damaged and cannot be loaded ({type(err).__name__}: "
                            f"{str(err)[:200]}){damaged}") from None
-    model = _model(config, state, device, what, damaged)
-    return LoadedRun(model, config, run, epoch, f"Run {run.id}: {run.model} on {run.dataset}", data_dir)
+    data = _data(config, data_dir)
+    model = _model(config, data, state, device, what, damaged)
+    return LoadedRun(model, data, config, run, epoch, f"Run {run.id}: {run.model} on {run.dataset}")
+
+
+def _data(config: RunConfig, data_dir) -> Dataset:
+    # The stored options as they are: checked when the run was made, never against today's ranges.
+    return load_dataset(config.dataset, config.dataset_options, data_dir=data_dir, checked=False)
 
 
 def _default_meta() -> dict:
@@ -197,8 +199,9 @@ def _load_default(device: torch.device, data_dir) -> LoadedRun:
         state = load_file(str(path), device="cpu")
     except Exception as err:
         raise RunLoadError(f"{path} is damaged ({err}){fix}") from None
-    model = _model(config, state, device, str(path), fix)
-    return LoadedRun(model, config, None, None, "Default MNIST CNN (assets/)", data_dir)
+    data = _data(config, data_dir)
+    model = _model(config, data, state, device, str(path), fix)
+    return LoadedRun(model, data, config, None, None, "Default MNIST CNN (assets/)")
 
 
 def _frozen(loaded: LoadedRun) -> LoadedRun:
