@@ -61,7 +61,7 @@ TINY_GENERATOR = ModelSpec(
     name="tiny_gen", title="Tiny generator (test)", description="a linear decoder, registered by a test",
     capabilities=Capabilities(inputs=("image",), generator=True),
     params=(Param("latent", "int", 3, "code size", low=2, high=8),),
-    build=lambda p, shape: TinyGenerator(p["latent"], shape), family="generative")
+    build=lambda p, shape: TinyGenerator(p["latent"], shape))
 
 
 @pytest.fixture
