@@ -11,7 +11,7 @@ from torch import nn
 from engine.__main__ import main
 from engine.core import registry
 from engine.core.loading import DEFAULT, RunLoadError, load_run, run_problem
-from engine.core.params import Param, ParamError
+from engine.core.params import ParamError
 from engine.core.registry import validate
 from engine.core.runs import RunStore
 from engine.data import playground

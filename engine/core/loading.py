@@ -41,6 +41,7 @@ class RunLoadError(ValueError):
 
 @dataclass
 class LoadedRun:
+    """An opened run: what every inspection, page and CLI verb needs of it."""
     model: nn.Module     # eval mode, on the device asked for
     data: Dataset        # its dataset (the val split is the test set)
     config: RunConfig
@@ -138,7 +139,6 @@ def _require(spec: ModelSpec, need: str | None, what: str) -> None:
     noun, why = NEEDS.get(need, (f"a model with {need}", f"this needs {need}"))
     names = ", ".join(s.name for s in specs_with(need)) or "none is registered"
     raise RunLoadError(f"{what} is a {spec.title}, not {noun}: {why} (models that have it: {names})")
-
 
 
 # ---- building ------------------------------------------------------------------------------------

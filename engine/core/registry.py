@@ -19,7 +19,7 @@ from torch import nn
 from engine.core.params import Param, ParamError, resolve
 
 __all__ = ["Param", "ParamError", "Capabilities", "ModelSpec", "TRAINING_PARAMS", "register", "get_spec",
-           "list_specs", "specs_with", "validate", "run_config"]
+           "unregister", "list_specs", "specs_with", "validate", "run_config"]
 
 
 @dataclass(frozen=True)
