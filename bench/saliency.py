@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.data import load_dataset  # noqa: E402
 from engine.core.device import describe, pick_device  # noqa: E402
-from engine.core.pretrained import load_pretrained  # noqa: E402
+from engine.core.loading import DEFAULT, load_run  # noqa: E402
 from engine.saliency.maps import METHODS, attribute, conv_layers  # noqa: E402
 
 
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--page-repeats", type=int, default=10)
     args = parser.parse_args()
     device = pick_device(args.device)
-    model, _ = load_pretrained(device=device)
+    model = load_run(None, DEFAULT, device=device).model
     for p in model.parameters():
         p.requires_grad_(False)  # inference weights, as on the page; the maps need input gradients only
     data = load_dataset("mnist")

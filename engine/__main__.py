@@ -19,8 +19,9 @@ from engine.core.params import ParamError
 
 def _catalogue() -> str:
     """The --help epilog: models with their params, and datasets, straight from the registries."""
-    from engine.data import list_datasets
+    import engine.models  # noqa: F401  (registers the built-in models)
     from engine.core.registry import TRAINING_PARAMS, list_specs
+    from engine.data import list_datasets
 
     def describe(p) -> str:
         if p.kind == "choice":

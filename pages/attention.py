@@ -12,7 +12,9 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.attention.rnn_demo import LinearRnnJob
+import engine.models  # noqa: F401  (registers the built-in models)
 from engine.core.paths import runs_dir
+from engine.core.registry import specs_with
 from engine.core.runs import RunStore
 from pages._ui import attention_views, minilm_views, positional_views, recurrent_views
 
@@ -28,7 +30,7 @@ def open_linked_run(store: RunStore) -> None:
         linked = store.get_run(st.session_state.att_run).model
     except KeyError:
         linked = None
-    if linked in ("recurrent", LinearRnnJob.MODEL):
+    if linked == LinearRnnJob.MODEL or linked in {s.name for s in specs_with("hidden_states")}:
         st.session_state.view = "Recurrent"
     if linked == LinearRnnJob.MODEL:  # the gradient demo's run (the Training page links here)
         st.session_state.lr_run = st.session_state.att_run

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.core.device import pick_device
+from engine.core.device import default_device
 from engine.core.paths import runs_dir
 from engine.core.runs import RunStore
 from pages._ui import embeddings_map as cloud
@@ -18,7 +18,7 @@ from pages._ui import embeddings_sources as sources
 from pages._ui import embeddings_words as word_views
 
 try:
-    device = pick_device()
+    device = default_device()
 except ValueError:
     import torch
     device = torch.device("cpu")

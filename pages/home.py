@@ -6,6 +6,7 @@ import streamlit as st
 
 from engine.data import list_datasets
 from engine.core.paths import runs_dir
+import engine.models  # noqa: F401  (registers the built-in models)
 from engine.core.registry import list_specs
 from engine.core.runs import RunStore
 from pages._ui.device import device_status

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.data import get_info, list_datasets
+import engine.models  # noqa: F401  (registers the built-in models)
 from engine.core.jobs import Progress, RunControl
 from engine.latent.gan_session import is_hand_gan
 from engine.core.params import ParamError

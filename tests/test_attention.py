@@ -15,7 +15,8 @@ from engine.objectives.sequences import exact_match
 from engine.core.params import ParamError
 from engine.core.registry import validate
 from engine.core.runs import RunStore
-from engine.core.trainer import TrainingJob, load_trained
+from engine.core.loading import load_run
+from engine.core.trainer import TrainingJob
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -177,5 +178,5 @@ def test_seq2seq_trains_through_the_trainer(tmp_path):
     job = train("seq2seq", "copy", {"hidden": 32, "embed": 8, "epochs": 2, "score": "additive"},
                 {"n_samples": 400, "length": 5, "vocab": 4}, store)
     assert {"val_loss", "val_exact_match", "val_token_acc"} <= set(job.progress.final)
-    model, _, _ = load_trained(store, job.run_id)
+    model = load_run(store, job.run_id).model
     assert model.score_kind == "additive"

@@ -18,6 +18,7 @@ from engine.core.device import seed_everything
 from engine.core.jobs import RunControl, children
 from engine.latent.gan_session import GanSession
 from engine.latent.space import LatentError
+from engine.core.loading import load_run
 from engine.models.gan import DCGAN, GAN_OBJECTIVE, gan_problem
 from engine.core.registry import validate
 from engine.core.runs import RunStore
@@ -160,7 +161,8 @@ def test_gan_session_in_its_own_process_steps_d_g_both_then_saves_a_run(data_env
     assert run.message == "trained by hand: 4 D steps and 3 G steps"
     assert run.final == {"d_steps": 4, "g_steps": 3, "steps": 6}
     assert store.checkpoint_epochs(session.run_id) == [1]
-    model, data, config = latent.load_generative(store, session.run_id)  # as every view and CLI verb opens it
+    loaded = load_run(store, session.run_id, need=latent.NEED, shared=True)  # as every view opens it
+    model, config = loaded.model, loaded.config
     assert config.model == "dcgan" and model.latent == 8
     last = store.artifact(session.run_id, "samples")[1]
     assert torch.allclose(latent.sample(model, 64, seed=0), torch.from_numpy(last), atol=1e-6)
@@ -249,7 +251,7 @@ def test_trainer_trains_a_conditional_gan_and_records_every_stat(tmp_path):
     names = set(store.metrics(job.run_id).name)
     assert {"loss", "train_d_loss", "train_g_loss", "train_d_real_acc", "train_d_fake_acc", "val_d_loss",
             "val_d_real_acc"} <= names
-    model, _, _ = latent.load_generative(store, job.run_id)
+    model = load_run(store, job.run_id, need=latent.NEED, shared=True).model
     assert model.conditional and latent.sample(model, 10).shape == (10, 1, 8, 8)
     walk = latent.interpolate(latent.fixed_noise(8, 1, 0)[0], latent.fixed_noise(8, 1, 1)[0], 5, "spherical")
     assert latent.decode(model, walk, 4).shape == (5, 1, 8, 8)

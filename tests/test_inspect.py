@@ -7,6 +7,7 @@ from torch import nn
 from engine.training.inspection import (LayerRow, confusion_matrix, decision_grid, flow_dot, misclassified,
                             model_summary, total_params)
 from engine.core.params import resolve
+import engine.models  # noqa: F401  (registers the built-in models)
 from engine.core.registry import Shape, get_spec
 
 

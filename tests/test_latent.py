@@ -14,6 +14,7 @@ from engine.latent import space as latent
 from engine.__main__ import main
 from engine.core.jobs import RunControl
 from engine.latent.space import LatentError
+from engine.core.loading import RunLoadError, load_run, run_problem
 from engine.models.vae import ConvVAE, DenseVAE, VAE_OBJECTIVE, kl_divergence
 from engine.core.registry import validate
 from engine.core.runs import RunStore
@@ -165,7 +166,8 @@ def test_two_epoch_2d_vae_on_mnist_beats_the_elbo_threshold(data_env, tmp_path, 
     assert {"train_recon", "train_kl", "train_loss", "val_recon", "val_kl", "val_elbo", "val_mse"} <= names
 
     # The trained model's test-set means spread out by digit: the scatter has something to show.
-    model, data, _ = latent.load_generative(store, job.run_id)
+    loaded = load_run(store, job.run_id, need=latent.NEED, shared=True)
+    model, data = loaded.model, loaded.data
     mean, _ = latent.encode(model, data.x_val[:2000])
     centres = torch.stack([mean[data.y_val[:2000] == k].mean(0) for k in range(10)])
     assert torch.cdist(centres, centres).max() > 1.0
@@ -178,16 +180,17 @@ def test_a_vae_training_in_its_own_process_opens_at_each_checkpoint(data_env, tm
     job = start_training(validate("vae", "digits", {"epochs": 3, "latent": 2, "hidden": 32}), store,
                          device="cpu", pause_after_epoch=1)
     control = RunControl(store, job.run_id)
-    assert "no checkpoint yet" in latent.generative_run_problem(store, job.run_id)
+    assert "no checkpoint yet" in run_problem(store, job.run_id, need=latent.NEED)
     wait_for(lambda: control.progress().paused, what="the pause after epoch 1")
     assert control.progress().epoch == 1 and control.progress().running
-    assert latent.generative_run_problem(store, job.run_id) is None
-    model, _, config = latent.load_generative(store, job.run_id)  # epoch 1, while the run is still running
+    assert run_problem(store, job.run_id, need=latent.NEED) is None
+    loaded = load_run(store, job.run_id, need=latent.NEED, shared=True)  # epoch 1, while the run is still running
+    model, config = loaded.model, loaded.config
     assert config.model == "vae" and latent.sample(model, 4).shape == (4, 1, 8, 8)
     control.resume()
     assert control.wait_until_done(120) == "completed"
     assert store.checkpoint_epochs(job.run_id) == [1, 2, 3]
-    assert latent.load_generative(store, job.run_id)[0] is not model  # a new epoch: a new model
+    assert load_run(store, job.run_id, need=latent.NEED, shared=True).model is not model  # a new epoch: a new model
 
 
 @pytest.fixture(scope="module")
@@ -201,13 +204,14 @@ def digits_vae_run(tmp_path_factory):
 def test_wrong_run_kind_and_missing_run_are_clear(digits_vae_run):
     store, vae_id = digits_vae_run
     cnn_id = store.create_run("cnn", "digits", {"model": "cnn", "dataset": "digits"})
-    with pytest.raises(LatentError, match=f"run {cnn_id} is a CNN.*not a generative model"):
-        latent.load_generative(store, cnn_id)
-    with pytest.raises(LatentError, match="there is no run 999"):
-        latent.load_generative(store, 999)
-    with pytest.raises(LatentError, match="no checkpoint for epoch 7"):
-        latent.load_generative(store, vae_id, 7)
-    model, data, config = latent.load_generative(store, vae_id, 1)
+    with pytest.raises(RunLoadError, match=f"run {cnn_id} is a CNN.*not a generative model"):
+        load_run(store, cnn_id, need=latent.NEED)
+    with pytest.raises(RunLoadError, match="there is no run 999"):
+        load_run(store, 999, need=latent.NEED)
+    with pytest.raises(RunLoadError, match="no checkpoint for epoch 7"):
+        load_run(store, vae_id, 7, need=latent.NEED)
+    loaded = load_run(store, vae_id, 1, need=latent.NEED, shared=True)
+    model, config = loaded.model, loaded.config
     assert config.model == "vae" and model.latent == 3 and not model.training
 
 

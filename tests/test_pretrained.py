@@ -5,14 +5,16 @@ import pytest
 import torch
 
 from engine.data import load_dataset
-from engine.core.pretrained import DEFAULT_CNN, DEFAULT_CNN_SETTINGS, MIN_TEST_ACCURACY, load_default_cnn, load_pretrained, read_metadata
+from engine.core import pretrained
+from engine.core.loading import DEFAULT, load_run
+from engine.core.pretrained import DEFAULT_CNN, DEFAULT_CNN_SETTINGS, MIN_TEST_ACCURACY, read_metadata
 
 
 def test_default_cnn_ships_small_and_reaches_98_percent_on_the_mnist_test_set(data_env):
     assert DEFAULT_CNN.is_file() and DEFAULT_CNN.stat().st_size < 1_000_000
     meta = read_metadata()
     assert meta["config"]["model"] == "cnn" and meta["test_acc"] >= MIN_TEST_ACCURACY
-    model = load_default_cnn()
+    model = load_run(None, DEFAULT, device="cpu", shared=True).model
     data = load_dataset("mnist")
     with torch.no_grad():
         predicted = torch.cat([model(data.x_val[i:i + 2000]).argmax(1) for i in range(0, len(data.x_val), 2000)])
@@ -20,9 +22,9 @@ def test_default_cnn_ships_small_and_reaches_98_percent_on_the_mnist_test_set(da
     assert accuracy >= MIN_TEST_ACCURACY
     assert abs(accuracy - meta["test_acc"]) < 1e-4  # the stored figure is the measured one
     # A private copy is a fresh module with the same weights.
-    copy, config = load_pretrained()
-    assert copy is not model and config.model_params["channels"] == 16
-    assert all(torch.equal(a, b) for a, b in zip(copy.state_dict().values(), model.state_dict().values()))
+    copy = load_run(None, DEFAULT, device="cpu")
+    assert copy.model is not model and copy.config.model_params["channels"] == 16
+    assert all(torch.equal(a, b) for a, b in zip(copy.model.state_dict().values(), model.state_dict().values()))
 
 
 @pytest.mark.slow
@@ -43,11 +45,12 @@ def test_pretrain_refuses_to_write_a_checkpoint_below_the_bar(data_env, tmp_path
     assert out.read_bytes() == b"keep me"
 
 
-def test_a_damaged_default_checkpoint_gives_a_clear_error(tmp_path):
+def test_a_damaged_default_checkpoint_gives_a_clear_error(tmp_path, monkeypatch):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 64)
+    monkeypatch.setattr(pretrained, "DEFAULT_CNN", bad)
     try:
-        load_pretrained(bad)
+        load_run(None, DEFAULT)
     except ValueError as err:
         assert "bad.safetensors is damaged" in str(err) and "python -m engine pretrain" in str(err)
     else:

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from engine.core.params import Param, ParamError, resolve
+import engine.models  # noqa: F401  (registers the built-in models)
 from engine.core.registry import TRAINING_PARAMS, Shape, get_spec, list_specs, validate
 
 

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from engine.data import load_dataset
-from engine.core.pretrained import load_pretrained
+from engine.core.loading import DEFAULT, load_run
 from engine.saliency.maps import (METHODS, DeletionCurve, RandomisationStep, TrustVerdict, attribute, conv_layers,
                                   deletion_curve, feature_maps, first_layer_kernels, normalise, probabilities,
                                   randomisation_check, rank_correlation, silent_channels, trust_verdict)
@@ -66,7 +66,7 @@ def test_guided_backprop_passes_only_positive_gradients_through_relus():
 
 
 def test_guided_gradcam_is_the_product_of_upsampled_gradcam_and_guided_backprop():
-    model, _ = load_pretrained()
+    model = load_run(None, DEFAULT, device="cpu").model
     x = torch.rand(1, 1, 28, 28)
     product = attribute(model, x, 3, "gradcam") * attribute(model, x, 3, "guided-backprop")
     torch.testing.assert_close(attribute(model, x, 3, "guided-gradcam"), product, atol=1e-6, rtol=1e-4)
@@ -77,7 +77,7 @@ def mnist_digit(shared_data_dir):
     with pytest.MonkeyPatch.context() as env:  # module-scoped: monkeypatch itself is per test
         env.setenv("DEEP_PLAYGROUND_DATA", str(shared_data_dir))
         data = load_dataset("mnist")
-        model, _ = load_pretrained()
+        model = load_run(None, DEFAULT, device="cpu").model
         x, y = data.x_val[:1], int(data.y_val[0])
         assert probabilities(model, x).argmax(1).item() == y  # a digit the model gets right
         yield model, x, y

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.saliency.classifiers import cnn_runs, load_classifier
+from engine.core.loading import load_run
+from engine.saliency.classifiers import NEED, cnn_runs
 from engine.core.paths import runs_dir
 from engine.core.registry import validate
 from engine.core.runs import RunStore
@@ -81,9 +82,9 @@ def test_runs_that_cannot_be_explained_say_why(runs, tmp_path):
     data, store, cnn_id, mlp_id = runs
     assert [r.id for r in cnn_runs(store)] == [cnn_id]  # the MLP is not offered
     with pytest.raises(ValueError, match=f"run {mlp_id} is a .*not a CNN"):
-        load_classifier(store, mlp_id)
+        load_run(store, mlp_id, need=NEED)
     with pytest.raises(ValueError, match="no checkpoint for epoch 7; saved epochs: \\[1, 2\\]"):
-        load_classifier(store, cnn_id, epoch=7)
+        load_run(store, cnn_id, epoch=7, need=NEED)
     # Damage epoch 2's file: a clear message naming the run and epoch, and the other epochs.
     path = store._checkpoint_path(cnn_id, 2)
     original = path.read_bytes()
@@ -92,6 +93,6 @@ def test_runs_that_cannot_be_explained_say_why(runs, tmp_path):
         result = cli("--run", str(cnn_id), "--method", "gradcam", "--index", "0", "--out", str(tmp_path / "y.png"), data=data)
         assert result.returncode == 2
         assert f"the checkpoint of run {cnn_id}, epoch 2 is damaged" in result.stderr and "other epochs: [1]" in result.stderr
-        assert load_classifier(store, cnn_id, epoch=1).epoch == 1  # the others still open
+        assert load_run(store, cnn_id, epoch=1, need=NEED).epoch == 1  # the others still open
     finally:
         path.write_bytes(original)

@@ -192,16 +192,17 @@ def test_the_cli_run_obeys_a_page_s_stop(data_env, store):
     assert job.run() == "stopped"
 
 
-def test_load_trained_restores_the_run(data_env, store):
-    from engine.core.trainer import load_trained
+def test_load_run_restores_the_run(data_env, store):
+    from engine.core.loading import load_run
     config = validate("mlp", "spiral", {"epochs": 2, "depth": 3}, {"noise": 0.2})
     job = TrainingJob(config, store, device="cpu")
     assert job.run() == "completed"
-    model, data, restored = load_trained(store, job.run_id)
+    loaded = load_run(store, job.run_id, device="cpu")
+    model, data, restored = loaded.model, loaded.data, loaded.config
     assert restored == config and data.options["noise"] == 0.2 and not model.training
     _, acc = evaluate(model, data.x_val, data.y_val, torch.device("cpu"))
     assert acc == pytest.approx(store.get_run(job.run_id).final["val_acc"])
-    first, _, _ = load_trained(store, job.run_id, epoch=1)
+    first = load_run(store, job.run_id, epoch=1).model
     assert not torch.equal(first.net[1].weight, model.net[1].weight)
 
 

@@ -86,7 +86,7 @@ def run_attention(model: nn.Module, vocab, text: str, max_len: int, out_len: int
 
 
 # ---- trained runs --------------------------------------------------------------------------------
-SEQ2SEQ_MODELS = ("transformer", "seq2seq")
+NEED = "attention_maps"  # the capability a trained run needs here: generate_with_attention(src, steps)
 
 
 @dataclass
@@ -128,25 +128,25 @@ class RunTask:
 
 def run_task(store, run_id: int) -> RunTask:
     """A sequence-to-sequence run's task; ParamError when the run is not one."""
+    from engine.core.registry import run_config, specs_with
     from engine.data.sequences import TASKS, task_lengths, task_vocab
-    from engine.core.trainer import run_config
 
     run = store.get_run(run_id)
-    if run.model not in SEQ2SEQ_MODELS or run.dataset not in TASKS:
-        raise ParamError(f"run {run_id} is {run.model} on {run.dataset}: attention needs a transformer or "
-                         f"seq2seq run on a sequence task ({', '.join(TASKS)})")
+    models = [spec.name for spec in specs_with(NEED)]
+    if run.model not in models or run.dataset not in TASKS:
+        raise ParamError(f"run {run_id} is {run.model} on {run.dataset}: attention needs a run of "
+                         f"{' or '.join(models)} on a sequence task ({', '.join(TASKS)})")
     config = run_config(run.params)
     options = config.dataset_options
     max_in, max_out = task_lengths(run.dataset, options)
     return RunTask(run_id, run.model, run.dataset, options, task_vocab(run.dataset, options), max_in, max_out)
 
 
-def attention_for_run(store, run_id: int, text: str, epoch: int | None = None) -> AttentionResult:
+def attention_for_run(store, run_id: int, text: str, epoch: int | None = None,
+                      data_dir=None) -> AttentionResult:
     """Load the run's checkpoint of `epoch` (latest when None), decode `text`, collect attention."""
-    from engine.core.trainer import load_trained
+    from engine.core.loading import load_run
 
     task = run_task(store, run_id)
-    if not store.checkpoint_epochs(run_id):
-        raise ParamError(f"run {run_id} has no checkpoint yet: wait for its first epoch to finish")
-    model, _, _ = load_trained(store, run_id, epoch)
+    model = load_run(store, run_id, epoch, data_dir=data_dir, need=NEED).model
     return run_attention(model, task.vocab, text, task.max_in, task.max_out)

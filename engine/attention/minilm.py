@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.core.device import default_device
 from engine.core.params import ParamError
 
 MAX_TOKENS = 128
@@ -31,14 +32,14 @@ def model_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def load_minilm():
-    """(tokenizer, model) in eval mode on the CPU, loaded once per process, never downloaded."""
+    """(tokenizer, model) in eval mode on the default device, loaded once per process, never downloaded."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from transformers import AutoModel, AutoTokenizer
 
     path = model_dir()
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path, attn_implementation="eager").eval()
+    model = AutoModel.from_pretrained(path, attn_implementation="eager").to(default_device()).eval()
     return tokenizer, model
 
 
@@ -75,9 +76,9 @@ def minilm_attention(text: str, text2: str | None = None, max_tokens: int = MAX_
     text2 = (text2 or "").strip() or None
     tokenizer, model = load_minilm()
     enc, notices = _encode(tokenizer, text, text2, max_tokens)
-    out = model(**enc, output_attentions=True)
-    attentions = torch.stack([a[0] for a in out.attentions]).numpy()
-    return MiniLMAttention(tokenizer.convert_ids_to_tokens(enc["input_ids"][0]), attentions, notices)
+    out = model(**enc.to(model.device), output_attentions=True)
+    attentions = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()
+    return MiniLMAttention(tokenizer.convert_ids_to_tokens(enc["input_ids"][0].tolist()), attentions, notices)
 
 
 def _mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -88,7 +89,7 @@ def _mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def _pooled(tokenizer, model, text: str, max_tokens: int) -> torch.Tensor:
     """Mean-pooled last hidden states of one text: (1, 384)."""
-    enc = tokenizer(text, truncation=True, max_length=max_tokens, return_tensors="pt")
+    enc = tokenizer(text, truncation=True, max_length=max_tokens, return_tensors="pt").to(model.device)
     return _mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
 
 
@@ -96,7 +97,7 @@ def sentence_embedding(text: str, max_tokens: int = MAX_TOKENS) -> np.ndarray:
     """Mean-pooled last hidden states, L2-normalised: (384,)."""
     tokenizer, model = load_minilm()
     pooled = _pooled(tokenizer, model, _check_text(text), max_tokens)[0]
-    return torch.nn.functional.normalize(pooled, dim=0).numpy()
+    return torch.nn.functional.normalize(pooled, dim=0).float().cpu().numpy()
 
 
 def pair_similarity(a: str, b: str) -> float:
@@ -116,7 +117,7 @@ class PairAttribution:
 def _attribute_one(tokenizer, model, text: str, other: torch.Tensor, steps: int, max_tokens: int):
     from captum.attr import LayerIntegratedGradients
 
-    enc = tokenizer(text, truncation=True, max_length=max_tokens, return_tensors="pt")
+    enc = tokenizer(text, truncation=True, max_length=max_tokens, return_tensors="pt").to(model.device)
     ids, mask = enc["input_ids"], enc["attention_mask"]
     # Baseline: the same length with every word replaced by [PAD], [CLS] and [SEP] kept.
     baseline = torch.full_like(ids, tokenizer.pad_token_id)
@@ -130,8 +131,8 @@ def _attribute_one(tokenizer, model, text: str, other: torch.Tensor, steps: int,
     ig = LayerIntegratedGradients(similarity, model.embeddings.word_embeddings)
     attributions, delta = ig.attribute(ids, baselines=baseline, n_steps=steps, internal_batch_size=steps,
                                        return_convergence_delta=True)
-    scores = attributions.sum(-1)[0].detach().numpy()
-    return tokenizer.convert_ids_to_tokens(ids[0]), scores, float(delta.abs().max())
+    scores = attributions.sum(-1)[0].detach().float().cpu().numpy()
+    return tokenizer.convert_ids_to_tokens(ids[0].tolist()), scores, float(delta.abs().max())
 
 
 def similarity_attributions(a: str, b: str, steps: int = 32, max_tokens: int = MAX_TOKENS) -> PairAttribution:

@@ -26,13 +26,14 @@ class Unrolled:
 
 @torch.no_grad()
 def unroll(model: RecurrentCounter, bits) -> Unrolled:
-    """Step the first recurrent layer by hand over one sequence, with the model's own weights."""
-    x = torch.as_tensor(np.asarray(bits, dtype=np.float32)).view(-1, 1)
+    """Step the first recurrent layer by hand over one sequence, with the model's own weights, on
+    the model's device (the values come back as numpy arrays)."""
     rnn = model.rnn
     w_ih, w_hh = rnn.weight_ih_l0, rnn.weight_hh_l0
     b_ih, b_hh = rnn.bias_ih_l0, rnn.bias_hh_l0
-    h = torch.zeros(rnn.hidden_size)
-    c = torch.zeros(rnn.hidden_size)
+    x = torch.as_tensor(np.asarray(bits, dtype=np.float32), device=w_ih.device).view(-1, 1)
+    h = torch.zeros(rnn.hidden_size, device=w_ih.device, dtype=w_ih.dtype)
+    c = torch.zeros(rnn.hidden_size, device=w_ih.device, dtype=w_ih.dtype)
     hs, cs, gates = [], [], {}
     for x_t in x:
         if model.cell_kind == "lstm":
@@ -56,9 +57,13 @@ def unroll(model: RecurrentCounter, bits) -> Unrolled:
         hs.append(h)
     outputs = None
     if rnn.num_layers == 1:
-        outputs = (model.head(torch.stack(hs)).squeeze(-1) * len(x)).numpy()
-    return Unrolled(torch.stack(hs).numpy(), torch.stack(cs).numpy() if cs else None,
-                    {k: torch.stack(v).numpy() for k, v in gates.items()} or None, outputs)
+        outputs = _numpy(model.head(torch.stack(hs)).squeeze(-1) * len(x))
+    return Unrolled(_numpy(torch.stack(hs)), _numpy(torch.stack(cs)) if cs else None,
+                    {k: _numpy(torch.stack(v)) for k, v in gates.items()} or None, outputs)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.float().cpu().numpy()
 
 
 # ---- vanishing / exploding gradients in a plain RNN ----------------------------------------------

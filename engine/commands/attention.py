@@ -60,7 +60,7 @@ def run_attention(args) -> int:
                    "heads": result.attentions.shape[1]}
     else:
         from engine.attention.maps import attention_for_run
-        result = attention_for_run(_store(args), _run_id(args.model), args.text, args.epoch)
+        result = attention_for_run(_store(args), _run_id(args.model), args.text, args.epoch, data_dir=args.data_dir)
         arrays = result.flat()
         arrays["tokens_in"], arrays["tokens_out"] = np.array(result.source), np.array(result.output)
         summary = {"model": f"run {args.model}", "input": result.source, "output": result.text,
@@ -75,7 +75,7 @@ def run_translate(args) -> int:
     from engine.attention.maps import attention_for_run, run_task
     store = _store(args)
     task = run_task(store, args.run)
-    result = attention_for_run(store, args.run, args.text, args.epoch)
+    result = attention_for_run(store, args.run, args.text, args.epoch, data_dir=args.data_dir)
     expected = task.target("".join(result.source))
     print(json.dumps({"run_id": args.run, "task": task.task, "input": "".join(result.source), "output": result.text,
                       "expected": expected, "notices": result.notices}))

@@ -39,9 +39,12 @@ def _common(parser) -> None:
 
 
 def _load(args):
+    """(model, data, config) of the run, its data from --data-dir like its runs."""
     from engine.__main__ import _store
-    from engine.latent.space import load_generative
-    return load_generative(_store(args), args.run, args.epoch)
+    from engine.core.loading import load_run
+    from engine.latent.space import NEED
+    loaded = load_run(_store(args), args.run, args.epoch, data_dir=args.data_dir, need=NEED)
+    return loaded.model, loaded.data, loaded.config
 
 
 def _write_png(array: np.ndarray, out: str) -> Path:

@@ -30,9 +30,10 @@ def run(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from engine.saliency.classifiers import load_classifier
+    from engine.core.loading import load_run
     from engine.core.paths import runs_dir
     from engine.core.runs import RunStore
+    from engine.saliency.classifiers import NEED
     from engine.saliency.maps import DISPLAY, attribute, normalise, probabilities
     from engine.saliency.render import paper_row
 
@@ -42,7 +43,7 @@ def run(args) -> int:
     if not out.parent.is_dir():
         raise FileNotFoundError(f"folder {out.parent} does not exist")
     store = None if args.run == "default" else RunStore(runs_dir(args.data_dir))
-    clf = load_classifier(store, args.run, args.epoch, data_dir=args.data_dir)
+    clf = load_run(store, args.run, args.epoch, data_dir=args.data_dir, need=NEED)
     n = len(clf.data.x_val)
     if not 0 <= args.index < n:
         raise ValueError(f"--index must be between 0 and {n - 1} (the test set has {n} images)")

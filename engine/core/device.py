@@ -1,4 +1,8 @@
-"""Which device the engine computes on: cuda > mps > cpu, overridable; bf16 autocast on CUDA; seeding."""
+"""Which device the engine computes on: cuda > mps > cpu, overridable; bf16 autocast on CUDA; seeding.
+
+One policy: `default_device()` is where training, every loader (engine.core.loading) and every
+inspection compute unless a person asks for another device (--device, $DEEP_PLAYGROUND_DEVICE).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -42,6 +46,13 @@ def pick_device(requested: str | None = None) -> torch.device:
     return device
 
 
+def default_device() -> torch.device:
+    """The device everything computes on by default: $DEEP_PLAYGROUND_DEVICE, else cuda > mps > cpu.
+    Training, loading a run and inspecting it all use it, so a model is inspected where it trains
+    (ValueError, with what to change, when the variable names a device this machine lacks)."""
+    return pick_device(None)
+
+
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())
@@ -60,6 +71,21 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+CUBLAS_WORKSPACE = ":4096:8"  # the cuBLAS workspace setting that makes its matrix products deterministic
+
+
+def set_deterministic(on: bool) -> None:
+    """Deterministic kernels (or PyTorch's fast defaults): with them the same seed gives the same run
+    on a GPU too. CPU kernels are deterministic anyway. An op with no deterministic GPU kernel then
+    raises instead of silently breaking the promise. Call before the run's first CUDA work: cuBLAS
+    reads its workspace setting when it starts."""
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(on)
+    torch.backends.cudnn.deterministic = on
+    torch.backends.cudnn.benchmark = False  # benchmarking picks kernels by timing: never reproducible
 
 
 def describe(device: torch.device) -> str:

@@ -2,22 +2,17 @@
 
 The saliency page opens on the default MNIST CNN, and the latent page scores GAN samples with it,
 so both work on first launch with no training and no download. The checkpoint is one safetensors
-file: the state_dict, with the run config and the measured test accuracy in its metadata.
+file: the state_dict, with the run config and the measured test accuracy in its metadata. It opens
+like a run: `engine.core.loading.load_run(None, "default")`.
 """
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
-from torch import nn
-
-if TYPE_CHECKING:
-    from engine.core.registry import RunConfig
+from safetensors.torch import save_file
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_CNN = ASSETS / "mnist-cnn.safetensors"
@@ -49,33 +44,3 @@ def read_metadata(path: Path = DEFAULT_CNN) -> dict:
     if "config" not in meta:
         raise ValueError(f"{path} has no run config in its metadata: recreate it with `python -m engine pretrain`")
     return {"config": json.loads(meta["config"]), "test_acc": float(meta.get("test_acc", "nan"))}
-
-
-def load_pretrained(path: Path = DEFAULT_CNN, device: torch.device | str | None = None) -> tuple[nn.Module, "RunConfig"]:
-    """The model in eval mode, and its validated run config."""
-    from engine.data import get_info
-    from engine.core.registry import Shape, get_spec
-    from engine.core.trainer import run_config
-
-    config = run_config(read_metadata(path)["config"])
-    info = get_info(config.dataset)
-    model = get_spec(config.model).build(config.model_params,
-                                         Shape(tuple(info.input_shape), len(info.classes), info.kind))
-    model.load_state_dict(load_file(str(path), device="cpu"))
-    return model.to(device or "cpu").eval(), config
-
-
-@lru_cache(maxsize=4)
-def _cached_cnn(device: str) -> nn.Module:
-    return load_pretrained(DEFAULT_CNN, device)[0]
-
-
-def load_default_cnn(device: torch.device | str | None = None) -> nn.Module:
-    """The shipped MNIST classifier: input float (N, 1, 28, 28) in [0, 1], output 10 logits.
-
-    Shared and frozen (eval mode, no grads needed): do not train it or hook it; call
-    `load_pretrained()` for a private copy."""
-    model = _cached_cnn(str(device or "cpu"))
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model

@@ -2,19 +2,24 @@
 
 The training page, the CLI (`--set key=value`) and the tests all read the spec's Param schema, so a
 new model shows up with its sliders everywhere without new UI code. Cross-parameter checks live in
-the spec's `check` and come back as messages a person can act on.
+the spec's `check` and come back as messages a person can act on. What a model can be used for
+beyond training (the inspection pages, the CLI verbs) is declared on the spec as `Capabilities`,
+never looked up by model name: `specs_with("conv_classifier")` is every model Saliency can open.
+
+This module never imports the models: whoever needs every built-in model imports `engine.models`
+(as timm does), which registers them here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
 from torch import nn
 
 from engine.core.params import Param, ParamError, resolve
 
-__all__ = ["Param", "ParamError", "ModelSpec", "TRAINING_PARAMS", "register", "get_spec",
-           "list_specs", "validate"]
+__all__ = ["Param", "ParamError", "Capabilities", "ModelSpec", "TRAINING_PARAMS", "register", "get_spec",
+           "unregister", "list_specs", "specs_with", "validate", "run_config"]
 
 
 @dataclass(frozen=True)
@@ -26,11 +31,28 @@ class Shape:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a model takes and what can be looked at inside it, in the spirit of scikit-learn's
+    estimator tags. Pages and CLI verbs ask these (`specs_with`), so a new model that declares
+    them appears everywhere it can be used with no other edit."""
+    inputs: tuple[str, ...]          # dataset kinds it trains on ("image", "points", "sequence", ...)
+    conv_classifier: bool = False    # an image classifier built from conv layers: Saliency (Grad-CAM needs them)
+    attention_maps: bool = False     # `generate_with_attention(src, steps)`: the Attention page's maps
+    generator: bool = False          # `decode(z, labels)` and `latent`: the Latent space page
+    encoder: bool = False            # `encode(x) -> (mean, log-variance)`: latent scatter, reconstructions
+    hidden_states: bool = False      # a recurrent cell `unroll` can step by hand: the Recurrent view
+
+
+# The capabilities a page or verb can ask for (every flag; `inputs` is what a model trains on).
+CAPABILITIES = tuple(f.name for f in fields(Capabilities) if f.name != "inputs")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     title: str
     description: str
-    data_kinds: tuple[str, ...]           # dataset kinds it can train on ("image", "points")
+    capabilities: Capabilities
     params: tuple[Param, ...]
     build: Callable[[dict, Shape], nn.Module]
     check: Callable[[dict, Shape], list[str]] = field(default=lambda values, shape: [])
@@ -43,6 +65,17 @@ class ModelSpec:
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
+
+    @property
+    def data_kinds(self) -> tuple[str, ...]:
+        """The dataset kinds it trains on (its capabilities' inputs)."""
+        return self.capabilities.inputs
+
+    def can(self, capability: str) -> bool:
+        """Whether the model has this capability (a Capabilities flag, e.g. "generator")."""
+        if capability not in CAPABILITIES:
+            raise ValueError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITIES)}")
+        return getattr(self.capabilities, capability)
 
 
 # Settings every run has, whatever the model. Learning rate and weight decay use log sliders.
@@ -57,6 +90,8 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("batch_size", "int", 64, "examples per step", low=1, high=8192, log=True),
     Param("epochs", "int", 5, "passes over the training set", low=1, high=1000),
     Param("seed", "int", 0, "random seed: same seed, same run", low=0, high=2**31 - 1),
+    Param("deterministic", "bool", False, "deterministic GPU kernels: same seed, same run on a GPU too "
+          "(slower; the CPU is deterministic anyway)"),
 )
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -70,17 +105,22 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-def _load_builtin_models() -> None:
-    import engine.models  # noqa: F401  (each module registers its specs on import)
+def unregister(name: str) -> None:
+    """Remove a model (tests that register one of their own put the registry back this way)."""
+    _REGISTRY.pop(name, None)
 
 
 def list_specs() -> list[ModelSpec]:
-    _load_builtin_models()
+    """Every registered model (the built-in ones once `engine.models` is imported)."""
     return list(_REGISTRY.values())
 
 
+def specs_with(capability: str) -> list[ModelSpec]:
+    """The registered models that have `capability` (a Capabilities flag), in registration order."""
+    return [spec for spec in _REGISTRY.values() if spec.can(capability)]
+
+
 def get_spec(name: str) -> ModelSpec:
-    _load_builtin_models()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -136,3 +176,22 @@ def validate(model: str, dataset: str, values: dict[str, Any] | None = None,
 def _train_size(info, options) -> int | None:
     from engine.data import train_size
     return train_size(info.name, options)
+
+
+def run_config(params: dict[str, Any]) -> RunConfig:
+    """A stored run's config, rebuilt from the plain values stored with it.
+
+    Not validated again: the values were valid when the run was made, and a slider range narrowed
+    since must never make an old run unopenable. A setting added since takes its default; one
+    removed since (and the stored "device") is dropped."""
+    from engine.data import get_info
+
+    stored = dict(params)
+    model, dataset = stored.pop("model"), stored.pop("dataset")
+    options = stored.pop("dataset_options", None) or {}
+
+    def pick(schema, values):
+        return {p.name: values.get(p.name, p.default) for p in schema}
+
+    return RunConfig(model, dataset, pick(get_spec(model).params, stored), pick(TRAINING_PARAMS, stored),
+                     pick(get_info(dataset).params, options))

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
+import engine.models  # noqa: F401  (a run may be of any built-in model: the child process registers them too)
 from engine.data import Dataset, load_dataset
-from engine.core.device import autocast, pick_device, seed_everything
+from engine.core.device import autocast, default_device, pick_device, seed_everything, set_deterministic
 from engine.core.jobs import STOPPED_BY_USER, EpochJob, Progress
 from engine.core.registry import RunConfig, Shape, get_spec
 from engine.core.runs import RunStore
@@ -83,7 +84,8 @@ class TrainingJob(EpochJob):
                  checkpoints: bool = True, on_epoch: Callable[[Progress], None] | None = None,
                  pause_after_epoch: int | None = None):
         self.config = config
-        self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.device = device if isinstance(device, torch.device) else \
+            default_device() if device is None else pick_device(device)
         self.data_dir = data_dir
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
@@ -108,11 +110,22 @@ class TrainingJob(EpochJob):
     def _failure(self, err: Exception) -> tuple[str, str]:
         bs = self.config.training["batch_size"]
         if isinstance(err, torch.cuda.OutOfMemoryError):
+            if others := self._runs_sharing_the_gpu():  # not this run's size: another run holds the memory
+                return "failed", _shared_gpu_message(others, self.device)
             return "failed", (f"ran out of GPU memory with batch size {bs}: try a smaller batch "
                               f"size (e.g. {max(1, bs // 2)}) or a smaller model")
         if "out of memory" in str(err).lower():
             return "failed", f"ran out of memory: try a smaller batch size or model ({err})"
+        if "does not have a deterministic implementation" in str(err):
+            return "failed", (f"this model uses an operation with no deterministic kernel on {self.device.type} "
+                              f"({str(err).split(' does not')[0]}): train it with 'deterministic' off")
         return super()._failure(err)
+
+    def _runs_sharing_the_gpu(self) -> list:
+        """Other runs training right now on this run's GPU (each run stores the device it trains on)."""
+        self.store.mark_interrupted()  # runs whose process is gone hold no memory
+        return [run for run in self.store.list_runs() if run.status == "running" and run.id != self.run_id
+                and _same_device(run.params.get("device"), self.device)]
 
     def _release(self) -> None:
         if self.device.type == "cuda":
@@ -122,6 +135,7 @@ class TrainingJob(EpochJob):
         cfg, device = self.config, self.device
         t = cfg.training
         generator = seed_everything(t["seed"])
+        set_deterministic(t["deterministic"])
         data = load_dataset(cfg.dataset, cfg.dataset_options, data_dir=self.data_dir)
         model = build_model(cfg, data).to(device)
         objective = get_spec(cfg.model).get_objective()
@@ -256,22 +270,18 @@ def start_training(config: RunConfig, store: RunStore, device=None, data_dir=Non
     return TrainingJob(config, store, device=device, data_dir=data_dir, pause_after_epoch=pause_after_epoch).start()
 
 
-def run_config(params: dict) -> RunConfig:
-    """Rebuild a run's validated config from the params stored with it."""
-    from engine.core.registry import validate
-    stored = dict(params)
-    model, dataset = stored.pop("model"), stored.pop("dataset")
-    options = stored.pop("dataset_options", {})
-    stored.pop("device", None)
-    return validate(model, dataset, stored, options)
+def _same_device(name: str | None, device: torch.device) -> bool:
+    if not name:
+        return False
+    try:
+        other = torch.device(name)
+    except RuntimeError:
+        return False
+    return other.type == device.type and (other.index or 0) == (device.index or 0)
 
 
-def load_trained(store: RunStore, run_id: int, epoch: int | None = None,
-                 device: torch.device | None = None) -> tuple[nn.Module, Dataset, RunConfig]:
-    """A run's model with the weights of `epoch` (latest when None), in eval mode, and its data."""
-    run = store.get_run(run_id)
-    config = run_config(run.params)
-    data = load_dataset(config.dataset, config.dataset_options)
-    model = build_model(config, data)
-    model.load_state_dict(store.load_checkpoint(run_id, epoch))
-    return model.to(device or torch.device("cpu")).eval(), data, config
+def _shared_gpu_message(others: list, device: torch.device) -> str:
+    runs = ", ".join(f"run {r.id} ({r.model} on {r.dataset})" for r in others)
+    return (f"ran out of GPU memory on {device} while other runs train there too ({runs}), holding part of "
+            "its memory: a smaller batch may not be needed. Wait for them to finish or stop them, then train "
+            "this run again")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.core.device import pick_device
+from engine.core.device import default_device
 from engine.embeddings.vectors import WordVectors
 
 ANALOGY_RESTRICT = 300_000  # gensim's default: only the 300k most frequent words take part
@@ -36,7 +36,7 @@ def unit_columns(wv: WordVectors, device: torch.device | None = None) -> torch.T
     """(D, N) float32: the unit-length word vectors as COLUMNS, contiguous, cached on the vectors
     object. A query row times this layout streams memory in order, which on CPU is about twice as
     fast as the (N, D) matrix-vector product (bench/embeddings.py)."""
-    device = device or pick_device()
+    device = device or default_device()
     cache = wv.__dict__.setdefault("_unit_cache", {})
     key = str(device)
     if key not in cache:
@@ -297,9 +297,9 @@ def image_activations(store, run_id: int, limit: int = 2000, batch: int = 512,
                       device: torch.device | None = None) -> ImageEmbeddings:
     """Inputs of the last Linear layer (the penultimate activations) over the first `limit`
     validation images of an image-classifier run."""
-    from engine.core.trainer import load_trained
-    device = device or pick_device()
-    model, data, _ = load_trained(store, run_id, device=device)
+    from engine.core.loading import load_run
+    loaded = load_run(store, run_id, device=device)
+    model, data, device = loaded.model, loaded.data, loaded.device
     if data.info.kind != "image":
         raise ValueError(f"run {run_id} was trained on {data.name}, which is not an image dataset")
     last = [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)]

@@ -43,11 +43,12 @@ class GanSession(Job):
     """
 
     def __init__(self, config, store, device=None, data_dir=None, idle_timeout_s: float = SESSION_IDLE_S):
-        from engine.core.device import pick_device
+        from engine.core.device import default_device, pick_device
         if config.model != "dcgan":
             raise LatentError(f"step-by-step training is for the DCGAN; {config.model} trains with Start")
         self.config = config
-        self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.device = device if isinstance(device, torch.device) else \
+            default_device() if device is None else pick_device(device)
         self.data_dir = data_dir
         self.idle_timeout_s = float(idle_timeout_s)
         # Only the config's own keys (and the device): run_config() rebuilds the config from them.

@@ -1,13 +1,13 @@
 """Latent spaces of the generative models (VAEs, GANs): grids, codes, walks, samples, quality.
 
-Every generative model here has `decode(z, labels=None) -> images in [0, 1]` and `latent` (the
-code size); VAEs also have `encode(x) -> (mean, log-variance)`. Functions take models and tensors
-and return tensors / numpy arrays; a run of the wrong kind or a latent dimension out of range
-raises LatentError with a message a person can act on.
+Every generative model here (its spec declares the `generator` capability) has
+`decode(z, labels=None) -> images in [0, 1]` and `latent` (the code size); VAEs (`encoder`) also
+have `encode(x) -> (mean, log-variance)`. Functions take models and tensors and return tensors /
+numpy arrays; a latent dimension out of range raises LatentError with a message a person can act on
+(a run that cannot be opened: engine.core.loading's RunLoadError).
 """
 from __future__ import annotations
 
-import functools
 import math
 import threading
 
@@ -17,49 +17,12 @@ from torch import nn
 
 
 class LatentError(ValueError):
-    """A request the latent tools cannot serve (wrong run, bad dimension); the message says why."""
+    """A request the latent tools cannot serve (bad dimension, class, range); the message says why."""
 
 
 # ---- runs ----------------------------------------------------------------------------------------
-def generative_run_problem(store, run_id: int) -> str | None:
-    """Why run `run_id` cannot be opened here (missing, not generative, no checkpoint yet), or None."""
-    from engine.core.registry import get_spec
-    from engine.core.params import ParamError
-    try:
-        run = store.get_run(run_id)
-    except KeyError:
-        return f"there is no run {run_id}: pick one from the list, or train a VAE or GAN"
-    try:
-        spec = get_spec(run.model)
-    except ParamError:
-        return f"run {run_id} is a {run.model!r} model, which this version does not know"
-    if spec.family != "generative":
-        return (f"run {run_id} is a {spec.title} ({spec.family}), not a generative model: the latent "
-                f"space needs a VAE or GAN run (models vae, conv_vae, dcgan)")
-    if not store.checkpoint_epochs(run_id):
-        return f"run {run_id} has no checkpoint yet: its first epoch is still training"
-    return None
-
-
-def load_generative(store, run_id: int, epoch: int | None = None, device=None):
-    """(model in eval mode, dataset, config) of a generative run at `epoch` (latest when None).
-    Checkpoints never change once written, so models are cached per (store, run, epoch)."""
-    problem = generative_run_problem(store, run_id)
-    if problem:
-        raise LatentError(problem)
-    epochs = store.checkpoint_epochs(run_id)
-    if epoch is None:
-        epoch = epochs[-1]
-    elif epoch not in epochs:
-        raise LatentError(f"run {run_id} has no checkpoint for epoch {epoch}; it has epochs {epochs[0]}..{epochs[-1]}")
-    return _load_cached(str(store.root), run_id, epoch, str(device or "cpu"))
-
-
-@functools.lru_cache(maxsize=8)
-def _load_cached(root: str, run_id: int, epoch: int, device: str):
-    from engine.core.runs import RunStore
-    from engine.core.trainer import load_trained
-    return load_trained(RunStore(root), run_id, epoch, torch.device(device))
+# A run opens here through engine.core.loading.load_run(store, run_id, need=NEED, shared=True).
+NEED = "generator"  # the capability the latent space needs: decode(z, labels) and `latent`
 
 
 def is_vae(model: nn.Module) -> bool:
@@ -263,9 +226,9 @@ def default_classifier(info, device) -> nn.Module | None:
     with _CLASSIFIER_LOCK:
         if key not in _CLASSIFIERS:
             try:
-                from engine.core.pretrained import load_default_cnn
-                _CLASSIFIERS[key] = load_default_cnn(device=device)
-            except (ImportError, FileNotFoundError, OSError, RuntimeError):
+                from engine.core.loading import DEFAULT, load_run
+                _CLASSIFIERS[key] = load_run(None, DEFAULT, device=device, shared=True).model
+            except (ImportError, OSError, ValueError, RuntimeError):  # not installed, or damaged
                 _CLASSIFIERS[key] = None
         return _CLASSIFIERS[key]
 

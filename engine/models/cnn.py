@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from engine.models.layers import dense_layers
-from engine.core.registry import ModelSpec, Param, Shape, register
+from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 
 def conv_stack(in_ch: int, out_ch: int, kernel: int, convs: int, batchnorm: bool, dropout: float) -> nn.Sequential:
@@ -101,7 +101,7 @@ SPEC = register(ModelSpec(
     title="CNN (conv blocks + dense head)",
     description="Conv blocks (32 then 64 channels by default) with pooling, then a dense layer: the "
                 "classic small MNIST network. Optionally the conv-pool block with parallel max/avg branches.",
-    data_kinds=("image",),
+    capabilities=Capabilities(inputs=("image",), conv_classifier=True),
     params=(
         Param("blocks", "int", 2, "conv blocks; each halves the resolution when pooling", low=1, high=5),
         Param("channels", "int", 32, "channels of the first block (doubled in each next block)", low=1, high=256, log=True),

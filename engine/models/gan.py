@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from engine.core.device import autocast
 from engine.models.layers import flat_size
 from engine.objectives.base import Objective
-from engine.core.registry import ModelSpec, Param, Shape, register
+from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 SLOPE = 0.2  # LeakyReLU slope of the DCGAN paper (Keras' default would be 0.3)
 BN_MOMENTUM = 0.2  # Keras' BN momentum 0.8, in PyTorch's convention
@@ -233,7 +233,7 @@ SPEC = register(ModelSpec(
                 "tanh out; discriminator: two strided convs with LeakyReLU and dropout. Non-saturating loss. "
                 "Trained with its own Adam settings (lr_g, lr_d, beta1, beta2): the training lr and "
                 "optimizer settings are not used.",
-    data_kinds=("image",),
+    capabilities=Capabilities(inputs=("image",), generator=True),
     params=(
         Param("latent", "int", 64, "size of the noise vector z", low=2, high=128),
         Param("lr_g", "float", 2e-4, "generator learning rate (Adam)", low=1e-6, high=1e-1, log=True),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from engine.models.layers import ACTIVATIONS, INITS, dense_layers, flat_size, initialise
-from engine.core.registry import ModelSpec, Param, Shape, register
+from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 
 class MLP(nn.Module):
@@ -35,7 +35,7 @@ SPEC = register(ModelSpec(
     title="MLP (fully connected)",
     description="Stacked Linear layers with a chosen activation: the TensorFlow Playground network on "
                 "2D points, or 784-512-512-10 on MNIST.",
-    data_kinds=("points", "image"),
+    capabilities=Capabilities(inputs=("points", "image")),
     params=(
         Param("width", "int", 64, "neurons per hidden layer", low=1, high=2048, log=True),
         Param("depth", "int", 2, "number of hidden layers (0 = logistic regression)", low=0, high=16),

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from engine.objectives.sequences import COUNTING
-from engine.core.registry import ModelSpec, Param, Shape, register
+from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -39,7 +39,7 @@ SPEC = register(ModelSpec(
     title="LSTM / GRU / RNN (counting)",
     description="A recurrent network reads a binary sequence bit by bit and says how many ones it saw: "
                 "the classic LSTM demo (hidden 20, 100% within about 6 epochs).",
-    data_kinds=("counting",),
+    capabilities=Capabilities(inputs=("counting",), hidden_states=True),
     params=(
         Param("cell", "choice", "lstm", "LSTM, GRU or plain tanh RNN", choices=tuple(CELLS)),
         Param("hidden", "int", 20, "state size", low=1, high=512, log=True),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from engine.core.registry import ModelSpec, Param, Shape, register
+from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 
 class PreActBlock(nn.Module):
@@ -32,6 +32,15 @@ class PreActBlock(nn.Module):
         return out + identity
 
 
+class GlobalAvgPool(nn.Module):
+    """The mean over height and width: what nn.AdaptiveAvgPool2d(1) computes, but with a
+    deterministic backward on CUDA (AdaptiveAvgPool2d's has none), so a ResNet can train with the
+    `deterministic` setting. It has no weights: checkpoints of either load."""
+
+    def forward(self, x):
+        return x.mean((2, 3), keepdim=True)
+
+
 class PreActResNet(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, width: int = 16, stages: int = 3,
                  blocks_per_stage: int = 1):
@@ -46,7 +55,7 @@ class PreActResNet(nn.Module):
                 layers.append(PreActBlock(in_ch, out_ch, stride))
                 in_ch = out_ch
         self.stages = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.BatchNorm2d(in_ch), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        self.head = nn.Sequential(nn.BatchNorm2d(in_ch), nn.ReLU(), GlobalAvgPool(), nn.Flatten(),
                                   nn.Linear(in_ch, num_classes))
 
     def forward(self, x):
@@ -69,7 +78,7 @@ SPEC = register(ModelSpec(
     title="Pre-activation ResNet (small)",
     description="Residual blocks BN-ReLU-conv x2 with identity shortcuts; widths double and the "
                 "resolution halves at each stage (16/32/64 by default).",
-    data_kinds=("image",),
+    capabilities=Capabilities(inputs=("image",), conv_classifier=True),
     params=(
         Param("width", "int", 16, "channels of the first stage (doubled at each stage)", low=4, high=128, log=True),
         Param("stages", "int", 3, "stages; every stage after the first halves the resolution", low=1, high=4),

@@ -14,7 +14,7 @@ from torch import nn
 from engine.models.attention_layers import NEG_INF
 from engine.data.sequences import BOS, PAD
 from engine.objectives.sequences import SEQ2SEQ
-from engine.core.registry import ModelSpec, Param, Shape, register
+from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 SCORES = ("general", "dot", "additive")
 
@@ -112,7 +112,7 @@ SPEC = register(ModelSpec(
     title="GRU seq2seq with attention",
     description="GRU encoder and decoder; the decoder attends over the encoder states with a Luong (dot, "
                 "general) or Bahdanau (additive) score. The attention that came before the transformer.",
-    data_kinds=("sequence",),
+    capabilities=Capabilities(inputs=("sequence",), attention_maps=True),
     params=(
         Param("hidden", "int", 128, "GRU state size", low=8, high=1024, log=True),
         Param("embed", "int", 32, "token embedding size", low=4, high=512, log=True),

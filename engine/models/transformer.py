@@ -15,7 +15,7 @@ from torch import nn
 from engine.models.attention_layers import MultiHeadAttention, sinusoidal_positions
 from engine.data.sequences import BOS, PAD, decoder_input
 from engine.objectives.sequences import SEQ2SEQ
-from engine.core.registry import ModelSpec, Param, Shape, register
+from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 MAX_POSITIONS = 256
 
@@ -153,7 +153,7 @@ SPEC = register(ModelSpec(
     title="Transformer (encoder-decoder)",
     description="Self-attention encoder and decoder with cross-attention, sinusoidal positions, pre-norm; "
                 "trained with teacher forcing, decoded greedily. Every head's attention can be watched.",
-    data_kinds=("sequence",),
+    capabilities=Capabilities(inputs=("sequence",), attention_maps=True),
     params=(
         Param("layers", "int", 2, "encoder layers (and as many decoder layers)", low=1, high=6),
         Param("d_model", "int", 64, "width of every token's vector", low=8, high=512, log=True),

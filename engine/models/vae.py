@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from engine.core.device import autocast
 from engine.models.layers import flat_size
 from engine.objectives.base import Objective
-from engine.core.registry import ModelSpec, Param, Shape, register
+from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 
 def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -152,7 +152,7 @@ DENSE_SPEC = register(ModelSpec(
     title="VAE (fully connected)",
     description="The classic MNIST VAE: 784 -> 512 -> (mean, log-variance) of size 2 -> 512 -> 784. "
                 "Loss: binary cross-entropy summed over the pixels + beta x KL.",
-    data_kinds=("image",),
+    capabilities=Capabilities(inputs=("image",), generator=True, encoder=True),
     params=(
         LATENT,
         Param("hidden", "int", 512, "width of each hidden layer (encoder and decoder)", low=16, high=2048, log=True),
@@ -169,7 +169,7 @@ CONV_SPEC = register(ModelSpec(
     title="VAE (convolutional)",
     description="Two stride-2 convolutions and a dense layer to the code; transposed convolutions back. "
                 "Sharper digits than the dense VAE for the same latent size.",
-    data_kinds=("image",),
+    capabilities=Capabilities(inputs=("image",), generator=True, encoder=True),
     params=(
         LATENT,
         Param("channels", "int", 32, "channels of the first conv (doubled in the second)", low=4, high=128, log=True),

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.attention.maps import KIND_TITLES, SEQ2SEQ_MODELS, AttentionResult, RunTask, attention_for_run, run_task
+from engine.attention.maps import KIND_TITLES, AttentionResult, RunTask, attention_for_run, run_task
 from engine.core.jobs import Progress, RunControl
+from engine.core.loading import runs_with
 from engine.core.params import ParamError
+from engine.core.registry import specs_with
 from engine.core.runs import Run, RunStore
 from engine.data.sequences import TASKS
 from pages._ui import attention_charts as charts
@@ -30,9 +32,9 @@ def cached_attention(store_root: str, run_id: int, epoch: int, text: str):
 
 
 def trained_models_view(store: RunStore) -> None:
-    runs = [r for r in store.list_runs() if r.model in SEQ2SEQ_MODELS]
+    runs = runs_with(store, "attention_maps")
     with st.expander("Train a model", expanded=not runs, icon=":material/model_training:"):
-        train_form(store, SEQ2SEQ_MODELS, TASK_ORDER, TRAIN_DEFAULTS, "att.")
+        train_form(store, tuple(s.name for s in specs_with("attention_maps")), TASK_ORDER, TRAIN_DEFAULTS, "att.")
     if not runs:
         st.info("No transformer or seq2seq runs yet: set one up above and press **Train** (reverse with the "
                 "defaults takes well under a minute on a CPU).", icon=":material/arrow_upward:")

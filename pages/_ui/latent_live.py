@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from engine.core.jobs import Progress
+from engine.core.loading import load_run
 from engine.core.registry import get_spec
 from engine.core.runs import Run, RunStore
 from engine.latent import gan_session
@@ -33,7 +34,7 @@ class GridSettings:
 def samples_picture(store_root: str, run_id: int, epoch: int, label: int | None):
     """The 64 fixed-seed samples of a checkpoint, tiled, and the image side: decoded once per
     epoch, not on every live redraw (checkpoints never change once written)."""
-    model, _, _ = latent.load_generative(RunStore(store_root), run_id, epoch)
+    model = load_run(RunStore(store_root), run_id, epoch, need=latent.NEED, shared=True).model
     images = latent.sample(model, 64, seed=0, labels=label)
     return latent.tile(images, 8, pad=1), images.shape[-1]
 
@@ -41,7 +42,7 @@ def samples_picture(store_root: str, run_id: int, epoch: int, label: int | None)
 @st.cache_data(max_entries=32, show_spinner=False)
 def grid_picture(store_root: str, run_id: int, epoch: int, n: int, r: float, dims, base, label: int | None):
     """The checkpoint's n x n latent grid, tiled (raises LatentError for bad dimensions)."""
-    model, _, _ = latent.load_generative(RunStore(store_root), run_id, epoch)
+    model = load_run(RunStore(store_root), run_id, epoch, need=latent.NEED, shared=True).model
     return latent.tile(latent.latent_grid(model, n, r, dims, base, labels=label), n, pad=1)
 
 

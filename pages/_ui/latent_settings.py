@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.core.jobs import Progress, RunControl
+from engine.core.loading import run_problem, runs_with
 from engine.core.params import ParamError
-from engine.core.registry import TRAINING_PARAMS, ModelSpec, list_specs, validate
+from engine.core.registry import TRAINING_PARAMS, ModelSpec, validate
 from engine.core.runs import Run, RunStore
 from engine.core.trainer import start_training
 from engine.data import get_info
@@ -23,8 +24,7 @@ def select_run(run_id: int | None) -> None:
 
 
 def generative_runs(store: RunStore):
-    names = {s.name for s in list_specs() if s.family == "generative"}
-    return [r for r in store.list_runs() if r.model in names]
+    return runs_with(store, latent.NEED)
 
 
 def open_linked_run(store: RunStore) -> None:
@@ -34,7 +34,7 @@ def open_linked_run(store: RunStore) -> None:
     asked = st.query_params["run"]
     problem = None if asked.isdigit() else f"'{asked}' is not a run id"
     if problem is None:
-        problem = latent.generative_run_problem(store, int(asked))
+        problem = run_problem(store, int(asked), need=latent.NEED)
         if problem is None or "no checkpoint yet" in problem:
             st.session_state.latent_run = int(asked)
             problem = None

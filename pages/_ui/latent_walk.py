@@ -7,6 +7,7 @@ import time
 import numpy as np
 import streamlit as st
 
+from engine.core.loading import load_run
 from engine.core.runs import RunStore
 from engine.latent import explore
 from engine.latent import space as latent
@@ -18,7 +19,8 @@ PROJECTIONS = {"pca": "PCA (instant)", "umap": "UMAP (first use compiles for ~40
 
 @st.cache_data(max_entries=16, show_spinner="Encoding the test set...")
 def scatter_data(store_root: str, run_id: int, epoch: int, points: int, method: str):
-    model, data, _ = latent.load_generative(RunStore(store_root), run_id, epoch)
+    loaded = load_run(RunStore(store_root), run_id, epoch, need=latent.NEED, shared=True)
+    model, data = loaded.model, loaded.data
     x, y = data.x_val[:points], data.y_val[:points]
     coords, means, note = explore.code_map(model, x, method)
     return coords, y.numpy(), np.arange(len(x)), means, note
@@ -34,7 +36,8 @@ def walk_the_space(store: RunStore, run_id: int, saved: list[int], running: bool
         epoch = st.select_slider("Checkpoint to walk", saved, value=saved[-1], key=f"walk_epoch_{run_id}",
                                  format_func=lambda e: f"epoch {e}")
     header.subheader(f"Walk the latent space (run {run_id}, epoch {epoch})")
-    model, data, _ = latent.load_generative(store, run_id, epoch)
+    loaded = load_run(store, run_id, epoch, need=latent.NEED, shared=True)
+    model, data = loaded.model, loaded.data
     is_vae = latent.is_vae(model)
     tabs = st.tabs(["Latent scatter", "Interpolation", "Sliders", "Reconstructions"] if is_vae
                    else ["Interpolation", "Sliders"])
@@ -145,7 +148,7 @@ def sliders_tab(store: RunStore, run_id: int, epoch: int, model, data, label: in
 def sliders(store: RunStore, run_id: int, epoch: int, start: int | None, start_code: list[float] | None,
             label: int | None):
     """Dragging a slider decodes again in this fragment only (the page does not rerun)."""
-    model, _, _ = latent.load_generative(store, run_id, epoch)
+    model = load_run(store, run_id, epoch, need=latent.NEED, shared=True).model
     start_code = start_code or [0.0] * model.latent
     cols = st.columns([1, 1, 1, 1, 2])
     values = [cols[i % 4].slider(f"z{i}", -4.0, 4.0, float(np.clip(start_code[i], -4, 4)), 0.05,

@@ -8,8 +8,9 @@ import streamlit as st
 
 from engine.attention.recurrent import Unrolled, unroll
 from engine.core.jobs import RunControl
+from engine.core.loading import load_run, runs_with
+from engine.core.registry import specs_with
 from engine.core.runs import Run, RunStore
-from engine.core.trainer import load_trained
 from pages._ui import attention_charts as charts
 from pages._ui import gradient_views
 from pages._ui import live as live_ui
@@ -21,7 +22,7 @@ COUNT_DEFAULTS = {"lr": 1e-2, "batch_size": 64, "epochs": 6}
 @st.cache_data(max_entries=64, show_spinner=False)
 def cached_unroll(store_root: str, run_id: int, epoch: int, bits: tuple[int, ...]):
     """The checkpoint is read once per (run, epoch, bits), not on every rerun of the Recurrent view."""
-    model, _, _ = load_trained(RunStore(store_root), run_id, epoch)
+    model = load_run(RunStore(store_root), run_id, epoch, need="hidden_states").model
     return unroll(model, bits)
 
 
@@ -31,9 +32,9 @@ def recurrent_view(store: RunStore) -> None:
                 "(and, for an LSTM, its cell and gates) move as it reads each bit.")
     # Only the registered recurrent models: the linear-RNN demo's runs ("linear_rnn", also on
     # count_ones) have no checkpoint to unroll; they are shown by the demo below.
-    runs = [r for r in store.list_runs() if r.model == "recurrent"]
+    runs = runs_with(store, "hidden_states")
     with st.expander("Train a counting model", expanded=not runs, icon=":material/model_training:"):
-        train_form(store, ("recurrent",), ("count_ones",), COUNT_DEFAULTS, "rec.")
+        train_form(store, tuple(s.name for s in specs_with("hidden_states")), ("count_ones",), COUNT_DEFAULTS, "rec.")
     if runs:
         run_id = run_picker(runs, run_label, "rec")
         follow_other_runs(store, runs, run_id)

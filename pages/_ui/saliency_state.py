@@ -11,14 +11,15 @@ import threading
 import numpy as np
 import streamlit as st
 
-from engine.saliency.classifiers import Classifier, load_classifier
-from engine.saliency.selection import classify_test_set
+from engine.core.loading import LoadedRun, load_run, run_problem
 from engine.core.runs import RunStore
+from engine.saliency.classifiers import NEED
+from engine.saliency.selection import classify_test_set
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model...")
-def classifier(store_root: str, source: str, epoch: int | None) -> tuple[Classifier, threading.Lock]:
-    return load_classifier(RunStore(store_root), source, epoch), threading.Lock()
+def classifier(store_root: str, source: str, epoch: int | None) -> tuple[LoadedRun, threading.Lock]:
+    return load_run(RunStore(store_root), source, epoch, need=NEED), threading.Lock()
 
 
 @st.cache_data(max_entries=16, show_spinner="Classifying the test set...")
@@ -26,13 +27,9 @@ def test_predictions(store_root: str, source: str, epoch: int | None) -> tuple[n
     """(predicted, true) class of every test image, for the correct/incorrect filter."""
     clf, lock = classifier(store_root, source, epoch)
     with lock:
-        return classify_test_set(clf.model, clf.data.x_val, clf.data.y_val)
+        return classify_test_set(clf.model, clf.data.x_val, clf.data.y_val)  # on the model's device
 
 
 def describe_problem(store: RunStore, source: str) -> str:
     """Why a run handed over in the URL is not offered (not a CNN, no checkpoint, no such run)."""
-    try:
-        load_classifier(store, source)
-    except (ValueError, FileNotFoundError) as err:
-        return str(err)
-    return "it is not a CNN trained on images"
+    return run_problem(store, source, need=NEED) or "it is not a CNN trained on images"

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import streamlit as st
 
 from engine.core.jobs import Progress, children
-from engine.core.registry import get_spec
+from engine.core.loading import load_run
+from engine.core.registry import get_spec, run_config
 from engine.core.runs import Run, RunStore
-from engine.core.trainer import build_model, load_trained, run_config
+from engine.core.trainer import build_model
 from engine.data import DatasetInfo, get_info, load_dataset
 from engine.training.curves import has_grad_norms, other_epoch_metrics, x_axis
 from engine.training.inspection import count_confusion, flow_dot, misclassified, model_summary
@@ -28,9 +29,16 @@ EPOCH_VIEWS_S = 5.0      # the views that change once per epoch look for a new o
 # Points of the live loss curve: redrawn twice a second, its cost in the browser grows with them
 # (min/max thinning keeps every spike; ~1 point per pixel column of the chart).
 LIVE_POINTS = 1000
-INSPECT_PAGES = {"cnn": "saliency.py", "resnet": "saliency.py"}  # models each inspection page can open
-# Model families looked inside on their own page; classifiers are looked inside here.
-FAMILY_PAGES = {"sequence": "attention.py", "generative": "latent.py"}
+# Capabilities (engine.core.registry.Capabilities) an inspection page opens, besides this page's views.
+INSPECT_PAGES = {"conv_classifier": "saliency.py"}
+# Capabilities looked inside on their own page; classifiers are looked inside here.
+FAMILY_PAGES = {"attention_maps": "attention.py", "hidden_states": "attention.py", "generator": "latent.py"}
+
+
+def page_for(model: str, pages: dict[str, str]) -> str | None:
+    """The page (file) that opens the first capability of `model` found in `pages`, or None."""
+    spec = get_spec(model)
+    return next((file for capability, file in pages.items() if spec.can(capability)), None)
 
 
 @dataclass(frozen=True)
@@ -64,15 +72,15 @@ def stored_or_computed(store_root: str, run_id: int, epoch: int, name: str):
     if found is not None:
         return found[1]
     from engine.objectives.base import CLASSIFICATION
-    model, data, _ = load_trained(store, run_id, epoch)
-    return CLASSIFICATION.evaluate(model, data, next(model.parameters()).device)[name]
+    loaded = load_run(store, run_id, epoch)
+    return CLASSIFICATION.evaluate(loaded.model, loaded.data, loaded.device)[name]
 
 
 @st.cache_data(max_entries=32)
 def summary_of(store_root: str, run_id: int):
     """Layers, output shapes and parameter counts: they depend on the config, not on the weights."""
     config = run_config(RunStore(store_root).get_run(run_id).params)
-    data = load_dataset(config.dataset, config.dataset_options)
+    data = load_dataset(config.dataset, config.dataset_options, checked=False)
     rows = model_summary(build_model(config, data), tuple(data.info.input_shape))
     return rows, flow_dot(rows)
 
@@ -135,17 +143,18 @@ def per_epoch_views(run_id: int, store: RunStore, view: LiveRun, current: Run, i
         inside_view(run_id, store, view, current, epochs, run_info)
     with gradients:
         gradients_view(view)
-    if not follower.progress.running and current.model in INSPECT_PAGES and follower.progress.status == "completed":
-        target = next(p for p in PAGES if p.file == INSPECT_PAGES[current.model])
+    inspect_page = page_for(current.model, INSPECT_PAGES)
+    if not follower.progress.running and inspect_page and follower.progress.status == "completed":
+        target = next(p for p in PAGES if p.file == inspect_page)
         st.page_link(page(target), label=f"Open run {run_id} on the {target.title} page",
                      icon=":material/arrow_forward:", query_params={"run": str(run_id)})
 
 
 def inside_view(run_id: int, store: RunStore, view: LiveRun, current: Run, epochs: list[int],
                 run_info: DatasetInfo) -> None:
-    family = get_spec(current.model).family
-    if family in FAMILY_PAGES:
-        target = next(p for p in PAGES if p.file == FAMILY_PAGES[family])
+    own_page = page_for(current.model, FAMILY_PAGES)
+    if own_page:
+        target = next(p for p in PAGES if p.file == own_page)
         st.info(f"Look inside this {current.model} run on the {target.title} page.")
         st.page_link(page(target), label=f"Open run {run_id} on the {target.title} page",
                      query_params={"run": run_id}, icon=":material/arrow_forward:")
@@ -160,13 +169,13 @@ def inside_view(run_id: int, store: RunStore, view: LiveRun, current: Run, epoch
 def boundary_view(store: RunStore, view: LiveRun, current: Run, epoch: int) -> None:
     figure = view.figure("boundary", epoch, lambda: charts.decision_figure(
         *(stored_or_computed(str(store.root), current.id, epoch, k) for k in ("boundary_x", "boundary_y", "boundary_p")),
-        load_dataset(current.dataset, run_config(current.params).dataset_options)))
+        load_dataset(current.dataset, run_config(current.params).dataset_options, checked=False)))
     st.plotly_chart(figure, key="boundary")
     st.caption(f"After epoch {epoch}: redrawn at every epoch.")
 
 
 def confusion_view(store: RunStore, view: LiveRun, current: Run, epoch: int, run_info: DatasetInfo) -> None:
-    data = load_dataset(current.dataset, run_config(current.params).dataset_options)
+    data = load_dataset(current.dataset, run_config(current.params).dataset_options, checked=False)
     predictions = stored_or_computed(str(store.root), current.id, epoch, "val_predictions")
     figure = view.figure("confusion", epoch, lambda: charts.confusion_figure(
         count_confusion(data.y_val, predictions, data.num_classes), run_info.classes))
