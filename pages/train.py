@@ -45,7 +45,7 @@ def stored_or_computed(store_root: str, run_id: int, epoch: int, name: str):
     found = store.artifact(run_id, name, epoch)
     if found is not None:
         return found[1]
-    from engine.objectives.base import CLASSIFICATION
+    from engine.objectives.classification import CLASSIFICATION
     model, data, _ = load_trained(store, run_id, epoch)
     return CLASSIFICATION.evaluate(model, data, next(model.parameters()).device)[name]
 

@@ -14,7 +14,9 @@ from engine.latent import space as latent
 from engine.__main__ import main
 from engine.core.jobs import RunControl
 from engine.latent.space import LatentError
-from engine.models.vae import ConvVAE, DenseVAE, VAE_OBJECTIVE, kl_divergence
+from engine.core.step import Stepper
+from engine.models.vae import ConvVAE, DenseVAE
+from engine.objectives.vae import VAE_OBJECTIVE, kl_divergence
 from engine.core.registry import validate
 from engine.core.runs import RunStore
 from engine.core.trainer import TrainingJob, start_training
@@ -42,7 +44,7 @@ def test_vae_train_step_reports_recon_and_kl_that_add_up():
     torch.manual_seed(0)
     model = DenseVAE((1, 8, 8), latent=3, hidden=32, beta=2.0)
     optimizers = VAE_OBJECTIVE.optimizers(model, {"optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0})
-    stats = VAE_OBJECTIVE.train_step(model, torch.rand(16, 1, 8, 8), torch.zeros(16, dtype=torch.long), optimizers)
+    stats = Stepper(optimizers).step(VAE_OBJECTIVE.phases(model, torch.rand(16, 1, 8, 8), torch.zeros(16, dtype=torch.long)))
     assert set(stats) == {"loss", "recon", "kl"}
     assert stats["loss"].item() == pytest.approx(stats["recon"].item() + 2.0 * stats["kl"].item(), rel=1e-5)
     assert all(v.ndim == 0 and not v.requires_grad for v in stats.values())

@@ -38,7 +38,7 @@ class ModelSpec:
     objective: Any = None  # an engine.objectives.base.Objective; None = classification (cross-entropy)
 
     def get_objective(self):
-        from engine.objectives.base import CLASSIFICATION
+        from engine.objectives.classification import CLASSIFICATION
         return self.objective or CLASSIFICATION
 
     def param(self, name: str) -> Param:
@@ -57,6 +57,10 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("batch_size", "int", 64, "examples per step", low=1, high=8192, log=True),
     Param("epochs", "int", 5, "passes over the training set", low=1, high=1000),
     Param("seed", "int", 0, "random seed: same seed, same run", low=0, high=2**31 - 1),
+    Param("clip_norm", "float", 0.0, "clip the gradient norm to this before each update; 0 = the "
+          "model's default (off, but 1 for the seq2seq models)", low=0.0, high=100.0),
+    Param("accumulate", "int", 1, "batches whose gradients add up to one optimiser update "
+          "(a batch this many times larger, in the memory of one)", low=1, high=64),
 )
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -128,6 +132,9 @@ def validate(model: str, dataset: str, values: dict[str, Any] | None = None,
     if train_size is not None and training["batch_size"] > train_size:
         problems.append(f"batch size {training['batch_size']} is larger than the {train_size} training "
                         f"examples of {dataset}: use at most {train_size}")
+    elif train_size is not None and training["batch_size"] * training["accumulate"] > train_size:
+        problems.append(f"batch size {training['batch_size']} x accumulate {training['accumulate']} is more than "
+                        f"the {train_size} training examples of {dataset}: no update would ever happen")
     if problems:
         raise ParamError("; ".join(problems))
     return RunConfig(model, dataset, model_params, training, options)

@@ -1,6 +1,9 @@
 """The Trainer: trains one validated run, writing everything to the RunStore as it happens.
 
-Per step it records the loss; per epoch the train/val loss and accuracy, samples/s, the gradient
+Each step goes through engine.core.step.Stepper, the one place where zero_grad, backward, gradient
+clipping (`clip_norm`), gradient accumulation (`accumulate`) and the optimiser step happen, in the
+precision the device trains in (engine.core.device.precision_for: bf16 or fp16 + GradScaler on
+CUDA, fp32 on the CPU) for every family. Per step it records the loss; per epoch the train/val loss and accuracy, samples/s, the gradient
 norm of every layer (the vanishing-gradient view), the arrays a page would otherwise recompute
 (validation predictions, the decision grid), then a checkpoint. Step losses are kept in a small
 on-device buffer and copied to the host in one transfer every `flush_every` steps or
@@ -21,10 +24,11 @@ import torch
 from torch import nn
 
 from engine.data import Dataset, load_dataset
-from engine.core.device import autocast, pick_device, seed_everything
+from engine.core.device import Precision, autocast, pick_device, precision_for, seed_everything
 from engine.core.jobs import STOPPED_BY_USER, EpochJob, Progress
 from engine.core.registry import RunConfig, Shape, get_spec
 from engine.core.runs import RunStore
+from engine.core.step import Stepper
 
 # A loss this many times its first value has diverged even while still finite: with ReLUs a huge
 # learning rate kills the units and parks the loss near 1e17 instead of reaching inf.
@@ -81,9 +85,10 @@ class TrainingJob(EpochJob):
     def __init__(self, config: RunConfig, store: RunStore, device: str | torch.device | None = None,
                  data_dir=None, flush_every: int = 64, flush_seconds: float = 0.5,
                  checkpoints: bool = True, on_epoch: Callable[[Progress], None] | None = None,
-                 pause_after_epoch: int | None = None):
+                 pause_after_epoch: int | None = None, precision: Precision | None = None):
         self.config = config
         self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.precision = precision or precision_for(self.device)
         self.data_dir = data_dir
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
@@ -125,12 +130,15 @@ class TrainingJob(EpochJob):
         data = load_dataset(cfg.dataset, cfg.dataset_options, data_dir=self.data_dir)
         model = build_model(cfg, data).to(device)
         objective = get_spec(cfg.model).get_objective()
-        optimizers = objective.optimizers(model, t)
+        accumulate = t.get("accumulate", 1)
+        stepper = Stepper(objective.optimizers(model, t), self.precision,
+                          clip_norm=t.get("clip_norm", 0.0) or objective.clip_norm, accumulate=accumulate)
         # The whole (small) dataset lives on the device: batches are gathered there, no host copies.
         x_train, y_train = data.x_train.to(device), data.y_train.to(device)
         n, bs, epochs = len(x_train), t["batch_size"], t["epochs"]
-        # Drop the ragged last batch: a batch of one breaks BatchNorm, and it is noise anyway.
-        steps_per_epoch = n // bs
+        # Drop the ragged last batch (a batch of one breaks BatchNorm, and it is noise anyway) and
+        # the ragged last accumulation: every epoch ends on an update, its true gradients in .grad.
+        steps_per_epoch = n // bs // accumulate * accumulate
         self.progress.total_steps = steps_per_epoch * epochs
         self.progress.state = "training"
         self.write_progress()
@@ -149,7 +157,7 @@ class TrainingJob(EpochJob):
                     self._flush(losses, pending)
                     return "stopped", self._stop_message(step, epoch)
                 idx = order[i * bs:(i + 1) * bs]
-                stats = objective.train_step(model, x_train[idx], y_train[idx], optimizers)
+                stats = stepper.step(objective.phases(model, x_train[idx], y_train[idx]))
 
                 step += 1
                 losses[len(pending)] = stats["loss"]

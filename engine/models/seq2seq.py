@@ -50,8 +50,8 @@ class Seq2SeqAttention(nn.Module):
             scores = self.v(torch.tanh(self.w_query(query)[:, None] + keys)).squeeze(-1)
         else:
             scores = (keys @ query[:, :, None]).squeeze(-1)
-        scores = scores.masked_fill(~mask, NEG_INF)
-        weights = torch.softmax(scores.float(), dim=-1).to(states.dtype)
+        scores = scores.float().masked_fill(~mask, NEG_INF)  # fp32: NEG_INF fits (not in fp16)
+        weights = torch.softmax(scores, dim=-1).to(states.dtype)
         return (weights[:, None] @ states).squeeze(1), weights
 
     def _keys(self, states):
