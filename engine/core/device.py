@@ -50,6 +50,16 @@ def _mps_available() -> bool:
     return bool(backend and backend.is_available())
 
 
+@contextlib.contextmanager
+def _without_onednn():
+    was = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = was
+
+
 @dataclass(frozen=True)
 class Precision:
     """How a device computes a training step: autocast to `dtype` (float32: no autocast), and
@@ -78,19 +88,11 @@ class Precision:
         return torch.amp.GradScaler(self.device_type) if self.scaler_needed else None
 
 
-@contextlib.contextmanager
-def _without_onednn():
-    was = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = was
-
-
 @functools.lru_cache(maxsize=None)
-def _native_bf16() -> bool:
-    return torch.cuda.is_bf16_supported(including_emulation=False)
+def _native_bf16(index: int) -> bool:
+    """Whether CUDA card `index` computes bf16 natively (emulated bf16 is slower than fp32)."""
+    with torch.cuda.device(index):
+        return torch.cuda.is_bf16_supported(including_emulation=False)
 
 
 FP32 = Precision("cpu", torch.float32)
@@ -103,16 +105,18 @@ def precision_for(device: torch.device, requested: str = "auto") -> Precision:
     GradScaler on older CUDA cards, fp32 on the CPU and on Apple GPUs. Or ask for one by name
     ("fp16" on the CPU is for tests: it exercises the GradScaler path without a GPU)."""
     kind = device.type
+    native_bf16 = kind == "cuda" and _native_bf16(device.index if device.index is not None
+                                                  else torch.cuda.current_device())
     if requested == "auto":
         if kind != "cuda":
             return Precision(kind, torch.float32)
-        requested = "bf16" if _native_bf16() else "fp16"
+        requested = "bf16" if native_bf16 else "fp16"
     if requested == "fp32":
         return Precision(kind, torch.float32)
     if requested == "fp16":
         return Precision(kind, torch.float16, scaler_needed=True)
     if requested == "bf16":
-        if kind == "cuda" and not _native_bf16():
+        if kind == "cuda" and not native_bf16:
             raise ValueError("this GPU has no native bf16: use fp16 (with a grad scaler) or fp32")
         return Precision(kind, torch.bfloat16)
     raise ValueError(f"unknown precision {requested!r}; choose one of {', '.join(PRECISIONS)}")

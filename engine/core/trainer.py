@@ -1,14 +1,15 @@
 """The Trainer: trains one validated run, writing everything to the RunStore as it happens.
 
-Each step goes through engine.core.step.Stepper, the one place where zero_grad, backward, gradient
-clipping (`clip_norm`), gradient accumulation (`accumulate`) and the optimiser step happen, in the
-precision the device trains in (engine.core.device.precision_for: bf16 or fp16 + GradScaler on
-CUDA, fp32 on the CPU) for every family. Per step it records the loss; per epoch the train/val loss and accuracy, samples/s, the gradient
-norm of every layer (the vanishing-gradient view), the arrays a page would otherwise recompute
-(validation predictions, the decision grid), then a checkpoint. Step losses are kept in a small
-on-device buffer and copied to the host in one transfer every `flush_every` steps or
-`flush_seconds`, so the step loop has no host syncs on a GPU; divergence (nan/inf, or a loss
-10,000x its first value) is found at that flush, and the message names the exact step.
+Every family steps through engine.core.step.Stepper, the one place where zero_grad, backward,
+gradient clipping (`clip_norm`), gradient accumulation (`accumulate`) and the optimiser step happen,
+in the precision the device trains in (engine.core.device.precision_for: bf16, or fp16 with a
+GradScaler, on CUDA; fp32 on the CPU). Per step it records the loss; per epoch the train/val loss
+and accuracy, samples/s, the gradient norm of every layer (the vanishing-gradient view), the
+arrays a page would otherwise recompute (validation predictions, the decision grid), then a
+checkpoint. Step losses are kept in a small on-device buffer and copied to the host in one
+transfer every `flush_every` steps or `flush_seconds`, so the step loop has no host syncs on a GPU
+(a GradScaler's inf check aside); divergence (nan/inf, or a loss 10,000x its first value) is found
+at that flush, and the message names the exact step.
 
 A TrainingJob is an engine.core.jobs.EpochJob: `start()` trains in a child process (what every page does),
 `run()` in the calling one (the CLI). Stop, pause, resume and step arrive as store commands.
@@ -88,7 +89,7 @@ class TrainingJob(EpochJob):
                  pause_after_epoch: int | None = None, precision: Precision | None = None):
         self.config = config
         self.device = device if isinstance(device, torch.device) else pick_device(device)
-        self.precision = precision or precision_for(self.device)
+        self.precision = precision  # None: the device's own (chosen in the process that trains)
         self.data_dir = data_dir
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
@@ -131,7 +132,7 @@ class TrainingJob(EpochJob):
         model = build_model(cfg, data).to(device)
         objective = get_spec(cfg.model).get_objective()
         accumulate = t.get("accumulate", 1)
-        stepper = Stepper(objective.optimizers(model, t), self.precision,
+        stepper = Stepper(objective.optimizers(model, t), self.precision or precision_for(device),
                           clip_norm=t.get("clip_norm", 0.0) or objective.clip_norm, accumulate=accumulate)
         # The whole (small) dataset lives on the device: batches are gathered there, no host copies.
         x_train, y_train = data.x_train.to(device), data.y_train.to(device)
