@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine.latent import space as latent  # noqa: E402
 from engine.data import load_dataset  # noqa: E402
 from engine.core.device import autocast, describe, pick_device, seed_everything  # noqa: E402
-from engine.models.vae import kl_divergence  # noqa: E402
+from engine.objectives.vae import kl_divergence  # noqa: E402
 from engine.core.registry import validate  # noqa: E402
 from engine.core.runs import RunStore  # noqa: E402
 from engine.core.trainer import TrainingJob, build_model  # noqa: E402

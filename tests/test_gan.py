@@ -19,7 +19,10 @@ from engine.core.jobs import RunControl, children
 from engine.latent.gan_session import GanSession
 from engine.latent.space import LatentError
 from engine.core.loading import load_run
-from engine.models.gan import DCGAN, GAN_OBJECTIVE, gan_problem
+from engine.core.step import Stepper
+from engine.models.gan import DCGAN
+from engine.objectives import gan_quality
+from engine.objectives.gan import GAN_OBJECTIVE, gan_problem
 from engine.core.registry import validate
 from engine.core.runs import RunStore
 from engine.core.trainer import TrainingJob, build_model
@@ -56,7 +59,7 @@ def test_train_step_takes_d_steps_discriminator_steps_per_generator_step():
     opt_d, opt_g = GAN_OBJECTIVE.optimizers(model, {"lr": 123.0})  # the training lr is not used
     assert opt_d.param_groups[0]["lr"] == 1e-3 and opt_g.param_groups[0]["lr"] == 5e-4
     assert opt_d.param_groups[0]["betas"] == (0.5, 0.999)
-    stats = GAN_OBJECTIVE.train_step(model, torch.rand(16, 1, 8, 8), torch.zeros(16, dtype=torch.long), [opt_d, opt_g])
+    stats = Stepper([opt_d, opt_g]).step(GAN_OBJECTIVE.phases(model, torch.rand(16, 1, 8, 8), torch.zeros(16, dtype=torch.long)))
     assert set(stats) == {"loss", "d_loss", "g_loss", "d_real_acc", "d_fake_acc"}
     assert stats["loss"].item() == pytest.approx(stats["d_loss"].item() + stats["g_loss"].item())
     d_step_count = opt_d.state[next(iter(model.discriminator.parameters()))]["step"].item()
@@ -75,14 +78,14 @@ def test_collapse_and_nan_are_reported_with_advice():
 
 def test_a_collapsed_epoch_ends_the_run_as_diverged(tmp_path, monkeypatch):
     # Force D's loss to 0 for the whole epoch: the Trainer stops the run with the objective's advice.
-    from engine.models import gan
-    real_d_step = gan.d_step
+    from engine.objectives import gan
+    real_d_step = gan.discriminator_loss
 
     def winning_d_step(*args):
         stats = real_d_step(*args)
         return {**stats, "d_loss": stats["d_loss"] * 0}
 
-    monkeypatch.setattr(gan, "d_step", winning_d_step)
+    monkeypatch.setattr(gan, "discriminator_loss", winning_d_step)
     store = RunStore(tmp_path / "runs")
     job = TrainingJob(validate("dcgan", "digits", {"epochs": 3, "latent": 8, "batch_size": 128}), store, device="cpu")
     assert job.run() == "diverged"
@@ -105,7 +108,7 @@ def test_evaluate_scores_samples_with_the_classifier_on_mnist(monkeypatch):
     torch.manual_seed(0)
     data = Dataset(mnist_info(), torch.rand(8, 1, 28, 28), torch.zeros(8, dtype=torch.long),
                    torch.rand(40, 1, 28, 28), torch.arange(40) % 10)
-    monkeypatch.setattr(latent, "default_classifier", lambda info, device: Sharp())
+    monkeypatch.setattr(gan_quality, "default_classifier", lambda info, device: Sharp())
     model = DCGAN((1, 28, 28), 10, latent=8)
     scores = GAN_OBJECTIVE.evaluate(model, data, torch.device("cpu"))
     assert {"val_loss", "val_d_loss", "val_g_loss", "val_d_real_acc", "val_d_fake_acc", "val_confidence",
@@ -117,8 +120,8 @@ def test_evaluate_scores_samples_with_the_classifier_on_mnist(monkeypatch):
 
 
 def test_the_shipped_mnist_classifier_is_used_for_mnist_only():
-    assert latent.default_classifier(digits_info(), torch.device("cpu")) is None
-    classifier = latent.default_classifier(mnist_info(), torch.device("cpu"))
+    assert gan_quality.default_classifier(digits_info(), torch.device("cpu")) is None
+    classifier = gan_quality.default_classifier(mnist_info(), torch.device("cpu"))
     assert classifier is not None
     assert classifier(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 

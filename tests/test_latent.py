@@ -15,7 +15,10 @@ from engine.__main__ import main
 from engine.core.jobs import RunControl
 from engine.latent.space import LatentError
 from engine.core.loading import RunLoadError, load_run, run_problem
-from engine.models.vae import ConvVAE, DenseVAE, VAE_OBJECTIVE, kl_divergence
+from engine.core.step import Stepper
+from engine.models.vae import ConvVAE, DenseVAE
+from engine.objectives import gan_quality
+from engine.objectives.vae import VAE_OBJECTIVE, kl_divergence
 from engine.core.registry import validate
 from engine.core.runs import RunStore
 from engine.core.trainer import TrainingJob, start_training
@@ -43,7 +46,7 @@ def test_vae_train_step_reports_recon_and_kl_that_add_up():
     torch.manual_seed(0)
     model = DenseVAE((1, 8, 8), latent=3, hidden=32, beta=2.0)
     optimizers = VAE_OBJECTIVE.optimizers(model, {"optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0})
-    stats = VAE_OBJECTIVE.train_step(model, torch.rand(16, 1, 8, 8), torch.zeros(16, dtype=torch.long), optimizers)
+    stats = Stepper(optimizers).step(VAE_OBJECTIVE.phases(model, torch.rand(16, 1, 8, 8), torch.zeros(16, dtype=torch.long)))
     assert set(stats) == {"loss", "recon", "kl"}
     assert stats["loss"].item() == pytest.approx(stats["recon"].item() + 2.0 * stats["kl"].item(), rel=1e-5)
     assert all(v.ndim == 0 and not v.requires_grad for v in stats.values())
@@ -141,12 +144,12 @@ def test_classifier_scores_of_a_known_classifier():
 
     images = torch.zeros(8, 1, 28, 28)
     images[:4, 0, 0, 0] = 1.0  # half class 1, half class 0
-    scores = latent.classifier_scores(images, Fixed(), labels=torch.tensor([1] * 4 + [1] * 4))
+    scores = gan_quality.classifier_scores(images, Fixed(), labels=torch.tensor([1] * 4 + [1] * 4))
     assert scores["confidence"] == pytest.approx(1.0)
     assert scores["class_entropy"] == pytest.approx(math.log(2), abs=1e-6)
     assert scores["inception_score"] == pytest.approx(2.0, rel=1e-5)  # two equally likely sharp classes
     assert scores["label_accuracy"] == pytest.approx(0.5)
-    collapsed = latent.classifier_scores(torch.zeros(8, 1, 28, 28), Fixed())
+    collapsed = gan_quality.classifier_scores(torch.zeros(8, 1, 28, 28), Fixed())
     assert collapsed["class_entropy"] == pytest.approx(0.0, abs=1e-6) and collapsed["inception_score"] == pytest.approx(1.0)
 
 

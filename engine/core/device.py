@@ -1,4 +1,5 @@
-"""Which device the engine computes on: cuda > mps > cpu, overridable; bf16 autocast on CUDA; seeding.
+"""Which device the engine computes on: cuda > mps > cpu, overridable; the precision it computes in
+(bf16 or fp16 autocast on CUDA, fp32 elsewhere); seeding.
 
 One policy: `default_device()` is where training, every loader (engine.core.loading) and every
 inspection compute unless a person asks for another device (--device, $DEEP_PLAYGROUND_DEVICE).
@@ -6,8 +7,10 @@ inspection compute unless a person asks for another device (--device, $DEEP_PLAY
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -58,11 +61,82 @@ def _mps_available() -> bool:
     return bool(backend and backend.is_available())
 
 
+@contextlib.contextmanager
+def _without_onednn():
+    was = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = was
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How a device computes a training step: autocast to `dtype` (float32: no autocast), and
+    whether the loss needs a GradScaler (fp16 only: its small range underflows small gradients)."""
+    device_type: str        # "cuda", "cpu", "mps"
+    dtype: torch.dtype
+    scaler_needed: bool = False
+
+    @property
+    def name(self) -> str:
+        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")
+
+    def autocast(self):
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        if self.device_type == "cpu" and self.dtype == torch.float16:
+            # oneDNN has no fp16 LSTM kernel ("could not create a primitive descriptor"): off, the
+            # LSTM runs PyTorch's own CPU kernel. CPU fp16 exists to test the GradScaler path.
+            stack = contextlib.ExitStack()
+            stack.enter_context(_without_onednn())
+            stack.enter_context(torch.autocast("cpu", dtype=torch.float16))
+            return stack
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler | None:
+        return torch.amp.GradScaler(self.device_type) if self.scaler_needed else None
+
+
+@functools.lru_cache(maxsize=None)
+def _native_bf16(index: int) -> bool:
+    """Whether CUDA card `index` computes bf16 natively (emulated bf16 is slower than fp32)."""
+    with torch.cuda.device(index):
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+FP32 = Precision("cpu", torch.float32)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def precision_for(device: torch.device, requested: str = "auto") -> Precision:
+    """The precision `device` trains in. auto: bf16 autocast on a CUDA card with native bf16
+    (Ampere and later: fast tensor cores, fp32's range, no loss scaling), fp16 autocast with a
+    GradScaler on older CUDA cards, fp32 on the CPU and on Apple GPUs. Or ask for one by name
+    ("fp16" on the CPU is for tests: it exercises the GradScaler path without a GPU)."""
+    kind = device.type
+    native_bf16 = kind == "cuda" and _native_bf16(device.index if device.index is not None
+                                                  else torch.cuda.current_device())
+    if requested == "auto":
+        if kind != "cuda":
+            return Precision(kind, torch.float32)
+        requested = "bf16" if native_bf16 else "fp16"
+    if requested == "fp32":
+        return Precision(kind, torch.float32)
+    if requested == "fp16":
+        return Precision(kind, torch.float16, scaler_needed=True)
+    if requested == "bf16":
+        if kind == "cuda" and not native_bf16:
+            raise ValueError("this GPU has no native bf16: use fp16 (with a grad scaler) or fp32")
+        return Precision(kind, torch.bfloat16)
+    raise ValueError(f"unknown precision {requested!r}; choose one of {', '.join(PRECISIONS)}")
+
+
 def autocast(device: torch.device):
-    """bf16 autocast on CUDA (fast tensor cores, no loss scaling needed); plain fp32 elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    """Autocast in the precision `device` trains in (precision_for); plain fp32 on the CPU. For
+    inference and inspection: nothing there needs a GradScaler."""
+    return precision_for(device).autocast()
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -92,7 +166,7 @@ def describe(device: torch.device) -> str:
     """One line for the home page badge and the CLI."""
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
-        return f"CUDA GPU {torch.cuda.get_device_name(index)} (bf16 autocast)"
+        return f"CUDA GPU {torch.cuda.get_device_name(index)} ({precision_for(device).name} autocast)"
     if device.type == "mps":
         return "Apple GPU (MPS)"
     return f"CPU ({torch.get_num_threads()} threads)"

@@ -57,11 +57,9 @@ class ModelSpec:
     build: Callable[[dict, Shape], nn.Module]
     check: Callable[[dict, Shape], list[str]] = field(default=lambda values, shape: [])
     family: str = "classifier"
-    objective: Any = None  # an engine.objectives.base.Objective; None = classification (cross-entropy)
-
-    def get_objective(self):
-        from engine.objectives.base import CLASSIFICATION
-        return self.objective or CLASSIFICATION
+    # How it learns: the name of an objective in engine.objectives (or an Objective itself, e.g. in a
+    # test). By name, so a model module never imports the objectives (nor what they score with).
+    objective: Any = "classification"
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -92,6 +90,10 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("seed", "int", 0, "random seed: same seed, same run", low=0, high=2**31 - 1),
     Param("deterministic", "bool", False, "deterministic GPU kernels: same seed, same run on a GPU too "
           "(slower; the CPU is deterministic anyway)"),
+    Param("clip_norm", "float", 0.0, "clip the gradient norm to this before each update; 0 = the "
+          "model's default (off, but 1 for the seq2seq models)", low=0.0, high=100.0),
+    Param("accumulate", "int", 1, "batches whose gradients add up to one optimiser update "
+          "(a batch this many times larger, in the memory of one)", low=1, high=64),
 )
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -168,6 +170,9 @@ def validate(model: str, dataset: str, values: dict[str, Any] | None = None,
     if train_size is not None and training["batch_size"] > train_size:
         problems.append(f"batch size {training['batch_size']} is larger than the {train_size} training "
                         f"examples of {dataset}: use at most {train_size}")
+    elif train_size is not None and training["batch_size"] * training["accumulate"] > train_size:
+        problems.append(f"batch size {training['batch_size']} x accumulate {training['accumulate']} is more than "
+                        f"the {train_size} training examples of {dataset}: no update would ever happen")
     if problems:
         raise ParamError("; ".join(problems))
     return RunConfig(model, dataset, model_params, training, options)

@@ -1,11 +1,15 @@
 """The Trainer: trains one validated run, writing everything to the RunStore as it happens.
 
-Per step it records the loss; per epoch the train/val loss and accuracy, samples/s, the gradient
-norm of every layer (the vanishing-gradient view), the arrays a page would otherwise recompute
-(validation predictions, the decision grid), then a checkpoint. Step losses are kept in a small
-on-device buffer and copied to the host in one transfer every `flush_every` steps or
-`flush_seconds`, so the step loop has no host syncs on a GPU; divergence (nan/inf, or a loss
-10,000x its first value) is found at that flush, and the message names the exact step.
+Every family steps through engine.core.step.Stepper, the one place where zero_grad, backward,
+gradient clipping (`clip_norm`), gradient accumulation (`accumulate`) and the optimiser step happen,
+in the precision the device trains in (engine.core.device.precision_for: bf16, or fp16 with a
+GradScaler, on CUDA; fp32 on the CPU). Per step it records the loss; per epoch the train/val loss
+and accuracy, samples/s, the gradient norm of every layer (the vanishing-gradient view), the
+arrays a page would otherwise recompute (validation predictions, the decision grid), then a
+checkpoint. Step losses are kept in a small on-device buffer and copied to the host in one
+transfer every `flush_every` steps or `flush_seconds`, so the step loop has no host syncs on a GPU
+(a GradScaler's inf check aside); divergence (nan/inf, or a loss 10,000x its first value) is found
+at that flush, and the message names the exact step.
 
 A TrainingJob is an engine.core.jobs.EpochJob: `start()` trains in a child process (what every page does),
 `run()` in the calling one (the CLI). Stop, pause, resume and step arrive as store commands.
@@ -22,10 +26,13 @@ from torch import nn
 
 import engine.models  # noqa: F401  (a run may be of any built-in model: the child process registers them too)
 from engine.data import Dataset, load_dataset
-from engine.core.device import autocast, default_device, pick_device, seed_everything, set_deterministic
+from engine.core.device import Precision, default_device, pick_device, precision_for, seed_everything, \
+    set_deterministic
 from engine.core.jobs import STOPPED_BY_USER, EpochJob, Progress
 from engine.core.registry import RunConfig, Shape, get_spec
 from engine.core.runs import RunStore
+from engine.core.step import Stepper
+from engine.objectives import objective_for
 
 # A loss this many times its first value has diverged even while still finite: with ReLUs a huge
 # learning rate kills the units and parks the loss near 1e17 instead of reaching inf.
@@ -48,44 +55,17 @@ def layer_grad_norms(model: nn.Module) -> dict[str, torch.Tensor]:
     return norms
 
 
-@torch.no_grad()
-def classify(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-             batch_size: int = 1024) -> tuple[float, float, torch.Tensor]:
-    """Mean cross-entropy, accuracy and the predicted class of each example (on the CPU), in eval mode."""
-    was_training = model.training
-    model.eval()
-    loss_sum = torch.zeros((), device=device)
-    predictions = []
-    for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size].to(device, non_blocking=True)
-        yb = y[start:start + batch_size].to(device, non_blocking=True)
-        with autocast(device):
-            logits = model(xb)
-        loss_sum += nn.functional.cross_entropy(logits.float(), yb, reduction="sum")
-        predictions.append(logits.argmax(1))
-    model.train(was_training)
-    n = max(len(x), 1)
-    predicted = torch.cat(predictions).cpu() if predictions else torch.zeros(0, dtype=torch.long)
-    return loss_sum.item() / n, (predicted == y.cpu()).sum().item() / n, predicted
-
-
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-             batch_size: int = 1024) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over (x, y), in eval mode."""
-    loss, acc, _ = classify(model, x, y, device, batch_size)
-    return loss, acc
-
-
 class TrainingJob(EpochJob):
     """One run of a registered model. `start()` trains it in a child process, `run()` here."""
 
     def __init__(self, config: RunConfig, store: RunStore, device: str | torch.device | None = None,
                  data_dir=None, flush_every: int = 64, flush_seconds: float = 0.5,
                  checkpoints: bool = True, on_epoch: Callable[[Progress], None] | None = None,
-                 pause_after_epoch: int | None = None):
+                 pause_after_epoch: int | None = None, precision: Precision | None = None):
         self.config = config
         self.device = device if isinstance(device, torch.device) else \
             default_device() if device is None else pick_device(device)
+        self.precision = precision  # None: the device's own (chosen in the process that trains)
         self.data_dir = data_dir
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
@@ -138,13 +118,16 @@ class TrainingJob(EpochJob):
         set_deterministic(t["deterministic"])
         data = load_dataset(cfg.dataset, cfg.dataset_options, data_dir=self.data_dir)
         model = build_model(cfg, data).to(device)
-        objective = get_spec(cfg.model).get_objective()
-        optimizers = objective.optimizers(model, t)
+        objective = objective_for(get_spec(cfg.model))
+        accumulate = t.get("accumulate", 1)
+        stepper = Stepper(objective.optimizers(model, t), self.precision or precision_for(device),
+                          clip_norm=t.get("clip_norm", 0.0) or objective.clip_norm, accumulate=accumulate)
         # The whole (small) dataset lives on the device: batches are gathered there, no host copies.
         x_train, y_train = data.x_train.to(device), data.y_train.to(device)
         n, bs, epochs = len(x_train), t["batch_size"], t["epochs"]
-        # Drop the ragged last batch: a batch of one breaks BatchNorm, and it is noise anyway.
-        steps_per_epoch = n // bs
+        # Drop the ragged last batch (a batch of one breaks BatchNorm, and it is noise anyway) and
+        # the ragged last accumulation: every epoch ends on an update, its true gradients in .grad.
+        steps_per_epoch = n // bs // accumulate * accumulate
         self.progress.total_steps = steps_per_epoch * epochs
         self.progress.state = "training"
         self.write_progress()
@@ -163,7 +146,7 @@ class TrainingJob(EpochJob):
                     self._flush(losses, pending)
                     return "stopped", self._stop_message(step, epoch)
                 idx = order[i * bs:(i + 1) * bs]
-                stats = objective.train_step(model, x_train[idx], y_train[idx], optimizers)
+                stats = stepper.step(objective.phases(model, x_train[idx], y_train[idx]))
 
                 step += 1
                 losses[len(pending)] = stats["loss"]

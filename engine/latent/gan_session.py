@@ -13,8 +13,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from engine.core.device import precision_for
 from engine.core.jobs import STOPPED_BY_USER, Job, Progress
+from engine.core.step import Phase, Stepper
 from engine.latent.space import LatentError, decode, fixed_noise
+from engine.objectives.gan import D, G, discriminator_loss, gan_optimizers, gan_problem, generator_loss
 
 
 GAN_STEP_KINDS = ("d", "g", "both")
@@ -179,13 +182,12 @@ class _HandGan:
     def __init__(self, config, device: torch.device, data_dir=None):
         from engine.data import load_dataset
         from engine.core.device import seed_everything
-        from engine.models.gan import gan_optimizers
         from engine.core.trainer import build_model
         self.generator = seed_everything(config.training["seed"])
         data = load_dataset(config.dataset, config.dataset_options, data_dir=data_dir)
         self.device = device
         self.model = build_model(config, data).to(device).train()
-        self.opt_d, self.opt_g = gan_optimizers(self.model)
+        self.stepper = Stepper(gan_optimizers(self.model), precision_for(device))
         self.x, self.y = data.x_train.to(device), data.y_train.to(device)
         self.batch_size = min(config.training["batch_size"], len(self.x))
         self.noise = fixed_noise(self.model.latent, SAMPLES, seed=0)
@@ -193,15 +195,19 @@ class _HandGan:
 
     def step(self, what: str) -> dict[str, float]:
         """One step of D ("d"), G ("g") or one of each ("both") on a random batch; its stats."""
-        from engine.models.gan import d_step, g_step
         idx = torch.randint(len(self.x), (self.batch_size,), generator=self.generator).to(self.device)
         real, labels = self.x[idx] * 2 - 1, (self.y[idx] if self.model.conditional else None)
-        stats = {}
-        if what in ("d", "both"):
-            stats.update(d_step(self.model, real, labels, self.opt_d))
-        if what in ("g", "both"):
-            stats.update(g_step(self.model, len(real), labels, self.opt_g, self.device))
+        stats = self.stepper.step(self._phases(what, real, labels))
         return {k: v.item() for k, v in stats.items()}
+
+    def _phases(self, what: str, real: torch.Tensor, labels):
+        """The GAN objective's D and G phases, as the click asks for them."""
+        if what in ("d", "both"):
+            d = discriminator_loss(self.model, real, labels)
+            yield Phase(D, d["d_loss"], d)
+        if what in ("g", "both"):
+            g = generator_loss(self.model, len(real), labels, self.device)
+            yield Phase(G, g["g_loss"], g)
 
     def samples(self) -> torch.Tensor:
         """The fixed noise batch through G (eval mode), in [0, 1], on the CPU: what
@@ -250,9 +256,8 @@ def is_hand_gan(run) -> bool:
 
 
 def recent_gan_problem(metrics: pd.DataFrame, window: int = 20) -> str | None:
-    """engine.models.gan.gan_problem over the mean of the last `window` hand steps' stats (long
+    """engine.objectives.gan.gan_problem over the mean of the last `window` hand steps' stats (long
     metric rows as the store gives them); None until there are that many D steps."""
-    from engine.models.gan import gan_problem
     d = metrics.value[metrics.name == "d_loss"].tail(window)
     if len(d) < window:
         return None

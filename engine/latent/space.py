@@ -9,11 +9,14 @@ numpy arrays; a latent dimension out of range raises LatentError with a message 
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 import torch
 from torch import nn
+
+# The fixed noise lives with the GAN objective (it scores the same samples every epoch);
+# the latent tools use the same ones.
+from engine.objectives.gan_quality import fixed_noise
 
 
 class LatentError(ValueError):
@@ -158,12 +161,6 @@ def interpolate(z0, z1, steps: int = 10, method: str = "linear") -> torch.Tensor
     raise LatentError(f"unknown interpolation {method!r}; choose linear or spherical")
 
 
-def fixed_noise(latent: int, n: int, seed: int = 0) -> torch.Tensor:
-    """The same (n, latent) standard-normal batch for the same seed, on every device: samples of
-    one run at different epochs are comparable image by image."""
-    return torch.randn(n, latent, generator=torch.Generator().manual_seed(seed))
-
-
 def sample(model: nn.Module, n: int = 64, seed: int = 0, labels=None) -> torch.Tensor:
     """Images decoded from prior samples z ~ N(0, I) (fixed by the seed)."""
     if n < 1:
@@ -190,47 +187,6 @@ def project_2d(codes, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, s
         import umap
         return umap.UMAP(n_neighbors=15, min_dist=0.1, random_state=seed).fit_transform(codes), "UMAP"
     raise LatentError(f"unknown projection {method!r}; choose pca or umap")
-
-
-# ---- quality of generated digits -----------------------------------------------------------------
-@torch.no_grad()
-def classifier_scores(images: torch.Tensor, classifier: nn.Module, labels=None) -> dict[str, float]:
-    """Score generated images with a classifier: mean top-class confidence, entropy (nats) of the
-    distribution of predicted classes (ln K when every class comes out equally often; it falls as
-    a GAN collapses onto a few modes), the Inception Score analogue exp(E_x KL(p(y|x) || p(y))),
-    and, when `labels` (the classes asked for) are given, how often the classifier agrees."""
-    device = _device(classifier)
-    probs = torch.cat([torch.softmax(classifier(images[i:i + 512].to(device)).float(), 1).cpu()
-                       for i in range(0, len(images), 512)])
-    marginal = probs.mean(0)
-    eps = 1e-12
-    class_entropy = -(marginal * (marginal + eps).log()).sum()
-    kl = (probs * ((probs + eps).log() - (marginal + eps).log())).sum(1).mean()
-    out = {"confidence": probs.max(1).values.mean().item(), "class_entropy": class_entropy.item(),
-           "inception_score": kl.exp().item()}
-    if labels is not None:
-        out["label_accuracy"] = (probs.argmax(1) == torch.as_tensor(labels).cpu()).float().mean().item()
-    return out
-
-
-_CLASSIFIERS: dict[str, nn.Module | None] = {}
-_CLASSIFIER_LOCK = threading.Lock()
-
-
-def default_classifier(info, device) -> nn.Module | None:
-    """The project's pretrained MNIST CNN (engine.core.pretrained) for 28x28 digit sets, else None (no
-    classifier fits: Fashion-MNIST, 8x8 digits; or the checkpoint is not installed)."""
-    if tuple(info.input_shape) != (1, 28, 28) or info.name != "mnist":
-        return None
-    key = str(device)
-    with _CLASSIFIER_LOCK:
-        if key not in _CLASSIFIERS:
-            try:
-                from engine.core.loading import DEFAULT, load_run
-                _CLASSIFIERS[key] = load_run(None, DEFAULT, device=device, shared=True).model
-            except (ImportError, OSError, ValueError, RuntimeError):  # not installed, or damaged
-                _CLASSIFIERS[key] = None
-        return _CLASSIFIERS[key]
 
 
 # ---- GAN, one step at a time ---------------------------------------------------------------------

@@ -47,10 +47,10 @@ class MultiHeadAttention(nn.Module):
     def forward(self, query, key, value, mask: torch.Tensor | None = None) -> torch.Tensor:
         """mask: bool (b, 1 or t_q, t_k), True = may attend."""
         q, k, v = self._split(self.q(query)), self._split(self.k(key)), self._split(self.v(value))
-        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)
+        scores = (q @ k.transpose(-2, -1) / math.sqrt(self.d_k)).float()  # fp32: NEG_INF fits (not in fp16)
         if mask is not None:
             scores = scores.masked_fill(~mask[:, None], NEG_INF)
-        weights = torch.softmax(scores.float(), dim=-1)
+        weights = torch.softmax(scores, dim=-1)
         self.last_attn = weights.detach()
         context = self.dropout(weights).to(v.dtype) @ v
         b, _, t, _ = context.shape

@@ -8,20 +8,16 @@ D: Conv 64 5x5 s2 -> LeakyReLU -> Dropout -> Conv 128 5x5 s2 -> LeakyReLU -> Dro
 Images are in [-1, 1] inside the GAN (datasets give [0, 1]: the objective rescales them);
 `decode(z)` hands back [0, 1] images, as the VAEs do, so engine.latent treats both alike.
 The GAN's own optimiser settings (lr_g, lr_d, betas, D steps) are model params kept as plain
-attributes on the module: the Trainer passes only the training dict to `optimizers()`.
+attributes on the module: the Trainer passes only the training dict to `optimizers()`. How it
+learns (D and G phases, quality scores, collapse check): engine.objectives.gan.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from engine.core.device import autocast
-from engine.models.layers import flat_size
-from engine.objectives.base import Objective
 from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
+from engine.models.layers import flat_size
 
 SLOPE = 0.2  # LeakyReLU slope of the DCGAN paper (Keras' default would be 0.3)
 BN_MOMENTUM = 0.2  # Keras' BN momentum 0.8, in PyTorch's convention
@@ -99,121 +95,6 @@ class DCGAN(nn.Module):
         return self.discriminator(x * 2 - 1, labels), self.generator(z, labels)
 
 
-# ---- one D step, one G step (shared by the Trainer's objective and engine.gan_session.GanSession) ----
-def d_step(model: DCGAN, real: torch.Tensor, labels, optimizer) -> dict[str, torch.Tensor]:
-    """One discriminator update on real images (in [-1, 1]) and as many fresh fakes."""
-    z = torch.randn(len(real), model.latent, device=real.device)
-    with autocast(real.device):
-        with torch.no_grad():
-            fake = model.generator(z, labels)
-        d_real = model.discriminator(real, labels).float()
-        d_fake = model.discriminator(fake, labels).float()
-    loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return {"d_loss": loss.detach(), "d_real_acc": (d_real.detach() > 0).float().mean(),
-            "d_fake_acc": (d_fake.detach() < 0).float().mean()}
-
-
-def g_step(model: DCGAN, n: int, labels, optimizer, device) -> dict[str, torch.Tensor]:
-    """One generator update with the non-saturating loss -log D(G(z)); D's weights stay put."""
-    z = torch.randn(n, model.latent, device=device)
-    with autocast(device):
-        logits = model.discriminator(model.generator(z, labels), labels).float()
-    loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return {"g_loss": loss.detach()}
-
-
-def gan_optimizers(model: DCGAN) -> list[torch.optim.Optimizer]:
-    """[D's Adam, G's Adam], from the model's own lr_d / lr_g / betas."""
-    return [torch.optim.Adam(model.discriminator.parameters(), lr=model.lr_d, betas=model.betas),
-            torch.optim.Adam(model.generator.parameters(), lr=model.lr_g, betas=model.betas)]
-
-
-# Quality: a fixed batch of noise scored by the project's MNIST classifier each epoch.
-QUALITY_SAMPLES = 500
-QUALITY_SEED = 1234
-COLLAPSE_D_LOSS = 1e-3  # mean D loss over a whole epoch below this: D has won, G gets no gradient
-
-
-class GANObjective(Objective):
-    """`d_steps` D steps then one G step per batch. Stats: loss (= d_loss + g_loss), d_loss, g_loss,
-    d_real_acc, d_fake_acc (D's accuracy on the real batch and on the fakes)."""
-    name = "gan"
-
-    def optimizers(self, model, training):
-        return gan_optimizers(model)
-
-    def train_step(self, model, xb, yb, optimizers):
-        opt_d, opt_g = optimizers
-        real = xb * 2 - 1
-        labels = yb if model.conditional else None
-        for _ in range(model.d_steps):
-            stats = d_step(model, real, labels, opt_d)
-        stats.update(g_step(model, len(real), labels, opt_g, xb.device))
-        stats["loss"] = stats["d_loss"] + stats["g_loss"]
-        return stats
-
-    @torch.no_grad()
-    def evaluate(self, model, data, device, n_val: int = 1000) -> dict[str, float]:
-        """D and G losses on up to `n_val` validation images (dropout off), D's accuracies; and for
-        28x28 single-channel digits, the fixed-noise samples scored by the MNIST classifier:
-        mean confidence, entropy of the predicted-class distribution (ln 10 = 2.30 is every digit
-        equally often; falling entropy is mode collapse) and the Inception-Score analogue."""
-        from engine.latent import space as latent
-
-        was_training = model.training
-        model.eval()
-        real = data.x_val[:n_val].to(device) * 2 - 1
-        labels = data.y_val[:n_val].to(device) if model.conditional else None
-        z = torch.randn(len(real), model.latent, generator=torch.Generator().manual_seed(QUALITY_SEED)).to(device)
-        with autocast(device):
-            fake = model.generator(z, labels)
-            d_real = model.discriminator(real, labels).float()
-            d_fake = model.discriminator(fake, labels).float()
-        d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-        g_loss = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-        out = {"val_loss": (d_loss + g_loss).item(), "val_d_loss": d_loss.item(), "val_g_loss": g_loss.item(),
-               "val_d_real_acc": (d_real > 0).float().mean().item(),
-               "val_d_fake_acc": (d_fake < 0).float().mean().item()}
-        classifier = latent.default_classifier(data.info, device)
-        if classifier is not None:
-            asked = (torch.arange(QUALITY_SAMPLES, device=device) % model.num_classes) if model.conditional else None
-            noise = latent.fixed_noise(model.latent, QUALITY_SAMPLES, QUALITY_SEED).to(device)
-            images = model.decode(noise, asked).float()
-            scores = latent.classifier_scores(images, classifier, asked)
-            out.update({f"val_{k}": v for k, v in scores.items()})
-        model.train(was_training)
-        return out
-
-    def check(self, epoch_stats: dict[str, float]) -> str | None:
-        return gan_problem(epoch_stats)
-
-
-def gan_problem(stats: dict[str, float]) -> str | None:
-    """Why a GAN's epoch (mean step stats) shows a failed run, with advice; None if it looks alive."""
-    d, g = stats.get("d_loss"), stats.get("g_loss")
-    if d is None or g is None:
-        return None
-    if not (math.isfinite(d) and math.isfinite(g)):
-        return (f"the GAN diverged: D loss {d}, G loss {g}. Lower the learning rates (lr_g, lr_d, e.g. "
-                f"halve them) or keep beta1 at 0.5; then start again")
-    if d < COLLAPSE_D_LOSS:
-        return (f"the discriminator won: its loss stayed near 0 ({d:.2g}) for the whole epoch, so the "
-                f"generator gets no useful gradient (G loss {g:.3g}) and its samples stop improving "
-                f"(collapse). Lower lr_d or d_steps, raise D's dropout, or raise lr_g; then start again")
-    return None
-
-
-GAN_OBJECTIVE = GANObjective()
-
-
 def check(p: dict, shape: Shape) -> list[str]:
     _, h, w = shape.input_shape
     if h % 4 or w % 4:
@@ -247,5 +128,5 @@ SPEC = register(ModelSpec(
     build=build,
     check=check,
     family="generative",
-    objective=GAN_OBJECTIVE,
+    objective="gan",
 ))

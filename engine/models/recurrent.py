@@ -8,7 +8,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.objectives.sequences import COUNTING
 from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -47,5 +46,5 @@ SPEC = register(ModelSpec(
     ),
     build=build,
     family="sequence",
-    objective=COUNTING,
+    objective="counting",
 ))

@@ -13,7 +13,6 @@ from torch import nn
 
 from engine.models.attention_layers import NEG_INF
 from engine.data.sequences import BOS, PAD
-from engine.objectives.sequences import SEQ2SEQ
 from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 SCORES = ("general", "dot", "additive")
@@ -50,8 +49,8 @@ class Seq2SeqAttention(nn.Module):
             scores = self.v(torch.tanh(self.w_query(query)[:, None] + keys)).squeeze(-1)
         else:
             scores = (keys @ query[:, :, None]).squeeze(-1)
-        scores = scores.masked_fill(~mask, NEG_INF)
-        weights = torch.softmax(scores.float(), dim=-1).to(states.dtype)
+        scores = scores.float().masked_fill(~mask, NEG_INF)  # fp32: NEG_INF fits (not in fp16)
+        weights = torch.softmax(scores, dim=-1).to(states.dtype)
         return (weights[:, None] @ states).squeeze(1), weights
 
     def _keys(self, states):
@@ -122,5 +121,5 @@ SPEC = register(ModelSpec(
     ),
     build=build,
     family="sequence",
-    objective=SEQ2SEQ,
+    objective="seq2seq",
 ))

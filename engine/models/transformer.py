@@ -14,7 +14,6 @@ from torch import nn
 
 from engine.models.attention_layers import MultiHeadAttention, sinusoidal_positions
 from engine.data.sequences import BOS, PAD, decoder_input
-from engine.objectives.sequences import SEQ2SEQ
 from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 MAX_POSITIONS = 256
@@ -165,5 +164,5 @@ SPEC = register(ModelSpec(
     build=build,
     check=check,
     family="sequence",
-    objective=SEQ2SEQ,
+    objective="seq2seq",
 ))

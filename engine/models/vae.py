@@ -4,29 +4,15 @@ Both share one interface, which engine.latent relies on:
     encode(x) -> (mean, log-variance)          x: float (N, C, H, W) in [0, 1]
     decode(z) -> images in [0, 1]               z: (N, latent)
     forward(x) -> (reconstruction logits, mean, log-variance), z sampled by reparameterisation
-Loss (VAEObjective): binary cross-entropy summed over the pixels + beta * KL(q(z|x) || N(0, I)),
-averaged over the batch; the two terms are recorded separately.
+They learn by the ELBO (engine.objectives.vae.VAEObjective).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from engine.core.device import autocast
-from engine.models.layers import flat_size
-from engine.objectives.base import Objective
 from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
-
-
-def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mean, exp(logvar)) || N(0, I)) per example, in nats (closed form)."""
-    return -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), dim=1)
-
-
-def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy summed over the pixels, per example (nats)."""
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+from engine.models.layers import flat_size
 
 
 class VAEBase(nn.Module):
@@ -92,49 +78,6 @@ class ConvVAE(VAEBase):
             nn.ConvTranspose2d(channels, c, 4, 2, 1))
 
 
-class VAEObjective(Objective):
-    """ELBO training. Stats: loss (recon + beta * KL), recon, kl; per-batch means over examples."""
-    name = "vae"
-
-    def losses(self, model: VAEBase, xb: torch.Tensor):
-        with autocast(xb.device):
-            logits, mean, logvar = model(xb)
-        recon = reconstruction_loss(logits.float(), xb)
-        kl = kl_divergence(mean.float(), logvar.float())
-        return recon, kl, logits
-
-    def train_step(self, model, xb, yb, optimizers):
-        (optimizer,) = optimizers
-        recon, kl, _ = self.losses(model, xb)
-        recon, kl = recon.mean(), kl.mean()
-        loss = recon + model.beta * kl
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
-
-    @torch.no_grad()
-    def evaluate(self, model, data, device, batch_size: int = 1000) -> dict[str, float]:
-        """On the validation split: loss, recon, kl, ELBO (nats per image, one z sample each;
-        higher is better) and the mean squared pixel error of the reconstruction from the mean code."""
-        was_training = model.training
-        model.eval()
-        sums = torch.zeros(3, device=device)
-        for start in range(0, len(data.x_val), batch_size):
-            xb = data.x_val[start:start + batch_size].to(device, non_blocking=True)
-            recon, kl, _ = self.losses(model, xb)
-            mean, _ = model.encode(xb)
-            mse = (model.decode(mean).float() - xb).pow(2).flatten(1).mean(1)
-            sums += torch.stack([recon.sum(), kl.sum(), mse.sum()])
-        model.train(was_training)
-        recon, kl, mse = (sums / max(len(data.x_val), 1)).tolist()
-        return {"val_loss": recon + model.beta * kl, "val_recon": recon, "val_kl": kl,
-                "val_elbo": -(recon + kl), "val_mse": mse}
-
-
-VAE_OBJECTIVE = VAEObjective()
-
-
 def check_conv(p: dict, shape: Shape) -> list[str]:
     _, h, w = shape.input_shape
     if h % 4 or w % 4:
@@ -161,7 +104,7 @@ DENSE_SPEC = register(ModelSpec(
     ),
     build=lambda p, shape: DenseVAE(shape.input_shape, p["latent"], p["hidden"], p["layers"], p["beta"]),
     family="generative",
-    objective=VAE_OBJECTIVE,
+    objective="vae",
 ))
 
 CONV_SPEC = register(ModelSpec(
@@ -179,5 +122,5 @@ CONV_SPEC = register(ModelSpec(
     build=lambda p, shape: ConvVAE(shape.input_shape, p["latent"], p["channels"], p["hidden"], p["beta"]),
     check=check_conv,
     family="generative",
-    objective=VAE_OBJECTIVE,
+    objective="vae",
 ))

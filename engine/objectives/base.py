@@ -2,62 +2,57 @@
 sequence models alike.
 
 The Trainer owns the loop (batches, stop/pause, buffered step losses, divergence, checkpoints,
-metrics); an Objective owns what one step does and what an epoch is judged by:
+metrics) and, through engine.core.step.Stepper, every zero_grad/backward/clip/step. An Objective
+says what one step minimises and what an epoch is judged by; it never steps an optimiser:
 
-    optimizers(model, training)          -> the optimizers (a GAN has two)
-    train_step(model, xb, yb, optimizers) -> {"loss": 0-dim tensor, other stats...}, all detached,
-                                             after backward() and step(); stats stay on the device
-    evaluate(model, data, device)        -> {"val_loss": ..., ...} plain floats, on the val split; numpy
-                                            arrays among them are stored as the epoch's artifacts
-                                            (what a page would otherwise recompute per checkpoint)
-    check(epoch_stats)                   -> None, or why the run has failed (e.g. a collapsed GAN)
+    optimizers(model, training)   -> the optimizers (a GAN has two)
+    phases(model, xb, yb)         -> the losses of one step, in order, each a
+                                     engine.core.step.Phase(optimizer index, loss, stats); by
+                                     default the one phase of loss() for optimizer 0. A phase is
+                                     computed once the one before has stepped (a GAN's G loss sees
+                                     the updated D), so phases() is a generator
+    loss(model, xb, yb)           -> (loss, {other stats}): what a one-phase family implements;
+                                     "loss" is recorded with the other stats
+    evaluate(model, data, device) -> {"val_loss": ..., ...} plain floats, on the val split; numpy
+                                     arrays among them are stored as the epoch's artifacts
+                                     (what a page would otherwise recompute per checkpoint)
+    check(epoch_stats)            -> None, or why the run has failed (e.g. a collapsed GAN)
+    clip_norm                     -> the gradient clipping the family needs when the run asks
+                                     for none (0: none)
 
-Per step the Trainer records "loss"; per epoch the mean of every stat as train_<name> and every
-key that evaluate() returns, as is. A model picks its objective in its ModelSpec.
+The forward passes run under the Trainer's autocast (engine.core.device.Precision). Per step the
+Trainer records the stat "loss"; per epoch the mean of every stat as train_<name> and every key
+that evaluate() returns, as is. A model picks its objective in its ModelSpec.
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import Iterator
+
 import torch
 from torch import nn
 
-from engine.core.device import autocast
 from engine.core.optim import make_optimizer
+from engine.core.step import Phase
 
 
 class Objective:
-    """The default: classification with cross-entropy; stats loss and accuracy."""
-    name = "classification"
+    name = "objective"
+    clip_norm = 0.0
 
     def optimizers(self, model: nn.Module, training: dict) -> list[torch.optim.Optimizer]:
+        """One optimiser over every parameter, from the run's training settings."""
         return [make_optimizer(training["optimizer"], model.parameters(), training["lr"],
                                training["momentum"], training["weight_decay"])]
 
-    def train_step(self, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor,
-                   optimizers: list[torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
-        (optimizer,) = optimizers
-        with autocast(xb.device):
-            logits = model(xb)
-        loss = nn.functional.cross_entropy(logits.float(), yb)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"loss": loss.detach(), "acc": (logits.detach().argmax(1) == yb).float().mean()}
+    def phases(self, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> Iterator[Phase]:
+        loss, stats = self.loss(model, xb, yb)
+        yield Phase(0, loss, {"loss": loss, **stats})
+
+    def loss(self, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        raise NotImplementedError(f"{type(self).__name__} defines neither loss() nor phases()")
 
     def evaluate(self, model: nn.Module, data, device: torch.device) -> dict:
-        """Loss and accuracy on the validation split, with the predictions themselves (the confusion
-        matrix and the misclassified images come from them) and, on 2D points, the decision grid."""
-        from engine.training.inspection import decision_grid
-        from engine.core.trainer import classify
-        val_loss, val_acc, predicted = classify(model, data.x_val, data.y_val, device)
-        results = {"val_loss": val_loss, "val_acc": val_acc, "val_predictions": predicted.numpy().astype(np.int32)}
-        if data.info.kind == "points":
-            xs, ys, probs = decision_grid(model, data.x_train)
-            results |= {"boundary_x": xs, "boundary_y": ys, "boundary_p": probs}
-        return results
+        return {}
 
     def check(self, epoch_stats: dict[str, float]) -> str | None:
         return None
-
-
-CLASSIFICATION = Objective()

@@ -71,7 +71,7 @@ def stored_or_computed(store_root: str, run_id: int, epoch: int, name: str):
     found = store.artifact(run_id, name, epoch)
     if found is not None:
         return found[1]
-    from engine.objectives.base import CLASSIFICATION
+    from engine.objectives.classification import CLASSIFICATION
     loaded = load_run(store, run_id, epoch)
     return CLASSIFICATION.evaluate(loaded.model, loaded.data, loaded.device)[name]
 

@@ -1,0 +1,61 @@
+"""Classification: cross-entropy; stats loss and accuracy. The objective of every model whose
+ModelSpec names no other (CNN, MLP, ResNet)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.core.device import autocast
+from engine.objectives.base import Objective
+from engine.training.inspection import decision_grid
+
+
+@torch.no_grad()
+def classify(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+             batch_size: int = 1024) -> tuple[float, float, torch.Tensor]:
+    """Mean cross-entropy, accuracy and the predicted class of each example (on the CPU), in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    predictions = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size].to(device, non_blocking=True)
+        yb = y[start:start + batch_size].to(device, non_blocking=True)
+        with autocast(device):
+            logits = model(xb)
+        loss_sum += nn.functional.cross_entropy(logits.float(), yb, reduction="sum")
+        predictions.append(logits.argmax(1))
+    model.train(was_training)
+    n = max(len(x), 1)
+    predicted = torch.cat(predictions).cpu() if predictions else torch.zeros(0, dtype=torch.long)
+    return loss_sum.item() / n, (predicted == y.cpu()).sum().item() / n, predicted
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+             batch_size: int = 1024) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over (x, y), in eval mode."""
+    loss, acc, _ = classify(model, x, y, device, batch_size)
+    return loss, acc
+
+
+class ClassificationObjective(Objective):
+    name = "classification"
+
+    def loss(self, model, xb, yb):
+        logits = model(xb)
+        loss = nn.functional.cross_entropy(logits.float(), yb)
+        return loss, {"acc": (logits.detach().argmax(1) == yb).float().mean()}
+
+    def evaluate(self, model: nn.Module, data, device: torch.device) -> dict:
+        """Loss and accuracy on the validation split, with the predictions themselves (the confusion
+        matrix and the misclassified images come from them) and, on 2D points, the decision grid."""
+        val_loss, val_acc, predicted = classify(model, data.x_val, data.y_val, device)
+        results = {"val_loss": val_loss, "val_acc": val_acc, "val_predictions": predicted.numpy().astype(np.int32)}
+        if data.info.kind == "points":
+            xs, ys, probs = decision_grid(model, data.x_train)
+            results |= {"boundary_x": xs, "boundary_y": ys, "boundary_p": probs}
+        return results
+
+
+CLASSIFICATION = ClassificationObjective()
