@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,8 +13,13 @@ os.environ.setdefault("DEEP_PLAYGROUND_NO_UMAP_WARMUP", "1")
 
 @pytest.fixture(scope="session")
 def shared_data_dir(tmp_path_factory):
-    """One data dir for the session, so MNIST is converted to .npz once, not per test."""
-    return tmp_path_factory.mktemp("data")
+    """One data dir for the session, so MNIST is converted to .npz once, not per test.
+    $DEEP_PLAYGROUND_TEST_MNIST names a converted mnist.npz to start it with (the GPU machine has
+    no zarr to convert one)."""
+    root = tmp_path_factory.mktemp("data")
+    if os.environ.get("DEEP_PLAYGROUND_TEST_MNIST"):
+        shutil.copy(os.environ["DEEP_PLAYGROUND_TEST_MNIST"], root / "mnist.npz")
+    return root
 
 
 def _project_env() -> dict[str, str]:

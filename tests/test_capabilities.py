@@ -160,3 +160,24 @@ def test_a_new_generative_model_is_offered_by_the_latent_page_and_cli(registered
     assert json.loads(capsys.readouterr().out)["image_shape"] == [1, 8, 8]
     with pytest.raises(RunLoadError, match=f"run {run_id} is a Tiny generator.*not a CNN"):
         load_run(store, run_id, need="conv_classifier")
+
+
+def test_a_model_module_dropped_into_engine_models_is_registered_with_no_other_edit(tmp_path):
+    # "Adding a model is one file": a copy of the engine with one new module in engine/models/ offers
+    # it to everything that asks for conv classifiers, and nothing else in the copy was edited.
+    import shutil
+    engine_copy = tmp_path / "engine"
+    shutil.copytree(ROOT / "engine", engine_copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (engine_copy / "models" / "tiny_cnn.py").write_text(
+        "from torch import nn\n"
+        "from engine.core.registry import Capabilities, ModelSpec, Param, register\n\n"
+        "register(ModelSpec(name='tiny_cnn', title='Tiny CNN', description='one conv layer',\n"
+        "    capabilities=Capabilities(inputs=('image',), conv_classifier=True),\n"
+        "    params=(Param('channels', 'int', 4, 'conv channels', low=1, high=16),),\n"
+        "    build=lambda p, shape: nn.Sequential(nn.Conv2d(shape.input_shape[0], p['channels'], 3), nn.ReLU(),\n"
+        "                                         nn.Flatten(), nn.LazyLinear(shape.num_classes))))\n")
+    probe = ("import engine.models; from engine.core.registry import specs_with; "
+             "print(','.join(s.name for s in specs_with('conv_classifier')))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "cnn,resnet,tiny_cnn"

@@ -14,7 +14,8 @@ from engine.data import load_dataset
 from engine.core.registry import validate
 from engine.core.runs import RunStore
 from engine.core.jobs import RunControl, children
-from engine.core.trainer import TrainingJob, build_model, evaluate, start_training
+from engine.core.trainer import TrainingJob, build_model, start_training
+from engine.objectives.classification import evaluate
 from tests.waiting import wait_for
 
 

@@ -194,3 +194,39 @@ def test_a_gan_generator_phase_leaves_the_discriminators_gradients_alone():
     stepper.step([Phase(G, g["g_loss"], g)])
     assert all(torch.equal(p.grad, before) for p, before in zip(model.discriminator.parameters(), d_grads))
     assert all(p.grad is not None for p in model.generator.parameters() if p.requires_grad)
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@CUDA
+@pytest.mark.parametrize("model, dataset, settings, options, keep", FAMILIES, ids=[f[0] for f in FAMILIES])
+def test_the_step_makes_no_host_sync_on_cuda_in_bf16(model, dataset, settings, options, keep):
+    # What the Trainer does per step on a GPU (phases -> Stepper, batches gathered on the device)
+    # must never wait for the GPU: torch's sync debug mode turns any device->host sync into an error.
+    from engine.core.registry import get_spec
+    from engine.core.trainer import build_model
+    from engine.data import load_dataset
+    from engine.objectives import objective_for
+    device = torch.device("cuda")
+    config = validate(model, dataset, settings, options)
+    data = load_dataset(dataset, options)
+    net = build_model(config, data).to(device).train()
+    objective = objective_for(get_spec(model))
+    precision = precision_for(device)
+    assert precision.name == ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+    stepper = Stepper(objective.optimizers(net, config.training), precision, clip_norm=objective.clip_norm or 1.0)
+    x, y = data.x_train.to(device), data.y_train.to(device)
+    order = torch.randperm(len(x), device=device)
+    bs = config.training["batch_size"]
+    stepper.step(objective.phases(net, x[order[:bs]], y[order[:bs]]))  # warm-up: lazy inits may sync once
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error" if precision.name == "bf16" else "default")  # fp16: the scaler checks infs
+    try:
+        for i in range(1, 6):
+            idx = order[i * bs:(i + 1) * bs]
+            stats = stepper.step(objective.phases(net, x[idx], y[idx]))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert stats["loss"].device.type == "cuda" and torch.isfinite(stats["loss"]).item()
+    assert all(p.device.type == "cuda" for p in net.parameters())

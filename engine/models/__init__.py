@@ -1,5 +1,15 @@
-"""Built-in models. Importing a module registers its ModelSpec(s) with engine.core.registry, in this
-order: the order pages offer them in (the first of each capability is a page's default)."""
+"""The models. Importing a module registers its ModelSpec(s) with engine.core.registry.
+
+The built-in ones register first, in the order pages offer them (the first of each capability is
+a page's default); then every other module in this folder, by name: a new model is one file here
+that calls `register(ModelSpec(...))`, and every page and CLI verb that can use it offers it.
+"""
+import importlib
+import pkgutil
+
 from engine.models import cnn, mlp, resnet  # noqa: F401
 from engine.models import vae, gan  # noqa: F401  (generators: the Latent space page)
 from engine.models import recurrent, transformer, seq2seq  # noqa: F401  (hidden states, attention maps: the Attention page)
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
