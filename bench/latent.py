@@ -33,6 +33,7 @@ from engine.objectives.vae import kl_divergence  # noqa: E402
 from engine.core.registry import validate  # noqa: E402
 from engine.core.runs import RunStore  # noqa: E402
 from engine.core.trainer import TrainingJob, build_model  # noqa: E402
+from bench.bare_gan import gan_step  # noqa: E402
 
 
 def _sync(device):
@@ -125,22 +126,7 @@ def bare_gan_loop(config, data, device) -> float:
     for _ in range(t["epochs"]):
         model.train()
         for real in _epoch_batches(x, bs, generator, device):
-            for _ in range(model.d_steps):
-                with autocast(device):
-                    with torch.no_grad():
-                        fake = G(torch.randn(bs, model.latent, device=device))
-                    d_real, d_fake = D(real).float(), D(fake).float()
-                d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                          + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-            with autocast(device):
-                g_logits = D(G(torch.randn(bs, model.latent, device=device))).float()
-            g_loss = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
+            gan_step(model, real, opt_d, opt_g, device)
         model.eval()
         with torch.no_grad():  # one validation pass, as the Trainer's evaluate() makes
             real = data.x_val[:1000].to(device) * 2 - 1

@@ -49,6 +49,7 @@ from engine.data import load_dataset  # noqa: E402
 from engine.data.sequences import PAD, decoder_input  # noqa: E402
 from engine.objectives.sequences import CLIP_NORM, exact_match  # noqa: E402
 from engine.objectives.vae import kl_divergence  # noqa: E402
+from bench.bare_gan import gan_step  # noqa: E402
 
 
 def _sync(device):
@@ -144,23 +145,7 @@ def bare_gan(config, data, device):
         opt_g = torch.optim.Adam(G.parameters(), lr=model.lr_g, betas=model.betas)
 
         def step(xb, yb):
-            real, bs = xb * 2 - 1, len(xb)
-            for _ in range(model.d_steps):
-                with autocast(device):
-                    with torch.no_grad():
-                        fake = G(torch.randn(bs, model.latent, device=device))
-                    d_real, d_fake = D(real).float(), D(fake).float()
-                d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                          + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-            with autocast(device):
-                g_logits = D(G(torch.randn(bs, model.latent, device=device))).float()
-            g_loss = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
+            gan_step(model, xb * 2 - 1, opt_d, opt_g, device)
         return step
 
     def val_pass(model, data, device):

@@ -59,8 +59,9 @@ def test_live_curves_grow_then_stop_then_compare(page, app_url, app_data_dir, sc
     page.get_by_test_id("stStatusWidget").wait_for(state="detached")  # the rerun after Stop is over
     page.get_by_test_id("stMultiSelect").get_by_text("cnn on digits").wait_for(state="visible")
     box.click()
-    box.press_sequentially(f"#{other.run_id} mlp on digits")
-    page.keyboard.press("Enter")  # picks the one option the typed text leaves
+    box.press_sequentially(f"#{other.run_id} mlp")
+    # Click the option the typed text leaves, as a person does (Enter raced the list's filtering).
+    page.get_by_role("option", name=f"#{other.run_id} mlp on digits").click()
     page.keyboard.press("Escape")
     page.wait_for_function(f"({COMPARED})() === 2")
     # (The hidden "Model" tab's table never draws, so the settle-then-grow helper would wait forever.)
