@@ -36,11 +36,10 @@ from engine.core.runs import Command, Run, RunStore
 # the 2 s a spawned interpreter takes to import it. Its preload list replaces the default
 # ["__main__"]: under Streamlit, __main__ is the page script, which a spawned child would run
 # again before unpickling its job. Where there is no forkserver (Windows), plain spawn.
-if "forkserver" in multiprocessing.get_all_start_methods():
-    _CONTEXT = multiprocessing.get_context("forkserver")
+JOB_START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+_CONTEXT = multiprocessing.get_context(JOB_START_METHOD)
+if JOB_START_METHOD == "forkserver":
     _CONTEXT.set_forkserver_preload(["torch", "engine.core.trainer", "engine.embeddings.word2vec"])
-else:
-    _CONTEXT = multiprocessing.get_context("spawn")
 _PROCESSES: dict[tuple[str, int], multiprocessing.process.BaseProcess] = {}  # children of this process
 
 
@@ -141,9 +140,13 @@ class RunControl:
         """Wait for the run to end (and, when it is our child, for its process to exit: then its
         memory, GPU memory included, is back); returns the run's status."""
         deadline = time.monotonic() + timeout
+        process = _PROCESSES.get(_key(self.store, self.run_id))
+        if process is not None:
+            # Our child: wait on the process itself. Polling the store costs CPU, and on a small
+            # machine (2 vCPUs: one core's two hyperthreads) that slows the run it waits for.
+            process.join(None if timeout == float("inf") else timeout)
         while (status := self.progress().status) == "running" and time.monotonic() < deadline:
             time.sleep(0.05)
-        process = _PROCESSES.get(_key(self.store, self.run_id))
         if status != "running" and process is not None:
             process.join(max(0.0, deadline - time.monotonic()) if timeout != float("inf") else None)
             if not process.is_alive():
