@@ -56,7 +56,6 @@ class ModelSpec:
     params: tuple[Param, ...]
     build: Callable[[dict, Shape], nn.Module]
     check: Callable[[dict, Shape], list[str]] = field(default=lambda values, shape: [])
-    family: str = "classifier"
     # How it learns: the name of an objective in engine.objectives (or an Objective itself, e.g. in a
     # test). By name, so a model module never imports the objectives (nor what they score with).
     objective: Any = "classification"

@@ -68,8 +68,6 @@ def _labels(labels, like: torch.Tensor) -> torch.Tensor:
 
 
 class DCGAN(nn.Module):
-    family = "gan"
-
     def __init__(self, input_shape: tuple, num_classes: int, latent: int = 64, conditional: bool = False,
                  dropout: float = 0.3, lr_g: float = 2e-4, lr_d: float = 2e-4, beta1: float = 0.5,
                  beta2: float = 0.999, d_steps: int = 1):
@@ -127,6 +125,5 @@ SPEC = register(ModelSpec(
     ),
     build=build,
     check=check,
-    family="generative",
     objective="gan",
 ))

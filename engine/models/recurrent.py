@@ -45,6 +45,5 @@ SPEC = register(ModelSpec(
         Param("layers", "int", 1, "stacked recurrent layers", low=1, high=4),
     ),
     build=build,
-    family="sequence",
     objective="counting",
 ))

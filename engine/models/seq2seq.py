@@ -120,6 +120,5 @@ SPEC = register(ModelSpec(
         Param("dropout", "float", 0.0, "dropout on embeddings and the attentional state", low=0.0, high=0.5),
     ),
     build=build,
-    family="sequence",
     objective="seq2seq",
 ))

@@ -163,6 +163,5 @@ SPEC = register(ModelSpec(
     ),
     build=build,
     check=check,
-    family="sequence",
     objective="seq2seq",
 ))

@@ -16,8 +16,6 @@ from engine.models.layers import flat_size
 
 
 class VAEBase(nn.Module):
-    family = "vae"
-
     def __init__(self, input_shape: tuple, latent: int, beta: float):
         super().__init__()
         self.input_shape = tuple(input_shape)
@@ -103,7 +101,6 @@ DENSE_SPEC = register(ModelSpec(
         BETA,
     ),
     build=lambda p, shape: DenseVAE(shape.input_shape, p["latent"], p["hidden"], p["layers"], p["beta"]),
-    family="generative",
     objective="vae",
 ))
 
@@ -121,6 +118,5 @@ CONV_SPEC = register(ModelSpec(
     ),
     build=lambda p, shape: ConvVAE(shape.input_shape, p["latent"], p["channels"], p["hidden"], p["beta"]),
     check=check_conv,
-    family="generative",
     objective="vae",
 ))
