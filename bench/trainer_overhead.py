@@ -182,10 +182,9 @@ def bare_seq2seq(config, data, device):
 # ---- the Trainer ------------------------------------------------------------------------------------
 def _bare_child(bare: Callable, config, device, threads: int, results) -> None:
     """A bare loop as the app would run it: in a process of its own (the same forkserver as a run's),
-    on the run's threads, loading its own data."""
+    on the run's threads, loading its own data, and cold (no warm-up run) as a run's process is."""
     torch.set_num_threads(threads)
     data = load_dataset(config.dataset, config.dataset_options)
-    bare(config, data, device)  # warm-up, as in this process
     results.put(bare(config, data, device))
 
 
