@@ -19,7 +19,7 @@ Paths: the CLI (the Trainer in this process) and the app (a run in its own proce
 engine/core/jobs.py, on every core but one; timed from its first step to its end as the store
 recorded it, against a bare loop in a process of its own on as many threads; the process start-up
 is reported apart).
-Runs alternate so drift on a shared machine hits all of them.
+Runs alternate, in reverse order every other repeat, so drift on a shared machine hits all of them.
 
     python bench/trainer_overhead.py                                  # all four families, 3 repeats
     python bench/trainer_overhead.py --families cnn,vae --repeats 5
@@ -265,7 +265,8 @@ def measure(family: Family, args, device) -> dict[str, float]:
     startups = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeats):
-            for name in names:
+            # Reversed every other repeat: a later run in a repeat runs on a warmer, busier machine.
+            for name in (names if i % 2 == 0 else names[::-1]):
                 if name == "bare":
                     seconds, steps_s = family.bare(config, data, device)
                 elif name == "trainer":
