@@ -28,12 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.latent import space as latent  # noqa: E402
 from engine.data import load_dataset  # noqa: E402
-from engine.core.device import autocast, describe, pick_device, seed_everything  # noqa: E402
+from engine.core.device import describe, pick_device, seed_everything  # noqa: E402
 from engine.objectives.vae import kl_divergence  # noqa: E402
 from engine.core.registry import validate  # noqa: E402
 from engine.core.runs import RunStore  # noqa: E402
 from engine.core.trainer import TrainingJob, build_model  # noqa: E402
-from bench.bare_gan import gan_step  # noqa: E402
+from bench.bare_steps import gan_step, vae_step  # noqa: E402
 
 
 def _sync(device):
@@ -93,13 +93,7 @@ def bare_vae_loop(config, data, device) -> float:
     for _ in range(t["epochs"]):
         model.train()
         for xb in _epoch_batches(x, t["batch_size"], generator, device):
-            with autocast(device):
-                logits, mean, logvar = model(xb)
-            recon = F.binary_cross_entropy_with_logits(logits.float(), xb, reduction="sum") / len(xb)
-            loss = recon + model.beta * kl_divergence(mean.float(), logvar.float()).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            vae_step(model, xb, optimizer, device)
         model.eval()
         with torch.no_grad():
             total = 0.0

@@ -52,7 +52,7 @@ from engine.data import load_dataset  # noqa: E402
 from engine.data.sequences import PAD, decoder_input  # noqa: E402
 from engine.objectives.sequences import CLIP_NORM, exact_match  # noqa: E402
 from engine.objectives.vae import kl_divergence  # noqa: E402
-from bench.bare_gan import gan_step  # noqa: E402
+from bench.bare_steps import gan_step, vae_step  # noqa: E402
 
 
 def _sync(device):
@@ -121,13 +121,7 @@ def bare_vae(config, data, device):
         optimizer = _adam_or_configured(model, t)
 
         def step(xb, yb):
-            with autocast(device):
-                logits, mean, logvar = model(xb)
-            recon = F.binary_cross_entropy_with_logits(logits.float(), xb, reduction="sum") / len(xb)
-            loss = recon + model.beta * kl_divergence(mean.float(), logvar.float()).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            vae_step(model, xb, optimizer, device)
         return step
 
     def val_pass(model, data, device):

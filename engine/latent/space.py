@@ -16,6 +16,7 @@ from torch import nn
 
 # The fixed noise lives with the GAN objective (it scores the same samples every epoch);
 # the latent tools use the same ones.
+from engine.core.modules import model_device
 from engine.objectives.gan_quality import fixed_noise
 
 
@@ -43,11 +44,6 @@ def check_dims(model: nn.Module, dims) -> tuple[int, ...]:
     return dims
 
 
-def _device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
 def _labels(model, labels, n: int):
     if not getattr(model, "conditional", False):
         return None
@@ -56,8 +52,8 @@ def _labels(model, labels, n: int):
     if isinstance(labels, int):
         if not 0 <= labels < model.num_classes:
             raise LatentError(f"class {labels} does not exist: this model knows classes 0 to {model.num_classes - 1}")
-        return torch.full((n,), labels, dtype=torch.long, device=_device(model))
-    return torch.as_tensor(labels, dtype=torch.long, device=_device(model))
+        return torch.full((n,), labels, dtype=torch.long, device=model_device(model))
+    return torch.as_tensor(labels, dtype=torch.long, device=model_device(model))
 
 
 # ---- decoding, grids -----------------------------------------------------------------------------
@@ -69,7 +65,7 @@ def decode(model: nn.Module, z, labels=None, batch_size: int = 1024) -> torch.Te
         z = z[None]
     if z.shape[1] != model.latent:
         raise LatentError(f"codes have {z.shape[1]} dimensions; this model's code has {model.latent}")
-    device = _device(model)
+    device = model_device(model)
     labels = _labels(model, labels, len(z))
     out = [model.decode(z[i:i + batch_size].to(device), None if labels is None else labels[i:i + batch_size]).float().cpu()
            for i in range(0, len(z), batch_size)]
@@ -121,7 +117,7 @@ def _require_vae(model, what: str):
 def encode(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, log-variance) of the codes of images x (N, C, H, W) in [0, 1], on the CPU."""
     _require_vae(model, "encoding images")
-    device = _device(model)
+    device = model_device(model)
     means, logvars = [], []
     for i in range(0, len(x), batch_size):
         mean, logvar = model.encode(x[i:i + batch_size].to(device))

@@ -7,26 +7,24 @@ import torch
 from torch import nn
 
 from engine.core.device import autocast
+from engine.core.modules import eval_mode
 from engine.objectives.base import Objective
 from engine.training.inspection import decision_grid
 
 
-@torch.no_grad()
 def classify(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
              batch_size: int = 1024) -> tuple[float, float, torch.Tensor]:
     """Mean cross-entropy, accuracy and the predicted class of each example (on the CPU), in eval mode."""
-    was_training = model.training
-    model.eval()
-    loss_sum = torch.zeros((), device=device)
-    predictions = []
-    for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size].to(device, non_blocking=True)
-        yb = y[start:start + batch_size].to(device, non_blocking=True)
-        with autocast(device):
-            logits = model(xb)
-        loss_sum += nn.functional.cross_entropy(logits.float(), yb, reduction="sum")
-        predictions.append(logits.argmax(1))
-    model.train(was_training)
+    with eval_mode(model):
+        loss_sum = torch.zeros((), device=device)
+        predictions = []
+        for start in range(0, len(x), batch_size):
+            xb = x[start:start + batch_size].to(device, non_blocking=True)
+            yb = y[start:start + batch_size].to(device, non_blocking=True)
+            with autocast(device):
+                logits = model(xb)
+            loss_sum += nn.functional.cross_entropy(logits.float(), yb, reduction="sum")
+            predictions.append(logits.argmax(1))
     n = max(len(x), 1)
     predicted = torch.cat(predictions).cpu() if predictions else torch.zeros(0, dtype=torch.long)
     return loss_sum.item() / n, (predicted == y.cpu()).sum().item() / n, predicted

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 from engine.core.device import autocast
 from engine.core.step import Phase
 from engine.objectives import gan_quality
+from engine.core.modules import eval_mode
 from engine.objectives.base import Objective
 
 D, G = 0, 1  # the optimisers' places in gan_optimizers()
@@ -35,19 +36,26 @@ def discriminator_loss(model: nn.Module, real: torch.Tensor, labels) -> dict[str
     z = torch.randn(len(real), model.latent, device=real.device)
     with torch.no_grad():
         fake = model.generator(z, labels)
-    d_real = model.discriminator(real, labels).float()
-    d_fake = model.discriminator(fake, labels).float()
+    return d_scores(model.discriminator(real, labels).float(), model.discriminator(fake, labels).float())
+
+
+def d_scores(d_real: torch.Tensor, d_fake: torch.Tensor) -> dict[str, torch.Tensor]:
+    """From D's logits on real and fake images: its loss ("d_loss") and its accuracy on each."""
     loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
             + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
     return {"d_loss": loss, "d_real_acc": (d_real.detach() > 0).float().mean(),
             "d_fake_acc": (d_fake.detach() < 0).float().mean()}
 
 
+def g_score(d_fake: torch.Tensor) -> torch.Tensor:
+    """G's non-saturating loss -log D(G(z)), from D's logits on the fakes."""
+    return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+
+
 def generator_loss(model: nn.Module, n: int, labels, device) -> dict[str, torch.Tensor]:
     """G's non-saturating loss -log D(G(z)) on n fresh fakes, as "g_loss" (to backpropagate)."""
     z = torch.randn(n, model.latent, device=device)
-    logits = model.discriminator(model.generator(z, labels), labels).float()
-    return {"g_loss": F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))}
+    return {"g_loss": g_score(model.discriminator(model.generator(z, labels), labels).float())}
 
 
 class GANObjective(Objective):
@@ -67,29 +75,24 @@ class GANObjective(Objective):
         g = generator_loss(model, len(real), labels, xb.device)
         yield Phase(G, g["g_loss"], {**g, "loss": d["d_loss"].detach() + g["g_loss"].detach()})
 
-    @torch.no_grad()
     def evaluate(self, model, data, device, n_val: int = 1000) -> dict[str, float]:
         """D and G losses on up to `n_val` validation images (dropout off), D's accuracies; and for
         28x28 single-channel digits, the fixed-noise samples scored by the MNIST classifier:
         mean confidence, entropy of the predicted-class distribution (ln 10 = 2.30 is every digit
         equally often; falling entropy is mode collapse) and the Inception-Score analogue."""
-        was_training = model.training
-        model.eval()
-        real = data.x_val[:n_val].to(device) * 2 - 1
-        labels = data.y_val[:n_val].to(device) if model.conditional else None
-        z = gan_quality.fixed_noise(model.latent, len(real), gan_quality.QUALITY_SEED).to(device)
-        with autocast(device):
-            fake = model.generator(z, labels)
-            d_real = model.discriminator(real, labels).float()
-            d_fake = model.discriminator(fake, labels).float()
-        d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-        g_loss = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-        out = {"val_loss": (d_loss + g_loss).item(), "val_d_loss": d_loss.item(), "val_g_loss": g_loss.item(),
-               "val_d_real_acc": (d_real > 0).float().mean().item(),
-               "val_d_fake_acc": (d_fake < 0).float().mean().item()}
-        out.update({f"val_{k}": v for k, v in gan_quality.sample_quality(model, data.info, device).items()})
-        model.train(was_training)
+        with eval_mode(model):
+            real = data.x_val[:n_val].to(device) * 2 - 1
+            labels = data.y_val[:n_val].to(device) if model.conditional else None
+            z = gan_quality.fixed_noise(model.latent, len(real), gan_quality.QUALITY_SEED).to(device)
+            with autocast(device):
+                fake = model.generator(z, labels)
+                d_real = model.discriminator(real, labels).float()
+                d_fake = model.discriminator(fake, labels).float()
+            d, g_loss = d_scores(d_real, d_fake), g_score(d_fake)
+            out = {"val_loss": (d["d_loss"] + g_loss).item(), "val_d_loss": d["d_loss"].item(),
+                   "val_g_loss": g_loss.item(), "val_d_real_acc": d["d_real_acc"].item(),
+                   "val_d_fake_acc": d["d_fake_acc"].item()}
+            out.update({f"val_{k}": v for k, v in gan_quality.sample_quality(model, data.info, device).items()})
         return out
 
     def check(self, epoch_stats: dict[str, float]) -> str | None:

@@ -4,12 +4,11 @@ scores every epoch with it; the Latent space tools (engine.latent.space) use the
 """
 from __future__ import annotations
 
-import threading
-
 import torch
 from torch import nn
 
 from engine.core.loading import DEFAULT, load_run
+from engine.core.modules import model_device
 
 QUALITY_SAMPLES = 500
 QUALITY_SEED = 1234
@@ -21,18 +20,13 @@ def fixed_noise(latent: int, n: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, latent, generator=torch.Generator().manual_seed(seed))
 
 
-def _device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
 @torch.no_grad()
 def classifier_scores(images: torch.Tensor, classifier: nn.Module, labels=None) -> dict[str, float]:
     """Score generated images with a classifier: mean top-class confidence, entropy (nats) of the
     distribution of predicted classes (ln K when every class comes out equally often; it falls as
     a GAN collapses onto a few modes), the Inception Score analogue exp(E_x KL(p(y|x) || p(y))),
     and, when `labels` (the classes asked for) are given, how often the classifier agrees."""
-    device = _device(classifier)
+    device = model_device(classifier)
     probs = torch.cat([torch.softmax(classifier(images[i:i + 512].to(device)).float(), 1).cpu()
                        for i in range(0, len(images), 512)])
     marginal = probs.mean(0)
@@ -46,23 +40,16 @@ def classifier_scores(images: torch.Tensor, classifier: nn.Module, labels=None) 
     return out
 
 
-_CLASSIFIERS: dict[str, nn.Module | None] = {}
-_CLASSIFIER_LOCK = threading.Lock()
-
-
 def default_classifier(info, device) -> nn.Module | None:
     """The project's pretrained MNIST CNN (engine.core.pretrained) for 28x28 digit sets, else None (no
-    classifier fits: Fashion-MNIST, 8x8 digits; or the checkpoint is not installed)."""
+    classifier fits: Fashion-MNIST, 8x8 digits; or the checkpoint is not installed). load_run's
+    shared copy: one per device, loaded once."""
     if tuple(info.input_shape) != (1, 28, 28) or info.name != "mnist":
         return None
-    key = str(device)
-    with _CLASSIFIER_LOCK:
-        if key not in _CLASSIFIERS:
-            try:
-                _CLASSIFIERS[key] = load_run(None, DEFAULT, device=device, shared=True).model
-            except (ImportError, OSError, ValueError, RuntimeError):  # not installed, or damaged
-                _CLASSIFIERS[key] = None
-        return _CLASSIFIERS[key]
+    try:
+        return load_run(None, DEFAULT, device=device, shared=True).model
+    except (ImportError, OSError, ValueError, RuntimeError):  # not installed, or damaged
+        return None
 
 
 @torch.no_grad()

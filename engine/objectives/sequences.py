@@ -12,6 +12,7 @@ from torch import nn
 
 from engine.data.sequences import PAD, decoder_input
 from engine.core.device import autocast
+from engine.core.modules import eval_mode
 from engine.objectives.base import Objective
 
 # Recurrent and attention models on toy tasks spike early; clipping keeps them on track. The
@@ -44,25 +45,22 @@ class Seq2SeqObjective(Objective):
         token_acc = ((logits.detach().argmax(-1) == yb) & real).sum() / real.sum().clamp(min=1)
         return loss, {"token_acc": token_acc}
 
-    @torch.no_grad()
     def evaluate(self, model, data, device, batch_size: int = 1000) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        loss_sum = torch.zeros((), device=device)
-        tokens = torch.zeros((), device=device)
-        right_tokens = torch.zeros((), device=device)
-        exact = torch.zeros((), device=device)
-        for xb, yb in val_batches(data, device, batch_size):
-            with autocast(device):
-                logits = model(xb, decoder_input(yb))
-                predicted = model.greedy(xb, yb.shape[1])
-            loss_sum += nn.functional.cross_entropy(logits.float().flatten(0, 1), yb.flatten(),
-                                                    ignore_index=PAD, reduction="sum")
-            real = yb != PAD
-            tokens += real.sum()
-            right_tokens += ((predicted == yb) & real).sum()
-            exact += exact_match(predicted, yb).sum()
-        model.train(was_training)
+        with eval_mode(model):
+            loss_sum = torch.zeros((), device=device)
+            tokens = torch.zeros((), device=device)
+            right_tokens = torch.zeros((), device=device)
+            exact = torch.zeros((), device=device)
+            for xb, yb in val_batches(data, device, batch_size):
+                with autocast(device):
+                    logits = model(xb, decoder_input(yb))
+                    predicted = model.greedy(xb, yb.shape[1])
+                loss_sum += nn.functional.cross_entropy(logits.float().flatten(0, 1), yb.flatten(),
+                                                        ignore_index=PAD, reduction="sum")
+                real = yb != PAD
+                tokens += real.sum()
+                right_tokens += ((predicted == yb) & real).sum()
+                exact += exact_match(predicted, yb).sum()
         n = max(len(data.x_val), 1)
         return {"val_loss": (loss_sum / tokens.clamp(min=1)).item(),
                 "val_token_acc": (right_tokens / tokens.clamp(min=1)).item(),
@@ -79,17 +77,14 @@ class CountingObjective(Objective):
         loss = nn.functional.mse_loss(out.float(), yb)
         return loss, {"acc": (out.detach().round() == yb).float().mean()}
 
-    @torch.no_grad()
     def evaluate(self, model, data, device, batch_size: int = 2000) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        loss_sum = torch.zeros((), device=device)
-        right = torch.zeros((), device=device)
-        for xb, yb in val_batches(data, device, batch_size):
-            out = model(xb).float()
-            loss_sum += nn.functional.mse_loss(out, yb, reduction="sum")
-            right += (out.round() == yb).sum()
-        model.train(was_training)
+        with eval_mode(model):
+            loss_sum = torch.zeros((), device=device)
+            right = torch.zeros((), device=device)
+            for xb, yb in val_batches(data, device, batch_size):
+                out = model(xb).float()
+                loss_sum += nn.functional.mse_loss(out, yb, reduction="sum")
+                right += (out.round() == yb).sum()
         n = max(len(data.x_val), 1)
         return {"val_loss": loss_sum.item() / n, "val_acc": right.item() / n}
 

@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.core.device import autocast
+from engine.core.modules import eval_mode
 from engine.objectives.base import Objective
 
 
@@ -38,21 +39,18 @@ class VAEObjective(Objective):
         recon, kl = recon.mean(), kl.mean()
         return recon + model.beta * kl, {"recon": recon, "kl": kl}
 
-    @torch.no_grad()
     def evaluate(self, model, data, device, batch_size: int = 1000) -> dict[str, float]:
         """On the validation split: loss, recon, kl, ELBO (nats per image, one z sample each;
         higher is better) and the mean squared pixel error of the reconstruction from the mean code."""
-        was_training = model.training
-        model.eval()
-        sums = torch.zeros(3, device=device)
-        for start in range(0, len(data.x_val), batch_size):
-            xb = data.x_val[start:start + batch_size].to(device, non_blocking=True)
-            with autocast(device):
-                recon, kl = elbo_terms(model, xb)
-            mean, _ = model.encode(xb)
-            mse = (model.decode(mean).float() - xb).pow(2).flatten(1).mean(1)
-            sums += torch.stack([recon.sum(), kl.sum(), mse.sum()])
-        model.train(was_training)
+        with eval_mode(model):
+            sums = torch.zeros(3, device=device)
+            for start in range(0, len(data.x_val), batch_size):
+                xb = data.x_val[start:start + batch_size].to(device, non_blocking=True)
+                with autocast(device):
+                    recon, kl = elbo_terms(model, xb)
+                mean, _ = model.encode(xb)
+                mse = (model.decode(mean).float() - xb).pow(2).flatten(1).mean(1)
+                sums += torch.stack([recon.sum(), kl.sum(), mse.sum()])
         recon, kl, mse = (sums / max(len(data.x_val), 1)).tolist()
         return {"val_loss": recon + model.beta * kl, "val_recon": recon, "val_kl": kl,
                 "val_elbo": -(recon + kl), "val_mse": mse}

@@ -6,28 +6,13 @@ mode they came in, so inspecting a model never changes how it trains afterwards.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
-@contextmanager
-def _eval_mode(model: nn.Module):
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield model
-    finally:
-        model.train(was_training)
+from engine.core.modules import eval_mode, model_device
 
 
 def decision_grid(model: nn.Module, x_points, resolution: int = 100, margin: float = 0.2,
@@ -40,14 +25,14 @@ def decision_grid(model: nn.Module, x_points, resolution: int = 100, margin: flo
     points = torch.as_tensor(x_points, dtype=torch.float32)
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"decision_grid needs 2D points of shape (N, 2); got {tuple(points.shape)}")
-    device = device or _device_of(model)
+    device = device or model_device(model)
     lo = points.min(0).values - margin
     hi = points.max(0).values + margin
     xs = torch.linspace(float(lo[0]), float(hi[0]), resolution)
     ys = torch.linspace(float(lo[1]), float(hi[1]), resolution)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     grid = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1).to(device)
-    with _eval_mode(model):
+    with eval_mode(model):
         # 10k points of 2 features: one batch is small enough for any model drawn on the plane.
         probs = torch.softmax(model(grid).float(), dim=1)[:, 1]
     return xs.numpy(), ys.numpy(), probs.reshape(resolution, resolution).cpu().numpy()
@@ -55,8 +40,8 @@ def decision_grid(model: nn.Module, x_points, resolution: int = 100, margin: flo
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """The arg-max class of each example, on the CPU, batched so large sets fit in memory."""
-    device = _device_of(model)
-    with _eval_mode(model):
+    device = model_device(model)
+    with eval_mode(model):
         return torch.cat([model(x[i:i + batch_size].to(device)).argmax(1).cpu()
                           for i in range(0, len(x), batch_size)])
 
@@ -118,9 +103,9 @@ def model_summary(model: nn.Module, input_shape: tuple) -> list[LayerRow]:
     param = next(model.parameters(), None)
     # Two examples, not one: a model that squeezes its input would drop a batch of 1 and shift every shape.
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-    batch = torch.zeros(2, *input_shape, device=_device_of(model), dtype=dtype)
+    batch = torch.zeros(2, *input_shape, device=model_device(model), dtype=dtype)
     try:
-        with _eval_mode(model):
+        with eval_mode(model):
             model(batch)
     finally:
         for handle in handles:

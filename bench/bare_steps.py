@@ -1,11 +1,24 @@
-"""One DCGAN step written by hand (d_steps D updates, then one G update, non-saturating loss): the
-bare baseline the GAN benchmarks (bench/latent.py, bench/trainer_overhead.py) time the engine against."""
+"""Training steps written by hand, the bare baselines that bench/latent.py and bench/trainer_overhead.py
+time the engine against: a VAE step (the ELBO) and a DCGAN step (d_steps D updates, then one G update,
+non-saturating loss)."""
 from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
 
 from engine.core.device import autocast
+from engine.objectives.vae import kl_divergence
+
+
+def vae_step(model, xb: torch.Tensor, optimizer, device) -> None:
+    """Binary cross-entropy summed over the pixels + beta * KL, per image, one Adam step."""
+    with autocast(device):
+        logits, mean, logvar = model(xb)
+    recon = F.binary_cross_entropy_with_logits(logits.float(), xb, reduction="sum") / len(xb)
+    loss = recon + model.beta * kl_divergence(mean.float(), logvar.float()).mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
 
 
 def gan_step(model, real: torch.Tensor, opt_d, opt_g, device) -> None:
