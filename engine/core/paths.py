@@ -17,11 +17,25 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
         cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         root = Path(cache) / "deep-playground"
     root = root.expanduser()
-    root.mkdir(parents=True, exist_ok=True)
+    _make_folder(root, "the data dir")
     return root
 
 
 def runs_dir(override: str | os.PathLike | None = None) -> Path:
     path = data_dir(override) / "runs"
-    path.mkdir(parents=True, exist_ok=True)
+    _make_folder(path, "the runs folder")
     return path
+
+
+def _make_folder(path: Path, what: str) -> None:
+    """Create `path` if needed; a file in its place is a clear error (ValueError), not FileExistsError."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path} is a file, not a folder: give another --data-dir "
+                         f"(or ${ENV_DATA_DIR}), or move the file away")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a parent is a file
+        raise ValueError(f"cannot create {what} {path}: part of that path is a file, not a folder") from None
+    except PermissionError:
+        raise ValueError(f"cannot create {what} {path}: permission denied; give a --data-dir "
+                         f"(or ${ENV_DATA_DIR}) you can write to") from None
