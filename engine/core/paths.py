@@ -34,7 +34,7 @@ def _make_folder(path: Path, what: str) -> None:
                          f"(or ${ENV_DATA_DIR}), or move the file away")
     try:
         path.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:  # a parent is a file
+    except (FileExistsError, NotADirectoryError):  # a parent is a file
         raise ValueError(f"cannot create {what} {path}: part of that path is a file, not a folder") from None
     except PermissionError:
         raise ValueError(f"cannot create {what} {path}: permission denied; give a --data-dir "
