@@ -18,7 +18,7 @@ def evaluation(source_key: str, _wv: WordVectors, _device) -> dict:
     return emb.evaluate(_wv, device=_device)
 
 
-def word_tabs(source: Source, points: Points, device) -> None:
+def word_tabs(source: Source, points: Points | None, device) -> None:
     analogy_tab, heatmap_tab, eval_tab, export_tab = st.tabs(["Analogies", "Similarity heatmap", "Evaluate", "Export"])
     with analogy_tab:
         analogies(source.vectors, device)
@@ -43,6 +43,10 @@ def analogies(wv: WordVectors, device) -> None:
         answers = emb.analogy(wv, a, b, c, an_k, device=device)
     except emb.UnknownWordError as err:
         st.warning(str(err), icon=":material/search_off:")
+        return
+    if not answers:  # the three words are the whole vocabulary (or all of it but repeats)
+        st.info(f"No answer: an analogy needs a fourth word, and these vectors hold only {len(wv)}.",
+                icon=":material/info:")
         return
     st.markdown(f"**{b} − {a} + {c} ≈ {answers[0].word}**")
     st.dataframe([{"word": n.word, "cosine": round(n.similarity, 4)} for n in answers], hide_index=True,
@@ -75,13 +79,17 @@ def evaluate(source: Source, device) -> None:
              "coverage": f"{g['answered']:,} / {g['total']:,} ({g['coverage']:.0%})"}]
     for name, title in BENCHMARKS:
         s = scores[name]
-        rows.append({"benchmark": title, "score": f"Spearman {s['spearman']:.3f}",
+        score = f"Spearman {s['spearman']:.3f}" if s["spearman"] is not None else "too few pairs in the vocabulary"
+        rows.append({"benchmark": title, "score": score,
                      "coverage": f"{s['pairs']:,} / {s['total']:,} ({s['coverage']:.0%})"})
     st.dataframe(rows, hide_index=True, key="eval_table")
 
 
-def exports(source: Source, points: Points) -> None:
+def exports(source: Source, points: Points | None) -> None:
     """Download buttons; each file is built when its button is clicked."""
+    if points is None:
+        st.caption("The exports hold the map's points: they are offered once the map is drawn.")
+        return
     st.caption("Files are built when you click (the whole map may be large).")
     e1, e2, e3, e4 = st.columns(4)
     words, x, coords, top_n = points.words, points.x, points.coords, len(points.words)
