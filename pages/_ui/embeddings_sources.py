@@ -12,6 +12,7 @@ from engine.core.uploads import size_text
 from engine.embeddings import explore as emb
 from engine.embeddings.vectors import MAX_UPLOAD_BYTES, WORD2VEC_MODELS, VectorsFormatError, WordVectors, check_usable, \
     load_glove50, load_run_vectors, load_vectors_file
+from pages._ui.embeddings_state import kept_choice
 from pages._ui.embeddings_train import train_panel
 
 SOURCES = {"glove": "GloVe 6B 50d", "trained": "Trained here", "upload": "Upload vectors", "image": "Image classifier"}
@@ -96,7 +97,8 @@ def trained_source(store: RunStore) -> Source | None:
                 icon=":material/info:")
         return None
     labels_of = {r.id: run_label(r) for r in runs}
-    run_id = st.selectbox("Trained run", list(labels_of), format_func=labels_of.get, key="trained_run")
+    run_id = st.selectbox("Trained run", list(labels_of), format_func=labels_of.get,
+                          key=kept_choice("trained_run", list(labels_of), runs[0].id))
     run = store.get_run(run_id)
     vectors = run_vectors(str(store.root), run_id, run.updated)
     try:
@@ -140,8 +142,9 @@ def image_source(store: RunStore) -> Source | None:
         return None
     names = {r.id: f"#{r.id} {r.model} on {r.dataset}" for r in image_runs}
     left, right = st.columns(2)
-    run_id = left.selectbox("Classifier run", list(names), format_func=names.get, key="image_run")
-    limit = right.select_slider("Validation images", IMAGE_LIMITS, value=2000, key="image_limit")
+    run_id = left.selectbox("Classifier run", list(names), format_func=names.get,
+                            key=kept_choice("image_run", list(names), image_runs[0].id))
+    limit = right.select_slider("Validation images", IMAGE_LIMITS, key=kept_choice("image_limit", IMAGE_LIMITS, 2000))
     try:
         image_data, wv = image_vectors(str(store.root), run_id, limit)
     except (ValueError, FileNotFoundError, KeyError) as err:

@@ -9,6 +9,7 @@ from engine.embeddings.vectors import WordVectors
 from pages._ui import embeddings_plot as plots
 from pages._ui.embeddings_projection import Points
 from pages._ui.embeddings_sources import Source
+from pages._ui.embeddings_state import kept, kept_number
 
 BENCHMARKS = (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999"))
 
@@ -33,10 +34,10 @@ def word_tabs(source: Source, points: Points | None, device) -> None:
 def analogies(wv: WordVectors, device) -> None:
     """b − a + c: the nearest words (3CosAdd)."""
     a1, a2, a3, a4 = st.columns(4)
-    b = a1.text_input("b (e.g. king)", "king", key="an_b").strip()
-    a = a2.text_input("minus a (e.g. man)", "man", key="an_a").strip()
-    c = a3.text_input("plus c (e.g. woman)", "woman", key="an_c").strip()
-    an_k = a4.number_input("results", 1, 50, 5, key="an_k")
+    b = a1.text_input("b (e.g. king)", key=kept("an_b", "king")).strip()
+    a = a2.text_input("minus a (e.g. man)", key=kept("an_a", "man")).strip()
+    c = a3.text_input("plus c (e.g. woman)", key=kept("an_c", "woman")).strip()
+    an_k = a4.number_input("results", 1, 50, key=kept_number("an_k", 1, 50, 5))
     if not (a and b and c):
         return
     try:
@@ -55,8 +56,8 @@ def analogies(wv: WordVectors, device) -> None:
 
 def heatmap(wv: WordVectors, device) -> None:
     """Cosine similarity of every pair of the words typed here (up to 60)."""
-    text = st.text_area("Words (comma or space separated)", "king queen man woman paris france london england",
-                        key="heat_words")
+    text = st.text_area("Words (comma or space separated)",
+                        key=kept("heat_words", "king queen man woman paris france london england"))
     chosen = [w for w in text.replace(",", " ").split() if w]
     found_words, missing, matrix = emb.similarity_matrix(wv, chosen[:60], device=device)
     if missing:
