@@ -244,3 +244,14 @@ def test_a_gzip_bomb_corpus_is_refused_with_the_stated_limit_before_any_run(tmp_
     assert [e.value for e in at.error] == ["the decompressed corpus is larger than the limit of 50 MB (its 1.0 MB "
                                            "gzipped expand past it)"]
     assert RunStore(tmp_path / "runs").list_runs() == []
+
+
+@pytest.mark.parametrize("top, points", [("0", 10), ("3", 10), ("99999999999999999999999", 400_000)])
+def test_a_link_asking_for_too_few_or_too_many_points_opens_within_the_slider(top, points):
+    """Input: the link ?top=0, ?top=3 (below the slider's 10) or ?top=10^23 (above GloVe's 400k words)."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["top"] = top
+    at.query_params["colour"] = "rank"  # no k-means over 400k words
+    at.run()
+    ok(at)
+    assert widget(at, "top_n:glove50").value == points
