@@ -28,17 +28,24 @@ st.caption("Word vectors in 3D: pretrained GloVe, vectors you train here, or you
            "classifier sees. Neighbours and analogies use cosine similarity in the original space, not the map.")
 store = RunStore(runs_dir())
 
+# Each part of the page sits in one container, so a part that shows more or fewer elements from one
+# run to the next does not move the parts below it: a map that moved left a faded copy behind, and
+# tabs that moved were reset to the first one.
+
 # ---- source -----------------------------------------------------------------------------------------
-source = sources.pick_source(store)
+with st.container():
+    source = sources.pick_source(store)
 if source is None:
     st.stop()
 
-# ---- projection settings and the map's coordinates -------------------------------------------------
+# ---- projection settings and the map's coordinates (None: no map yet, the reason shown) -------------
 points = projection.project_points(source)
 
 # ---- search, colours, the map; linked 2D view for box / lasso selection ---------------------------
-colouring = cloud.map_view(source, points, device)
-cloud.selection_view(source, points, colouring)
+with st.container():
+    colouring = cloud.map_view(source, points, device)
+    if points is not None:
+        cloud.selection_view(source, points, colouring)
 if source.images is not None:
     st.stop()  # analogies, heatmaps and word benchmarks are for words
 

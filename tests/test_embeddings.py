@@ -1,4 +1,5 @@
 """Word vectors: every loader (and each malformed case), neighbours, analogies, evaluation, exports."""
+import codecs
 import gzip
 import io
 import math
@@ -8,7 +9,9 @@ import pytest
 import torch
 
 from engine.embeddings import explore as emb
-from engine.embeddings.vectors import VectorsFormatError, WordVectors, load_glove50, load_source, load_vectors_file
+from engine.embeddings.vectors import MAX_UPLOAD_BYTES, VectorsFormatError, WordVectors, load_glove50, load_source, \
+    load_vectors_file
+from tests.bombs import gzip_bomb, peak_memory
 
 WORDS = ["alpha", "beta", "gamma", "delta", "eps"]
 VECS = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.8, 0.6], [-1, 0, 0.2]], dtype=np.float32)
@@ -108,6 +111,56 @@ def test_size_limit_is_stated():
         load_vectors_file(b"a 1\n" * 300_000, limit=2**20)
     with pytest.raises(VectorsFormatError, match="decompressed file is larger than the limit of 1 MB"):
         load_vectors_file(gzip.compress(b"a 1\n" * 300_000), limit=2**20)
+
+
+def test_a_1_mb_gzip_bomb_of_vectors_stops_at_the_200_mb_limit(tmp_path):
+    """Input: 1 GiB of zeros gzipped to 1 MB, uploaded as a vectors file: read as a stream, it costs
+    at most the limit in memory (what a legitimate file of the largest size costs), never 1 GiB."""
+    bomb = gzip_bomb(tmp_path / "bomb.vec.gz")
+    peak, outcome = peak_memory(lambda: load_vectors_file(bomb))
+    assert isinstance(outcome, VectorsFormatError)
+    assert str(outcome) == "the decompressed file is larger than the limit of 200 MB (its 1.0 MB gzipped expand past it)"
+    assert peak < MAX_UPLOAD_BYTES + 8 * 2**20, f"peak {peak / 2**20:.0f} MB"
+
+
+def test_a_binary_header_claiming_a_billion_words_of_300_dimensions_is_checked_against_the_file_size():
+    """Input: b"1000000000 300\\n" then 64 bytes of binary junk: the header promises 1.1 TB."""
+    with pytest.raises(VectorsFormatError) as info:
+        load_vectors_file(b"1000000000 300\n" + bytes(range(192, 256)))
+    assert str(info.value) == ("line 1: the header says 1,000,000,000 words of 300 dimensions, which take at least "
+                               "1.1 TB, but the file holds 64 bytes after it")
+    # A header promising ten times the words the file holds is caught the same way, before any allocation.
+    with pytest.raises(VectorsFormatError) as info:
+        load_vectors_file(w2v_binary().replace(b"5 3", b"50 3", 1))
+    assert str(info.value) == "line 1: the header says 50 words of 3 dimensions, which take at least 700 bytes, " \
+                              "but the file holds 92 bytes after it"
+
+
+@pytest.mark.parametrize("content", [
+    "\ufeff" + w2v_text(),                 # word2vec text with a header
+    "\ufeff" + w2v_text(header=False),     # GloVe text
+])
+def test_a_utf8_byte_order_mark_is_not_glued_to_the_first_word(content):
+    """Input: the 5-word file saved by an editor that writes a UTF-8 BOM (EF BB BF) first."""
+    wv = load_vectors_file(content.encode("utf-8"))
+    assert wv.words == WORDS
+    binary = load_vectors_file(codecs.BOM_UTF8 + w2v_binary())
+    assert binary.words == WORDS
+
+
+@pytest.mark.parametrize("content, message", [
+    ("alpha 1\nbeta 2\ngamma -1\n", "the vectors have 1 dimension: every cosine similarity would be +1 or -1; "
+                                     "at least 2 are needed (a 2D map needs 2, a 3D map 3)"),
+    ("3 1\nalpha 1\nbeta 2\ngamma -1\n", "the vectors have 1 dimension: every cosine similarity would be +1 or -1; "
+                                           "at least 2 are needed (a 2D map needs 2, a 3D map 3)"),
+    ("alpha 1 2 3\n", "the file holds 1 word: neighbours, analogies and maps need at least 2"),
+    ("1\t2\n", "the file holds 1 word: neighbours, analogies and maps need at least 2"),
+])
+def test_one_dimension_or_one_word_is_refused_with_a_reason(content, message):
+    """Inputs: 1-dimensional vectors (every cosine 1.0, PCA failing inside sklearn) and single-word files."""
+    with pytest.raises(VectorsFormatError) as info:
+        load_vectors_file(content.encode())
+    assert str(info.value) == message
 
 
 def test_metadata_row_count_must_match():

@@ -22,7 +22,9 @@ from engine.core.registry import validate
 from engine.core.runs import RunStore
 from engine.core.trainer import TrainingJob
 from engine.embeddings.vectors import load_run_vectors, load_source
-from engine.embeddings.word2vec import Corpus, WordVectorJob, corpus_from_bytes, load_corpus, start_vectors, train_vectors
+from engine.embeddings.word2vec import MAX_CORPUS_BYTES, Corpus, WordVectorJob, corpus_from_bytes, load_corpus, start_vectors, \
+    train_vectors
+from tests.bombs import gzip_bomb, peak_memory
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,6 +172,17 @@ def test_a_stop_sent_before_the_run_starts_stops_it(store):
     RunControl(store, job.run_id).stop()
     assert job.run() == "stopped"
     assert store.checkpoint_epochs(job.run_id) == []
+
+
+def test_a_1_mb_gzip_bomb_corpus_expanding_to_1_gib_is_refused_in_little_memory(tmp_path):
+    """Input: 1 GiB of zeros gzipped to 1 MB (1024 gzip members of 1 MiB each), uploaded as a corpus.
+    It was decompressed whole (2.4 GB at the peak); now it stops at the 50 MB limit."""
+    bomb = gzip_bomb(tmp_path / "bomb.txt.gz")
+    corpus_from_bytes(b"hello world")  # gensim's import (tens of MB) is not the upload's cost
+    peak, outcome = peak_memory(lambda: corpus_from_bytes(bomb))
+    assert isinstance(outcome, ParamError)
+    assert str(outcome) == "the decompressed corpus is larger than the limit of 50 MB (its 1.0 MB gzipped expand past it)"
+    assert peak < MAX_CORPUS_BYTES + 8 * 2**20, f"peak {peak / 2**20:.0f} MB"
 
 
 def test_the_job_travels_to_its_process_without_a_bundled_corpus(store):

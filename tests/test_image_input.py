@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from engine.data import image_input
-from engine.data.image_input import MAX_PIXELS, prepare_array, prepare_bytes
+from engine.data.image_input import MAX_IMAGE_BYTES, MAX_PIXELS, prepare_array, prepare_bytes
 
 
 def png(image: Image.Image, fmt="PNG") -> bytes:
@@ -73,6 +73,16 @@ def test_not_an_image_corrupt_empty_and_huge_are_refused_with_a_message(monkeypa
     with pytest.raises(ValueError, match="200 x 200 = 40,000 pixels; the limit is 10,000"):
         prepare_bytes(whole, (1, 28, 28))
     assert MAX_PIXELS == 40_000_000
+
+
+def test_an_upload_over_the_stated_size_limit_is_refused_before_it_is_decoded(monkeypatch):
+    """Input: a 200 x 200 PNG with the limit lowered to 1 KB (the real limit is 50 MB)."""
+    whole = png(dark_seven_on_white())
+    monkeypatch.setattr(image_input, "MAX_IMAGE_BYTES", 1024)
+    with pytest.raises(ValueError) as info:
+        prepare_bytes(whole + bytes(1024), (1, 28, 28), name="photo.png")
+    assert str(info.value) == f"photo.png is {round((len(whole) + 1024) / 1024)} KB; the limit for an image is 1 KB"
+    assert image_input.MAX_IMAGE_BYTES == 1024 and MAX_IMAGE_BYTES == 50 * 2**20
 
 
 def test_large_images_are_downscaled_with_a_note():

@@ -81,3 +81,14 @@ def test_non_finite_vectors_are_refused(points):
     points[3, 4] = np.nan
     with pytest.raises(ValueError, match="NaN or inf"):
         project.fit_transform(points, "pca", 3)
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne", "umap"])
+def test_a_3d_map_of_2_dimensional_vectors_is_refused_with_a_message(points, method):
+    """Input: 120 vectors of 2 dimensions asked for a 3D map (PCA failed inside sklearn with
+    "n_components=3 must be between 0 and min(n_samples, n_features)=2")."""
+    with pytest.raises(ValueError) as info:
+        project.fit_transform(points[:, :2], method, 3)
+    assert str(info.value) == "2-dimensional vectors cannot be projected to 3D: a 3D map needs vectors of at least " \
+                              "3 dimensions"
+    assert project.fit_transform(points[:, :2], "pca", 2).coords.shape == (120, 2)

@@ -15,7 +15,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from engine.core.uploads import size_text
+
 MAX_PIXELS = 40_000_000  # refused above this (about 6300 x 6300); Pillow's own bomb limit is ~179M
+MAX_IMAGE_BYTES = 50 * 2**20  # an upload's size limit (the page's uploader states it too)
 WORKING_SIDE = 1024      # larger pictures are downscaled to this before any other step, with a note
 
 
@@ -30,6 +33,8 @@ def open_image(data: bytes, name: str = "the file") -> tuple[Image.Image, list[s
     notes: list[str] = []
     if not data:
         raise ValueError(f"{name} is empty")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ValueError(f"{name} is {size_text(len(data))}; the limit for an image is {size_text(MAX_IMAGE_BYTES)}")
     try:
         with Image.open(io.BytesIO(data)) as probe:
             width, height = probe.size

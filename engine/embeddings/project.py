@@ -161,6 +161,12 @@ def cached(x: np.ndarray, method: str = "pca", dims: int = 3, **params) -> Proje
 
 # ---- the projections ------------------------------------------------------------------------------
 
+def min_points(dims: int) -> int:
+    """The fewest points a map in `dims` dimensions is drawn for (every method: t-SNE and UMAP
+    need a few neighbours per point; k-means on the map at least 2 clusters among them)."""
+    return dims + 2
+
+
 def _check(x, method: str, dims: int, params: dict) -> tuple[str, dict]:
     method = method.lower()
     if method not in METHODS:
@@ -175,8 +181,11 @@ def _check(x, method: str, dims: int, params: dict) -> tuple[str, dict]:
     if method == "umap" and params["metric"] not in UMAP_METRICS:
         raise ValueError(f"unknown UMAP metric {params['metric']!r}; choose one of {', '.join(UMAP_METRICS)}")
     n = len(x)
-    if n < dims + 2:
-        raise ValueError(f"need at least {dims + 2} points to project to {dims}D, got {n}")
+    if n < min_points(dims):
+        raise ValueError(f"need at least {min_points(dims)} points to project to {dims}D, got {n}")
+    if x.shape[1] < dims:
+        raise ValueError(f"{x.shape[1]}-dimensional vectors cannot be projected to {dims}D: a {dims}D map needs "
+                         f"vectors of at least {dims} dimensions")
     if method == "tsne" and not 1 <= params["perplexity"] < n:
         raise ValueError(f"t-SNE perplexity must be between 1 and the number of points ({n}); "
                          f"got {params['perplexity']}")

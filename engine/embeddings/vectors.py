@@ -13,9 +13,8 @@ ValueErrors from deep inside, or silently reads junk as floats). Nothing is ever
 """
 from __future__ import annotations
 
+import codecs
 import functools
-import gzip
-import io
 import math
 import os
 from dataclasses import dataclass, field
@@ -23,9 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.core.uploads import UploadError, read_limited, size_text
+
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # uncompressed size limit for an uploaded vectors file
 GLOVE_NAME = "glove50"
 WORD2VEC_MODELS = ("word2vec", "fasttext")
+MIN_WORDS = 2  # fewer: no word has a neighbour
+MIN_DIM = 2    # fewer: every cosine is +1 or -1
 
 
 class VectorsFormatError(ValueError):
@@ -100,25 +103,14 @@ def load_glove50() -> WordVectors:
 # ---- files --------------------------------------------------------------------------------------
 
 def _read_bytes(source, limit: int) -> bytes:
-    """Bytes of a path or file-like object, gunzipped when gzipped; refused above `limit`."""
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            raw = f.read(limit + 1)
-    elif isinstance(source, bytes):
-        raw = source
-    else:
-        raw = source.read(limit + 1)
-    if len(raw) > limit:
-        raise VectorsFormatError(f"the file is larger than the limit of {limit / 2**20:.0f} MB")
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
-                raw = gz.read(limit + 1)
-        except (OSError, EOFError) as err:
-            raise VectorsFormatError(f"the file looks gzipped but cannot be decompressed: {err}") from None
-        if len(raw) > limit:
-            raise VectorsFormatError(f"the decompressed file is larger than the limit of {limit / 2**20:.0f} MB")
-    return raw
+    """Bytes of a path or file-like object, gunzipped when gzipped (as a stream), without a UTF-8
+    byte-order mark; refused above `limit`."""
+    try:
+        raw = read_limited(source, limit, "file")
+    except UploadError as err:
+        raise VectorsFormatError(str(err)) from None
+    # A byte-order mark (Windows editors write one) is not part of the first word or header.
+    return raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw
 
 
 def _floats(parts: list[str], line_no: int, dim: int | None) -> list[float]:
@@ -154,6 +146,12 @@ def _parse_binary(raw: bytes) -> tuple[list[str], np.ndarray]:
     count, dim = (int(p) for p in head.split())
     if count <= 0 or dim <= 0:
         raise VectorsFormatError(f"line 1: the header says {count} words of {dim} dimensions")
+    # Each entry is at least a one-byte word, a space and dim float32s: a header that promises more
+    # than the file can hold is refused before anything is allocated for it.
+    least = count * (2 + 4 * dim)
+    if least > len(body):
+        raise VectorsFormatError(f"line 1: the header says {count:,} words of {dim:,} dimensions, which take at "
+                                 f"least {size_text(least)}, but the file holds {size_text(len(body))} after it")
     words, rows, pos = [], np.empty((count, dim), dtype=np.float32), 0
     width = 4 * dim
     for i in range(count):
@@ -253,6 +251,18 @@ def read_metadata(source, count: int, limit: int = MAX_UPLOAD_BYTES):
                              f"(expected {count}, or {count + 1} with a header row)")
 
 
+def check_usable(count: int, dim: int) -> None:
+    """Refuse vectors nothing can be shown for: one word has no neighbours, and in one dimension
+    every cosine similarity is +1 or -1 (and no map can be drawn)."""
+    if count < MIN_WORDS:
+        raise VectorsFormatError(f"the file holds {count} word{'s' if count != 1 else ''}: neighbours, analogies "
+                                 f"and maps need at least {MIN_WORDS}")
+    if dim < MIN_DIM:
+        raise VectorsFormatError(f"the vectors have {dim} dimension{'s' if dim != 1 else ''}: every cosine "
+                                 f"similarity would be +1 or -1; at least {MIN_DIM} are needed (a 2D map needs "
+                                 f"2, a 3D map 3)")
+
+
 def load_vectors_file(source, name: str | None = None, metadata=None,
                       limit: int = MAX_UPLOAD_BYTES) -> WordVectors:
     """Read any supported vectors file (path, bytes or file object); detect the format from content."""
@@ -270,6 +280,7 @@ def load_vectors_file(source, name: str | None = None, metadata=None,
             vectors = _parse_tsv(text)
         else:
             words, vectors, _ = _parse_text(text)
+    check_usable(len(vectors), vectors.shape[1])
     meta = read_metadata(metadata, len(vectors), limit) if metadata is not None else None
     if words is None:
         words = [str(w) for w in meta.iloc[:, 0]] if meta is not None else [f"#{i}" for i in range(len(vectors))]

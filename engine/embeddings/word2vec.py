@@ -15,7 +15,6 @@ replacement characters and a warning when it is not valid UTF-8).
 """
 from __future__ import annotations
 
-import gzip
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 
 from engine.core.jobs import STOPPED_BY_USER, EpochJob
 from engine.core.params import Param, ParamError, resolve
+from engine.core.uploads import UploadError, read_limited
 from engine.embeddings.vectors import save_run_vectors
 
 CORPORA = {
@@ -118,15 +118,10 @@ def corpus_from_bytes(raw: bytes, name: str = "upload", limit: int = MAX_CORPUS_
     """An uploaded .txt or .txt.gz: one sentence per line, tokenised like the bundled corpora."""
     from gensim.utils import simple_preprocess
     warnings = []
-    if len(raw) > limit:
-        raise ParamError(f"the corpus is larger than the limit of {limit / 2**20:.0f} MB")
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
-            raise ParamError(f"the file looks gzipped but cannot be decompressed: {err}") from None
-        if len(raw) > limit:
-            raise ParamError(f"the decompressed corpus is larger than the limit of {limit / 2**20:.0f} MB")
+    try:
+        raw = read_limited(raw, limit, "corpus")  # gunzipped as a stream: a gzip bomb stops at the limit
+    except UploadError as err:
+        raise ParamError(str(err)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -12,6 +12,7 @@ from engine.embeddings import explore as emb
 from pages._ui import embeddings_plot as plots
 from pages._ui.embeddings_projection import Points
 from pages._ui.embeddings_sources import Source
+from pages._ui.embeddings_state import kept, kept_choice, kept_number
 
 COLOUR_TITLES = {"cluster": "k-means cluster", "rank": "frequency rank", "group": "word group", "label": "true label"}
 
@@ -38,22 +39,29 @@ def kmeans_labels(source_key: str, _x: np.ndarray, k: int) -> np.ndarray:
     return colour.cluster_labels(_x, k, seed=0)
 
 
-def map_view(source: Source, points: Points, device) -> Colouring:
+def map_view(source: Source, points: Points | None, device) -> Colouring | None:
     """The search and colour settings, then the cloud and the neighbours; returns the colouring
-    (the selection view draws the same)."""
+    (the selection view draws the same). With no map (too few points, or a projection waiting for
+    its button) the search and its neighbours are still shown, and None is returned."""
     url = st.query_params
-    s1, s2, s3, s4 = st.columns([2, 1, 1.4, 1.6])
     words_source = source.images is None
-    query = s1.text_input("Search a word" if words_source else "Search a point (e.g. '3 #12')", url.get("q", ""),
-                          key="query").strip()
-    k = s2.number_input("Neighbours", 1, 200, 10, key="k")
+    s1, s2, s3, s4, s5 = st.columns([2, 0.9, 1.3, 1.7, 1.5])
+    query = s1.text_input("Search a word" if words_source else "Search a point (e.g. '3 #12')",
+                          key=kept("query", url.get("q", ""))).strip()
+    k = s2.number_input("Neighbours", 1, 200, key=kept_number("k", 1, 200, 10))
+    top_n = len(points.words) if points is not None else 0
+    with st.container():  # the search's messages in one slot: the map below keeps its place
+        search = neighbours_of(source, query, k, top_n, device)
+    if points is None:
+        neighbours_panel(source, search)
+        return None
     colour_options = ["cluster", "rank", "group"] if words_source else ["label", "cluster"]
-    colour_by = s3.selectbox("Colour by", colour_options, key=f"colour_by:{words_source}",
-                             index=colour_options.index(url["colour"]) if url.get("colour") in colour_options else 0,
-                             format_func=COLOUR_TITLES.get)
-    n_labels = s4.slider("Labels on other points", 0, 200, 30 if words_source else 0, key="n_labels")
-    search = neighbours_of(source, query, k, len(points.words), device)
-    colouring = colour_points(source, points, colour_by)
+    colour_by = s3.selectbox("Colour by", colour_options, format_func=COLOUR_TITLES.get,
+                             key=kept_choice(f"colour_by:{words_source}", colour_options, url.get("colour")))
+    with s4:  # the colouring's own setting (clusters, the word group) beside it
+        colouring = colour_points(source, points, colour_by)
+    n_labels = s5.slider("Labels on other points", 0, 200, key=kept_number(f"n_labels:{words_source}", 0, 200,
+                                                                             30 if words_source else 0))
     map_col, side_col = st.columns([3, 1.3])
     with map_col:
         fig = plots.cloud_figure(points.coords, points.words, colouring.values, colouring.mode, colouring.categories,
@@ -66,7 +74,8 @@ def map_view(source: Source, points: Points, device) -> Colouring:
 
 
 def neighbours_of(source: Source, query: str, k: int, top_n: int, device) -> Search:
-    """The query's k nearest neighbours (cosine, in the original space); which of them are on the map."""
+    """The query's k nearest neighbours (cosine, in the original space); which of them are on the
+    map (its first `top_n` points; 0: no map)."""
     search = Search(query, k)
     if not query:
         return search
@@ -81,7 +90,7 @@ def neighbours_of(source: Source, query: str, k: int, top_n: int, device) -> Sea
                      "on the map": n.index < top_n} for n in found]
     if i < top_n:
         search.highlight = [i]
-    else:
+    elif top_n:
         st.caption(f"'{query}' is word #{i + 1:,}: outside the {top_n:,} points on the map (raise the slider).")
     search.neighbours = [n.index for n in found if n.index < top_n]
     return search
@@ -92,7 +101,8 @@ def colour_points(source: Source, points: Points, colour_by: str) -> Colouring:
     whether it is in the word group typed here."""
     top_n = len(points.words)
     if colour_by == "cluster":
-        n_clusters = st.slider("Clusters", 2, 30, 10, key="n_clusters")
+        most = min(30, top_n - 1)  # a map has at least 4 points: 2..3 clusters at the least
+        n_clusters = st.slider("Clusters", 2, most, key=kept_number(f"n_clusters:{source.key}", 2, most, 10))
         return Colouring(kmeans_labels(f"{source.key}:{top_n}", points.x, n_clusters), "category",
                          [f"cluster {c}" for c in range(n_clusters)])
     if colour_by == "label":
@@ -103,8 +113,8 @@ def colour_points(source: Source, points: Points, colour_by: str) -> Colouring:
 
 
 def group_colouring(source: Source, points: Points) -> Colouring:
-    group_text = st.text_input("Word group (comma separated)", "red, green, blue, yellow, purple, orange",
-                               key="group")
+    group_text = st.text_input("Word group (comma separated)",
+                               key=kept("group", "red, green, blue, yellow, purple, orange"))
     group = {w.strip() for w in group_text.split(",") if w.strip()}
     index, top_n = source.vectors.index, len(points.words)
     missing = sorted(w for w in group if w not in index or index[w] >= top_n)

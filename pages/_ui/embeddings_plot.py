@@ -97,8 +97,10 @@ def selection_figure(coords: np.ndarray, words: list[str], colour_values, colour
 
 
 def similarity_heatmap(words: list[str], matrix: np.ndarray) -> go.Figure:
+    # Two decimals in the cells and on hover: the float32 cosines would print as 0.7799999713897705.
     fig = go.Figure(go.Heatmap(z=matrix, x=words, y=words, colorscale=SCALE, zmin=-1, zmax=1,
-                               text=np.round(matrix, 2), texttemplate="%{text}", colorbar=dict(title="cosine")))
+                               texttemplate="%{z:.2f}", hovertemplate="%{y} · %{x}: cosine %{z:.2f}<extra></extra>",
+                               colorbar=dict(title="cosine")))
     fig.update_layout(height=120 + 34 * len(words), margin=dict(l=0, r=0, t=10, b=0),
                       yaxis=dict(autorange="reversed"))
     return fig

@@ -10,6 +10,7 @@ import streamlit as st
 
 from engine.embeddings import project
 from pages._ui.embeddings_sources import Source
+from pages._ui.embeddings_state import kept_choice, kept_number
 
 METHODS = ["pca", "umap", "tsne"]
 METHOD_TITLES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -25,69 +26,103 @@ class Points:
     dims: int
 
 
-def map_settings(source: Source) -> tuple[str, int, int, dict]:
-    """Projection, dimensions, number of points and the method's parameters. A shared link may set
-    the first view: ?top=5000&method=pca&q=king&colour=rank"""
-    total = len(source.vectors)
+def map_settings(source: Source) -> tuple[str, int, int, dict] | None:
+    """Projection, dimensions, number of points and the method's parameters; None (with the reason
+    shown) when the vectors hold too few words for any map. A shared link may set the first view:
+    ?top=5000&method=pca&q=king&colour=rank"""
+    wv = source.vectors
+    total = len(wv)
     url = st.query_params
+    fewest = project.min_points(2)
+    if total < fewest:
+        st.info(f"A map needs at least {fewest} points; these vectors hold {total}. The search above the map, the "
+                "analogies and the heatmap work with any number.", icon=":material/info:")
+        return None
     c1, c2, c3, c4 = st.columns([1.2, 0.8, 2, 2])
-    method = c1.selectbox("Projection", METHODS, key="method", index=METHODS.index(url.get("method", "pca"))
-                          if url.get("method") in METHODS else 0,
+    method = c1.selectbox("Projection", METHODS, key=kept_choice("method", METHODS, url.get("method", "pca")),
                           format_func=METHOD_TITLES.get)
-    dims = c2.radio("Dimensions", [3, 2], horizontal=True, key="dims")
+    # 3D needs vectors of at least 3 dimensions (PCA's third axis) and min_points(3) points.
+    three_d = wv.dim >= 3 and total >= project.min_points(3)
+    dim_options = [3, 2] if three_d else [2]
+    dims = c2.radio("Dimensions", dim_options, horizontal=True, key=kept_choice("dims", dim_options, dim_options[0]),
+                    help=None if three_d else f"A 3D map needs vectors of at least 3 dimensions and at least "
+                                              f"{project.min_points(3)} points; these have {wv.dim} and {total}.")
     default_n = min(int(url["top"]) if url.get("top", "").isdigit() else 10_000, total)
-    top_n = c3.slider("Points (most frequent first)", min(10, total), total, default_n,
-                      step=1 if total < 1000 else 100, key=f"top_n:{source.key}")
+    least = min(10, total)
+    if total > least:
+        top_n = c3.slider("Points (most frequent first)", least, total, step=1 if total < 1000 else 100,
+                          key=kept_number(f"top_n:{source.key}", least, total, default_n))
+    else:
+        top_n = total
+        c3.caption(f"All {total} points are on the map.")
     with c4:
-        params = method_params(method)
+        params = method_params(method, top_n, source.key)
     return method, dims, top_n, params
 
 
-def method_params(method: str) -> dict:
+def method_params(method: str, top_n: int, source_key: str) -> dict:
+    """The method's parameters, within what `top_n` points allow (t-SNE's perplexity and UMAP's
+    n_neighbors below the number of points), kept per source: a small vocabulary's limits do not
+    carry over to the next vectors."""
     params: dict = {}
     if method == "umap":
         p1, p2, p3 = st.columns(3)
-        params["n_neighbors"] = p1.number_input("n_neighbors", 2, 200, 15, key="umap_nn")
-        params["min_dist"] = p2.number_input("min_dist", 0.0, 1.0, 0.1, 0.05, key="umap_md")
-        params["metric"] = p3.selectbox("metric", project.UMAP_METRICS, key="umap_metric")
+        most = min(200, top_n - 1)
+        params["n_neighbors"] = p1.number_input("n_neighbors", 2, most,
+                                                key=kept_number(f"umap_nn:{source_key}", 2, most, 15))
+        params["min_dist"] = p2.number_input("min_dist", 0.0, 1.0, step=0.05, key=kept_number("umap_md", 0.0, 1.0, 0.1))
+        params["metric"] = p3.selectbox("metric", project.UMAP_METRICS,
+                                        key=kept_choice("umap_metric", project.UMAP_METRICS, "cosine"))
     elif method == "tsne":
         p1, p2 = st.columns(2)
-        params["perplexity"] = p1.number_input("perplexity", 2.0, 100.0, 30.0, 1.0, key="tsne_perplexity")
-        params["n_iter"] = p2.number_input("iterations", 100, 2000, 500, 50, key="tsne_iter")
+        most = float(min(100, top_n - 1))
+        params["perplexity"] = p1.number_input("perplexity", 2.0, most, step=1.0,
+                                               key=kept_number(f"tsne_perplexity:{source_key}", 2.0, most, 30.0))
+        params["n_iter"] = p2.number_input("iterations", 100, 2000, step=50, key=kept_number("tsne_iter", 100, 2000, 500))
     else:
         st.caption("PCA: linear, instant. UMAP and t-SNE keep local neighbourhoods; they take longer and run "
                    "when you press the button.")
     return params
 
 
-def project_points(source: Source) -> Points:
-    """The settings, then the map's points; stops the page (st.stop) while a projection waits for
-    its button or fails."""
+def project_points(source: Source) -> Points | None:
+    """The settings, then the map's points; None while there is no map (too few points, a
+    projection waiting for its button, or one that failed: the reason is shown)."""
     wv = source.vectors
     st.markdown(f"**{wv.name}**: {len(wv):,} {'points' if source.images is not None else 'words'} × {wv.dim} dimensions")
-    method, dims, top_n, params = map_settings(source)
+    with st.container():
+        settings = map_settings(source)
+    # The projection's button, progress and caption in one slot: what follows keeps its place on the
+    # page whichever of them is shown (a map that moved left a faded copy behind and reset the tabs).
+    status = st.container()
+    if settings is None:
+        return None
+    method, dims, top_n, params = settings
     x = np.asarray(wv.vectors[:top_n], dtype=np.float32)
-    try:
-        result = project.cached(x, method, dims, **params)
-        if result is None and method == "pca":
-            result = project.fit_transform(x, method, dims, **params)
-    except ValueError as err:
-        st.error(str(err), icon=":material/block:")
-        st.stop()
-    if result is None:
-        result = project_on_demand(source, x, method, dims, params)
-    if result.explained_variance:
-        variance = ", ".join(f"{v:.1%}" for v in result.explained_variance)
-        st.caption(f"PCA variance explained per axis: {variance} (total {sum(result.explained_variance):.1%}).")
-    else:
-        st.caption(f"{result.method.upper()} of {top_n:,} points"
-                   + (" (from the cache)" if result.cached else f" in {result.seconds:.1f} s"))
+    with status:
+        try:
+            result = project.cached(x, method, dims, **params)
+            if result is None and method == "pca":
+                result = project.fit_transform(x, method, dims, **params)
+        except ValueError as err:
+            st.error(str(err), icon=":material/block:")
+            return None
+        if result is None:
+            result = project_on_demand(source, x, method, dims, params)
+        if result is None:
+            return None
+        if result.explained_variance:
+            variance = ", ".join(f"{v:.1%}" for v in result.explained_variance)
+            st.caption(f"PCA variance explained per axis: {variance} (total {sum(result.explained_variance):.1%}).")
+        else:
+            st.caption(f"{result.method.upper()} of {top_n:,} points"
+                       + (" (from the cache)" if result.cached else f" in {result.seconds:.1f} s"))
     return Points(wv.words[:top_n], x, result.coords, method, dims)
 
 
 def project_on_demand(source: Source, x: np.ndarray, method: str, dims: int, params: dict):
     """UMAP or t-SNE on a button (off while UMAP compiles or the default GloVe map is computed in
-    the background); stops the page until it has run."""
+    the background); None until it has run."""
     top_n = len(x)
     warming = method == "umap" and project.umap_warming()
     # The default GloVe maps (10k words, default params) are computed in the background at start.
@@ -107,7 +142,6 @@ def project_on_demand(source: Source, x: np.ndarray, method: str, dims: int, par
         bar.empty()
     if result is None:
         st.caption(f"{label} results are cached: the same vectors and settings come back instantly.")
-        st.stop()
     return result
 
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import streamlit as st
 
 from engine.core.runs import RunStore
+from engine.core.uploads import size_text
 from engine.embeddings import explore as emb
-from engine.embeddings.vectors import MAX_UPLOAD_BYTES, WORD2VEC_MODELS, VectorsFormatError, WordVectors, load_glove50, \
-    load_run_vectors, load_vectors_file
+from engine.embeddings.vectors import MAX_UPLOAD_BYTES, WORD2VEC_MODELS, VectorsFormatError, WordVectors, check_usable, \
+    load_glove50, load_run_vectors, load_vectors_file
+from pages._ui.embeddings_state import kept_choice
 from pages._ui.embeddings_train import train_panel
 
 SOURCES = {"glove": "GloVe 6B 50d", "trained": "Trained here", "upload": "Upload vectors", "image": "Image classifier"}
@@ -95,21 +97,29 @@ def trained_source(store: RunStore) -> Source | None:
                 icon=":material/info:")
         return None
     labels_of = {r.id: run_label(r) for r in runs}
-    run_id = st.selectbox("Trained run", list(labels_of), format_func=labels_of.get, key="trained_run")
+    run_id = st.selectbox("Trained run", list(labels_of), format_func=labels_of.get,
+                          key=kept_choice("trained_run", list(labels_of), runs[0].id))
     run = store.get_run(run_id)
-    return Source(run_vectors(str(store.root), run_id, run.updated), f"run:{run_id}:{run.updated}")
+    vectors = run_vectors(str(store.root), run_id, run.updated)
+    try:
+        check_usable(len(vectors), vectors.dim)  # a corpus of one repeated word trains one vector
+    except VectorsFormatError as err:
+        st.error(f"Run {run_id} cannot be explored: {err}", icon=":material/error:")
+        return None
+    return Source(vectors, f"run:{run_id}:{run.updated}")
 
 
 def upload_source() -> Source | None:
     """A vectors file (and its metadata) uploaded here; read once per content."""
     left, right = st.columns(2)
+    limit = f"Up to {size_text(MAX_UPLOAD_BYTES)}, also once decompressed."
     vec_file = left.file_uploader("Vectors: word2vec text/binary, GloVe .txt or Projector vectors.tsv (.gz too)",
-                                  key="vec_upload", max_upload_size=MAX_UPLOAD_BYTES // 2**20)
+                                  key="vec_upload", max_upload_size=MAX_UPLOAD_BYTES // 2**20, help=limit)
     meta_file = right.file_uploader("Metadata (optional, Projector metadata.tsv)", key="meta_upload",
-                                    max_upload_size=MAX_UPLOAD_BYTES // 2**20)
+                                    max_upload_size=MAX_UPLOAD_BYTES // 2**20, help=limit)
     if vec_file is None:
-        st.info("Upload a vectors file to explore it. Limit: "
-                f"{MAX_UPLOAD_BYTES // 2**20} MB (uncompressed).", icon=":material/upload_file:")
+        st.info(f"Upload a vectors file to explore it. Limit: {size_text(MAX_UPLOAD_BYTES)} (uncompressed).",
+                icon=":material/upload_file:")
         return None
     raw = vec_file.getvalue()
     meta = meta_file.getvalue() if meta_file is not None else None
@@ -132,8 +142,9 @@ def image_source(store: RunStore) -> Source | None:
         return None
     names = {r.id: f"#{r.id} {r.model} on {r.dataset}" for r in image_runs}
     left, right = st.columns(2)
-    run_id = left.selectbox("Classifier run", list(names), format_func=names.get, key="image_run")
-    limit = right.select_slider("Validation images", IMAGE_LIMITS, value=2000, key="image_limit")
+    run_id = left.selectbox("Classifier run", list(names), format_func=names.get,
+                            key=kept_choice("image_run", list(names), image_runs[0].id))
+    limit = right.select_slider("Validation images", IMAGE_LIMITS, key=kept_choice("image_limit", IMAGE_LIMITS, 2000))
     try:
         image_data, wv = image_vectors(str(store.root), run_id, limit)
     except (ValueError, FileNotFoundError, KeyError) as err:

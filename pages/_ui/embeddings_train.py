@@ -11,7 +11,8 @@ import streamlit as st
 
 from engine.core.jobs import RunControl
 from engine.core.params import ParamError
-from engine.embeddings.word2vec import CORPORA, PARAMS, WordVectorJob, corpus_from_bytes
+from engine.core.uploads import size_text
+from engine.embeddings.word2vec import CORPORA, MAX_CORPUS_BYTES, PARAMS, WordVectorJob, corpus_from_bytes
 from pages._ui import live as live_ui
 from pages._ui.embeddings_plot import loss_figure
 from pages._ui.params_ui import param_inputs
@@ -26,7 +27,9 @@ def train_panel(store) -> None:
     upload = None
     if corpus_name == "upload":
         upload = st.file_uploader("Corpus file", type=["txt", "gz"], key="w2v_upload",
-                                  help="plain text, one sentence or paragraph per line; gzipped is fine")
+                                  max_upload_size=MAX_CORPUS_BYTES // 2**20,
+                                  help=f"Plain text, one sentence or paragraph per line; gzipped is fine. Up to "
+                                       f"{size_text(MAX_CORPUS_BYTES)}, also once decompressed.")
     values = param_inputs(PARAMS, prefix="w2v.")
     run_id = st.session_state.get("w2v_job")
     try:

@@ -9,6 +9,7 @@ from engine.embeddings.vectors import WordVectors
 from pages._ui import embeddings_plot as plots
 from pages._ui.embeddings_projection import Points
 from pages._ui.embeddings_sources import Source
+from pages._ui.embeddings_state import kept, kept_number
 
 BENCHMARKS = (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999"))
 
@@ -18,7 +19,7 @@ def evaluation(source_key: str, _wv: WordVectors, _device) -> dict:
     return emb.evaluate(_wv, device=_device)
 
 
-def word_tabs(source: Source, points: Points, device) -> None:
+def word_tabs(source: Source, points: Points | None, device) -> None:
     analogy_tab, heatmap_tab, eval_tab, export_tab = st.tabs(["Analogies", "Similarity heatmap", "Evaluate", "Export"])
     with analogy_tab:
         analogies(source.vectors, device)
@@ -33,16 +34,20 @@ def word_tabs(source: Source, points: Points, device) -> None:
 def analogies(wv: WordVectors, device) -> None:
     """b − a + c: the nearest words (3CosAdd)."""
     a1, a2, a3, a4 = st.columns(4)
-    b = a1.text_input("b (e.g. king)", "king", key="an_b").strip()
-    a = a2.text_input("minus a (e.g. man)", "man", key="an_a").strip()
-    c = a3.text_input("plus c (e.g. woman)", "woman", key="an_c").strip()
-    an_k = a4.number_input("results", 1, 50, 5, key="an_k")
+    b = a1.text_input("b (e.g. king)", key=kept("an_b", "king")).strip()
+    a = a2.text_input("minus a (e.g. man)", key=kept("an_a", "man")).strip()
+    c = a3.text_input("plus c (e.g. woman)", key=kept("an_c", "woman")).strip()
+    an_k = a4.number_input("results", 1, 50, key=kept_number("an_k", 1, 50, 5))
     if not (a and b and c):
         return
     try:
         answers = emb.analogy(wv, a, b, c, an_k, device=device)
     except emb.UnknownWordError as err:
         st.warning(str(err), icon=":material/search_off:")
+        return
+    if not answers:  # the three words are the whole vocabulary (or all of it but repeats)
+        st.info(f"No answer: an analogy needs a fourth word, and these vectors hold only {len(wv)}.",
+                icon=":material/info:")
         return
     st.markdown(f"**{b} − {a} + {c} ≈ {answers[0].word}**")
     st.dataframe([{"word": n.word, "cosine": round(n.similarity, 4)} for n in answers], hide_index=True,
@@ -51,8 +56,8 @@ def analogies(wv: WordVectors, device) -> None:
 
 def heatmap(wv: WordVectors, device) -> None:
     """Cosine similarity of every pair of the words typed here (up to 60)."""
-    text = st.text_area("Words (comma or space separated)", "king queen man woman paris france london england",
-                        key="heat_words")
+    text = st.text_area("Words (comma or space separated)",
+                        key=kept("heat_words", "king queen man woman paris france london england"))
     chosen = [w for w in text.replace(",", " ").split() if w]
     found_words, missing, matrix = emb.similarity_matrix(wv, chosen[:60], device=device)
     if missing:
@@ -75,13 +80,17 @@ def evaluate(source: Source, device) -> None:
              "coverage": f"{g['answered']:,} / {g['total']:,} ({g['coverage']:.0%})"}]
     for name, title in BENCHMARKS:
         s = scores[name]
-        rows.append({"benchmark": title, "score": f"Spearman {s['spearman']:.3f}",
+        score = f"Spearman {s['spearman']:.3f}" if s["spearman"] is not None else "too few pairs in the vocabulary"
+        rows.append({"benchmark": title, "score": score,
                      "coverage": f"{s['pairs']:,} / {s['total']:,} ({s['coverage']:.0%})"})
     st.dataframe(rows, hide_index=True, key="eval_table")
 
 
-def exports(source: Source, points: Points) -> None:
+def exports(source: Source, points: Points | None) -> None:
     """Download buttons; each file is built when its button is clicked."""
+    if points is None:
+        st.caption("The exports hold the map's points: they are offered once the map is drawn.")
+        return
     st.caption("Files are built when you click (the whole map may be large).")
     e1, e2, e3, e4 = st.columns(4)
     words, x, coords, top_n = points.words, points.x, points.coords, len(points.words)

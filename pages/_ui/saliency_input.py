@@ -10,7 +10,7 @@ import streamlit as st
 import torch
 
 from engine.data import Dataset
-from engine.data.image_input import MAX_PIXELS, prepare_array, prepare_bytes
+from engine.data.image_input import MAX_IMAGE_BYTES, MAX_PIXELS, prepare_array, prepare_bytes
 from engine.saliency.selection import matching
 
 
@@ -57,8 +57,10 @@ def drawn(input_shape: tuple) -> Input:
 
 def uploaded(input_shape: tuple) -> Input:
     upload = st.file_uploader("An image (PNG, JPEG, GIF, BMP, TIFF, WebP)", key="upload",
+                              max_upload_size=MAX_IMAGE_BYTES // 2**20,
                               help=f"Converted to the model's {input_shape[1]}x{input_shape[2]} input with "
-                                   f"{input_shape[0]} channel(s); refused above {MAX_PIXELS:,} pixels.")
+                                   f"{input_shape[0]} channel(s); refused above {MAX_PIXELS:,} pixels or "
+                                   f"{MAX_IMAGE_BYTES // 2**20} MB.")
     if upload is None:
         st.info("Upload an image to see its maps.")
         st.stop()

@@ -85,6 +85,59 @@ def test_upload_vectors_then_a_broken_file(page, app_url, tmp_path, screenshots)
     screenshot(page, screenshots / "embeddings-upload-error.png")
 
 
+# Every word-cloud plot on the page, and the marker colours of the first one's "words" trace.
+CLOUDS = """() => [...document.querySelectorAll('.js-plotly-plot')]
+  .filter(gd => (gd.data || []).some(t => t.type === 'scatter3d'))
+  .map(gd => { const w = (gd.data || []).find(t => t.name === 'words');
+               return w ? Array.from(w.marker.color) : null; })"""
+
+
+def combobox_value(page, label):
+    return page.evaluate("(label) => [...document.querySelectorAll('input[role=combobox]')]"
+                         ".find(e => e.getAttribute('aria-label') === label)?.value", label)
+
+
+def test_widgets_show_what_the_map_uses_through_tsne_evaluation_and_a_source_switch(page, app_url, tmp_path,
+                                                                                     screenshots):
+    """The browser walk of issue #13. Input: the link ?colour=rank, a 120-word upload; Colour by ->
+    word group, Projection -> t-SNE, Run, Evaluate these vectors, then GloVe. The box read
+    "frequency rank" over a map coloured by word group, Evaluate switched the colours back, reset
+    the tabs and left a faded second map, and the next vectors showed "UMAP" beside "Run t-SNE"."""
+    words = ["red", "green", "blue"] + [f"w{i}" for i in range(3, 120)]
+    rows = [f"{w} " + " ".join(str(((i * 7 + j * 3) % 17) - 8) for j in range(6)) for i, w in enumerate(words)]
+    vec = tmp_path / "walk.vec"
+    vec.write_text("120 6\n" + "\n".join(rows) + "\n")
+    open_page(page, app_url, "colour=rank")
+    page.get_by_text("Upload vectors", exact=True).click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(vec))
+    page.wait_for_function(f"(({CLOUD})() || {{}}).points === 120")
+    assert combobox_value(page, "Colour by") == "frequency rank"
+    pick(page, "Colour by", "word group")
+    pick(page, "Projection", "t-SNE")
+    page.get_by_role("button", name="Run t-SNE on 120 points in 3D").click()
+    page.get_by_text("TSNE of 120 points in").wait_for(state="visible", timeout=120_000)
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached")
+    assert combobox_value(page, "Colour by") == "word group"
+    (colours,) = page.evaluate(CLOUDS)
+    assert colours[:3] == ["#e4572e"] * 3 and colours[3] != "#e4572e"  # red, green, blue: the group
+
+    page.get_by_role("tab", name="Evaluate").click()
+    page.get_by_role("button", name="Evaluate these vectors").click()
+    page.get_by_text("too few pairs in the vocabulary").first.wait_for(state="attached", timeout=120_000)
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached")
+    assert page.get_by_role("tab", name="Evaluate").get_attribute("aria-selected") == "true"
+    assert combobox_value(page, "Colour by") == "word group"
+    assert page.evaluate(CLOUDS) == [colours]  # one map, coloured as before
+    heading(page, "Embeddings").scroll_into_view_if_needed()  # the picture from the top of the page
+    screenshot(page, screenshots / "embeddings-walk-evaluated.png")
+
+    page.get_by_text("GloVe 6B 50d", exact=True).click()
+    page.get_by_role("button", name="Run t-SNE on 10,000 points in 3D").wait_for(state="visible")
+    # Once the run is over: one perplexity input (GloVe's), the box reading t-SNE.
+    page.wait_for_function("() => document.querySelectorAll('input[aria-label=perplexity]').length === 1")
+    assert combobox_value(page, "Projection") == "t-SNE"
+
+
 def test_train_vectors_live_then_stop(page, app_url, app_data_dir, screenshots):
     """Word2Vec on the Wikipedia sample trains in its own process: the progress bar and the loss
     curve move on their own (the panel polls the run store), Stop ends the run within a second and
