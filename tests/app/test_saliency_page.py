@@ -114,3 +114,139 @@ def test_runs_that_cannot_be_explained_give_messages(runs):
         assert any(f"the checkpoint of run {cnn_id}, epoch 2 is damaged" in e.value for e in at.error)
     finally:
         path.write_bytes(original)
+
+
+class FakeCanvas:
+    """streamlit_drawable_canvas.st_canvas without a browser: empty until `drawn` is set, then a
+    vertical white stroke on black (a "1"), as the real canvas returns it (RGBA, 224x224)."""
+
+    def __init__(self):
+        self.drawn = False
+
+    def __call__(self, **_):
+        import numpy as np
+        from types import SimpleNamespace
+        rgba = np.zeros((224, 224, 4), np.uint8)
+        rgba[..., 3] = 255
+        if self.drawn:
+            rgba[30:190, 104:120, :3] = 255
+        return SimpleNamespace(image_data=rgba, json_data=None)
+
+
+@pytest.fixture
+def canvas(monkeypatch):
+    import streamlit_drawable_canvas
+    fake = FakeCanvas()
+    monkeypatch.setattr(streamlit_drawable_canvas, "st_canvas", fake)
+    return fake
+
+
+def drawn_rows(at) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("**")]
+
+
+def chips_shown(multiselect) -> list[str]:
+    """The options a browser shows in a multiselect that has just been put back on the page (its
+    old state was dropped with it): the value the server sends, or else the default."""
+    proto = multiselect.proto
+    return list(proto.raw_values) if proto.set_value else [proto.options[i] for i in proto.default]
+
+
+def test_methods_add_integrated_gradients_switch_to_draw_then_draw_keeps_four_chips_and_four_rows(canvas):
+    """Input: the three default methods + Integrated gradients, then Input -> Draw (empty canvas), then
+    a stroke drawn. The chips and the drawn rows both keep the four methods (issue #13: the page
+    showed three chips and drew four rows)."""
+    four = ["gradcam", "guided-backprop", "guided-gradcam", "integrated-gradients"]
+    rows = ["**Grad-CAM**", "**Guided backprop**", "**Guided Grad-CAM**", "**Integrated gradients**"]
+    at = open_page()
+    at.multiselect(key="methods").set_value(four).run()
+    assert drawn_rows(at) == rows
+    at.segmented_control(key="input_mode").set_value("Draw").run()
+    assert not at.exception
+    assert [i.value for i in at.info] == ["Draw something on the canvas above to see its maps."]
+    canvas.drawn = True
+    at.run()  # the canvas reruns the page when a stroke ends
+    assert not at.exception
+    assert "your drawing, prepared as the model sees it" in at.get("image")[0].proto.imgs[0].caption
+    assert at.multiselect(key="methods").value == four
+    assert chips_shown(at.multiselect(key="methods")) == [row.strip("*") for row in rows]
+    assert drawn_rows(at) == rows
+
+
+def shown_and_used(at, kind: str, key: str) -> tuple:
+    """(what a browser shows in this widget, what the page uses) once the widget is back on the page
+    after a run that stopped above it: the browser dropped its value, so it shows the value the server
+    sends with the widget, or else the widget's default."""
+    w = getattr(at, kind)(key=key)
+    p = w.proto
+    if kind == "selectbox":
+        return (list(p.options).index(p.raw_value) if p.set_value else p.default), w.index
+    if kind == "radio":
+        return (list(p.options).index(p.raw_value) if p.set_value else p.default), w.index
+    if kind == "multiselect":
+        return ([list(p.options).index(v) for v in p.raw_values] if p.set_value else list(p.default)), list(w.indices)
+    if kind == "segmented_control":
+        labels = [o.content for o in p.options]
+        return ([labels.index(v) for v in p.raw_values] if p.set_value else list(p.default)), list(w.indices)
+    if kind == "slider":
+        return (list(p.value) if p.set_value else list(p.default)), [w.value]
+    if kind == "number_input":
+        return (p.value if p.set_value else p.default), w.value
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind, key, value", [
+    ("selectbox", "layer", "features.0.convs.0"),
+    ("slider", "ig_steps", 8),
+    ("radio", "ig_baseline", "blurred"),
+    ("slider", "occ_window", 9),
+    ("slider", "occ_stride", 3),
+    ("selectbox", "colormap", "viridis"),
+    ("slider", "opacity", 0.8),
+    ("segmented_control", "view", "All side by side"),
+])
+def test_a_setting_changed_then_draw_with_an_empty_canvas_then_a_drawing_shows_what_the_page_uses(canvas, kind, key, value):
+    """Input: one setting changed from its default (the parameters), then Input -> Draw with an empty
+    canvas (the page stops above the setting), then a stroke drawn. The widget shows the value the
+    page uses, and that is the value chosen."""
+    at = open_page()
+    getattr(at, kind)(key=key).set_value(value).run()
+    assert not at.exception
+    at.segmented_control(key="input_mode").set_value("Draw").run()
+    canvas.drawn = True
+    at.run()
+    assert not at.exception
+    shown, used = shown_and_used(at, kind, key)
+    assert shown == used
+    assert getattr(at, kind)(key=key).value == value
+
+
+@pytest.mark.parametrize("kind, key, value", [
+    ("selectbox", "class_filter", "9"),
+    ("selectbox", "correct_filter", "incorrect"),
+    ("number_input", "position_all_all", 5),
+    ("selectbox", "target", "3"),
+])
+def test_a_test_image_filter_then_draw_with_an_empty_canvas_then_back_to_the_test_set_shows_what_the_page_uses(
+        canvas, kind, key, value):
+    """Input: one test-set filter, the image number or the class to explain changed, then Input -> Draw
+    with an empty canvas, then Input -> Test set again (the same test image). The widget shows the value the page uses, and that is the value chosen."""
+    at = open_page()
+    getattr(at, kind)(key=key).set_value(value).run()
+    at.segmented_control(key="input_mode").set_value("Draw").run()
+    at.segmented_control(key="input_mode").set_value("Test set").run()
+    assert not at.exception
+    shown, used = shown_and_used(at, kind, key)
+    assert shown == used
+    assert getattr(at, kind)(key=key).value == value
+
+
+def test_the_view_and_input_chips_cannot_be_emptied():
+    """Input: the page as opened. A click on the chosen View or Input chip used to deselect it: the control
+    showed no choice while the page drew Methods / the test set. Both controls are required now (the
+    browser keeps one chip chosen) and show the choice the page uses."""
+    at = open_page()
+    for key, used in (("view", "Methods"), ("input_mode", "Test set")):
+        control = at.segmented_control(key=key)
+        assert control.proto.required, key
+        assert control.value == used
