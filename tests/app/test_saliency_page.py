@@ -250,3 +250,34 @@ def test_the_view_and_input_chips_cannot_be_emptied():
         control = at.segmented_control(key=key)
         assert control.proto.required, key
         assert control.value == used
+
+
+def test_trust_view_shows_ssim_and_the_gradient_part_beside_the_rank_correlation_of_integrated_gradients():
+    """Input: the default CNN, test image 0 (a 7), the Trust view with its three default methods. Integrated
+    gradients keeps a rank correlation of 1.00 once every layer is random; the page says why and shows
+    the two measures that do move: SSIM and the rank correlation of IG's gradient part."""
+    at = open_page()
+    at.segmented_control(key="view").set_value("Trust").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["method", "rank correlation of |map|", "SSIM", "gradient part (rank correlation)",
+                                   "verdict"]
+    assert list(table["method"]) == ["Grad-CAM", "Guided backprop", "Integrated gradients"]
+    assert list(table["gradient part (rank correlation)"])[:2] == ["—", "—"]
+    ig = table.iloc[2]
+    assert float(ig["rank correlation of |map|"]) >= 0.95      # measured 1.00
+    assert float(ig["SSIM"]) < 0.8                               # measured 0.54
+    assert float(ig["gradient part (rank correlation)"]) < 0.5  # measured 0.20
+    assert ig["verdict"] == "fails"
+    assert any(c.value.startswith("Why integrated gradients keeps a rank correlation near 1.00 while its pictures "
+                                  "change: IG is (input − baseline) × the gradient averaged along the path")
+               for c in at.caption)
+    line = next(m.value for m in at.markdown if m.value.startswith("**Integrated gradients**"))
+    assert line.startswith("**Integrated gradients**: correlation after randomising every layer 1.00, barely changes "
+                           "with random weights: it shows the input more than the model (SSIM 0.")
+    assert ", gradient part 0." in line
+    figure = at.get("plotly_chart")[1].proto.spec
+    assert "SSIM of the maps as drawn" in figure and "Integrated gradients: gradient part" in figure
+    at.multiselect(key="trust_methods").set_value(["gradcam"]).run()
+    assert list(at.dataframe[0].value.columns) == ["method", "rank correlation of |map|", "SSIM", "verdict"]
+    assert not any(c.value.startswith("Why integrated gradients") for c in at.caption)
