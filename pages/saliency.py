@@ -2,6 +2,8 @@
 methods through captum, feature maps, and the two checks of whether a map can be trusted."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
@@ -67,8 +69,8 @@ def input_picker(mode: str) -> inputs.Input:
     return inputs.uploaded(input_shape)
 
 
-def _clicked_class():
-    points = st.session_state["probs_chart"].selection.get("points", [])
+def _clicked_class(chart_key: str):
+    points = st.session_state[chart_key].selection.get("points", [])
     if points:
         st.session_state["target"] = str(points[0]["x"])
 
@@ -81,13 +83,20 @@ def class_to_explain() -> tuple[np.ndarray, int]:
     if st.session_state.get("target_for") != (source, picked.caption):  # a new input: explain its prediction
         st.session_state["target"] = "predicted"
         st.session_state["target_for"] = (source, picked.caption)
+    # The chart marks the class explained, and is drawn anew (its key) whenever that class changes: a bar
+    # the browser still showed selected from an earlier click would contradict a class picked in the box.
+    explaining = st.session_state.get("target", "predicted")
+    explaining = explaining if explaining in classes else "predicted"
+    chart_key = f"probs_chart:{explaining}"
     left, right = st.columns([1, 3])
     left.image(views.enlarge(picked.x[0].numpy()), caption=picked.caption, width=168)
     with right:
-        st.plotly_chart(views.probability_figure(probs, classes, predicted, picked.true_label), key="probs_chart",
-                        on_select=_clicked_class, selection_mode="points")
+        figure = views.probability_figure(probs, classes, predicted, picked.true_label,
+                                          predicted if explaining == "predicted" else classes.index(explaining))
+        st.plotly_chart(figure, key=chart_key, on_select=partial(_clicked_class, chart_key), selection_mode="points")
         target_name = st.selectbox("Class to explain (or click a bar)", ["predicted"] + classes, key="target",
-                                   persist_state="page", format_func=lambda c: f"predicted ({classes[predicted]})" if c == "predicted" else c)
+                                   persist_state="page",
+                                   format_func=lambda c: f"predicted ({classes[predicted]})" if c == "predicted" else c)
     return probs, (predicted if target_name == "predicted" else classes.index(target_name))
 
 

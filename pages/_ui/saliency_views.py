@@ -35,18 +35,24 @@ def probabilities_of(model, x) -> np.ndarray:
     return probabilities(model, x)[0].numpy()
 
 
-def probability_figure(probs: np.ndarray, classes: list[str], predicted: int, true_label: int | None) -> go.Figure:
+def probability_figure(probs: np.ndarray, classes: list[str], predicted: int, true_label: int | None,
+                       explained: int | None = None) -> go.Figure:
+    """The class probabilities as bars (the predicted class red) over clickable columns; the column of the
+    class explained is shaded."""
     colours = ["#ff4b4b" if i == predicted else "#1f77b4" for i in range(len(classes))]
+    columns = ["#c9d3e3" if i == explained else "#f0f2f6" for i in range(len(classes))]
     fig = go.Figure()
     # Full-height pale columns behind the bars: a class with p = 0.0001 has no bar to click, but its
     # column can be clicked all the same.
-    fig.add_bar(x=classes, y=[1.0] * len(classes), marker_color="#f0f2f6", name="click to explain",
+    fig.add_bar(x=classes, y=[1.0] * len(classes), marker_color=columns, name="click to explain",
                 hovertemplate="explain class %{x}<extra></extra>", showlegend=False)
     fig.add_bar(x=classes, y=probs, marker_color=colours, name="probability", showlegend=False,
                 hovertemplate="class %{x}<br>p = %{y:.4f}<extra></extra>")
     title = f"Class probabilities: predicted {classes[predicted]} ({probs[predicted]:.3f})"
     if true_label is not None:
         title += f", true {classes[true_label]}"
+    if explained is not None:
+        title += f" · explaining {classes[explained]} (shaded)"
     fig.update_layout(title=title, height=230, margin=dict(l=10, r=10, t=40, b=10), yaxis=dict(range=[0, 1]),
                       xaxis=dict(type="category"), clickmode="event+select", barmode="overlay")
     return fig

@@ -281,3 +281,27 @@ def test_trust_view_shows_ssim_and_the_gradient_part_beside_the_rank_correlation
     at.multiselect(key="trust_methods").set_value(["gradcam"]).run()
     assert list(at.dataframe[0].value.columns) == ["method", "rank correlation of |map|", "SSIM", "verdict"]
     assert not any(c.value.startswith("Why integrated gradients") for c in at.caption)
+
+
+def test_picking_a_class_in_the_box_draws_the_probability_chart_anew_with_that_class_shaded():
+    """Input: the first test digit (a 7), then Class to explain -> 3 in the box. In the browser a bar
+    clicked earlier stayed selected on the chart while the box's class was explained; the chart now
+    follows the class explained (a new chart, that column shaded, named in its title)."""
+    import json
+    at = open_page()
+
+    def chart():
+        element = at.get("plotly_chart")[0].proto
+        return element.id, json.loads(element.spec)
+
+    first_id, spec = chart()
+    assert spec["layout"]["title"]["text"].endswith("· explaining 7 (shaded)")
+    at.selectbox(key="target").set_value("3").run()
+    assert not at.exception
+    second_id, spec = chart()
+    assert second_id != first_id
+    assert spec["layout"]["title"]["text"] == ("Class probabilities: predicted 7 (1.000), true 7 · explaining 3 "
+                                               "(shaded)")
+    columns = spec["data"][0]["marker"]["color"]
+    assert columns[3] != columns[0] and len(set(columns)) == 2
+    assert "Explaining class **3**" in captions(at)

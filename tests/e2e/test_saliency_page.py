@@ -123,6 +123,25 @@ def test_add_integrated_gradients_then_draw_shows_as_many_chips_as_rows(page, ap
     screenshot(page, screenshots / "saliency-drawing-four-methods.png")
 
 
+def test_a_bar_clicked_then_a_class_picked_in_the_box_leaves_no_bar_selected(page, app_url, screenshots):
+    """Input: test image 0 (a 7), a click on class 9's column, then class 3 picked in the box. The chart
+    used to keep column 9 selected (every other bar faded) while class 3 was explained."""
+    open_saliency(page, app_url)
+    page.locator(".js-plotly-plot .trace.bars").first.locator(".point").nth(9).click(force=True)
+    page.get_by_text("Explaining class 9").wait_for(state="visible")
+    settled(page)
+    pick(page, "Class to explain (or click a bar)", "3")
+    page.get_by_text("Explaining class 3").wait_for(state="visible")
+    page.get_by_text("explaining 3 (shaded)").wait_for(state="visible")
+    settled(page)
+    # No bar faded as unselected (plotly fades every bar but the selected one); the chart may take a moment
+    # to replace the one that was clicked.
+    page.wait_for_function("() => { const bars = [...document.querySelectorAll('.js-plotly-plot .trace.bars .point path')];"
+                           " return bars.length === 20 && bars.every(p => Number(getComputedStyle(p).opacity) === 1); }",
+                           timeout=15_000)  # 10 columns + 10 bars
+    page.locator(".js-plotly-plot").first.screenshot(path=screenshots / "saliency-class-picked-after-a-click.png")
+
+
 def test_a_run_handed_over_from_training_opens_at_any_epoch(page, app_url, app_data_dir, screenshots, monkeypatch):
     monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(app_data_dir))
     store = RunStore(app_data_dir / "runs")
