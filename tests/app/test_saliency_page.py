@@ -173,72 +173,95 @@ def test_methods_add_integrated_gradients_switch_to_draw_then_draw_keeps_four_ch
     assert drawn_rows(at) == rows
 
 
-def shown_and_used(at, kind: str, key: str) -> tuple:
-    """(what a browser shows in this widget, what the page uses) once the widget is back on the page
-    after a run that stopped above it: the browser dropped its value, so it shows the value the server
-    sends with the widget, or else the widget's default."""
-    w = getattr(at, kind)(key=key)
-    p = w.proto
-    if kind == "selectbox":
-        return (list(p.options).index(p.raw_value) if p.set_value else p.default), w.index
-    if kind == "radio":
-        return (list(p.options).index(p.raw_value) if p.set_value else p.default), w.index
-    if kind == "multiselect":
-        return ([list(p.options).index(v) for v in p.raw_values] if p.set_value else list(p.default)), list(w.indices)
+def shown(at, kind: str, key: str):
+    """What a browser shows in this widget once it is back on the page after a run that stopped above
+    it: the browser dropped the widget's value with the widget, so it shows the value the server sends
+    with the widget, or else the widget's default."""
+    p = getattr(at, kind)(key=key).proto
+    if kind in ("selectbox", "radio"):
+        return p.raw_value if p.set_value else p.options[p.default]
     if kind == "segmented_control":
-        labels = [o.content for o in p.options]
-        return ([labels.index(v) for v in p.raw_values] if p.set_value else list(p.default)), list(w.indices)
+        return p.raw_values[0] if p.set_value else p.options[p.default[0]].content
     if kind == "slider":
-        return (list(p.value) if p.set_value else list(p.default)), [w.value]
+        return (p.value if p.set_value else p.default)[0]
     if kind == "number_input":
-        return (p.value if p.set_value else p.default), w.value
+        return p.value if p.set_value else p.default
     raise ValueError(kind)
 
 
-@pytest.mark.parametrize("kind, key, value", [
-    ("selectbox", "layer", "features.0.convs.0"),
-    ("slider", "ig_steps", 8),
-    ("radio", "ig_baseline", "blurred"),
-    ("slider", "occ_window", 9),
-    ("slider", "occ_stride", 3),
-    ("selectbox", "colormap", "viridis"),
-    ("slider", "opacity", 0.8),
-    ("segmented_control", "view", "All side by side"),
+@pytest.fixture
+def used(monkeypatch) -> dict:
+    """The method settings and the look the Methods view last drew its rows with."""
+    import pages._ui.saliency_views as views
+    seen = {}
+    draw = views.paper_rows
+
+    def paper_rows(model, lock, x, target, methods, options, look):
+        seen.clear()
+        seen.update(options | look)
+        return draw(model, lock, x, target, methods, options, look)
+    monkeypatch.setattr(views, "paper_rows", paper_rows)
+    return seen
+
+
+@pytest.mark.parametrize("kind, key, value, option", [
+    ("selectbox", "layer", "features.0.convs.0", "layer"),
+    ("slider", "ig_steps", 8, "steps"),
+    ("radio", "ig_baseline", "blurred", "baseline"),
+    ("slider", "occ_window", 9, "window"),
+    ("slider", "occ_stride", 3, "stride"),
+    ("selectbox", "colormap", "viridis", "colormap"),
+    ("slider", "opacity", 0.8, "opacity"),
 ])
-def test_a_setting_changed_then_draw_with_an_empty_canvas_then_a_drawing_shows_what_the_page_uses(canvas, kind, key, value):
-    """Input: one setting changed from its default (the parameters), then Input -> Draw with an empty
-    canvas (the page stops above the setting), then a stroke drawn. The widget shows the value the
-    page uses, and that is the value chosen."""
+def test_a_setting_changed_then_draw_with_an_empty_canvas_then_a_drawing_shows_what_the_page_uses(
+        canvas, used, kind, key, value, option):
+    """Input: one method setting changed from its default (the parameters), then Input -> Draw with an
+    empty canvas (the page stops above the setting), then a stroke drawn. The widget shows the value the
+    maps are drawn with, and that is the value chosen (it showed its default while the maps used it)."""
     at = open_page()
     getattr(at, kind)(key=key).set_value(value).run()
-    assert not at.exception
+    assert used[option] == value
     at.segmented_control(key="input_mode").set_value("Draw").run()
     canvas.drawn = True
     at.run()
     assert not at.exception
-    shown, used = shown_and_used(at, kind, key)
-    assert shown == used
-    assert getattr(at, kind)(key=key).value == value
+    assert "your drawing, prepared as the model sees it" in at.get("image")[0].proto.imgs[0].caption
+    assert (shown(at, kind, key), used[option]) == (value, value)
 
 
-@pytest.mark.parametrize("kind, key, value", [
-    ("selectbox", "class_filter", "9"),
-    ("selectbox", "correct_filter", "incorrect"),
-    ("number_input", "position_all_all", 5),
-    ("selectbox", "target", "3"),
+def test_view_all_side_by_side_then_draw_with_an_empty_canvas_then_a_drawing_shows_what_the_page_draws(canvas):
+    """Input: View -> All side by side, then Input -> Draw with an empty canvas, then a stroke drawn. The
+    View control shows All side by side, and the six methods are drawn side by side."""
+    at = open_page()
+    at.segmented_control(key="view").set_value("All side by side").run()
+    at.segmented_control(key="input_mode").set_value("Draw").run()
+    canvas.drawn = True
+    at.run()
+    assert not at.exception
+    assert shown(at, "segmented_control", "view") == "All side by side"
+    assert len(at.get("image")) == 7  # the drawing and six methods
+
+
+@pytest.mark.parametrize("kind, key, value, drawn", [
+    ("selectbox", "class_filter", "9", "test image 7: true 9, predicted 9"),
+    ("selectbox", "correct_filter", "incorrect", "test image 247: true 4, predicted 6"),
+    ("number_input", "position_all_all", 5, "test image 4: true 4, predicted 4"),
+    ("selectbox", "target", "3", "test image 0: true 7, predicted 7"),
 ])
 def test_a_test_image_filter_then_draw_with_an_empty_canvas_then_back_to_the_test_set_shows_what_the_page_uses(
-        canvas, kind, key, value):
+        canvas, kind, key, value, drawn):
     """Input: one test-set filter, the image number or the class to explain changed, then Input -> Draw
-    with an empty canvas, then Input -> Test set again (the same test image). The widget shows the value the page uses, and that is the value chosen."""
+    with an empty canvas, then Input -> Test set again. The widget shows the value the page uses (the
+    image explained, the class explained), and that is the value chosen."""
     at = open_page()
     getattr(at, kind)(key=key).set_value(value).run()
     at.segmented_control(key="input_mode").set_value("Draw").run()
     at.segmented_control(key="input_mode").set_value("Test set").run()
     assert not at.exception
-    shown, used = shown_and_used(at, kind, key)
-    assert shown == used
-    assert getattr(at, kind)(key=key).value == value
+    assert shown(at, kind, key) == value
+    assert at.get("image")[0].proto.imgs[0].caption == drawn
+    expected_class = "3" if key == "target" else drawn.split("predicted ")[1]
+    assert f"Explaining class **{expected_class}**" in captions(at)
 
 
 def test_the_view_and_input_chips_cannot_be_emptied():
