@@ -10,8 +10,8 @@ import hashlib
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 import torch
+from plotly.subplots import make_subplots
 
 from engine.saliency import render
 from engine.saliency.maps import (DISPLAY, TITLES, attribute, deletion_curve, feature_maps, first_layer_kernels, normalise,
