@@ -52,7 +52,7 @@ def probability_figure(probs: np.ndarray, classes: list[str], predicted: int, tr
     if true_label is not None:
         title += f", true {classes[true_label]}"
     if explained is not None:
-        title += f" · explaining {classes[explained]} (shaded)"
+        title += f" · explaining {classes[explained]}"
     fig.update_layout(title=title, height=230, margin=dict(l=10, r=10, t=40, b=10), yaxis=dict(range=[0, 1]),
                       xaxis=dict(type="category"), clickmode="event+select", barmode="overlay")
     return fig
@@ -165,11 +165,11 @@ def _checked(cache: dict, model, lock, x, target, method, options) -> tuple:
 
 
 RANDOMISATION_CAPTION = (
-    "The layers are re-initialised from the output down, one more at each step, and each new map is compared "
-    "with the trained model's map in two ways, as in Adebayo et al.'s *Sanity Checks for Saliency Maps*: the "
-    "Spearman rank correlation of |map| (do the same pixels matter most?) and SSIM, the structural similarity "
-    "of the maps as drawn here (do they look alike, signs included?). A map that stays the same when the "
-    "weights are random is not explaining the model.")
+    "The layers are re-initialised from the output down, one more at each step (left to right), and each new "
+    "map is compared with the trained model's map in two ways, as in Adebayo et al.'s *Sanity Checks for "
+    "Saliency Maps*: the Spearman rank correlation of |map| (do the same pixels matter most?) and SSIM, the "
+    "structural similarity of the maps as drawn here (do they look alike, signs included?). A map that stays "
+    "the same when the weights are random is not explaining the model.")
 
 IG_CAPTION = (
     "Why integrated gradients keeps a rank correlation near 1.00 while its pictures change: IG is "
@@ -200,8 +200,9 @@ def randomisation_figure(results: dict) -> go.Figure:
                             name=f"{TITLES[method]}: gradient part", line=dict(color=colour, dash="dash"),
                             legendgroup=method, row=1, col=1)
     fig.update_yaxes(range=[-1, 1.05])
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.4))
-    fig.update_xaxes(title_text="layers re-initialised (cumulative, from the output)")
+    # The x axes are the layers re-initialised so far, from the output down (said in the caption above):
+    # no axis titles, so the legend below the tilted layer names has room.
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.45))
     return fig
 
 

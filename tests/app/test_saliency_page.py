@@ -318,13 +318,12 @@ def test_picking_a_class_in_the_box_draws_the_probability_chart_anew_with_that_c
         return element.id, json.loads(element.spec)
 
     first_id, spec = chart()
-    assert spec["layout"]["title"]["text"].endswith("· explaining 7 (shaded)")
+    assert spec["layout"]["title"]["text"].endswith("· explaining 7")
     at.selectbox(key="target").set_value("3").run()
     assert not at.exception
     second_id, spec = chart()
     assert second_id != first_id
-    assert spec["layout"]["title"]["text"] == ("Class probabilities: predicted 7 (1.000), true 7 · explaining 3 "
-                                               "(shaded)")
+    assert spec["layout"]["title"]["text"] == "Class probabilities: predicted 7 (1.000), true 7 · explaining 3"
     columns = spec["data"][0]["marker"]["color"]
     assert columns[3] != columns[0] and len(set(columns)) == 2
     assert "Explaining class **3**" in captions(at)

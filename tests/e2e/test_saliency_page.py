@@ -132,7 +132,7 @@ def test_a_bar_clicked_then_a_class_picked_in_the_box_leaves_no_bar_selected(pag
     settled(page)
     pick(page, "Class to explain (or click a bar)", "3")
     page.get_by_text("Explaining class 3").wait_for(state="visible")
-    page.get_by_text("explaining 3 (shaded)").wait_for(state="visible")
+    page.get_by_text("true 7 · explaining 3").wait_for(state="visible")
     settled(page)
     # No bar faded as unselected (plotly fades every bar but the selected one); the chart may take a moment
     # to replace the one that was clicked.
