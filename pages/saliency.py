@@ -2,6 +2,8 @@
 methods through captum, feature maps, and the two checks of whether a map can be trusted."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
@@ -49,10 +51,14 @@ def epoch_picker(column, source: str) -> int | None:
     return None
 
 
+# Every setting from here on is made with persist_state="page": a run can stop above it (the Draw input
+# with an empty canvas, no upload yet, filters that match nothing, a damaged checkpoint) or leave its view
+# off the page, and the browser then drops the widget while the server keeps its value. Without it the
+# widget came back showing its default while the page used the old value (three method chips, four rows).
 def input_mode() -> str:
     st.subheader("Input")
     return st.segmented_control("Input", ["Test set", "Draw", "Upload"], default="Test set", key="input_mode",
-                                label_visibility="collapsed") or "Test set"
+                                required=True, label_visibility="collapsed", persist_state="page")
 
 
 def input_picker(mode: str) -> inputs.Input:
@@ -63,8 +69,8 @@ def input_picker(mode: str) -> inputs.Input:
     return inputs.uploaded(input_shape)
 
 
-def _clicked_class():
-    points = st.session_state["probs_chart"].selection.get("points", [])
+def _clicked_class(chart_key: str):
+    points = st.session_state[chart_key].selection.get("points", [])
     if points:
         st.session_state["target"] = str(points[0]["x"])
 
@@ -77,12 +83,19 @@ def class_to_explain() -> tuple[np.ndarray, int]:
     if st.session_state.get("target_for") != (source, picked.caption):  # a new input: explain its prediction
         st.session_state["target"] = "predicted"
         st.session_state["target_for"] = (source, picked.caption)
+    # The chart marks the class explained, and is drawn anew (its key) whenever that class changes: a bar
+    # the browser still showed selected from an earlier click would contradict a class picked in the box.
+    explaining = st.session_state.get("target", "predicted")
+    explaining = explaining if explaining in classes else "predicted"
+    chart_key = f"probs_chart:{explaining}"
     left, right = st.columns([1, 3])
     left.image(views.enlarge(picked.x[0].numpy()), caption=picked.caption, width=168)
     with right:
-        st.plotly_chart(views.probability_figure(probs, classes, predicted, picked.true_label), key="probs_chart",
-                        on_select=_clicked_class, selection_mode="points")
+        figure = views.probability_figure(probs, classes, predicted, picked.true_label,
+                                          predicted if explaining == "predicted" else classes.index(explaining))
+        st.plotly_chart(figure, key=chart_key, on_select=partial(_clicked_class, chart_key), selection_mode="points")
         target_name = st.selectbox("Class to explain (or click a bar)", ["predicted"] + classes, key="target",
+                                   persist_state="page",
                                    format_func=lambda c: f"predicted ({classes[predicted]})" if c == "predicted" else c)
     return probs, (predicted if target_name == "predicted" else classes.index(target_name))
 
@@ -92,22 +105,22 @@ def method_settings() -> tuple[dict, dict]:
     layers = list(conv_layers(model))
     with st.expander("Method settings", icon=":material/tune:"):
         s1, s2, s3, s4 = st.columns(4)
-        layer = s1.selectbox("Grad-CAM layer", layers, index=len(layers) - 1, key="layer",
+        layer = s1.selectbox("Grad-CAM layer", layers, index=len(layers) - 1, key="layer", persist_state="page",
                              help="Grad-CAM and guided Grad-CAM weigh this conv layer's maps; the last is the usual choice.")
-        steps = s2.slider("Integrated-gradients steps", 4, 128, 32, key="ig_steps")
-        baseline = s2.radio("IG baseline", BASELINES, horizontal=True, key="ig_baseline")
+        steps = s2.slider("Integrated-gradients steps", 4, 128, 32, key="ig_steps", persist_state="page")
+        baseline = s2.radio("IG baseline", BASELINES, horizontal=True, key="ig_baseline", persist_state="page")
         side = min(input_shape[1:])
-        window = s3.slider("Occlusion window (px)", 1, side, min(5, side), key="occ_window")
-        stride = s3.slider("Occlusion stride (px)", 1, side, min(2, side), key="occ_stride")
-        colormap = s4.selectbox("Colour map", COLORMAPS, key="colormap")
-        opacity = s4.slider("Heatmap opacity", 0.0, 1.0, 0.5, 0.05, key="opacity")
+        window = s3.slider("Occlusion window (px)", 1, side, min(5, side), key="occ_window", persist_state="page")
+        stride = s3.slider("Occlusion stride (px)", 1, side, min(2, side), key="occ_stride", persist_state="page")
+        colormap = s4.selectbox("Colour map", COLORMAPS, key="colormap", persist_state="page")
+        opacity = s4.slider("Heatmap opacity", 0.0, 1.0, 0.5, 0.05, key="opacity", persist_state="page")
     options = dict(layer=layer, steps=steps, baseline=baseline, window=window, stride=stride)
     return options, dict(colormap=colormap, opacity=opacity)
 
 
 def methods_view() -> None:
     chosen = st.multiselect("Methods", METHODS, default=["gradcam", "guided-backprop", "guided-gradcam"],
-                            format_func=TITLES.get, key="methods")
+                            format_func=TITLES.get, key="methods", persist_state="page")
     views.paper_rows(model, lock, picked.x, target, chosen, options, look)
 
 
@@ -116,11 +129,11 @@ def all_methods_view() -> None:
 
 
 def batch_view() -> None:
-    method = st.selectbox("Method", METHODS, format_func=TITLES.get, key="batch_method")
+    method = st.selectbox("Method", METHODS, format_func=TITLES.get, key="batch_method", persist_state="page")
     positions = picked.test_positions if picked.test_positions is not None else np.arange(len(labels_true))
     pages = page_count(len(positions), views.BATCH)
     page_no = st.number_input(f"Page (of {pages}, {views.BATCH} test images each, same filters as above)",
-                              1, pages, 1, key="batch_page")
+                              1, pages, 1, key="batch_page", persist_state="page")
     views.batch(model, lock, data, page_of(positions, page_no, views.BATCH), predictions, classes, method, options, look)
 
 
@@ -130,7 +143,7 @@ def feature_maps_view() -> None:
 
 def trust_view() -> None:
     chosen = st.multiselect("Methods to check", METHODS, default=["gradcam", "guided-backprop", "integrated-gradients"],
-                            format_func=TITLES.get, key="trust_methods")
+                            format_func=TITLES.get, key="trust_methods", persist_state="page")
     views.trust(model, lock, picked.x, target, chosen, options, look)
 
 
@@ -157,7 +170,8 @@ picked = input_picker(mode)
 probs, target = class_to_explain()
 options, look = method_settings()
 
-view = st.segmented_control("View", list(VIEWS), default="Methods", key="view") or "Methods"
+view = st.segmented_control("View", list(VIEWS), default="Methods", key="view", required=True,
+                            persist_state="page")
 st.caption(f"Explaining class **{classes[target]}** (p = {probs[target]:.3f})"
            + (f" · {clf.title}" + (f", epoch {clf.epoch}" if clf.epoch else "")))
 VIEWS[view]()

@@ -7,8 +7,9 @@ from torch import nn
 from engine.data import load_dataset
 from engine.core.loading import DEFAULT, load_run
 from engine.saliency.maps import (METHODS, DeletionCurve, RandomisationStep, TrustVerdict, attribute, conv_layers,
-                                  deletion_curve, feature_maps, first_layer_kernels, normalise, probabilities,
-                                  randomisation_check, rank_correlation, silent_channels, trust_verdict)
+                                  deletion_curve, feature_maps, first_layer_kernels, ig_support, map_ssim, normalise,
+                                  path_gradient, probabilities, randomisation_check, rank_correlation, silent_channels,
+                                  trust_verdict)
 from engine.saliency.selection import classify_test_set, matching, page_count, page_of
 
 
@@ -152,11 +153,76 @@ def test_randomisation_decorrelates_gradcam_but_not_input_times_gradient_methods
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the trained model is untouched
 
 
+@pytest.mark.slow
+def test_randomising_the_top_layers_moves_the_gradient_part_of_integrated_gradients_not_its_rank_correlation(
+        mnist_digit, mnist_batch):
+    """Input: the shipped MNIST CNN, the first 8 test digits, integrated gradients (black baseline, 16
+    steps). |IG| = input x |path gradient| keeps the ink's ranking whatever the weights (rank correlation
+    stays ~0.99), while the gradient part on the ink decorrelates as soon as the top layer is random,
+    and SSIM of the maps as drawn (signed) falls: the two measures that see the model change."""
+    model, _, _ = mnist_digit
+    xs, ys = mnist_batch
+    results = [randomisation_check(model, xs[i:i + 1], int(ys[i]), "integrated-gradients", steps=16)
+               for i in range(len(xs))]
+    rank = np.array([[s.correlation for s in r] for r in results])
+    gradient = np.array([[s.gradient_correlation for s in r] for r in results])
+    ssim = np.array([[s.ssim for s in r] for r in results])
+    assert (rank[:, 0] == 1) .all() and (gradient[:, 0] == 1).all() and (ssim[:, 0] == 1).all()
+    top, every = 1, -1  # the output layer re-initialised; every layer re-initialised
+    assert rank[:, top].mean() > 0.95 and rank[:, every].mean() > 0.95, rank  # measured 1.00 and 0.99
+    assert gradient[:, top].mean() < 0.4, gradient   # measured 0.21 (each digit at most 0.48)
+    assert gradient[:, every].mean() < 0.2, gradient  # measured 0.02 (each digit at most 0.22)
+    assert ssim[:, every].mean() < 0.6, ssim          # measured 0.44 (each digit at most 0.61)
+
+
+def test_other_methods_have_no_gradient_part_but_every_step_has_an_ssim():
+    """Input: a tiny random CNN on one random 4x4 image, Grad-CAM and integrated gradients."""
+    model, x = tiny_cnn(), torch.randn(1, 1, 4, 4)
+    gradcam = randomisation_check(model, x, 0, "gradcam")
+    assert [s.layer for s in gradcam] == ["trained", "3", "0"]
+    assert all(s.gradient_correlation is None for s in gradcam)
+    assert gradcam[0].ssim == 1.0 and all(-1 <= s.ssim <= 1 for s in gradcam)
+    ig = randomisation_check(model, x, 0, "integrated-gradients", steps=4)
+    assert ig[0].gradient_correlation == 1.0 and all(-1 <= s.gradient_correlation <= 1 for s in ig)
+
+
+def test_path_gradient_is_integrated_gradients_without_the_input_factor():
+    """Input: a linear model f(x) = w.x on a 1x4x4 image: its gradient is w everywhere on the path, so
+    the path gradient is w and integrated gradients (black baseline) is x * w."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2)).eval()
+    x = torch.rand(1, 1, 4, 4)
+    x[0, 0, 0] = 0.0  # a black row: outside the map's support
+    w = model[1].weight[1].detach().reshape(4, 4)
+    torch.testing.assert_close(path_gradient(model, x, 1, steps=8)[0], w)
+    torch.testing.assert_close(attribute(model, x, 1, "integrated-gradients", steps=8)[0], x[0, 0] * w)
+    assert ig_support(x).tolist() == [[[False] * 4] + [[True] * 4] * 3]
+
+
+def test_ssim_compares_maps_as_drawn():
+    """Inputs: a random signed 28x28 map m; the same map at half scale, its negative, and a map with
+    the same zeros (a shared black background) but other values inside the stroke."""
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=(28, 28))
+    assert map_ssim(m, m, "signed") == pytest.approx(1.0)
+    assert map_ssim(m, 0.5 * m, "signed") == pytest.approx(1.0)   # drawn scaled by its own maximum
+    assert map_ssim(m, -m, "signed") < 0.3                         # measured 0.12: the colours swap
+    assert map_ssim(m, -m, "abs") == pytest.approx(1.0)            # |map| is the same picture
+    stroke = np.zeros((28, 28))
+    stroke[4:24, 12:16] = 1.0
+    a, b = stroke * rng.normal(size=(28, 28)), stroke * rng.normal(size=(28, 28))
+    assert rank_correlation(a, b) > 0.95   # measured 1.00: the shared zeros make |a| and |b| rank alike
+    assert map_ssim(a, b, "signed") < 0.7   # measured 0.56: inside the stroke they differ
+    assert map_ssim(m[:4, :4], m[:4, :4]) == pytest.approx(1.0)  # a map under 7 pixels a side: a smaller window
+    assert map_ssim(m[:2, :2], -m[:2, :2], "signed") < 0  # measured -1.00: a 1-pixel window
+
+
 def test_rank_correlation():
     a = np.arange(10.0)
     assert rank_correlation(a, a ** 2) == pytest.approx(1.0)
     assert rank_correlation(a, -a[::-1] * 0 + a[::-1]) == pytest.approx(-1.0)
     assert rank_correlation(a, np.ones(10)) == 0.0
+    assert rank_correlation(a[:0], a[:0]) == 0.0  # no pixels to rank (an all-black input under IG)
 
 
 def test_deletion_removes_the_class_faster_along_gradcam_than_at_random(mnist_digit):

@@ -6,7 +6,8 @@ Methods: Grad-CAM (choose the conv layer; default the last), guided backprop, gu
 (upsampled Grad-CAM x guided backprop), plain gradient saliency, integrated gradients, occlusion.
 Maps are raw and signed, summed over the input channels; `normalise()` turns them into display
 values. Beside them, the two checks of whether a map can be trusted: the model-randomisation
-sanity check (Adebayo et al. 2018) and the deletion curve (remove the most salient pixels first).
+sanity check (Adebayo et al. 2018, with their two similarity measures: rank correlation and SSIM)
+and the deletion curve (remove the most salient pixels first).
 
 captum's guided backprop rewires `nn.ReLU` modules only; every model in engine/models uses them.
 Hooks live for one call: build the captum object per use (pytorch-grad-cam's leak lesson).
@@ -23,6 +24,7 @@ import torch
 from captum.attr import (GuidedBackprop, GuidedGradCam, IntegratedGradients, LayerAttribution, LayerGradCam,
                          Occlusion, Saliency)
 from scipy.stats import spearmanr
+from skimage.metrics import structural_similarity
 from torch import nn
 
 # captum warns on every call that it set requires_grad and hooked the ReLUs: expected here, noise in logs.
@@ -121,11 +123,7 @@ def attribute(model: nn.Module, inputs: torch.Tensor, target: int | torch.Tensor
         elif method == "saliency":
             maps = Saliency(model).attribute(x, target=target, abs=False)
         elif method == "integrated-gradients":
-            if baseline not in BASELINES:
-                raise ValueError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
-            base = torch.zeros_like(x) if baseline == "black" else _blurred(x)
-            maps = IntegratedGradients(model).attribute(x, baselines=base, target=target, n_steps=int(steps),
-                                                        internal_batch_size=max(int(steps), 1) * min(len(x), 8))
+            maps = _integrated_gradients(model, x, target, steps, baseline)
         else:
             side = min(x.shape[2:])
             if not 1 <= window <= side or not 1 <= stride <= side:
@@ -134,6 +132,43 @@ def attribute(model: nn.Module, inputs: torch.Tensor, target: int | torch.Tensor
             maps = Occlusion(model).attribute(x, sliding_window_shapes=(c, window, window), strides=(c, stride, stride),
                                               target=target, baselines=0.0, perturbations_per_eval=64)
     return maps.detach().float().sum(dim=1).cpu()
+
+
+def ig_baseline(x: torch.Tensor, baseline: str) -> torch.Tensor:
+    """Integrated gradients' starting image: black, or a blurred copy of the input."""
+    if baseline not in BASELINES:
+        raise ValueError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
+    return torch.zeros_like(x) if baseline == "black" else _blurred(x)
+
+
+def _integrated_gradients(model: nn.Module, x: torch.Tensor, target, steps: int, baseline: str,
+                          times_input: bool = True) -> torch.Tensor:
+    """captum's integrated gradients: (input - baseline) x the gradient averaged along the straight path
+    from the baseline to the input; with times_input=False, that averaged gradient alone."""
+    return IntegratedGradients(model, multiply_by_inputs=times_input).attribute(
+        x, baselines=ig_baseline(x, baseline), target=target, n_steps=int(steps),
+        internal_batch_size=max(int(steps), 1) * min(len(x), 8))
+
+
+def path_gradient(model: nn.Module, inputs: torch.Tensor, target: int | torch.Tensor, *, steps: int = 32,
+                  baseline: str = "black", **_other_options) -> torch.Tensor:
+    """The gradient part of integrated gradients, (N, H, W): the gradient averaged along the path from
+    the baseline, without IG's factor (input - baseline). With a black baseline that factor is the input
+    itself, which shapes |IG| whatever the weights; this part is what the model contributes."""
+    model.eval()
+    device = next(model.parameters()).device
+    x = inputs.detach().to(device).float().clone()
+    target = target.to(device) if isinstance(target, torch.Tensor) else target
+    with torch.enable_grad():
+        gradient = _integrated_gradients(model, x, target, steps, baseline, times_input=False)
+    return gradient.detach().float().sum(dim=1).cpu()
+
+
+def ig_support(inputs: torch.Tensor, baseline: str = "black") -> torch.Tensor:
+    """(N, H, W) bool: the pixels where the input differs from IG's baseline, the only ones an
+    integrated-gradients map can colour (black baseline: the ink)."""
+    x = inputs.detach().float().cpu()
+    return (x - ig_baseline(x, baseline)).abs().sum(dim=1) > 0
 
 
 def normalise(maps: torch.Tensor | np.ndarray, mode: str = "abs") -> np.ndarray:
@@ -187,6 +222,9 @@ class RandomisationStep:
     layer: str            # the last layer re-initialised ("trained" for the original weights)
     maps: torch.Tensor    # (H, W)
     correlation: float    # Spearman rank correlation of |map| with the trained model's |map|
+    ssim: float | None = None                  # SSIM of the map as drawn with the trained one (see map_ssim)
+    gradient_correlation: float | None = None  # integrated gradients only: rank correlation of the path
+    # gradient (the map without its input factor, see path_gradient) on the pixels the map can colour
 
 
 def _parametrised_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -196,27 +234,53 @@ def _parametrised_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def rank_correlation(a, b) -> float:
     a, b = np.abs(np.asarray(a, dtype=np.float64)).ravel(), np.abs(np.asarray(b, dtype=np.float64)).ravel()
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0  # a constant map carries no ranking
     return float(spearmanr(a, b).statistic)
+
+
+def map_ssim(a, b, display: str = "abs") -> float:
+    """Structural similarity (SSIM, scikit-image) of two maps as they are drawn: each scaled by
+    normalise(display), so signs count for signed maps. Unlike the rank correlation of |map| it
+    compares local structure and sign, not just which pixels are large: zeros that two maps share
+    (the black background under input x gradient) do not make the strokes inside them agree.
+    A 7x7 window (scikit-image's default), smaller for maps under 7 pixels a side."""
+    a, b = normalise(np.stack([np.asarray(a), np.asarray(b)]), display).astype(np.float64)
+    side = min(a.shape)
+    window = min(7, side if side % 2 else side - 1)
+    return float(structural_similarity(a, b, win_size=window, data_range=2.0 if display == "signed" else 1.0,
+                                       use_sample_covariance=False))  # so a 1-pixel window stays defined
 
 
 def randomisation_check(model: nn.Module, inputs: torch.Tensor, target: int, method: str, seed: int = 0,
                         **opts) -> list[RandomisationStep]:
     """Cascading model randomisation: re-initialise the layers from the output down, one more at a
-    time, and compare each map with the trained one. A faithful method's map decorrelates; a map
-    that survives random weights is explaining the input (an edge detector), not the model."""
+    time, and compare each map with the trained one (rank correlation of |map| and SSIM; for
+    integrated gradients also the rank correlation of its gradient part). A faithful method's map
+    decorrelates; a map that survives random weights is explaining the input (an edge detector),
+    not the model."""
     x = inputs[:1]
-    trained = attribute(model, x, target, method, **opts)[0]
-    steps = [RandomisationStep("trained", trained, 1.0)]
+    with_gradient = method == "integrated-gradients"
+
+    def maps_of(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return (attribute(net, x, target, method, **opts)[0],
+                path_gradient(net, x, target, **opts)[0] if with_gradient else None)
+
+    trained, trained_gradient = maps_of(model)
+    if with_gradient:  # compared where the map can be non-zero: the picture is input factor x this part
+        support = ig_support(x, opts.get("baseline", "black"))[0]
+        trained_gradient = trained_gradient[support]
+    steps = [RandomisationStep("trained", trained, 1.0, 1.0, 1.0 if with_gradient else None)]
     randomised = copy.deepcopy(model)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
         for name, module in reversed(_parametrised_layers(randomised)):
             module.reset_parameters()
-            maps = attribute(randomised, x, target, method, **opts)[0]
-            steps.append(RandomisationStep(name, maps, rank_correlation(trained, maps)))
+            maps, gradient = maps_of(randomised)
+            steps.append(RandomisationStep(
+                name, maps, rank_correlation(trained, maps), map_ssim(trained, maps, DISPLAY[method]),
+                rank_correlation(trained_gradient, gradient[support]) if with_gradient else None))
     finally:
         torch.random.set_rng_state(generator_state)
     return steps

@@ -24,8 +24,9 @@ class Input:
 
 def from_test_set(data: Dataset, classes: list[str], predictions: np.ndarray, labels_true: np.ndarray) -> Input:
     c1, c2, c3 = st.columns([1, 1, 2])
-    class_filter = c1.selectbox("True class", ["all"] + classes, key="class_filter")
-    correct_filter = c2.selectbox("Prediction", ["all", "correct", "incorrect"], key="correct_filter")
+    class_filter = c1.selectbox("True class", ["all"] + classes, key="class_filter", persist_state="page")
+    correct_filter = c2.selectbox("Prediction", ["all", "correct", "incorrect"], key="correct_filter",
+                                    persist_state="page")
     test_positions = matching(predictions, labels_true,
                               None if class_filter == "all" else classes.index(class_filter),
                               None if correct_filter == "all" else correct_filter == "correct")
@@ -33,7 +34,7 @@ def from_test_set(data: Dataset, classes: list[str], predictions: np.ndarray, la
         st.warning("No test image matches these filters.", icon=":material/filter_alt_off:")
         st.stop()
     position = c3.number_input(f"Image (1 to {len(test_positions)} of those matching)", 1, len(test_positions),
-                               1, key=f"position_{class_filter}_{correct_filter}")
+                               1, key=f"position_{class_filter}_{correct_filter}", persist_state="page")
     index = int(test_positions[position - 1])
     true_label = int(labels_true[index])
     caption = f"test image {index}: true {classes[true_label]}, predicted {classes[predictions[index]]}"

@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from plotly.subplots import make_subplots
 
 from engine.saliency import render
 from engine.saliency.maps import (DISPLAY, TITLES, attribute, deletion_curve, feature_maps, first_layer_kernels, normalise,
@@ -34,18 +35,24 @@ def probabilities_of(model, x) -> np.ndarray:
     return probabilities(model, x)[0].numpy()
 
 
-def probability_figure(probs: np.ndarray, classes: list[str], predicted: int, true_label: int | None) -> go.Figure:
+def probability_figure(probs: np.ndarray, classes: list[str], predicted: int, true_label: int | None,
+                       explained: int | None = None) -> go.Figure:
+    """The class probabilities as bars (the predicted class red) over clickable columns; the column of the
+    class explained is shaded."""
     colours = ["#ff4b4b" if i == predicted else "#1f77b4" for i in range(len(classes))]
+    columns = ["#c9d3e3" if i == explained else "#f0f2f6" for i in range(len(classes))]
     fig = go.Figure()
     # Full-height pale columns behind the bars: a class with p = 0.0001 has no bar to click, but its
     # column can be clicked all the same.
-    fig.add_bar(x=classes, y=[1.0] * len(classes), marker_color="#f0f2f6", name="click to explain",
+    fig.add_bar(x=classes, y=[1.0] * len(classes), marker_color=columns, name="click to explain",
                 hovertemplate="explain class %{x}<extra></extra>", showlegend=False)
     fig.add_bar(x=classes, y=probs, marker_color=colours, name="probability", showlegend=False,
                 hovertemplate="class %{x}<br>p = %{y:.4f}<extra></extra>")
     title = f"Class probabilities: predicted {classes[predicted]} ({probs[predicted]:.3f})"
     if true_label is not None:
         title += f", true {classes[true_label]}"
+    if explained is not None:
+        title += f" · explaining {classes[explained]}"
     fig.update_layout(title=title, height=230, margin=dict(l=10, r=10, t=40, b=10), yaxis=dict(range=[0, 1]),
                       xaxis=dict(type="category"), clickmode="event+select", barmode="overlay")
     return fig
@@ -157,27 +164,85 @@ def _checked(cache: dict, model, lock, x, target, method, options) -> tuple:
     return cache[key]
 
 
+RANDOMISATION_CAPTION = (
+    "The layers are re-initialised from the output down, one more at each step (left to right), and each new "
+    "map is compared with the trained model's map in two ways, as in Adebayo et al.'s *Sanity Checks for "
+    "Saliency Maps*: the Spearman rank correlation of |map| (do the same pixels matter most?) and SSIM, the "
+    "structural similarity of the maps as drawn here (do they look alike, signs included?). A map that stays "
+    "the same when the weights are random is not explaining the model.")
+
+IG_CAPTION = (
+    "Why integrated gradients keeps a rank correlation near 1.00 while its pictures change: IG is "
+    "(input − baseline) × the gradient averaged along the path from the baseline, so with the black baseline "
+    "it is input × gradient-like (with the blurred one, the input's edges × gradient). Its |map| is zero "
+    "wherever the input is black and follows the ink whatever the weights, so the rank correlation of |map| "
+    "measures the input's shape, not the model: the edge-detector effect Adebayo et al. point out. The model's "
+    "part does change: SSIM of the maps as drawn falls, and the rank correlation of the gradient part alone "
+    "(the path-averaged gradient on the pixels the map can colour, dashed) drops towards 0.")
+
+
+def _layer_labels(steps) -> list[str]:
+    return [s.layer if i == 0 else f"+ {s.layer}" for i, s in enumerate(steps)]
+
+
+def randomisation_figure(results: dict) -> go.Figure:
+    """Rank correlation (left) and SSIM (right) of each method's map with the trained one, per step;
+    integrated gradients' gradient part dashed on the left."""
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=("rank correlation of |map|", "SSIM of the maps as drawn"))
+    for i, (method, (steps, _)) in enumerate(results.items()):
+        colour, layers = PALETTE[i % len(PALETTE)], _layer_labels(steps)
+        line = dict(x=layers, mode="lines+markers", line=dict(color=colour), legendgroup=method)
+        fig.add_scatter(y=[s.correlation for s in steps], name=TITLES[method], **line, row=1, col=1)
+        fig.add_scatter(y=[s.ssim for s in steps], name=TITLES[method], showlegend=False, **line, row=1, col=2)
+        if steps[0].gradient_correlation is not None:
+            fig.add_scatter(x=layers, y=[s.gradient_correlation for s in steps], mode="lines+markers",
+                            name=f"{TITLES[method]}: gradient part", line=dict(color=colour, dash="dash"),
+                            legendgroup=method, row=1, col=1)
+    fig.update_yaxes(range=[-1, 1.05])
+    # The x axes are the layers re-initialised so far, from the output down (said in the caption above):
+    # no axis titles, so the legend below the tilted layer names has room.
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.45))
+    return fig
+
+
+def randomisation_rows(results: dict) -> list[dict]:
+    """One row per method: each measure once every layer is re-initialised, and the verdict. The
+    gradient part is a column only when integrated gradients is checked ("—" for the methods whose
+    map has no input factor to take out)."""
+    with_gradient = any(steps[0].gradient_correlation is not None for steps, _ in results.values())
+    rows = []
+    for method, (steps, _) in results.items():
+        final = steps[-1]
+        row = {"method": TITLES[method], "rank correlation of |map|": f"{final.correlation:.2f}",
+               "SSIM": f"{final.ssim:.2f}"}
+        if with_gradient:
+            row["gradient part (rank correlation)"] = (
+                "—" if final.gradient_correlation is None else f"{final.gradient_correlation:.2f}")
+        rows.append(row | {"verdict": "passes" if trust_verdict(steps).passes else "fails"})
+    return rows
+
+
 def _randomisation(results: dict, x, look) -> None:
     st.markdown("#### Model randomisation (sanity check)")
-    st.caption("The layers are re-initialised from the output down, one more at each step, and each new map is "
-               "compared with the trained model's map (Spearman rank correlation of |map|). A map that stays the "
-               "same when the weights are random is not explaining the model.")
-    fig = go.Figure()
-    for method, (steps, _) in results.items():
-        fig.add_scatter(x=[s.layer if i == 0 else f"+ {s.layer}" for i, s in enumerate(steps)],
-                        y=[s.correlation for s in steps], mode="lines+markers", name=TITLES[method])
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), yaxis=dict(range=[-1, 1.05], title="rank correlation"),
-                      xaxis_title="layers re-initialised (cumulative, from the output)", legend=dict(orientation="h", y=-0.35))
-    st.plotly_chart(fig, key="randomisation")
+    st.caption(RANDOMISATION_CAPTION)
+    st.plotly_chart(randomisation_figure(results), key="randomisation")
+    st.dataframe(randomisation_rows(results), hide_index=True)
+    if "integrated-gradients" in results:
+        st.caption(IG_CAPTION)
     image = x[0].numpy()
     for method, (steps, _) in results.items():
         shown = _shown(torch.stack([s.maps for s in steps]), method)
         panels = [render.upscale(render.colourise(m, look["colormap"], DISPLAY[method] == "signed"), 3) for m in shown]
         verdict = trust_verdict(steps)
+        final = steps[-1]
+        others = f"SSIM {final.ssim:.2f}" + ("" if final.gradient_correlation is None
+                                             else f", gradient part {final.gradient_correlation:.2f}")
         st.markdown(f"**{TITLES[method]}**: correlation after randomising every layer {verdict.correlation:.2f}, "
-                    f"{verdict.reason}")
+                    f"{verdict.reason} ({others})")
         st.image(render.hstack([render.upscale(render.to_rgb(image), 3)] + panels),
-                 caption="input, trained, then each further re-initialised layer")
+                 caption="input, trained, then each further re-initialised layer; SSIM with the trained map: "
+                         + ", ".join(f"{s.ssim:.2f}" for s in steps[1:]))
 
 
 def _deletion(results: dict) -> None:

@@ -70,23 +70,76 @@ def test_default_cnn_methods_classes_and_views(page, app_url, screenshots):
     screenshot(page, screenshots / "saliency-feature-maps.png")
 
 
-def test_drawing_a_digit_gives_its_maps(page, app_url, screenshots):
-    open_saliency(page, app_url)
+def draw_a_one(page):
+    """Input -> Draw, then one vertical stroke down the middle of the canvas (a "1")."""
     page.get_by_role("radio", name="Draw").click()
     frame = page.frame_locator("iframe[title*='drawable_canvas']")
     canvas = frame.locator("canvas").last
     canvas.wait_for(state="visible")
     box = canvas.bounding_box()
-    # A "1": one vertical stroke down the middle.
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
     page.mouse.down()
     for step in range(1, 21):
         page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.15 + 0.7 * step / 20))
     page.mouse.up()
+
+
+def test_drawing_a_digit_gives_its_maps(page, app_url, screenshots):
+    open_saliency(page, app_url)
+    draw_a_one(page)
     page.get_by_text("your drawing, prepared as the model sees it").wait_for(state="visible")
     settled(page)
     page.get_by_text("Class probabilities: predicted 1").wait_for(state="visible")
     screenshot(page, screenshots / "saliency-drawing.png")
+
+
+def chips(page) -> list[str]:
+    """The methods the "Methods" multiselect shows as chips."""
+    tags = page.get_by_test_id("stMultiSelect").first.get_by_test_id("stMultiSelectTagsContainer").locator("[data-tag]")
+    return [tag.get_attribute("aria-label") for tag in tags.all()]
+
+
+def row_titles(page) -> list[str]:
+    """The method rows drawn (each row's title is a bold line above its pictures)."""
+    return page.locator("[data-testid=stMarkdownContainer] strong").all_inner_texts()
+
+
+def test_add_integrated_gradients_then_draw_shows_as_many_chips_as_rows(page, app_url, screenshots):
+    """Input: the default three methods + Integrated gradients, then Draw and a stroke. Issue #13: three
+    chips were shown while four rows were drawn."""
+    four = ["Grad-CAM", "Guided backprop", "Guided Grad-CAM", "Integrated gradients"]
+    open_saliency(page, app_url)
+    page.get_by_test_id("stMultiSelect").first.click()
+    page.get_by_role("option", name="Integrated gradients", exact=True).click()
+    page.keyboard.press("Escape")
+    page.locator("[data-testid=stMarkdownContainer] strong", has_text="Integrated gradients").wait_for(state="visible")
+    settled(page)
+    assert chips(page) == four and row_titles(page) == four
+    draw_a_one(page)
+    page.get_by_text("your drawing, prepared as the model sees it").wait_for(state="visible")
+    settled(page)
+    wait_for_images(page, 5)
+    assert (chips(page), row_titles(page)) == (four, four)
+    screenshot(page, screenshots / "saliency-drawing-four-methods.png")
+
+
+def test_a_bar_clicked_then_a_class_picked_in_the_box_leaves_no_bar_selected(page, app_url, screenshots):
+    """Input: test image 0 (a 7), a click on class 9's column, then class 3 picked in the box. The chart
+    used to keep column 9 selected (every other bar faded) while class 3 was explained."""
+    open_saliency(page, app_url)
+    page.locator(".js-plotly-plot .trace.bars").first.locator(".point").nth(9).click(force=True)
+    page.get_by_text("Explaining class 9").wait_for(state="visible")
+    settled(page)
+    pick(page, "Class to explain (or click a bar)", "3")
+    page.get_by_text("Explaining class 3").wait_for(state="visible")
+    page.get_by_text("true 7 · explaining 3").wait_for(state="visible")
+    settled(page)
+    # No bar faded as unselected (plotly fades every bar but the selected one); the chart may take a moment
+    # to replace the one that was clicked.
+    page.wait_for_function("() => { const bars = [...document.querySelectorAll('.js-plotly-plot .trace.bars .point path')];"
+                           " return bars.length === 20 && bars.every(p => Number(getComputedStyle(p).opacity) === 1); }",
+                           timeout=15_000)  # 10 columns + 10 bars
+    page.locator(".js-plotly-plot").first.screenshot(path=screenshots / "saliency-class-picked-after-a-click.png")
 
 
 def test_a_run_handed_over_from_training_opens_at_any_epoch(page, app_url, app_data_dir, screenshots, monkeypatch):
