@@ -114,3 +114,15 @@ def test_runs_that_cannot_be_explained_give_messages(runs):
         assert any(f"the checkpoint of run {cnn_id}, epoch 2 is damaged" in e.value for e in at.error)
     finally:
         path.write_bytes(original)
+
+
+def test_a_damaged_run_store_says_how_to_recover(tmp_path, monkeypatch):
+    """Input: runs.sqlite with its header overwritten."""
+    from engine.core.runs import RECOVER_HINT
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(tmp_path))
+    RunStore(tmp_path / "runs")
+    db = tmp_path / "runs" / "runs.sqlite"
+    db.write_bytes(b"NOT A DATABASE!!" + db.read_bytes()[16:])
+    at = open_page()
+    assert [e.value for e in at.error] == [
+        f"the run store {db} is damaged (file is not a database): {RECOVER_HINT}"]
