@@ -92,7 +92,11 @@ def recover_store(root: Path) -> Recovery:
     db_path = root / "runs.sqlite"
     moved_to = None
     if database_problem(db_path) is not None:
-        moved_to = _move_aside(db_path)
+        try:
+            moved_to = _move_aside(db_path)
+        except OSError as err:  # a read-only folder: nothing can be rebuilt here
+            raise RunStoreError(f"cannot move the damaged {db_path} aside ({err.strerror}): make its folder "
+                                "writable and run `python -m engine runs recover` again") from err
     store = RunStore(root)
     recovery = Recovery(moved_to)
     if moved_to is not None:

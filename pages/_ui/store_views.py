@@ -1,5 +1,5 @@
 """The run store as a whole, for every page: opening it (or saying what is wrong with it and how
-to recover), and Home's disk use with its clean-up."""
+to recover), its errors as messages, and Home's disk use with its clean-up."""
 from __future__ import annotations
 
 import streamlit as st
@@ -7,6 +7,10 @@ import streamlit as st
 from engine.core.paths import runs_dir
 from engine.core.retention import clean_up, default_retention, human_bytes, plan_clean_up
 from engine.core.runs import RunStore, RunStoreError
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 def open_store() -> RunStore:
@@ -24,6 +28,16 @@ def open_store() -> RunStore:
     return store
 
 
+def run_page(page) -> None:
+    """Run the page; a run store error it meets on the way (a write refused on a full disk or a
+    read-only folder, say by Start) is shown as its message where the page stopped, not as a
+    traceback."""
+    try:
+        page.run()
+    except RunStoreError as err:
+        st.error(str(err), icon=":material/error:")
+
+
 def _clean_up(store_root: str) -> None:
     """The button's action, run before the page is drawn again, so the numbers below show the result."""
     store = RunStore(store_root)
@@ -33,8 +47,8 @@ def _clean_up(store_root: str) -> None:
     except RunStoreError as err:
         st.session_state.clean_up_done = ("error", str(err))
         return
-    st.session_state.clean_up_done = ("ok", f"Deleted {plan.checkpoints} checkpoints of {len(plan.epochs)} runs: "
-                                             f"{human_bytes(freed)} freed.")
+    st.session_state.clean_up_done = ("ok", f"Deleted {_count(plan.checkpoints, 'checkpoint')} of "
+                                             f"{_count(len(plan.epochs), 'run')}: {human_bytes(freed)} freed.")
 
 
 def disk_used(store: RunStore) -> None:
@@ -52,9 +66,9 @@ def disk_used(store: RunStore) -> None:
         st.caption("Nothing to clean up: every finished run keeps only the checkpoints its retention settings "
                    "(keep last, keep every, keep best) ask for.")
         return
-    st.markdown(f"{plan.checkpoints} checkpoints of {len(plan.epochs)} finished runs are outside their retention "
-                f"settings (by default {default_retention().describe()}): deleting them frees "
-                f"**{human_bytes(plan.bytes)}**.")
-    st.button(f"Delete {plan.checkpoints} old checkpoints", icon=":material/delete_sweep:", key="clean_up",
+    st.markdown(f"{_count(plan.checkpoints, 'checkpoint')} of {_count(len(plan.epochs), 'finished run')} "
+                f"{'is' if plan.checkpoints == 1 else 'are'} outside their retention settings (by default "
+                f"{default_retention().describe()}): deleting them frees **{human_bytes(plan.bytes)}**.")
+    st.button(f"Delete {_count(plan.checkpoints, 'old checkpoint')}", icon=":material/delete_sweep:", key="clean_up",
               on_click=_clean_up, args=(str(store.root),), disabled=bool(store.read_only),
               help="the runs, their curves and the checkpoints their settings keep stay")

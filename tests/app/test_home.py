@@ -133,12 +133,12 @@ def test_home_shows_the_disk_used_by_runs_and_cleans_up_old_checkpoints(tmp_path
     assert any(m.value.startswith("**6.") and m.value.endswith(" MB** in the run store: its database and every "
                                                              "run's checkpoints.") for m in at.markdown)
     assert [c.value for c in at.code] == [str(tmp_path / "runs")]
-    assert ("23 checkpoints of 1 finished runs are outside their retention settings (by default the last 5 "
+    assert ("23 checkpoints of 1 finished run are outside their retention settings (by default the last 5 "
             "epochs, epoch 1 and every 100th, and the best): deleting them frees **2.3 MB**.") in markdown_text(at)
 
     next(b for b in at.button if b.key == "clean_up").click().run()
     assert not at.exception
-    assert [s.value for s in at.success] == ["Deleted 23 checkpoints of 1 runs: 2.3 MB freed."]
+    assert [s.value for s in at.success] == ["Deleted 23 checkpoints of 1 run: 2.3 MB freed."]
     assert store.checkpoint_epochs(old) == [1, 12, 26, 27, 28, 29, 30]
     assert len(store.checkpoint_epochs(running)) == 30  # a running run is left to its own trainer
     assert any(c.value.startswith("Nothing to clean up") for c in at.caption)

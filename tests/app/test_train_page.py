@@ -189,3 +189,36 @@ def test_a_damaged_run_store_says_how_to_recover(tmp_path, monkeypatch):
     at = fresh()
     assert [e.value for e in at.error] == [
         f"the run store {tmp_path / 'runs' / 'runs.sqlite'} is damaged (file is not a database): {RECOVER_HINT}"]
+
+
+
+def test_start_on_a_full_disk_says_why_it_cannot_train(tmp_path, monkeypatch):
+    """Input: Start pressed while SQLite answers "database or disk is full" to every write (simulated).
+    The store holds a run whose process died: opening it needs a write, which fails, so it opens
+    read-only and the page says so first. The page runs as the app runs it (store_views.run_page)."""
+    import sqlite3
+
+    from tests.test_store_faults import _FullDisk
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(tmp_path))
+    dead = RunStore(tmp_path / "runs").create_run("mlp", "spiral", {})
+    with sqlite3.connect(tmp_path / "runs" / "runs.sqlite") as conn:
+        conn.execute("UPDATE runs SET owner = 'gone-host:1:1' WHERE id = ?", (dead,))
+    monkeypatch.setattr("engine.core.runs.socket.gethostname", lambda: "gone-host")
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _FullDisk(connect(*a, **k)))
+
+    def app(page: str):
+        import streamlit as st
+
+        from pages._ui.store_views import run_page
+        run_page(st.navigation([st.Page(page)]))
+
+    at = AppTest.from_function(app, args=(PAGE,), default_timeout=60).run()
+    assert [w.value for w in at.warning] == [
+        "The run store cannot be written: the disk is full. Runs can be opened and looked at; training, stopping "
+        "and deleting need a writable store."]
+    button(at, "Start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == [
+        f"the run store in {tmp_path / 'runs'} cannot be written: the disk is full: free some space (Home's "
+        "\"Disk used by runs\" deletes old checkpoints) and try again"]
