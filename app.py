@@ -4,6 +4,7 @@ import streamlit as st
 from engine.embeddings.project import warm_up
 from pages._ui.device import device_status
 from pages._ui.nav import sections
+from pages._ui.store_views import run_page
 
 st.set_page_config(page_title="Deep Playground", layout="wide")
 
@@ -20,4 +21,4 @@ with st.sidebar:
     else:
         st.error(text, icon=":material/error:")
 
-page.run()
+run_page(page)  # a run store that refuses a write (read-only, full disk) says why, on any page

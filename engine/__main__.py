@@ -2,10 +2,12 @@
 
     python -m engine train --model cnn --dataset mnist --epochs 1
     python -m engine runs list | show ID | export ID --csv [--out FILE]
+    python -m engine runs check | recover | clean-up [--dry-run]
     python -m engine <verb> --help       (verbs of the pages: engine/commands/)
 
 Results go to stdout as JSON (one line for `train`); progress and errors go to stderr. Bad
-arguments exit with status 2 and a message; a run that diverges or fails exits with status 1.
+arguments, and a run store that cannot be used (damaged, read-only), exit with status 2 and a
+one-line message; a run that diverges or fails, and `runs check` finding damage, exit with status 1.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import signal
 import sys
 
 from engine.core.params import ParamError
+from engine.core.runs import RunStoreError
 
 
 def _catalogue() -> str:
@@ -79,7 +82,7 @@ def _parser(with_catalogue: bool) -> argparse.ArgumentParser:
     train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a dataset option")
     train.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
-    runs = verbs.add_parser("runs", help="list, show or export runs")
+    runs = verbs.add_parser("runs", help="list, show or export runs; check, recover or clean up the store")
     runs_verbs = runs.add_subparsers(dest="runs_verb", required=True)
     listing = runs_verbs.add_parser("list")
     listing.add_argument("--limit", type=int)
@@ -89,6 +92,12 @@ def _parser(with_catalogue: bool) -> argparse.ArgumentParser:
     export.add_argument("run_id", type=int)
     export.add_argument("--csv", action="store_true", required=True, help="metrics as CSV (one row per step)")
     export.add_argument("--out", help="file to write (default: stdout)")
+    runs_verbs.add_parser("check", help="check runs.sqlite and every checkpoint's checksum (exit 1 on damage)")
+    runs_verbs.add_parser("recover", help="move a damaged runs.sqlite aside, start a new one and rebuild "
+                                          "the runs from their checkpoints")
+    clean = runs_verbs.add_parser("clean-up", help="delete the checkpoints of finished runs that their "
+                                                   "retention policy (keep_last, keep_every, keep_best) does not keep")
+    clean.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     for command in _commands():
         command.add_parser(verbs)
     return parser
@@ -153,7 +162,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_runs(args) -> int:
+    if args.runs_verb in ("check", "recover"):  # these open a damaged store their own way
+        return cmd_check(args) if args.runs_verb == "check" else cmd_recover(args)
     store = _store(args)
+    if args.runs_verb == "clean-up":
+        return cmd_clean_up(args, store)
     if args.runs_verb == "list":
         for run in store.list_runs(args.limit):
             print(json.dumps({k: v for k, v in _run_json(run).items() if k != "params"}))
@@ -172,6 +185,55 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from engine.core.paths import runs_dir
+    from engine.core.recovery import check_store
+
+    check = check_store(runs_dir(args.data_dir))
+    print(json.dumps({"store": str(check.db_path), "ok": check.ok, "database": check.database or "ok",
+                      "checkpoints_checked": check.checkpoints_checked,
+                      "damaged_checkpoints": [{"run_id": r, "epoch": e, "problem": p}
+                                              for r, e, p in check.damaged_checkpoints]}))
+    if check.database is not None:
+        print(f"error: {check.db_path} is damaged ({check.database}): run `python -m engine runs recover`",
+              file=sys.stderr)
+    elif check.damaged_checkpoints:
+        damaged = ", ".join(f"run {r} epoch {e}" for r, e, _ in check.damaged_checkpoints)
+        print(f"error: {len(check.damaged_checkpoints)} damaged checkpoint(s): {damaged}; the runs' other "
+              "epochs still open", file=sys.stderr)
+    return 0 if check.ok else 1
+
+
+def cmd_recover(args) -> int:
+    from engine.core.paths import runs_dir
+    from engine.core.recovery import recover_store
+
+    done = recover_store(runs_dir(args.data_dir))
+    print(json.dumps({"moved_to": str(done.moved_to) if done.moved_to else None, "recovered": done.recovered,
+                      "from_damaged_store": done.from_store, "from_checkpoints": done.from_checkpoints,
+                      "not_recovered": done.not_recovered}))
+    where = (f"the damaged file is kept as {done.moved_to}" if done.moved_to
+             else "runs.sqlite passed its integrity check and was kept")
+    lost = (f"; {len(done.not_recovered)} checkpoint folder(s) had no run settings to rebuild from "
+            f"(saved before checkpoints carried them): {done.not_recovered}" if done.not_recovered else "")
+    print(f"recovered {done.recovered} run(s): {len(done.from_store)} read from the damaged store, "
+          f"{len(done.from_checkpoints)} rebuilt from their checkpoints; {where}{lost}", file=sys.stderr)
+    return 0
+
+
+def cmd_clean_up(args, store) -> int:
+    from engine.core.retention import clean_up, human_bytes, plan_clean_up
+
+    plan = plan_clean_up(store)
+    freed = 0 if args.dry_run else clean_up(store, plan)
+    print(json.dumps({"checkpoints": plan.checkpoints, "runs": sorted(plan.epochs), "bytes": plan.bytes,
+                      "deleted": not args.dry_run}))
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {plan.checkpoints} checkpoint(s) of {len(plan.epochs)} run(s), "
+          f"{human_bytes(plan.bytes if args.dry_run else freed)}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # The catalogue imports every model; build it only when help is asked for.
@@ -181,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "func"):
             return args.func(args)
         return cmd_train(args) if args.verb == "train" else cmd_runs(args)
-    except (ParamError, ValueError, KeyError, FileNotFoundError, IsADirectoryError) as err:
+    except (ParamError, ValueError, KeyError, FileNotFoundError, IsADirectoryError, RunStoreError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
         return 2

@@ -13,10 +13,10 @@ import streamlit as st
 
 from engine.attention.rnn_demo import LinearRnnJob
 import engine.models  # noqa: F401  (registers the built-in models)
-from engine.core.paths import runs_dir
 from engine.core.registry import specs_with
 from engine.core.runs import RunStore
 from pages._ui import attention_views, minilm_views, positional_views, recurrent_views
+from pages._ui.store_views import open_store
 
 VIEWS = ("Trained models", "MiniLM (pretrained)", "Positional encodings", "Recurrent")
 
@@ -39,7 +39,7 @@ def open_linked_run(store: RunStore) -> None:
 st.title("Attention")
 st.caption("Attention you can watch form while a model trains, on models you configure, and next to an "
            "attribution that says whether it explains anything.")
-store = RunStore(runs_dir())
+store = open_store()
 if "att_run" not in st.session_state:
     open_linked_run(store)
 view = st.radio("View", VIEWS, horizontal=True, key="view", bind="query-params", label_visibility="collapsed")

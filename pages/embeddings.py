@@ -10,12 +10,11 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.core.device import default_device
-from engine.core.paths import runs_dir
-from engine.core.runs import RunStore
 from pages._ui import embeddings_map as cloud
 from pages._ui import embeddings_projection as projection
 from pages._ui import embeddings_sources as sources
 from pages._ui import embeddings_words as word_views
+from pages._ui.store_views import open_store
 
 try:
     device = default_device()
@@ -26,7 +25,7 @@ except ValueError:
 st.title("Embeddings")
 st.caption("Word vectors in 3D: pretrained GloVe, vectors you train here, or your own file; or what an image "
            "classifier sees. Neighbours and analogies use cosine similarity in the original space, not the map.")
-store = RunStore(runs_dir())
+store = open_store()
 
 # Each part of the page sits in one container, so a part that shows more or fewer elements from one
 # run to the next does not move the parts below it: a map that moved left a faded copy behind, and

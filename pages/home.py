@@ -1,16 +1,15 @@
-"""Home: what the app does, the device in use, what can be trained, and the latest runs."""
+"""Home: what the app does, the device in use, what can be trained, the latest runs, and the disk they use."""
 from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
 from engine.data import list_datasets
-from engine.core.paths import runs_dir
 import engine.models  # noqa: F401  (registers the built-in models)
 from engine.core.registry import list_specs
-from engine.core.runs import RunStore
 from pages._ui.device import device_status
 from pages._ui.nav import PAGES, page
+from pages._ui.store_views import disk_used, open_store
 
 FIRST_RUN = "python -m engine train --model cnn --dataset mnist --epochs 1"
 
@@ -54,7 +53,8 @@ for d in datasets:
         st.caption(f":material/block: **{d.title}** is not installed here. To get it: {d.hint}")
 
 st.subheader("Recent runs")
-runs = RunStore(runs_dir()).list_runs(limit=10)
+store = open_store()  # a damaged store: what to do, here, and the page ends
+runs = store.list_runs(limit=10)
 if runs:
     recent = pd.DataFrame(
         [{"id": r.id, "model": r.model, "dataset": r.dataset, "status": r.status,
@@ -71,3 +71,6 @@ if runs:
 else:
     st.info(f"No runs yet. Start one from a terminal with `{FIRST_RUN}`; it will show up here.",
             icon=":material/info:")
+
+st.subheader("Disk used by runs")
+disk_used(store)

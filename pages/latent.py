@@ -12,20 +12,19 @@ from __future__ import annotations
 import streamlit as st
 
 import engine.models  # noqa: F401  (registers the built-in models)
-from engine.core.paths import runs_dir
 from engine.core.registry import specs_with
 from engine.latent.space import NEED
-from engine.core.runs import RunStore
 from engine.data import list_datasets
 from pages._ui import gan_lab_views as gan_lab
 from pages._ui import latent_live as live
 from pages._ui import latent_settings as settings
 from pages._ui import latent_walk as walk
+from pages._ui.store_views import open_store
 
 st.title("Latent space")
 st.caption("Train a VAE or a GAN here and watch its latent space organise itself, epoch by epoch; then walk "
            "it. Runs of these models from the Training page or the CLI open here too.")
-store = RunStore(runs_dir())
+store = open_store()
 specs = {s.name: s for s in specs_with(NEED)}  # registration order: the classic 2-D VAE first, the default
 image_sets = [i.name for i in list_datasets() if i.kind == "image"]
 

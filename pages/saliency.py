@@ -8,14 +8,13 @@ import numpy as np
 import streamlit as st
 
 from engine.saliency.classifiers import DEFAULT, cnn_runs
-from engine.core.paths import runs_dir
-from engine.core.runs import RunStore
 from engine.saliency.maps import BASELINES, METHODS, TITLES, conv_layers
 from engine.saliency.render import COLORMAPS
 from engine.saliency.selection import page_count, page_of
 from pages._ui import saliency_input as inputs
 from pages._ui import saliency_views as views
 from pages._ui.saliency_state import classifier, describe_problem, test_predictions
+from pages._ui.store_views import open_store
 
 
 def model_picker() -> tuple[str, int | None]:
@@ -153,7 +152,7 @@ VIEWS = {"Methods": methods_view, "All side by side": all_methods_view, "Batch":
 st.title("Saliency")
 st.caption("Where does the CNN look? Pick a model and an image; every map is computed for the class you choose. "
            "The Trust view says how far each map can be believed.")
-store = RunStore(runs_dir())
+store = open_store()
 
 source, epoch = model_picker()
 try:

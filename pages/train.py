@@ -14,7 +14,6 @@ import engine.models  # noqa: F401  (registers the built-in models)
 from engine.core.jobs import Progress, RunControl
 from engine.latent.gan_session import is_hand_gan
 from engine.core.params import ParamError
-from engine.core.paths import runs_dir
 from engine.core.registry import TRAINING_PARAMS, list_specs, validate
 from engine.core.runs import Run, RunStore
 from engine.core.trainer import start_training
@@ -23,6 +22,7 @@ from pages._ui.nav import PAGES, page
 from pages._ui.params_ui import param_inputs
 from pages._ui.training_compare import compare_runs
 from pages._ui.training_views import select_run
+from pages._ui.store_views import open_store
 
 # Runs of models outside the registry, and the page that trains and shows them.
 OTHER_RUN_PAGES = {"word2vec": "embeddings.py", "fasttext": "embeddings.py", "linear_rnn": "attention.py"}
@@ -140,7 +140,7 @@ def shown_elsewhere(current: Run) -> None:
 
 st.title("Training")
 st.caption("Every registered model, every setting, live curves. Settings live in the URL: share it to share the run setup.")
-store = RunStore(runs_dir())
+store = open_store()
 specs = {spec.name: spec for spec in list_specs()}
 datasets = {info.name: info for info in list_datasets()}
 

@@ -114,3 +114,62 @@ def test_killed_training_is_interrupted_and_recoverable(tmp_path, shared_data_di
     from engine.core.trainer import build_model
     model = build_model(validate("mlp", "digits"), load_dataset("digits"))
     model.load_state_dict(reopened.load_checkpoint(run.id))
+
+
+def test_a_damaged_store_exits_2_with_one_line_then_check_and_recover(tmp_path):
+    """Input: runs.sqlite with its header overwritten, one run with two checkpoints beside it."""
+    import torch
+
+    from engine.core.runs import RECOVER_HINT
+    store = RunStore(tmp_path / "runs")
+    run_id = store.create_run("mlp", "spiral", {"epochs": 2})
+    for epoch in (1, 2):
+        store.save_checkpoint(run_id, epoch, {"w": torch.zeros(3)})
+    db = tmp_path / "runs" / "runs.sqlite"
+    db.write_bytes(b"NOT A DATABASE!!" + db.read_bytes()[16:])
+    damaged = f"error: the run store {db} is damaged (file is not a database): {RECOVER_HINT}\n"
+
+    for verb in (["runs", "list"], ["runs", "show", str(run_id)], ["train", "--model", "mlp", "--dataset", "spiral"]):
+        result = cli(*verb, data=tmp_path, check=False)
+        assert (result.returncode, result.stderr) == (2, damaged), verb
+
+    result = cli("runs", "check", data=tmp_path, check=False)
+    assert result.returncode == 1 and json.loads(result.stdout)["database"] == "file is not a database"
+    assert result.stderr == f"error: {db} is damaged (file is not a database): run `python -m engine runs recover`\n"
+
+    result = cli("runs", "recover", data=tmp_path)
+    done = json.loads(result.stdout)
+    assert done["recovered"] == 1 and done["from_checkpoints"] == [run_id]
+    assert result.stderr.startswith("recovered 1 run(s): 0 read from the damaged store, 1 rebuilt from their "
+                                    f"checkpoints; the damaged file is kept as {done['moved_to']}")
+    shown = json.loads(cli("runs", "show", str(run_id), data=tmp_path).stdout)
+    assert shown["model"] == "mlp" and shown["checkpoint_epochs"] == [1, 2]
+    assert json.loads(cli("runs", "check", data=tmp_path).stdout)["ok"] is True
+
+
+def test_retention_settings_from_the_command_line(tmp_path):
+    """Input: --set keep_last=2 --set keep_every=0 --set keep_best=false on a 4-epoch run; then keep_last=0."""
+    result = cli("train", "--model", "mlp", "--dataset", "spiral", "--epochs", "4", "--batch-size", "125", "--quiet",
+                 "--set", "keep_last=2", "--set", "keep_every=0", "--set", "keep_best=false", data=tmp_path)
+    run_id = json.loads(result.stdout)["run_id"]
+    assert json.loads(cli("runs", "show", str(run_id), data=tmp_path).stdout)["checkpoint_epochs"] == [3, 4]
+    result = cli("train", "--model", "mlp", "--dataset", "spiral", "--set", "keep_last=0", data=tmp_path, check=False)
+    assert result.returncode == 2 and result.stderr == "error: keep_last must be between 1 and 1000; got 0\n"
+
+
+def test_runs_clean_up_applies_the_retention_defaults_to_old_runs(tmp_path):
+    """Input: a finished 8-epoch run made before retention settings existed (all 8 checkpoints kept)."""
+    import torch
+
+    store = RunStore(tmp_path / "runs")
+    run_id = store.create_run("mlp", "spiral", {"epochs": 8})
+    for epoch in range(1, 9):
+        store.save_checkpoint(run_id, epoch, {"w": torch.zeros(250)})
+    store.set_status(run_id, "completed")
+
+    planned = json.loads(cli("runs", "clean-up", "--dry-run", data=tmp_path).stdout)
+    assert (planned["checkpoints"], planned["runs"], planned["deleted"]) == (2, [run_id], False)
+    assert store.checkpoint_epochs(run_id) == list(range(1, 9))
+    result = cli("runs", "clean-up", data=tmp_path)
+    assert json.loads(result.stdout)["deleted"] is True and result.stderr.startswith("deleted 2 checkpoint(s) of 1 run(s)")
+    assert store.checkpoint_epochs(run_id) == [1, 4, 5, 6, 7, 8]

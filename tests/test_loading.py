@@ -132,3 +132,30 @@ def test_every_cli_verb_that_opens_a_run_reads_data_dir(tmp_path, shared_data_di
         assert json.loads(capsys.readouterr().out.splitlines()[-1])
     assert list(elsewhere.iterdir()) == []
     assert np.load(out / "maps.npz")["tokens_in"].tolist() == list("abcd")
+
+
+def test_a_checkpoint_with_overwritten_weights_is_refused_with_the_damaged_message(store):
+    """Input: epoch 2's weight bytes overwritten in place (same size, valid header: it would load and
+    predict nonsense); the shared copy is refused the same way."""
+    mlp = stored_run(store, "mlp", "spiral", epochs=2)
+    path = store._checkpoint_path(mlp, 2)
+    data = bytearray(path.read_bytes())
+    data[-16:] = bytes(16)
+    path.write_bytes(bytes(data))
+    message = (f"the checkpoint of run {mlp}, epoch 2 is damaged and cannot be loaded (DamagedCheckpoint: its bytes "
+               "have changed since it was saved: its SHA-256 differs from the one recorded then); other epochs: [1]")
+    for shared in (False, True):
+        with pytest.raises(RunLoadError) as caught:
+            load_run(store, mlp, shared=shared)
+        assert str(caught.value) == message
+    assert load_run(store, mlp, epoch=1).epoch == 1
+
+
+def test_only_the_epochs_a_run_kept_are_offered(store):
+    """Input: a run whose retention policy deleted epochs 2 and 3 of 4."""
+    run_id = stored_run(store, "mlp", "spiral", epochs=4)
+    store.delete_checkpoints(run_id, [2, 3])
+    assert store.checkpoint_epochs(run_id) == [1, 4]
+    assert load_run(store, run_id).epoch == 4
+    with pytest.raises(RunLoadError, match=rf"^run {run_id} has no checkpoint for epoch 2; saved epochs: \[1, 4\]$"):
+        load_run(store, run_id, epoch=2)

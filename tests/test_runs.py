@@ -395,3 +395,84 @@ def test_two_processes_write_at_once(tmp_path):
     with sqlite3.connect(tmp_path / "runs.sqlite") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+# -- checksums and temp files left by a kill -------------------------------------------------
+
+def _overwrite_weight_bytes(path: Path) -> None:
+    """Flip bytes inside the tensor data (the header stays valid): safetensors alone loads this."""
+    data = bytearray(path.read_bytes())
+    header = int.from_bytes(data[:8], "little")
+    start = 8 + header
+    data[start:start + 8] = bytes(255 - b for b in data[start:start + 8])
+    path.write_bytes(bytes(data))
+
+
+def test_a_checkpoint_whose_weight_bytes_were_overwritten_fails_its_checksum(store):
+    """Input: epoch 2's file with 8 bytes of its tensor data inverted, same length, valid header."""
+    from engine.core.runs import DamagedCheckpoint
+
+    run_id = store.create_run("mlp", "digits", {})
+    store.save_checkpoint(run_id, 1, _state(1))
+    path = store.save_checkpoint(run_id, 2, _state(2))
+    assert len(store.checksums(run_id)[2]) == 64  # a SHA-256 recorded at save
+
+    _overwrite_weight_bytes(path)
+
+    with pytest.raises(DamagedCheckpoint, match="^its bytes have changed since it was saved: its SHA-256 differs "
+                                                "from the one recorded then$"):
+        store.load_checkpoint(run_id, 2)
+    _assert_same_tensors(store.load_checkpoint(run_id, 1), _state(1))
+    assert store.checkpoint_problem(run_id, 2).startswith("DamagedCheckpoint: its bytes have changed")
+    assert store.checkpoint_problem(run_id, 1) is None
+
+
+def test_a_checkpoint_saved_before_checksums_still_loads(store, tmp_path):
+    """Input: a checkpoint with no recorded checksum (as every checkpoint saved before them)."""
+    run_id = store.create_run("mlp", "digits", {})
+    store.save_checkpoint(run_id, 1, _state(1))
+    with sqlite3.connect(tmp_path / "runs.sqlite") as conn:
+        conn.execute("DELETE FROM checkpoints")
+    assert store.checksums(run_id) == {}
+    _assert_same_tensors(store.load_checkpoint(run_id), _state(1))
+    assert store.record_checksums(run_id) == 1 and 1 in store.checksums(run_id)
+
+
+def test_a_checkpoint_carries_its_run_for_recovery(store):
+    run_id = store.create_run("mlp", "spiral", {"epochs": 4, "lr": 0.1})
+    store.save_checkpoint(run_id, 3, _state(3))
+    meta = store.checkpoint_run_metadata(run_id)
+    assert {k: meta[k] for k in ("id", "model", "dataset", "params", "epoch")} == {
+        "id": run_id, "model": "mlp", "dataset": "spiral", "params": {"epochs": 4, "lr": 0.1}, "epoch": 3}
+
+
+@posix_only
+def test_temp_files_of_a_process_killed_mid_write_are_removed_when_the_store_opens(tmp_path):
+    """Input: a process SIGKILLed while writing epoch 2's checkpoint (its temp file written, not yet
+    renamed), and a temp file of a live process (ours), which must stay."""
+    store = RunStore(tmp_path)
+    run_id = store.create_run("mlp", "digits", {})
+    store.save_checkpoint(run_id, 1, _state(1))
+    proc = _start(f"""
+        import os, sys, time, torch
+        from engine.core.runs import RunStore
+        store = RunStore({str(tmp_path)!r})
+        def stuck(src, dst):  # the kill lands between writing the temp file and renaming it
+            print(src, flush=True)
+            time.sleep(600)
+        os.replace = stuck
+        store.save_checkpoint({run_id}, 2, {{"w": torch.zeros(1000)}})
+    """)
+    try:
+        orphan = Path(_read_line(proc))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert orphan.exists() and orphan.name == f".epoch_0002.safetensors.{proc.pid}.tmp"
+    live = orphan.with_name(f".epoch_0003.safetensors.{os.getpid()}.tmp")
+    live.write_bytes(b"being written")
+
+    RunStore(tmp_path)
+
+    assert not orphan.exists() and live.exists()
+    assert store.checkpoint_epochs(run_id) == [1]

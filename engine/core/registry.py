@@ -93,6 +93,14 @@ TRAINING_PARAMS: tuple[Param, ...] = (
           "model's default (off, but 1 for the seq2seq models)", low=0.0, high=100.0),
     Param("accumulate", "int", 1, "batches whose gradients add up to one optimiser update "
           "(a batch this many times larger, in the memory of one)", low=1, high=64),
+    # Checkpoint retention (engine/core/retention.py): one checkpoint per epoch filled 12.9 GB in a
+    # 1000-epoch run; these defaults keep 16 of its checkpoints.
+    Param("keep_last", "int", 5, "checkpoints kept: those of the last this many epochs (older ones are "
+          "deleted unless kept by the two settings below)", low=1, high=1000),
+    Param("keep_every", "int", 100, "also keep epoch 1 and every n-th epoch (n, 2n, ...), to look back at "
+          "how the model learned; 0 keeps none of those", low=0, high=1000),
+    Param("keep_best", "bool", True, "also keep the epoch with the best validation score (accuracy, "
+          "else the lowest validation loss)"),
 )
 
 _REGISTRY: dict[str, ModelSpec] = {}

@@ -1,8 +1,20 @@
 """RunStore: every training run, its metrics and its checkpoints, kept on disk as they happen.
 
 Layout under `root`:
-    runs.sqlite                                   runs, metrics, commands, artifacts (SQLite in WAL mode)
-    checkpoints/<run_id>/epoch_0003.safetensors   one state_dict per saved epoch
+    runs.sqlite                                   runs, metrics, commands, artifacts and the SHA-256 of
+                                                  every checkpoint (SQLite in WAL mode)
+    checkpoints/<run_id>/epoch_0003.safetensors   one state_dict per saved epoch; its metadata holds the
+                                                  run's model, dataset and params, so `runs recover`
+                                                  can rebuild the run if runs.sqlite is lost
+
+Which epochs a run keeps is its retention policy (engine/core/retention.py); checkpoint_epochs()
+lists the files that exist, so every epoch picker offers only those.
+
+Faults it survives: a checkpoint whose bytes changed fails its checksum (DamagedCheckpoint, never
+silently loaded); a damaged runs.sqlite raises StoreDamaged, whose message says how to recover
+(engine/core/recovery.py); a data dir that cannot be written (read-only, or a full disk) opens
+read-only: runs can be listed and opened, and every write raises StoreReadOnly saying why. Temp
+files left by a process killed while writing a checkpoint are removed when the store opens.
 
 Every run trains in a process of its own (engine/core/jobs.py). The store is how that process and the
 pages meet: the job writes metrics, its live `progress` (step, epoch, paused, ETA) and small
@@ -18,6 +30,8 @@ and reads back as NaN in the DataFrames. +/-inf are stored as they are.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
 import json
 import math
@@ -34,7 +48,10 @@ from typing import Iterable, Iterator
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import load as load_safetensors, save as save_safetensors
+
+from engine.core.numbers import is_whole
 
 RUN_STATUSES = ("running", "completed", "stopped", "diverged", "failed", "interrupted")
 
@@ -82,10 +99,82 @@ CREATE TABLE IF NOT EXISTS artifacts (
     data     BLOB NOT NULL,              -- one array in .npy format
     PRIMARY KEY (run_id, name, epoch)
 );
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch    INTEGER NOT NULL,
+    sha256   TEXT NOT NULL,              -- of the file's bytes, checked each time it is loaded
+    PRIMARY KEY (run_id, epoch)
+);
 """
+
+# The tables a run's rows live in (besides `runs`), in the order they are deleted.
+RUN_TABLES = ("metrics", "commands", "artifacts", "checkpoints")
+
+# The key of a checkpoint's safetensors metadata that holds its run (id, model, dataset, params, created).
+RUN_METADATA_KEY = "deep_playground_run"
+
+RECOVER_HINT = ("run `python -m engine runs recover` to move it aside and rebuild the runs from their "
+                "checkpoints (or move it aside yourself: a new, empty store is made in its place)")
 
 # Columns added after the first release: (table, column, definition), added to older stores on open.
 _MIGRATIONS = (("runs", "progress", "TEXT NOT NULL DEFAULT '{}'"),)
+
+
+class RunStoreError(Exception):
+    """The run store cannot do what was asked; the message says what is wrong and what to do."""
+
+
+class StoreDamaged(RunStoreError):
+    """runs.sqlite is not a readable SQLite database (bad header, truncated, overwritten)."""
+
+
+class StoreReadOnly(RunStoreError):
+    """The store cannot be written here (read-only folder or file system, or a full disk)."""
+
+
+class DamagedCheckpoint(ValueError):
+    """A checkpoint file whose bytes are not those saved (its SHA-256 differs)."""
+
+
+def sqlite_error_kind(err: sqlite3.Error) -> str | None:
+    """"damaged", "unwritable" or None (an error of the caller's, e.g. a constraint), from SQLite's
+    own error code (Python 3.11+), else from its message."""
+    name = getattr(err, "sqlite_errorname", None) or ""
+    text = str(err).lower()
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or text in (
+            "file is not a database", "database disk image is malformed"):
+        return "damaged"
+    if name.startswith(("SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_PERM")) or \
+            any(words in text for words in ("readonly database", "disk is full", "disk i/o error",
+                                            "unable to open database file")):
+        return "unwritable"
+    return None
+
+
+def read_only_uri(db_path: Path, immutable: bool = False) -> str:
+    """The URI that opens a database file read-only (`immutable`: not even its -shm is needed)."""
+    return Path(db_path).resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+
+
+_UNWRITABLE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return os.statvfs(path).f_bavail == 0
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True  # exists, owned by another user
+    except (ProcessLookupError, OverflowError, OSError):
+        return False
+    stat = _proc_stat(pid)
+    return not (stat and stat[0] == "Z")  # a zombie writes nothing any more
 
 
 @dataclass
@@ -135,15 +224,9 @@ def _owner_alive(owner: str) -> bool:
         return True  # not an owner we wrote: leave the run alone
     if host != socket.gethostname():
         return True
-    try:
-        os.kill(pid, 0)
-    except PermissionError:
-        pass  # exists, owned by another user
-    except (ProcessLookupError, OSError):
+    if not _pid_alive(pid):  # gone, or killed and not reaped yet by its parent
         return False
     stat = _proc_stat(pid)
-    if stat and stat[0] == "Z":
-        return False  # a killed process its parent has not reaped yet
     # A different start time means the pid was reused by an unrelated process.
     return (stat[1] if stat else "") == start
 
@@ -158,26 +241,94 @@ def _metric_value(value) -> float | None:
 class RunStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "runs.sqlite"
         self.checkpoint_root = self.root / "checkpoints"
+        # Why the store cannot be written here (read-only, full disk), or None where it can.
+        self.read_only: str | None = None
+        self._read_uri: str | None = None  # the URI reads use while read-only
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._prepare()
+            self.mark_interrupted()
+        except (StoreReadOnly, OSError) as err:
+            if isinstance(err, OSError) and err.errno not in _UNWRITABLE_ERRNOS:
+                raise
+            self._open_read_only(err)
+            return
+        self._remove_orphaned_temp_files()
+
+    def _prepare(self) -> None:
+        """WAL mode, the schema, and the columns added since older stores were made. On a store
+        that has them all this reads and never writes."""
         with self._connect() as conn:
             # WAL lets readers (the app drawing curves) run while a trainer writes; it is a
             # property of the database file, so setting it once here is enough.
-            conn.execute("PRAGMA journal_mode=WAL")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
             for table, column, definition in _MIGRATIONS:
                 if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-        self.mark_interrupted()
+
+    def _open_read_only(self, err: Exception) -> None:
+        """Read through SQLite's read-only mode: listing and opening runs needs no writes. A
+        WAL-mode database needs its -shm file even to be read; where that cannot be created either,
+        read it as immutable (nothing can write there anyway)."""
+        why = self._why_unwritable(err)
+        if not self.db_path.is_file():
+            raise StoreReadOnly(f"cannot create the run store in {self.root}: {why}") from err
+        self.read_only = why
+        for uri in (read_only_uri(self.db_path), read_only_uri(self.db_path, immutable=True)):
+            self._read_uri = uri
+            try:
+                with self._connect() as conn:
+                    conn.execute("SELECT COUNT(*) FROM runs").fetchone()
+                return
+            except StoreReadOnly:
+                continue
+        raise StoreReadOnly(f"cannot read the run store {self.db_path}: {why}") from err
+
+    def _why_unwritable(self, err: Exception) -> str:
+        cause = err.__cause__ if isinstance(err, StoreReadOnly) and err.__cause__ else err
+        if _disk_full(self.root) or getattr(cause, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or \
+                "disk is full" in str(cause):
+            return "the disk is full"
+        try:
+            if os.statvfs(self.root).f_flag & os.ST_RDONLY:
+                return "it is on a read-only file system"
+        except (OSError, AttributeError):
+            pass
+        if self.root.is_dir() and not os.access(self.root, os.W_OK):
+            return "this user may not write to its folder"
+        detail = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+        return f"it is read-only here ({detail})"
+
+    def _cannot_write(self, why: str | None = None) -> StoreReadOnly:
+        why = why or self.read_only
+        if why == "the disk is full":
+            fix = "free some space (Home's \"Disk used by runs\" deletes old checkpoints) and try again"
+        else:
+            fix = ("make the folder writable, or use another data dir ($DEEP_PLAYGROUND_DATA or --data-dir); "
+                   "runs can still be listed and opened")
+        return StoreReadOnly(f"the run store in {self.root} cannot be written: {why}: {fix}")
 
     # -- connections -------------------------------------------------------------------------
 
     @contextmanager
     def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """A fresh connection per call, so any thread may use the store; commits and closes."""
-        # isolation_level=None: we open transactions ourselves, below.
-        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        """A fresh connection per call, so any thread may use the store; commits and closes.
+        SQLite errors that are the store's (damaged file, cannot write) come out as StoreDamaged or
+        StoreReadOnly, with what to do."""
+        if write and self.read_only:
+            raise self._cannot_write()
+        try:
+            # isolation_level=None: we open transactions ourselves, below.
+            if self._read_uri:
+                conn = sqlite3.connect(self._read_uri, uri=True, timeout=30, isolation_level=None)
+            else:
+                conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        except sqlite3.Error as err:
+            raise self._store_error(err) from err
         try:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")  # safe in WAL mode, far fewer fsyncs
@@ -194,8 +345,22 @@ class RunStore:
                 if conn.in_transaction:  # SQLite may already have rolled back (disk full, ...)
                     conn.execute("ROLLBACK")
                 raise
+        except sqlite3.Error as err:
+            error = self._store_error(err)
+            if error is err:
+                raise
+            raise error from err
         finally:
             conn.close()
+
+    def _store_error(self, err: sqlite3.Error) -> Exception:
+        """The store's own problem in words (damaged, cannot write), or `err` itself."""
+        kind = sqlite_error_kind(err)
+        if kind == "damaged":
+            return StoreDamaged(f"the run store {self.db_path} is damaged ({err}): {RECOVER_HINT}")
+        if kind == "unwritable":
+            return self._cannot_write(self._why_unwritable(err))
+        return err
 
     @staticmethod
     def _require_run(conn: sqlite3.Connection, run_id: int) -> None:
@@ -204,7 +369,10 @@ class RunStore:
 
     def mark_interrupted(self, run_id: int | None = None, message: str = INTERRUPTED_MESSAGE) -> list[int]:
         """Runs left "running" by a process that no longer exists will never finish: say so.
-        Checks every running run, or only `run_id`; returns the ids it marked."""
+        Checks every running run, or only `run_id`; returns the ids it marked (none while the
+        store is read-only: it cannot mark them)."""
+        if self.read_only:
+            return []
         query, args = "SELECT id, owner FROM runs WHERE status = 'running'", ()
         if run_id is not None:
             query, args = query + " AND id = ?", (run_id,)
@@ -293,7 +461,7 @@ class RunStore:
     def delete_run(self, run_id: int) -> None:
         with self._connect(write=True) as conn:
             self._require_run(conn, run_id)
-            for table in ("metrics", "commands", "artifacts"):
+            for table in RUN_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         shutil.rmtree(self._checkpoint_dir(run_id), ignore_errors=True)
@@ -404,29 +572,50 @@ class RunStore:
         return self._checkpoint_dir(run_id) / f"epoch_{int(epoch):04d}.safetensors"
 
     def save_checkpoint(self, run_id: int, epoch: int, state_dict: dict[str, torch.Tensor]) -> Path:
+        """Write the epoch's state_dict, with its run in the file's metadata, and record its SHA-256."""
         path = self._checkpoint_path(run_id, epoch)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        run = self.get_run(run_id)
         # safetensors wants contiguous CPU tensors that share no memory (tied weights would);
         # cloning gives each its own storage and a snapshot the trainer cannot change mid-write.
         tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
+        data = save_safetensors(tensors, metadata={RUN_METADATA_KEY: json.dumps(
+            {"id": run.id, "model": run.model, "dataset": run.dataset, "params": run.params,
+             "created": run.created, "epoch": int(epoch)})})
+        # The old checksum goes first: a crash between the steps leaves a file without one (loaded
+        # unchecked, as checkpoints from before checksums are), never a good file that fails its check.
+        with self._connect(write=True) as conn:
+            conn.execute("DELETE FROM checkpoints WHERE run_id = ? AND epoch = ?", (run.id, int(epoch)))
         # Write beside the target and rename: a kill mid-write leaves a stray temp file (its name
-        # does not match epoch_*.safetensors), never a torn checkpoint.
+        # does not match epoch_*.safetensors, and the next open of the store removes it), never a
+        # torn checkpoint.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            save_file(tensors, str(tmp))
-            with open(tmp, "rb") as f:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
                 os.fsync(f.fileno())  # the bytes reach the disk before the name points at them
             os.replace(tmp, path)
+        except OSError as err:
+            if err.errno in _UNWRITABLE_ERRNOS:
+                raise self._cannot_write(self._why_unwritable(err)) from err
+            raise
         finally:
             tmp.unlink(missing_ok=True)
+        with self._connect(write=True) as conn:
+            conn.execute("INSERT OR REPLACE INTO checkpoints (run_id, epoch, sha256) VALUES (?, ?, ?)",
+                         (run.id, int(epoch), hashlib.sha256(data).hexdigest()))
         return path
 
     def checkpoint_epochs(self, run_id: int) -> list[int]:
+        """The epochs whose checkpoint files exist (a retention policy may have removed others)."""
         paths = self._checkpoint_dir(run_id).glob("epoch_*.safetensors")
         return sorted(int(p.stem.removeprefix("epoch_")) for p in paths)
 
     def load_checkpoint(self, run_id: int, epoch: int | None = None) -> dict[str, torch.Tensor]:
-        """The state_dict of `epoch`, or of the latest saved epoch when None (never unpickles)."""
+        """The state_dict of `epoch`, or of the latest saved epoch when None (never unpickles).
+        Raises DamagedCheckpoint when its bytes are not those saved (a checkpoint saved before
+        checksums were recorded loads unchecked)."""
         epochs = self.checkpoint_epochs(run_id)
         if not epochs:
             raise FileNotFoundError(f"run {run_id} has no checkpoints")
@@ -436,4 +625,124 @@ class RunStore:
             raise FileNotFoundError(
                 f"run {run_id} has no checkpoint for epoch {epoch}; saved epochs: {epochs}"
             )
-        return load_file(self._checkpoint_path(run_id, epoch), device="cpu")
+        data = self._checkpoint_path(run_id, epoch).read_bytes()  # one read: checked, then parsed
+        expected = self.checksums(run_id).get(epoch)
+        if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+            raise DamagedCheckpoint("its bytes have changed since it was saved: its SHA-256 differs from the "
+                                    "one recorded then")
+        return load_safetensors(data)
+
+    def checksums(self, run_id: int) -> dict[int, str]:
+        """{epoch: SHA-256} recorded for the run's checkpoints (none for those saved before checksums)."""
+        try:
+            with self._connect() as conn:
+                rows = conn.execute("SELECT epoch, sha256 FROM checkpoints WHERE run_id = ?", (run_id,)).fetchall()
+        except sqlite3.OperationalError as err:
+            if "no such table" in str(err):  # an older store opened read-only: it has none
+                return {}
+            raise
+        return dict(rows)
+
+    def checkpoint_problem(self, run_id: int, epoch: int) -> str | None:
+        """Why the epoch's checkpoint is damaged (changed bytes, unreadable), or None; reads the whole file."""
+        try:
+            self.load_checkpoint(run_id, epoch)
+        except Exception as err:  # DamagedCheckpoint, or safetensors' own errors on a torn file
+            return f"{type(err).__name__}: {str(err)[:200]}"
+        return None
+
+    def record_checksums(self, run_id: int) -> int:
+        """Record the SHA-256 of the run's checkpoints that have none (recovery; older runs): from
+        now on a change to them is caught. Returns how many were recorded."""
+        known = self.checksums(run_id)
+        rows = [(run_id, epoch, hashlib.sha256(self._checkpoint_path(run_id, epoch).read_bytes()).hexdigest())
+                for epoch in self.checkpoint_epochs(run_id) if epoch not in known]
+        if rows:
+            with self._connect(write=True) as conn:
+                conn.executemany("INSERT OR REPLACE INTO checkpoints (run_id, epoch, sha256) VALUES (?, ?, ?)", rows)
+        return len(rows)
+
+    def delete_checkpoints(self, run_id: int, epochs: Iterable[int]) -> int:
+        """Remove these epochs' checkpoints (files and checksums); returns the bytes freed."""
+        epochs = [int(e) for e in epochs]
+        if not epochs:
+            return 0
+        if self.read_only:
+            raise self._cannot_write()
+        freed = 0
+        for epoch in epochs:
+            path = self._checkpoint_path(run_id, epoch)
+            try:
+                size = path.stat().st_size
+                path.unlink()
+                freed += size
+            except FileNotFoundError:
+                pass
+        with self._connect(write=True) as conn:
+            conn.executemany("DELETE FROM checkpoints WHERE run_id = ? AND epoch = ?",
+                             [(run_id, epoch) for epoch in epochs])
+        return freed
+
+    def checkpoint_sizes(self, run_id: int) -> dict[int, int]:
+        """{epoch: bytes} of the run's checkpoint files."""
+        return {epoch: self._checkpoint_path(run_id, epoch).stat().st_size for epoch in self.checkpoint_epochs(run_id)}
+
+    def checkpoint_run_metadata(self, run_id: int) -> dict | None:
+        """The run a checkpoint folder belongs to, as its newest readable checkpoint records it
+        ({"id", "model", "dataset", "params", "created", "epoch"}), or None (none readable, or all
+        saved before checkpoints carried their run)."""
+        for epoch in reversed(self.checkpoint_epochs(run_id)):
+            try:
+                with safe_open(str(self._checkpoint_path(run_id, epoch)), framework="pt") as f:
+                    text = (f.metadata() or {}).get(RUN_METADATA_KEY)
+                return json.loads(text) if text else None
+            except Exception:  # a torn header: try the epoch before
+                continue
+        return None
+
+    def checkpoint_run_ids(self) -> list[int]:
+        """The run ids that have a checkpoint folder, whether or not the store knows the run."""
+        if not self.checkpoint_root.is_dir():
+            return []
+        return sorted(int(p.name) for p in self.checkpoint_root.iterdir() if p.is_dir() and is_whole(p.name)
+                      and int(p.name) > 0)
+
+    # -- disk ----------------------------------------------------------------------------------
+
+    def disk_usage(self) -> int:
+        """Bytes of every file of the store: the database (with its WAL) and the checkpoints."""
+        total = 0
+        for folder, _, files in os.walk(self.root):
+            for name in files:
+                try:
+                    total += os.stat(os.path.join(folder, name), follow_symlinks=False).st_size
+                except OSError:  # removed while we walked
+                    pass
+        return total
+
+    def _remove_orphaned_temp_files(self) -> list[Path]:
+        """Temp files of checkpoint writes whose process is gone (killed mid-write): nothing will
+        ever finish or remove them. Those of a live process (maybe writing right now) are left."""
+        removed = []
+        if not self.checkpoint_root.is_dir():
+            return removed
+        with os.scandir(self.checkpoint_root) as folders:
+            for folder in folders:
+                if not folder.is_dir(follow_symlinks=False):
+                    continue
+                with os.scandir(folder.path) as entries:
+                    for entry in entries:
+                        # .epoch_0003.safetensors.<pid>.tmp
+                        parts = entry.name.split(".")
+                        if not (entry.name.startswith(".") and parts[-1] == "tmp" and len(parts) >= 4
+                                and is_whole(parts[-2])):
+                            continue
+                        pid = int(parts[-2])
+                        if pid > 0 and _pid_alive(pid):
+                            continue
+                        try:
+                            os.unlink(entry.path)
+                            removed.append(Path(entry.path))
+                        except OSError:
+                            pass
+        return removed

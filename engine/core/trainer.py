@@ -9,7 +9,8 @@ arrays a page would otherwise recompute (validation predictions, the decision gr
 checkpoint. Step losses are kept in a small on-device buffer and copied to the host in one
 transfer every `flush_every` steps or `flush_seconds`, so the step loop has no host syncs on a GPU
 (a GradScaler's inf check aside); divergence (nan/inf, or a loss 10,000x its first value) is found
-at that flush, and the message names the exact step.
+at that flush, and the message names the exact step. After each epoch's checkpoint, the run's
+retention policy (engine/core/retention.py) deletes the checkpoints it does not keep.
 
 A TrainingJob is an engine.core.jobs.EpochJob: `start()` trains in a child process (what every page does),
 `run()` in the calling one (the CLI). Stop, pause, resume and step arrive as store commands.
@@ -30,6 +31,7 @@ from engine.core.device import Precision, default_device, pick_device, precision
     set_deterministic
 from engine.core.jobs import STOPPED_BY_USER, EpochJob, Progress
 from engine.core.registry import RunConfig, Shape, get_spec
+from engine.core.retention import prune
 from engine.core.runs import RunStore
 from engine.core.step import Stepper
 from engine.objectives import objective_for
@@ -241,6 +243,8 @@ class TrainingJob(EpochJob):
         self.progress.state = "paused" if self._pause_due(epoch) and not self._stop else "training"
         self.progress.final = {"epochs": epoch, "steps": step, **train, **val}
         self.write_progress(rows)
+        if self.checkpoints:  # after the epoch's scores are written: the best epoch may be this one
+            prune(self.store, self.run_id, self.config.training)
         if self.on_epoch is not None:
             self.on_epoch(self.progress)
         return objective.check(means)

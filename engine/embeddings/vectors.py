@@ -295,14 +295,17 @@ def words_path(store, run_id: int) -> Path:
 
 def save_run_vectors(store, run_id: int, epoch: int, words: list[str], vectors: np.ndarray,
                      counts: np.ndarray) -> None:
-    """The vectors as a safetensors checkpoint of the run, the vocabulary beside it (one per line)."""
+    """The vectors as a safetensors checkpoint of the run, the vocabulary beside it (one per line).
+    The vocabulary first: once the checkpoint can be seen, its words are there too (a process
+    killed between the two must not leave a checkpoint that cannot be opened)."""
     import torch
-    store.save_checkpoint(run_id, epoch, {"vectors": torch.from_numpy(np.ascontiguousarray(vectors, np.float32)),
-                                          "counts": torch.from_numpy(np.asarray(counts, np.int64))})
     path = words_path(store, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".words.{os.getpid()}.tmp")
     tmp.write_text("\n".join(words) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+    store.save_checkpoint(run_id, epoch, {"vectors": torch.from_numpy(np.ascontiguousarray(vectors, np.float32)),
+                                          "counts": torch.from_numpy(np.asarray(counts, np.int64))})
 
 
 def load_run_vectors(store, run_id: int, epoch: int | None = None) -> WordVectors:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from engine.core.jobs import Progress, children
-from engine.core.loading import load_run
+from engine.core.loading import RunLoadError, load_run
 from engine.core.registry import get_spec, run_config
 from engine.core.runs import Run, RunStore
 from engine.core.trainer import build_model
@@ -160,10 +160,14 @@ def inside_view(run_id: int, store: RunStore, view: LiveRun, current: Run, epoch
                      query_params={"run": run_id}, icon=":material/arrow_forward:")
     elif not epochs:
         st.info("The first epoch's checkpoint will appear here when it is saved.")
-    elif run_info.kind == "points":
-        boundary_view(store, view, current, epochs[-1])
     else:
-        confusion_view(store, view, current, epochs[-1], run_info)
+        try:
+            if run_info.kind == "points":
+                boundary_view(store, view, current, epochs[-1])
+            else:
+                confusion_view(store, view, current, epochs[-1], run_info)
+        except RunLoadError as err:  # a damaged checkpoint (a run trained before runs stored these views)
+            st.error(str(err), icon=":material/error:")
 
 
 def boundary_view(store: RunStore, view: LiveRun, current: Run, epoch: int) -> None:

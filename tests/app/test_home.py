@@ -101,3 +101,44 @@ def test_every_page_renders_with_its_title(info):
     at = run_script(f"pages/{info.file}")
     assert at.title[0].value == info.title
     assert not any("Coming next" in i.value for i in at.info)  # no page is a placeholder any more
+
+
+def test_home_says_how_to_recover_a_damaged_run_store(tmp_path):
+    """Input: runs.sqlite cut to its first 50 bytes."""
+    from engine.core.runs import RECOVER_HINT
+    RunStore(tmp_path / "runs").create_run("mlp", "spiral", {})
+    db = tmp_path / "runs" / "runs.sqlite"
+    db.write_bytes(db.read_bytes()[:50])
+    at = run_script("pages/home.py")
+    assert [e.value for e in at.error] == [
+        f"the run store {db} is damaged (database disk image is malformed): {RECOVER_HINT}"]
+    assert any("settings" in t.value.columns for t in at.table)  # the rest of Home is still there
+
+
+def test_home_shows_the_disk_used_by_runs_and_cleans_up_old_checkpoints(tmp_path):
+    """Input: a finished 30-epoch run made before retention (every epoch kept) and a running one."""
+    import torch
+
+    store = RunStore(tmp_path / "runs")
+    old = store.create_run("mlp", "spiral", {"epochs": 30})
+    running = store.create_run("mlp", "spiral", {"epochs": 30})
+    for run_id in (old, running):
+        for epoch in range(1, 31):
+            store.save_checkpoint(run_id, epoch, {"w": torch.zeros(25_000)})  # 100 kB each
+            store.append_metrics(run_id, [(epoch, epoch, "val_acc", 0.99 if epoch == 12 else epoch / 100, 0.0)])
+    store.set_status(old, "completed")
+
+    at = run_script("pages/home.py")
+    assert "Disk used by runs" in [h.value for h in at.subheader]
+    assert any(m.value.startswith("**6.") and m.value.endswith(" MB** in the run store: its database and every "
+                                                             "run's checkpoints.") for m in at.markdown)
+    assert [c.value for c in at.code] == [str(tmp_path / "runs")]
+    assert ("23 checkpoints of 1 finished run are outside their retention settings (by default the last 5 "
+            "epochs, epoch 1 and every 100th, and the best): deleting them frees **2.3 MB**.") in markdown_text(at)
+
+    next(b for b in at.button if b.key == "clean_up").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Deleted 23 checkpoints of 1 run: 2.3 MB freed."]
+    assert store.checkpoint_epochs(old) == [1, 12, 26, 27, 28, 29, 30]
+    assert len(store.checkpoint_epochs(running)) == 30  # a running run is left to its own trainer
+    assert any(c.value.startswith("Nothing to clean up") for c in at.caption)

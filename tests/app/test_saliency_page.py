@@ -327,3 +327,15 @@ def test_picking_a_class_in_the_box_draws_the_probability_chart_anew_with_that_c
     columns = spec["data"][0]["marker"]["color"]
     assert columns[3] != columns[0] and len(set(columns)) == 2
     assert "Explaining class **3**" in captions(at)
+
+
+def test_a_damaged_run_store_says_how_to_recover(tmp_path, monkeypatch):
+    """Input: runs.sqlite with its header overwritten."""
+    from engine.core.runs import RECOVER_HINT
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(tmp_path))
+    RunStore(tmp_path / "runs")
+    db = tmp_path / "runs" / "runs.sqlite"
+    db.write_bytes(b"NOT A DATABASE!!" + db.read_bytes()[16:])
+    at = open_page()
+    assert [e.value for e in at.error] == [
+        f"the run store {db} is damaged (file is not a database): {RECOVER_HINT}"]

@@ -146,3 +146,79 @@ def test_a_word_vector_run_in_the_url_points_to_the_embeddings_page(shared_data_
         assert any(f"Run {run_id} is a word2vec run on the lee corpus" in i.value for i in at.info)
     finally:
         store.delete_run(run_id)
+
+
+def test_the_retention_settings_are_on_the_page_and_reach_the_run():
+    at = fresh(model="mlp", dataset="spiral")
+    assert (widget(at, "keep_last").value, widget(at, "keep_every").value, widget(at, "keep_best").value) == \
+        (5, 100, True)
+    at = fresh(model="mlp", dataset="spiral", keep_last="2", keep_every="10", keep_best="false")
+    assert (widget(at, "keep_last").value, widget(at, "keep_every").value, widget(at, "keep_best").value) == \
+        (2, 10, False)
+    assert not at.error and not button(at, "Start").disabled
+
+
+def test_a_damaged_checkpoint_gives_the_damaged_message_not_a_traceback(shared_data_dir):
+    """Input: ?run=ID of a finished spiral MLP run whose only checkpoint was cut to 100 bytes (a run
+    trained before runs stored their decision grid: the page opens the checkpoint to draw it)."""
+    from tests.stored import stored_run
+
+    store = RunStore(shared_data_dir / "runs")
+    run_id = stored_run(store, "mlp", "spiral", data_dir=shared_data_dir)
+    store.append_metrics(run_id, [(3, 1, "val_acc", 0.5, 0.0), (3, 1, "epoch_time", 0.1, 0.0)])
+    path = store._checkpoint_path(run_id, 1)
+    path.write_bytes(path.read_bytes()[:100])
+    try:
+        at = fresh(run=str(run_id))
+        damaged = [e.value for e in at.error if "is damaged" in e.value]
+        assert len(damaged) == 1
+        assert damaged[0].startswith(f"the checkpoint of run {run_id}, epoch 1 is damaged and cannot be loaded (")
+        assert damaged[0].endswith("); other epochs: none")
+    finally:
+        store.delete_run(run_id)
+
+
+def test_a_damaged_run_store_says_how_to_recover(tmp_path, monkeypatch):
+    """Input: runs.sqlite replaced by random bytes."""
+    import os
+
+    from engine.core.runs import RECOVER_HINT
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(tmp_path))
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "runs.sqlite").write_bytes(os.urandom(20_000))
+    at = fresh()
+    assert [e.value for e in at.error] == [
+        f"the run store {tmp_path / 'runs' / 'runs.sqlite'} is damaged (file is not a database): {RECOVER_HINT}"]
+
+
+
+def test_start_on_a_full_disk_says_why_it_cannot_train(tmp_path, monkeypatch):
+    """Input: Start pressed while SQLite answers "database or disk is full" to every write (simulated).
+    The store holds a run whose process died: opening it needs a write, which fails, so it opens
+    read-only and the page says so first. The page runs as the app runs it (store_views.run_page)."""
+    import sqlite3
+
+    from tests.test_store_faults import _FullDisk
+    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(tmp_path))
+    dead = RunStore(tmp_path / "runs").create_run("mlp", "spiral", {})
+    with sqlite3.connect(tmp_path / "runs" / "runs.sqlite") as conn:
+        conn.execute("UPDATE runs SET owner = 'gone-host:1:1' WHERE id = ?", (dead,))
+    monkeypatch.setattr("engine.core.runs.socket.gethostname", lambda: "gone-host")
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _FullDisk(connect(*a, **k)))
+
+    def app(page: str):
+        import streamlit as st
+
+        from pages._ui.store_views import run_page
+        run_page(st.navigation([st.Page(page)]))
+
+    at = AppTest.from_function(app, args=(PAGE,), default_timeout=60).run()
+    assert [w.value for w in at.warning] == [
+        "The run store cannot be written: the disk is full. Runs can be opened and looked at; training, stopping "
+        "and deleting need a writable store."]
+    button(at, "Start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == [
+        f"the run store in {tmp_path / 'runs'} cannot be written: the disk is full: free some space (Home's "
+        "\"Disk used by runs\" deletes old checkpoints) and try again"]
