@@ -7,6 +7,7 @@ from engine.__main__ import main
 from engine.core.loading import RunLoadError, load_run
 from engine.core.params import Param, ParamError
 from engine.core.runs import RunStore
+from engine.data.sequences import target_for
 from engine.embeddings.vectors import VectorsFormatError, load_vectors_file
 
 BIG = "99999999999999999999"  # 20 digits: more than SQLite's INTEGER holds
@@ -139,3 +140,9 @@ def test_a_vectors_header_in_unicode_digits_is_no_header(tmp_path):
     path.write_text("¹ 5\nfrog 1 2 3 4 5\n", encoding="utf-8")
     with pytest.raises(VectorsFormatError, match=r"^line 2: expected 1 numbers, found 5 \(ragged row\)$"):
         load_vectors_file(path)
+
+
+def test_the_addition_task_reads_only_ascii_digits():
+    """target_for("addition", "²+1") raised "invalid literal for int()" ("²".isdigit() is True)."""
+    assert target_for("addition", "²+1", {}) is None  # no answer the task can tell
+    assert target_for("addition", "12+30", {}) == "42"

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from engine.core.numbers import is_whole
 from engine.embeddings import project
 from pages._ui.embeddings_sources import Source
+from pages._ui.safe_markdown import escape_markdown
 
 METHODS = ["pca", "umap", "tsne"]
 METHOD_TITLES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -35,8 +37,10 @@ def map_settings(source: Source) -> tuple[str, int, int, dict]:
                           if url.get("method") in METHODS else 0,
                           format_func=METHOD_TITLES.get)
     dims = c2.radio("Dimensions", [3, 2], horizontal=True, key="dims")
-    default_n = min(int(url["top"]) if url.get("top", "").isdigit() else 10_000, total)
-    top_n = c3.slider("Points (most frequent first)", min(10, total), total, default_n,
+    asked = int(url["top"]) if is_whole(url.get("top")) else 10_000  # a shared link's ?top ("²" is no number)
+    fewest = min(10, total)
+    default_n = max(fewest, min(asked, total))  # within the slider's range
+    top_n = c3.slider("Points (most frequent first)", fewest, total, default_n,
                       step=1 if total < 1000 else 100, key=f"top_n:{source.key}")
     with c4:
         params = method_params(method)
@@ -64,7 +68,8 @@ def project_points(source: Source) -> Points:
     """The settings, then the map's points; stops the page (st.stop) while a projection waits for
     its button or fails."""
     wv = source.vectors
-    st.markdown(f"**{wv.name}**: {len(wv):,} {'points' if source.images is not None else 'words'} × {wv.dim} dimensions")
+    st.markdown(f"**{escape_markdown(wv.name)}**: {len(wv):,} {'points' if source.images is not None else 'words'}"
+                f" × {wv.dim} dimensions")
     method, dims, top_n, params = map_settings(source)
     x = np.asarray(wv.vectors[:top_n], dtype=np.float32)
     try:
@@ -72,7 +77,7 @@ def project_points(source: Source) -> Points:
         if result is None and method == "pca":
             result = project.fit_transform(x, method, dims, **params)
     except ValueError as err:
-        st.error(str(err), icon=":material/block:")
+        st.error(escape_markdown(err), icon=":material/block:")
         st.stop()
     if result is None:
         result = project_on_demand(source, x, method, dims, params)
@@ -103,7 +108,7 @@ def project_on_demand(source: Source, x: np.ndarray, method: str, dims: int, par
         try:
             result = project.fit_transform(x, method, dims, progress=lambda f, m: bar.progress(f, text=m), **params)
         except (ValueError, MemoryError) as err:
-            st.error(f"{label} failed: {err}", icon=":material/error:")
+            st.error(f"{label} failed: {escape_markdown(err)}", icon=":material/error:")
         bar.empty()
     if result is None:
         st.caption(f"{label} results are cached: the same vectors and settings come back instantly.")

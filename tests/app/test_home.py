@@ -1,6 +1,8 @@
 """AppTest page tests: the entry script, Home (with and without runs), and every page renders."""
+import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -101,3 +103,54 @@ def test_every_page_renders_with_its_title(info):
     at = run_script(f"pages/{info.file}")
     assert at.title[0].value == info.title
     assert not any("Coming next" in i.value for i in at.info)  # no page is a placeholder any more
+
+
+# ---- Recent runs: each opens its page, a missing metric is a dash, no runs points to Training (#13) --
+
+def page_links(at: AppTest) -> list[tuple[str, str]]:
+    return [(link.proto.page, link.proto.label) for link in at.get("page_link")]
+
+
+def test_home_without_runs_points_to_the_training_page():
+    """No runs: the hint names the Training page and links to it (it said "from a terminal")."""
+    at = run_script("pages/home.py")
+    [hint] = [i.value for i in at.info if "No runs yet" in i.value]
+    assert hint == ("No runs yet. Train one on the **Training** page: set a model and its data, then press "
+                    f"**Start**. Or from a terminal: `{FIRST_RUN}`. Every run shows up here.")
+    assert ("training", "Open the Training page") in page_links(at)
+
+
+def test_home_links_each_run_to_the_page_that_shows_it(tmp_path):
+    """A classifier opens on Training, a VAE on Latent space, a transformer and the linear-RNN demo on
+    Attention (with ?run=ID); word vectors on Embeddings. Each row's "open on" cell is that link."""
+    store = RunStore(tmp_path / "runs")
+    ids = {model: store.create_run(model, dataset, {}) for model, dataset in
+           [("cnn", "mnist"), ("vae", "mnist"), ("dcgan", "mnist"), ("transformer", "reverse"),
+            ("linear_rnn", "bits"), ("word2vec", "lee"), ("retired_model", "mnist")]}
+    at = run_script("pages/home.py")
+    table = runs_table(at).set_index("model")
+    assert table["open"].to_dict() == {
+        "cnn": f"training?run={ids['cnn']}", "vae": f"latent-space?run={ids['vae']}",
+        "dcgan": f"latent-space?run={ids['dcgan']}", "transformer": f"attention?run={ids['transformer']}",
+        "linear_rnn": f"attention?run={ids['linear_rnn']}", "word2vec": "embeddings",
+        "retired_model": f"training?run={ids['retired_model']}"}
+    element = next(d for d in at.dataframe if "status" in d.value.columns)
+    column = json.loads(element.proto.columns)["open"]
+    assert column["type_config"] == {"type": "link", "display_text": "^([^?]+)"}  # shows "training" etc.
+
+
+def test_home_shows_a_dash_where_a_run_has_no_metric(tmp_path):
+    """A VAE has no accuracy and a word2vec run no validation loss: a dash, not "None"."""
+    store = RunStore(tmp_path / "runs")
+    cnn = store.create_run("cnn", "mnist", {})
+    store.set_status(cnn, "completed", final={"val_acc": 0.981, "val_loss": 0.0512})
+    vae = store.create_run("vae", "mnist", {})
+    store.set_status(vae, "completed", final={"val_loss": 102.53})
+    vectors = store.create_run("word2vec", "lee", {})
+    at = run_script("pages/home.py")
+    element = next(d for d in at.dataframe if "status" in d.value.columns)
+    shown = pa.ipc.open_stream(element.proto.arrow_data.styler.display_values).read_pandas()
+    shown = shown.set_index(runs_table(at)["id"].to_numpy())
+    assert shown.loc[cnn, ["val accuracy", "val loss"]].tolist() == ["0.981", "0.0512"]
+    assert shown.loc[vae, ["val accuracy", "val loss"]].tolist() == ["—", "102.5"]
+    assert shown.loc[vectors, ["val accuracy", "val loss"]].tolist() == ["—", "—"]
