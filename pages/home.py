@@ -62,12 +62,12 @@ if runs:
           "val accuracy": r.final.get("val_acc"), "val loss": r.final.get("val_loss"),
           "started": datetime.fromtimestamp(r.created)} for r in runs]
     )
-    # A run without a metric (a VAE has no accuracy, a word2vec run no validation loss) shows a
-    # dash, not "None".
-    shown = recent.style.format({"val accuracy": "{:.3f}", "val loss": "{:.4g}"}, na_rep="—")
     st.dataframe(
-        shown, hide_index=True, width="stretch",
+        recent, hide_index=True, width="stretch",
+        placeholder="—",  # a run without a metric (a VAE has no accuracy): a dash, not "None"
         column_config={
+            "val accuracy": st.column_config.NumberColumn(format="%.3f"),
+            "val loss": st.column_config.NumberColumn(format="%.4g"),
             # Each run opens on its page: the Training page, or the page of what it is (latent space,
             # attention, word vectors). The link's text is that page's address.
             "open": st.column_config.LinkColumn("open on", display_text=r"^([^?]+)",
