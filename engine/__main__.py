@@ -16,8 +16,18 @@ import json
 import signal
 import sys
 
+from engine.core import arguments
 from engine.core.params import ParamError
 from engine.core.runs import RunStoreError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr and exit status 2, like every other error
+    a person makes here (argparse would print the usage block and exit from inside parse_args).
+    Its sub-parsers (the verbs) are made of this class too."""
+
+    def error(self, message: str):
+        raise ParamError(f"{message} (see {self.prog} --help)")
 
 
 def _catalogue() -> str:
@@ -63,8 +73,8 @@ def _key_values(pairs: list[str], flag: str) -> dict[str, str]:
 
 def _parser(with_catalogue: bool) -> argparse.ArgumentParser:
     epilog = _catalogue() if with_catalogue else None
-    parser = argparse.ArgumentParser(prog="python -m engine", description="Deep Playground engine, headless.",
-                                     epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="python -m engine", description="Deep Playground engine, headless.",
+                     epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", help="data dir (default: $DEEP_PLAYGROUND_DATA or ~/.cache/deep-playground)")
     verbs = parser.add_subparsers(dest="verb", required=True)
 
@@ -85,11 +95,11 @@ def _parser(with_catalogue: bool) -> argparse.ArgumentParser:
     runs = verbs.add_parser("runs", help="list, show or export runs; check, recover or clean up the store")
     runs_verbs = runs.add_subparsers(dest="runs_verb", required=True)
     listing = runs_verbs.add_parser("list")
-    listing.add_argument("--limit", type=int)
+    listing.add_argument("--limit", type=arguments.whole(low=1, what="the number of runs"), help="the newest N runs")
     show = runs_verbs.add_parser("show")
-    show.add_argument("run_id", type=int)
+    show.add_argument("run_id", type=arguments.run_id)
     export = runs_verbs.add_parser("export")
-    export.add_argument("run_id", type=int)
+    export.add_argument("run_id", type=arguments.run_id)
     export.add_argument("--csv", action="store_true", required=True, help="metrics as CSV (one row per step)")
     export.add_argument("--out", help="file to write (default: stdout)")
     runs_verbs.add_parser("check", help="check runs.sqlite and every checkpoint's checksum (exit 1 on damage)")
@@ -238,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # The catalogue imports every model; build it only when help is asked for.
     parser = _parser(with_catalogue=any(a in ("-h", "--help") for a in argv))
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         if hasattr(args, "func"):
             return args.func(args)
         return cmd_train(args) if args.verb == "train" else cmd_runs(args)

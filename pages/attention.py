@@ -17,13 +17,14 @@ from engine.core.registry import specs_with
 from engine.core.runs import RunStore
 from pages._ui import attention_views, minilm_views, positional_views, recurrent_views
 from pages._ui.store_views import open_store
+from pages._ui.run_link import linked_run_id
 
 VIEWS = ("Trained models", "MiniLM (pretrained)", "Positional encodings", "Recurrent")
 
 
 def open_linked_run(store: RunStore) -> None:
     """A link from the training page (?run=ID) opens that run in the right view."""
-    st.session_state.att_run = int(st.query_params["run"]) if st.query_params.get("run", "").isdigit() else None
+    st.session_state.att_run = linked_run_id()
     if st.session_state.att_run is None or "view" in st.query_params:
         return
     try:

@@ -10,6 +10,7 @@ from engine.core.registry import list_specs
 from pages._ui.device import device_status
 from pages._ui.nav import PAGES, page
 from pages._ui.store_views import disk_used, open_store
+from pages._ui.run_link import run_url
 
 FIRST_RUN = "python -m engine train --model cnn --dataset mnist --epochs 1"
 
@@ -57,20 +58,28 @@ store = open_store()  # a damaged store: what to do, here, and the page ends
 runs = store.list_runs(limit=10)
 if runs:
     recent = pd.DataFrame(
-        [{"id": r.id, "model": r.model, "dataset": r.dataset, "status": r.status,
-          "val accuracy": r.final.get("val_acc"),
+        [{"id": r.id, "open": run_url(r), "model": r.model, "dataset": r.dataset, "status": r.status,
+          "val accuracy": r.final.get("val_acc"), "val loss": r.final.get("val_loss"),
           "started": datetime.fromtimestamp(r.created)} for r in runs]
     )
     st.dataframe(
         recent, hide_index=True, width="stretch",
+        placeholder="—",  # a run without a metric (a VAE has no accuracy): a dash, not "None"
         column_config={
             "val accuracy": st.column_config.NumberColumn(format="%.3f"),
+            "val loss": st.column_config.NumberColumn(format="%.4g"),
+            # Each run opens on its page: the Training page, or the page of what it is (latent space,
+            # attention, word vectors). The link's text is that page's address.
+            "open": st.column_config.LinkColumn("open on", display_text=r"^([^?]+)",
+                                                help="the page that shows this run"),
             "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
         },
     )
 else:
-    st.info(f"No runs yet. Start one from a terminal with `{FIRST_RUN}`; it will show up here.",
-            icon=":material/info:")
+    training = next(p for p in PAGES if p.file == "train.py")
+    st.info(f"No runs yet. Train one on the **{training.title}** page: set a model and its data, then press "
+            f"**Start**. Or from a terminal: `{FIRST_RUN}`. Every run shows up here.", icon=":material/info:")
+    st.page_link(page(training), label=f"Open the {training.title} page", icon=":material/arrow_forward:")
 
 st.subheader("Disk used by runs")
 disk_used(store)

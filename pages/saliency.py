@@ -13,6 +13,7 @@ from engine.saliency.render import COLORMAPS
 from engine.saliency.selection import page_count, page_of
 from pages._ui import saliency_input as inputs
 from pages._ui import saliency_views as views
+from pages._ui.safe_markdown import escape_markdown
 from pages._ui.saliency_state import classifier, describe_problem, test_predictions
 from pages._ui.store_views import open_store
 
@@ -25,7 +26,8 @@ def model_picker() -> tuple[str, int | None]:
                + (f" · val acc {r.final['val_acc']:.3f}" if "val_acc" in r.final else "") for r in runs}
     handed = st.query_params.get("run")
     if handed and handed not in labels:
-        st.warning(f"Run {handed} from the link cannot be opened here: {describe_problem(store, handed)}. "
+        st.warning(f"Run {escape_markdown(handed)} from the link cannot be opened here: "
+                   f"{escape_markdown(describe_problem(store, handed))}. "
                    "Showing the default CNN instead.", icon=":material/warning:")
         handed = None
     model_col, epoch_col = st.columns([2, 1])

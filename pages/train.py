@@ -20,12 +20,11 @@ from engine.core.trainer import start_training
 from pages._ui import training_views as views
 from pages._ui.nav import PAGES, page
 from pages._ui.params_ui import param_inputs
+from pages._ui.run_link import OTHER_RUN_PAGES, linked_run_id
+from pages._ui.safe_markdown import escape_markdown
 from pages._ui.training_compare import compare_runs
 from pages._ui.training_views import select_run
 from pages._ui.store_views import open_store
-
-# Runs of models outside the registry, and the page that trains and shows them.
-OTHER_RUN_PAGES = {"word2vec": "embeddings.py", "fasttext": "embeddings.py", "linear_rnn": "attention.py"}
 
 
 def settings_panel(specs: dict, datasets: dict):
@@ -55,8 +54,8 @@ def settings_panel(specs: dict, datasets: dict):
 def run_on_show(store: RunStore) -> tuple[int | None, Run | None, Progress | None]:
     """This session's run, or the one named in the URL (a refresh reattaches): its id, the run if
     it still exists, and its progress."""
-    if "run_id" not in st.session_state and st.query_params.get("run", "").isdigit():
-        st.session_state.run_id = int(st.query_params["run"])
+    if "run_id" not in st.session_state and (linked := linked_run_id()) is not None:
+        st.session_state.run_id = linked
     run_id = st.session_state.get("run_id")
     try:
         current = store.get_run(run_id) if run_id is not None else None
@@ -132,7 +131,8 @@ def shown_elsewhere(current: Run) -> None:
     """A run of a model outside the registry: the page that trained it shows it."""
     target = next(p for p in PAGES if p.file == OTHER_RUN_PAGES.get(current.model, "embeddings.py"))
     vectors = target.file == "embeddings.py"
-    st.info(f"Run {current.id} is a {current.model} run on {'the ' if vectors else ''}{current.dataset}"
+    st.info(f"Run {current.id} is a {current.model} run on {'the ' if vectors else ''}"
+            f"{escape_markdown(current.dataset)}"
             f"{' corpus' if vectors else ''}, trained on the {target.title} page: "
             f"{'its vectors are explored' if vectors else 'it is shown'} there.", icon=":material/info:")
     st.page_link(page(target), label=f"Open the {target.title} page", icon=":material/arrow_forward:")

@@ -15,22 +15,24 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.core.numbers import is_whole, parse_run_id
 from engine.core.params import ParamError
 
 
 def add_parser(verbs) -> None:
+    from engine.core.arguments import run_id, whole
     attention = verbs.add_parser("attention", help="attention maps of MiniLM or a trained sequence run, to .npz")
     attention.add_argument("--model", required=True, help="minilm, or the id of a transformer/seq2seq run")
     attention.add_argument("--text", required=True, help="the input (a sentence, or a task sequence)")
     attention.add_argument("--text2", help="MiniLM only: a second sentence, read as one [SEP]-joined pair")
-    attention.add_argument("--epoch", type=int, help="trained runs: the checkpoint's epoch (default: the latest)")
+    attention.add_argument("--epoch", type=whole(), help="trained runs: the checkpoint's epoch (default: the latest)")
     attention.add_argument("--out", required=True, help="the .npz file to write")
     attention.set_defaults(func=run_attention)
 
     translate = verbs.add_parser("translate", help="run a trained sequence model on a typed input")
-    translate.add_argument("--run", required=True, type=int, help="id of a transformer/seq2seq run")
+    translate.add_argument("--run", required=True, type=run_id, help="id of a transformer/seq2seq run")
     translate.add_argument("--text", required=True)
-    translate.add_argument("--epoch", type=int)
+    translate.add_argument("--epoch", type=whole())
     translate.set_defaults(func=run_translate)
 
 
@@ -41,9 +43,9 @@ def _store(args):
 
 
 def _run_id(value: str) -> int:
-    if not value.isdigit():
+    if not is_whole(value):
         raise ParamError(f"--model must be minilm or a run id, not {value!r}")
-    return int(value)
+    return parse_run_id(value)
 
 
 def run_attention(args) -> int:

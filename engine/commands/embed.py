@@ -14,15 +14,17 @@ import json
 import sys
 from pathlib import Path
 
+MAX_K = 1000  # words a neighbours / analogy query prints at most: a list to read, not the vocabulary
 SOURCE_HELP = "glove50, a trained run id (word2vec/fasttext), or a vectors file path"
 
 
 def add_parser(verbs) -> None:
+    from engine.core.arguments import whole
     embed = verbs.add_parser("embed", help="project word vectors to 2D/3D and write the coordinates")
     embed.add_argument("--vectors", required=True, help=SOURCE_HELP)
     embed.add_argument("--method", default="pca", choices=("umap", "tsne", "pca"))
-    embed.add_argument("--dims", type=int, default=3, choices=(2, 3))
-    embed.add_argument("--top", type=int, default=10_000, help="the N most frequent words (0 = all)")
+    embed.add_argument("--dims", type=whole(), default=3, choices=(2, 3))
+    embed.add_argument("--top", type=whole(), default=10_000, help="the N most frequent words (0 = all)")
     embed.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="projection param: n_neighbors, min_dist, metric (umap); perplexity, n_iter (tsne)")
     embed.add_argument("--out", required=True,
@@ -32,7 +34,8 @@ def add_parser(verbs) -> None:
     near = verbs.add_parser("neighbours", aliases=["neighbors"], help="nearest words by cosine")
     near.add_argument("--vectors", required=True, help=SOURCE_HELP)
     near.add_argument("word")
-    near.add_argument("-k", type=int, default=10)
+    near.add_argument("-k", type=whole(1, MAX_K, "the number of words"), default=10,
+                      help=f"how many neighbours (1 to {MAX_K}; default 10)")
     near.set_defaults(func=run_neighbours)
 
     analogy = verbs.add_parser("analogy", help="A : B :: C : ?  (B - A + C), e.g. man king woman -> queen")
@@ -40,7 +43,8 @@ def add_parser(verbs) -> None:
     analogy.add_argument("a")
     analogy.add_argument("b")
     analogy.add_argument("c")
-    analogy.add_argument("-k", type=int, default=5)
+    analogy.add_argument("-k", type=whole(1, MAX_K, "the number of words"), default=5,
+                         help=f"how many answers (1 to {MAX_K}; default 5)")
     analogy.set_defaults(func=run_analogy)
 
     evaluate = verbs.add_parser("evaluate-vectors", help="Google analogies, WordSim-353, SimLex-999")

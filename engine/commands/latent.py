@@ -15,26 +15,28 @@ import numpy as np
 
 
 def add_parser(verbs) -> None:
+    from engine.core.arguments import finite, whole
     grid = verbs.add_parser("latent-grid", help="decode an n x n grid over two latent dimensions of a VAE/GAN run to a PNG")
     _common(grid)
-    grid.add_argument("--n", type=int, default=15, help="images per side (default 15)")
-    grid.add_argument("--range", type=float, default=4.0, dest="r", help="grid spans [-r, r] (default 4)")
-    grid.add_argument("--dims", type=int, nargs=2, default=(0, 1), metavar=("X", "Y"),
+    grid.add_argument("--n", type=whole(), default=15, help="images per side (default 15)")
+    grid.add_argument("--range", type=finite(), default=4.0, dest="r", help="grid spans [-r, r] (default 4)")
+    grid.add_argument("--dims", type=whole(), nargs=2, default=(0, 1), metavar=("X", "Y"),
                       help="the two latent dimensions to vary (default 0 1); the others are 0")
     grid.set_defaults(func=run_grid)
 
     sample = verbs.add_parser("sample", help="decode prior samples of a VAE/GAN run to a PNG grid")
     _common(sample)
-    sample.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    sample.add_argument("--seed", type=int, default=0, help="noise seed: same seed, same samples")
+    sample.add_argument("--n", type=whole(), default=64, help="number of samples (default 64)")
+    sample.add_argument("--seed", type=whole(), default=0, help="noise seed: same seed, same samples")
     sample.set_defaults(func=run_sample)
 
 
 def _common(parser) -> None:
-    parser.add_argument("--run", type=int, required=True, help="run id (python -m engine runs list)")
-    parser.add_argument("--epoch", type=int, help="checkpoint epoch (default: the latest)")
+    from engine.core.arguments import run_id, whole
+    parser.add_argument("--run", type=run_id, required=True, help="run id (python -m engine runs list)")
+    parser.add_argument("--epoch", type=whole(), help="checkpoint epoch (default: the latest)")
     parser.add_argument("--out", required=True, help="PNG file to write")
-    parser.add_argument("--label", type=int, help="class to ask a conditional GAN for (default: 0 for the grid, "
+    parser.add_argument("--label", type=whole(), help="class to ask a conditional GAN for (default: 0 for the grid, "
                                                   "every class in turn for samples)")
 
 

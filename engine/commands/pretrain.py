@@ -15,7 +15,7 @@ from pathlib import Path
 def add_parser(verbs) -> None:
     p = verbs.add_parser("pretrain", help="train the default MNIST CNN checkpoint into assets/")
     p.add_argument("--out", default=None, help="file to write (default: assets/mnist-cnn.safetensors)")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", default=None, help="epochs to train (checked like `train --epochs`)")
     p.add_argument("--device", default=None)
     p.set_defaults(func=run)
 

@@ -9,19 +9,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+# Each step is one more forward and backward pass of the model: past this it is minutes of waiting
+# for a map no different from 1000 steps' (the page's slider stops at 128).
+MAX_IG_STEPS = 1000
+
 
 def add_parser(verbs) -> None:
+    from engine.core.arguments import whole
     from engine.saliency.maps import METHODS
     p = verbs.add_parser("saliency", help="a saliency map of one test image, as PNG + .npy")
     p.add_argument("--run", required=True, help="a run id, or 'default' for the shipped MNIST CNN")
     p.add_argument("--method", required=True, choices=METHODS)
-    p.add_argument("--index", type=int, required=True, help="index into the test set")
-    p.add_argument("--target", type=int, help="class to explain (default: the predicted class)")
-    p.add_argument("--epoch", type=int, help="checkpoint epoch of the run (default: the last)")
+    p.add_argument("--index", type=whole(), required=True, help="index into the test set")
+    p.add_argument("--target", type=whole(), help="class to explain (default: the predicted class)")
+    p.add_argument("--epoch", type=whole(), help="checkpoint epoch of the run (default: the last)")
     p.add_argument("--layer", help="Grad-CAM conv layer (default: the last)")
-    p.add_argument("--steps", type=int, default=32, help="integrated-gradients steps")
-    p.add_argument("--window", type=int, default=5, help="occlusion window (pixels)")
-    p.add_argument("--stride", type=int, default=2, help="occlusion stride (pixels)")
+    p.add_argument("--steps", type=whole(1, MAX_IG_STEPS), default=32,
+                   help=f"integrated-gradients steps (1 to {MAX_IG_STEPS})")
+    p.add_argument("--window", type=whole(1), default=5, help="occlusion window (pixels)")
+    p.add_argument("--stride", type=whole(1), default=2, help="occlusion stride (pixels)")
     p.add_argument("--out", required=True, help="PNG file to write; the raw map goes beside it as .npy")
     p.set_defaults(func=run)
 

@@ -10,6 +10,7 @@ default MNIST CNN (assets/, engine.core.pretrained) opens the same way, as the s
 from __future__ import annotations
 
 import functools
+import operator
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +19,7 @@ from torch import nn
 import engine.models  # noqa: F401  (a stored run may be of any built-in model)
 from engine.core import pretrained
 from engine.core.device import default_device, pick_device
+from engine.core.numbers import parse_whole
 from engine.core.params import ParamError
 from engine.core.registry import ModelSpec, RunConfig, Shape, get_spec, run_config, specs_with
 from engine.core.runs import Run, RunStore
@@ -110,9 +112,10 @@ def pretrained_spec() -> ModelSpec:
 # ---- the checks ----------------------------------------------------------------------------------
 def _open(store: RunStore | None, run_id, need: str | None) -> tuple[Run, list[int]]:
     """The run and its saved epochs, or RunLoadError saying why it cannot be opened."""
-    try:
-        run_id = int(run_id)
-    except (TypeError, ValueError):
+    try:  # typed text is read as every typed integer is (numbers.py): int() would take "٣" for 3
+        run_id = parse_whole(run_id, "a run id", low=None, high=None) if isinstance(run_id, str) \
+            else operator.index(run_id)
+    except (ParamError, TypeError):
         raise RunLoadError(f"{run_id!r} is neither a run id nor {DEFAULT!r}") from None
     if store is None:
         raise RunLoadError("no run store to open runs from")

@@ -63,6 +63,8 @@ class Param:
             options = ", ".join(str(c) for c in self.choices)
             raise ParamError(f"{self.name} must be one of {options}; got {value!r}")
         try:
+            if isinstance(value, str) and not value.isascii():
+                raise ValueError  # float() reads "٣" as 3: digits are ASCII here, as everywhere (numbers.py)
             if self.kind == "int":
                 number = float(value)
                 if number != int(number):
@@ -70,7 +72,7 @@ class Param:
                 number = int(number)
             else:
                 number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int() of "inf" or "1e999"
             raise ParamError(f"{self.name} must be {'a whole number' if self.kind == 'int' else 'a number'}, not {value!r}") from None
         if number != number or number in (float("inf"), float("-inf")):
             raise ParamError(f"{self.name} must be a finite number, not {value!r}")

@@ -53,6 +53,8 @@ from safetensors.torch import load as load_safetensors, save as save_safetensors
 
 from engine.core.numbers import is_whole
 
+from engine.core.numbers import SQLITE_MAX_INT
+
 RUN_STATUSES = ("running", "completed", "stopped", "diverged", "failed", "interrupted")
 
 INTERRUPTED_MESSAGE = (
@@ -238,6 +240,11 @@ def _metric_value(value) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _storable_id(run_id) -> bool:
+    """Whether SQLite can hold (and so look up) `run_id`: a larger int raises OverflowError there."""
+    return not isinstance(run_id, int) or -SQLITE_MAX_INT - 1 <= run_id <= SQLITE_MAX_INT
+
+
 class RunStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -364,7 +371,7 @@ class RunStore:
 
     @staticmethod
     def _require_run(conn: sqlite3.Connection, run_id: int) -> None:
-        if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+        if not _storable_id(run_id) or conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise KeyError(f"no run with id {run_id}")
 
     def mark_interrupted(self, run_id: int | None = None, message: str = INTERRUPTED_MESSAGE) -> list[int]:
@@ -441,6 +448,8 @@ class RunStore:
                    json.loads(final), json.loads(progress))
 
     def get_run(self, run_id: int) -> Run:
+        if not _storable_id(run_id):  # e.g. a 20-digit id typed in a URL: no such run, not an OverflowError
+            raise KeyError(f"no run with id {run_id}")
         with self._connect() as conn:
             row = conn.execute(
                 f"SELECT {self._RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)

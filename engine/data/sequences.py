@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from engine.data.base import Dataset, DatasetInfo, register
+from engine.core.numbers import is_whole
 from engine.core.params import Param, ParamError
 
 PAD, BOS, EOS = 0, 1, 2
@@ -197,7 +198,7 @@ def target_for(name: str, text: str, options: dict) -> str | None:
         return "".join(sorted(text))
     if name == "addition":
         parts = text.split("+")
-        if len(parts) == 2 and all(p.isdigit() for p in parts):
+        if len(parts) == 2 and all(is_whole(p) for p in parts):  # ASCII digits: "²".isdigit() is True
             return str(int(parts[0]) + int(parts[1]))
     return None
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.uploads import UploadError, read_limited, size_text
+from engine.core.numbers import is_whole
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # uncompressed size limit for an uploaded vectors file
 GLOVE_NAME = "glove50"
@@ -179,7 +180,8 @@ def _parse_text(text: str) -> tuple[list[str], np.ndarray, str]:
     """word2vec text (header "N D") or GloVe text (no header); returns words, vectors, format."""
     lines = text.splitlines()
     first = lines[0].split() if lines else []
-    header = len(first) == 2 and all(p.isdigit() for p in first)
+    # A header is two counts in ASCII digits: "¹ 5" is a word and its value, not a header.
+    header = len(first) == 2 and all(is_whole(p) and int(p) >= 0 for p in first)
     expected_count = int(first[0]) if header else None
     dim = int(first[1]) if header else None
     start = 1 if header else 0
@@ -326,7 +328,7 @@ def load_source(source: str, store=None) -> WordVectors:
     source = str(source).strip()
     if source.lower() in (GLOVE_NAME, "glove"):
         return load_glove50()
-    if source.isdigit() and not Path(source).exists():
+    if is_whole(source) and not Path(source).exists():
         if store is None:
             from engine.core.paths import runs_dir
             from engine.core.runs import RunStore

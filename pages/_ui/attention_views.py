@@ -20,6 +20,7 @@ from pages._ui import live as live_ui
 from pages._ui.attention_heads import show_stack
 from pages._ui.attention_training import (drawn_for, follow_other_runs, run_controls, run_picker, select_run,
                                           train_form)
+from pages._ui.safe_markdown import escape_markdown
 
 # Page defaults that train the toy tasks in seconds on a CPU (the registry's are generic).
 TRAIN_DEFAULTS = {"lr": 3e-3, "batch_size": 128, "epochs": 8}
@@ -154,8 +155,8 @@ def typed_input_view(store: RunStore, run_id: int, task: RunTask, live: live_ui.
     # Computed once per (checkpoint, input): a refresh that finds neither changed reuses it (an
     # input the model rejects included: its checkpoint is not read again every refresh).
     result = live.figure("typed", (epoch, text), lambda: typed_attention(store, run_id, epoch, text))
-    if isinstance(result, ParamError):
-        st.error(str(result), icon=":material/error:")
+    if isinstance(result, ParamError):  # it quotes what was typed
+        st.error(escape_markdown(result), icon=":material/error:")
         return
     for notice in result.notices:
         st.warning(notice, icon=":material/content_cut:")

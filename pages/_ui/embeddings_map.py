@@ -13,6 +13,7 @@ from pages._ui import embeddings_plot as plots
 from pages._ui.embeddings_projection import Points
 from pages._ui.embeddings_sources import Source
 from pages._ui.embeddings_state import kept, kept_choice, kept_number
+from pages._ui.safe_markdown import escape_markdown
 
 COLOUR_TITLES = {"cluster": "k-means cluster", "rank": "frequency rank", "group": "word group", "label": "true label"}
 
@@ -83,7 +84,7 @@ def neighbours_of(source: Source, query: str, k: int, top_n: int, device) -> Sea
     try:
         found = emb.neighbours(wv, query, k, device=device)
     except emb.UnknownWordError as err:
-        st.warning(str(err), icon=":material/search_off:")
+        st.warning(escape_markdown(err), icon=":material/search_off:")
         return search
     i = wv.index[query]
     search.table = [{"word": n.word, "cosine": round(n.similarity, 4), "rank": n.index + 1,
@@ -91,7 +92,8 @@ def neighbours_of(source: Source, query: str, k: int, top_n: int, device) -> Sea
     if i < top_n:
         search.highlight = [i]
     elif top_n:
-        st.caption(f"'{query}' is word #{i + 1:,}: outside the {top_n:,} points on the map (raise the slider).")
+        st.caption(f"'{escape_markdown(query)}' is word #{i + 1:,}: outside the {top_n:,} points on the map "
+                   "(raise the slider).")
     search.neighbours = [n.index for n in found if n.index < top_n]
     return search
 
@@ -119,7 +121,7 @@ def group_colouring(source: Source, points: Points) -> Colouring:
     index, top_n = source.vectors.index, len(points.words)
     missing = sorted(w for w in group if w not in index or index[w] >= top_n)
     if missing:
-        st.caption(f"Not on the map: {', '.join(missing)}")
+        st.caption(f"Not on the map: {escape_markdown(', '.join(missing))}")
     members = colour.group_members(points.words, group)
     return Colouring(members, "group", highlight=np.flatnonzero(members).tolist())
 
@@ -128,7 +130,7 @@ def neighbours_panel(source: Source, search: Search) -> None:
     """The neighbours table (and, for images, the searched image) beside the map."""
     wv = source.vectors
     if search.table is not None:
-        st.markdown(f"**Nearest to '{search.query}'** (cosine, original {wv.dim}-d space)")
+        st.markdown(f"**Nearest to '{escape_markdown(search.query)}'** (cosine, original {wv.dim}-d space)")
         st.dataframe(search.table, hide_index=True, key="neighbours_table", height=min(36 * (search.k + 2), 560))
     else:
         st.caption("Search a word to highlight it and list its nearest neighbours.")

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from engine.core.numbers import is_whole
 from engine.embeddings import project
 from pages._ui.embeddings_sources import Source
 from pages._ui.embeddings_state import kept_choice, kept_number
+from pages._ui.safe_markdown import escape_markdown
 
 METHODS = ["pca", "umap", "tsne"]
 METHOD_TITLES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -47,7 +49,8 @@ def map_settings(source: Source) -> tuple[str, int, int, dict] | None:
     dims = c2.radio("Dimensions", dim_options, horizontal=True, key=kept_choice("dims", dim_options, dim_options[0]),
                     help=None if three_d else f"A 3D map needs vectors of at least 3 dimensions and at least "
                                               f"{project.min_points(3)} points; these have {wv.dim} and {total}.")
-    default_n = min(int(url["top"]) if url.get("top", "").isdigit() else 10_000, total)
+    asked = int(url["top"]) if is_whole(url.get("top")) else 10_000  # a shared link's ?top ("²" is no number)
+    default_n = min(asked, total)  # kept_number holds it within the slider's range
     least = min(10, total)
     if total > least:
         top_n = c3.slider("Points (most frequent first)", least, total, step=1 if total < 1000 else 100,
@@ -89,7 +92,7 @@ def project_points(source: Source) -> Points | None:
     """The settings, then the map's points; None while there is no map (too few points, a
     projection waiting for its button, or one that failed: the reason is shown)."""
     wv = source.vectors
-    st.markdown(f"**{wv.name}**: {len(wv):,} {'points' if source.images is not None else 'words'} × {wv.dim} dimensions")
+    st.markdown(f"**{escape_markdown(wv.name)}**: {len(wv):,} {'points' if source.images is not None else 'words'} × {wv.dim} dimensions")
     with st.container():
         settings = map_settings(source)
     # The projection's button, progress and caption in one slot: what follows keeps its place on the
@@ -105,7 +108,7 @@ def project_points(source: Source) -> Points | None:
             if result is None and method == "pca":
                 result = project.fit_transform(x, method, dims, **params)
         except ValueError as err:
-            st.error(str(err), icon=":material/block:")
+            st.error(escape_markdown(err), icon=":material/block:")
             return None
         if result is None:
             result = project_on_demand(source, x, method, dims, params)
@@ -138,7 +141,7 @@ def project_on_demand(source: Source, x: np.ndarray, method: str, dims: int, par
         try:
             result = project.fit_transform(x, method, dims, progress=lambda f, m: bar.progress(f, text=m), **params)
         except (ValueError, MemoryError) as err:
-            st.error(f"{label} failed: {err}", icon=":material/error:")
+            st.error(f"{label} failed: {escape_markdown(err)}", icon=":material/error:")
         bar.empty()
     if result is None:
         st.caption(f"{label} results are cached: the same vectors and settings come back instantly.")

@@ -14,6 +14,7 @@ from engine.embeddings.vectors import MAX_UPLOAD_BYTES, WORD2VEC_MODELS, Vectors
     load_glove50, load_run_vectors, load_vectors_file
 from pages._ui.embeddings_state import kept_choice
 from pages._ui.embeddings_train import train_panel
+from pages._ui.safe_markdown import escape_markdown
 
 SOURCES = {"glove": "GloVe 6B 50d", "trained": "Trained here", "upload": "Upload vectors", "image": "Image classifier"}
 IMAGE_LIMITS = [500, 1000, 2000, 5000, 10000]
@@ -75,7 +76,7 @@ def glove_source() -> Source | None:
     try:
         return Source(glove(), "glove50")
     except (FileNotFoundError, VectorsFormatError) as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(escape_markdown(err), icon=":material/error:")
         return None
 
 
@@ -127,7 +128,7 @@ def upload_source() -> Source | None:
     try:
         return Source(uploaded_vectors(digest, raw, vec_file.name, meta), f"upload:{digest}")
     except VectorsFormatError as err:
-        st.error(f"Cannot read {vec_file.name}: {err}", icon=":material/error:")
+        st.error(f"Cannot read {escape_markdown(vec_file.name)}: {escape_markdown(err)}", icon=":material/error:")
         return None
 
 
@@ -148,7 +149,7 @@ def image_source(store: RunStore) -> Source | None:
     try:
         image_data, wv = image_vectors(str(store.root), run_id, limit)
     except (ValueError, FileNotFoundError, KeyError) as err:
-        st.error(f"Cannot embed run {run_id}: {err}", icon=":material/error:")
+        st.error(f"Cannot embed run {run_id}: {escape_markdown(err)}", icon=":material/error:")
         return None
     st.caption(f"{len(wv):,} validation images, {wv.dim}-dimensional activations ({image_data.layer}).")
     return Source(wv, f"image:{run_id}:{limit}", image_data)

@@ -16,6 +16,7 @@ from engine.embeddings.word2vec import CORPORA, MAX_CORPUS_BYTES, PARAMS, WordVe
 from pages._ui import live as live_ui
 from pages._ui.embeddings_plot import loss_figure
 from pages._ui.params_ui import param_inputs
+from pages._ui.safe_markdown import escape_markdown
 
 
 def train_panel(store) -> None:
@@ -48,7 +49,7 @@ def train_panel(store) -> None:
             st.session_state.w2v_warnings = (job.run_id, getattr(corpus, "warnings", []))
             st.rerun()
         except (ParamError, ValueError, FileNotFoundError) as err:
-            st.error(str(err), icon=":material/block:")
+            st.error(escape_markdown(err), icon=":material/block:")
     if progress is not None:
         job_progress(store, run_id, progress)
 
@@ -71,7 +72,7 @@ def job_progress(store, run_id: int, progress) -> None:
     shown = (progress.status, progress.paused)  # what the full run drew (the Train button's state)
     warned_id, warnings = st.session_state.get("w2v_warnings", (None, []))
     for warning in warnings if warned_id == run_id else []:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(escape_markdown(warning), icon=":material/warning:")
     # A run just started is "starting" for the second its process takes to come up: poll fast
     # then too, or the whole run would be followed at the slow pace (run_every is fixed until the
     # page reruns, and going from starting to training does not rerun it).
@@ -96,13 +97,13 @@ def job_progress(store, run_id: int, progress) -> None:
                 RunControl(store, run_id).stop(wait=5)
                 rerun_to_show(store, run_id, RunControl(store, run_id).progress())
         elif p.status == "completed":
-            st.success(f"Run {run_id} ({run.model} on {run.dataset}) is done: "
+            st.success(f"Run {run_id} ({run.model} on {escape_markdown(run.dataset)}) is done: "
                        f"{run.final.get('vocabulary', 0):,} words, shown below.",
                        icon=":material/check_circle:")
         elif p.status == "failed":
-            st.error(f"Run {run_id} failed: {p.message}", icon=":material/error:")
+            st.error(f"Run {run_id} failed: {escape_markdown(p.message)}", icon=":material/error:")
         else:  # stopped, interrupted
-            st.warning(f"Run {run_id} {p.status}: {p.message or ''}", icon=":material/pause_circle:")
+            st.warning(f"Run {run_id} {p.status}: {escape_markdown(p.message or '')}", icon=":material/pause_circle:")
         metrics = follower.metrics
         losses = metrics.value[metrics.name == "train_loss"].dropna().tolist()
         if losses:

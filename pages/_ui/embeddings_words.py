@@ -10,6 +10,7 @@ from pages._ui import embeddings_plot as plots
 from pages._ui.embeddings_projection import Points
 from pages._ui.embeddings_sources import Source
 from pages._ui.embeddings_state import kept, kept_number
+from pages._ui.safe_markdown import escape_markdown
 
 BENCHMARKS = (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999"))
 
@@ -43,13 +44,14 @@ def analogies(wv: WordVectors, device) -> None:
     try:
         answers = emb.analogy(wv, a, b, c, an_k, device=device)
     except emb.UnknownWordError as err:
-        st.warning(str(err), icon=":material/search_off:")
+        st.warning(escape_markdown(err), icon=":material/search_off:")
         return
     if not answers:  # the three words are the whole vocabulary (or all of it but repeats)
         st.info(f"No answer: an analogy needs a fourth word, and these vectors hold only {len(wv)}.",
                 icon=":material/info:")
         return
-    st.markdown(f"**{b} − {a} + {c} ≈ {answers[0].word}**")
+    shown = [escape_markdown(w) for w in (b, a, c, answers[0].word)]  # typed words and a file's words
+    st.markdown("**{} − {} + {} ≈ {}**".format(*shown))
     st.dataframe([{"word": n.word, "cosine": round(n.similarity, 4)} for n in answers], hide_index=True,
                  key="analogy_table")
 
@@ -61,7 +63,7 @@ def heatmap(wv: WordVectors, device) -> None:
     chosen = [w for w in text.replace(",", " ").split() if w]
     found_words, missing, matrix = emb.similarity_matrix(wv, chosen[:60], device=device)
     if missing:
-        st.caption(f"Not in the vocabulary: {', '.join(missing)}")
+        st.caption(f"Not in the vocabulary: {escape_markdown(', '.join(missing))}")
     if found_words:
         st.plotly_chart(plots.similarity_heatmap(found_words, matrix), key="heatmap")
 

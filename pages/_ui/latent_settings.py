@@ -15,6 +15,7 @@ from engine.latent import gan_session
 from engine.latent import space as latent
 from pages._ui import run_link
 from pages._ui.params_ui import param_inputs
+from pages._ui.safe_markdown import escape_markdown
 
 OTHERS_REFRESH_S = 5.0  # other listed runs that train are checked this often (their picker label)
 
@@ -31,16 +32,14 @@ def open_linked_run(store: RunStore) -> None:
     """A link from the Training page (or a shared URL) names the run: open it, or say why it cannot be."""
     if "latent_run" in st.session_state or not st.query_params.get("run"):
         return
-    asked = st.query_params["run"]
-    problem = None if asked.isdigit() else f"'{asked}' is not a run id"
-    if problem is None:
-        problem = run_problem(store, int(asked), need=latent.NEED)
-        if problem is None or "no checkpoint yet" in problem:
-            st.session_state.latent_run = int(asked)
-            problem = None
+    asked = run_link.linked_run_id()  # a value that is no run id is said so there
+    problem = None if asked is None else run_problem(store, asked, need=latent.NEED)
+    if asked is not None and (problem is None or "no checkpoint yet" in problem):
+        st.session_state.latent_run = asked
+        return
     if problem:
-        st.error(f"Cannot open that run: {problem}.", icon=":material/error:")
-        st.session_state.latent_run = None
+        st.error(f"Cannot open that run: {escape_markdown(problem)}.", icon=":material/error:")
+    st.session_state.latent_run = None
 
 
 def current_run(store: RunStore) -> tuple[int | None, Run | None, Progress | None]:

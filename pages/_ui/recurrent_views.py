@@ -15,6 +15,7 @@ from pages._ui import attention_charts as charts
 from pages._ui import gradient_views
 from pages._ui import live as live_ui
 from pages._ui.attention_training import drawn_for, follow_other_runs, run_controls, run_picker, train_form
+from pages._ui.safe_markdown import escape_markdown
 
 COUNT_DEFAULTS = {"lr": 1e-2, "batch_size": 64, "epochs": 6}
 
@@ -95,7 +96,8 @@ def bits_input(run_id: int, length: int) -> list[int] | None:
     bits_text = st.text_input("Bits (0 and 1)", key=bits_key, max_chars=400)
     bad = sorted(set(bits_text) - {"0", "1"})
     if not bits_text or bad:
-        st.error("Type a sequence of 0 and 1" + (f"; not allowed: {', '.join(repr(c) for c in bad)}" if bad else ""))
+        st.error("Type a sequence of 0 and 1"
+                 + (f"; not allowed: {escape_markdown(', '.join(repr(c) for c in bad))}" if bad else ""))
         return None
     return [int(c) for c in bits_text]
 

@@ -12,6 +12,7 @@ import torch
 from engine.data import Dataset
 from engine.data.image_input import MAX_IMAGE_BYTES, MAX_PIXELS, prepare_array, prepare_bytes
 from engine.saliency.selection import matching
+from pages._ui.safe_markdown import escape_markdown
 
 
 @dataclass
@@ -68,8 +69,8 @@ def uploaded(input_shape: tuple) -> Input:
     try:
         prepared = prepare_bytes(upload.getvalue(), input_shape, name=upload.name)
     except ValueError as err:
-        st.error(str(err), icon=":material/broken_image:")
+        st.error(escape_markdown(err), icon=":material/broken_image:")
         st.stop()
     for note in prepared.notes:
-        st.caption(f":material/info: {note}")
+        st.caption(f":material/info: {escape_markdown(note)}")
     return Input(prepared.tensor, f"{upload.name}, prepared as the model sees it")

@@ -24,6 +24,7 @@ from pages._ui import run_link
 from pages._ui import training_charts as charts
 from pages._ui.live import LiveRun
 from pages._ui.nav import PAGES, page
+from pages._ui.run_link import FAMILY_PAGES, page_for
 
 EPOCH_VIEWS_S = 5.0      # the views that change once per epoch look for a new one at this pace
 # Points of the live loss curve: redrawn twice a second, its cost in the browser grows with them
@@ -31,14 +32,6 @@ EPOCH_VIEWS_S = 5.0      # the views that change once per epoch look for a new o
 LIVE_POINTS = 1000
 # Capabilities (engine.core.registry.Capabilities) an inspection page opens, besides this page's views.
 INSPECT_PAGES = {"conv_classifier": "saliency.py"}
-# Capabilities looked inside on their own page; classifiers are looked inside here.
-FAMILY_PAGES = {"attention_maps": "attention.py", "hidden_states": "attention.py", "generator": "latent.py"}
-
-
-def page_for(model: str, pages: dict[str, str]) -> str | None:
-    """The page (file) that opens the first capability of `model` found in `pages`, or None."""
-    spec = get_spec(model)
-    return next((file for capability, file in pages.items() if spec.can(capability)), None)
 
 
 @dataclass(frozen=True)

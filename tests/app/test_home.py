@@ -1,4 +1,5 @@
 """AppTest page tests: the entry script, Home (with and without runs), and every page renders."""
+import json
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,52 @@ def test_home_shows_the_disk_used_by_runs_and_cleans_up_old_checkpoints(tmp_path
     assert store.checkpoint_epochs(old) == [1, 12, 26, 27, 28, 29, 30]
     assert len(store.checkpoint_epochs(running)) == 30  # a running run is left to its own trainer
     assert any(c.value.startswith("Nothing to clean up") for c in at.caption)
+
+
+# ---- Recent runs: each opens its page, a missing metric is a dash, no runs points to Training (#13) --
+
+def page_links(at: AppTest) -> list[tuple[str, str]]:
+    return [(link.proto.page, link.proto.label) for link in at.get("page_link")]
+
+
+def test_home_without_runs_points_to_the_training_page():
+    """No runs: the hint names the Training page and links to it (it said "from a terminal")."""
+    at = run_script("pages/home.py")
+    [hint] = [i.value for i in at.info if "No runs yet" in i.value]
+    assert hint == ("No runs yet. Train one on the **Training** page: set a model and its data, then press "
+                    f"**Start**. Or from a terminal: `{FIRST_RUN}`. Every run shows up here.")
+    assert ("training", "Open the Training page") in page_links(at)
+
+
+def test_home_links_each_run_to_the_page_that_shows_it(tmp_path):
+    """A classifier opens on Training, a VAE on Latent space, a transformer and the linear-RNN demo on
+    Attention (with ?run=ID); word vectors on Embeddings. Each row's "open on" cell is that link."""
+    store = RunStore(tmp_path / "runs")
+    ids = {model: store.create_run(model, dataset, {}) for model, dataset in
+           [("cnn", "mnist"), ("vae", "mnist"), ("dcgan", "mnist"), ("transformer", "reverse"),
+            ("linear_rnn", "bits"), ("word2vec", "lee"), ("retired_model", "mnist")]}
+    at = run_script("pages/home.py")
+    table = runs_table(at).set_index("model")
+    assert table["open"].to_dict() == {
+        "cnn": f"training?run={ids['cnn']}", "vae": f"latent-space?run={ids['vae']}",
+        "dcgan": f"latent-space?run={ids['dcgan']}", "transformer": f"attention?run={ids['transformer']}",
+        "linear_rnn": f"attention?run={ids['linear_rnn']}", "word2vec": "embeddings",
+        "retired_model": f"training?run={ids['retired_model']}"}
+    element = next(d for d in at.dataframe if "status" in d.value.columns)
+    column = json.loads(element.proto.columns)["open"]
+    assert column["type_config"] == {"type": "link", "display_text": "^([^?]+)"}  # shows "training" etc.
+
+
+def test_home_shows_a_dash_where_a_run_has_no_metric(tmp_path):
+    """A VAE has no accuracy and a word2vec run no validation loss: the grid shows a dash, not "None"."""
+    store = RunStore(tmp_path / "runs")
+    vae = store.create_run("vae", "mnist", {})
+    store.set_status(vae, "completed", final={"val_loss": 102.53})
+    at = run_script("pages/home.py")
+    row = runs_table(at).iloc[0]
+    assert row["val loss"] == pytest.approx(102.53) and row["val accuracy"] is None  # the missing cell...
+    element = next(d for d in at.dataframe if "status" in d.value.columns)
+    assert element.proto.placeholder == "—"  # ...drawn as a dash
+    columns = json.loads(element.proto.columns)
+    assert columns["val accuracy"]["type_config"] == {"type": "number", "format": "%.3f"}
+    assert columns["val loss"]["type_config"] == {"type": "number", "format": "%.4g"}
