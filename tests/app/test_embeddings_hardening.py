@@ -195,7 +195,8 @@ def test_one_word_no_word_or_one_dimension_is_refused_with_a_message(content, me
     failed inside sklearn)."""
     at = open_with_upload(content)
     assert not at.exception
-    assert [e.value for e in at.error] == [f"Cannot read v.txt: {message}"]
+    from pages._ui.safe_markdown import escape_markdown
+    assert [e.value for e in at.error] == [f"Cannot read v.txt: {escape_markdown(message)}"]  # the file's text, escaped
 
 
 def test_two_dimensional_vectors_get_a_2d_map_only():
