@@ -270,3 +270,20 @@ def test_word_pairs_with_too_few_pairs_give_no_correlation():
     result = emb.evaluate_pairs(wv, "wordsim353")
     assert result.pairs == 1 and math.isnan(result.spearman)
     assert emb._finite_or_none(result.spearman) is None
+
+
+def test_a_word_listed_twice_is_not_its_own_neighbour_and_a_zero_vector_is_refused():
+    """Inputs (probe beyond issue #13's list): a file listing 'king' twice (its copy came first among its
+    neighbours at cosine 0.994), and a word whose vector is all zeros (every cosine printed 0.0)."""
+    from engine.embeddings import explore as emb
+    from engine.embeddings.vectors import load_vectors_file
+    twice = load_vectors_file(b"king 0.1 0.2 0.3\nking 0.1 0.25 0.3\nman 0.3 0.1 0.0\nfrog 0 1 0\n", name="v.txt")
+    assert twice.rows_of("king") == [0, 1] and twice.rows_of("man") == [2]
+    assert [n.word for n in emb.neighbours(twice, "king", 5, device=torch.device("cpu"))] == ["frog", "man"]
+    assert [n.word for n in emb.analogy(twice, "man", "king", "frog", 5, device=torch.device("cpu"))] == []
+    zero = load_vectors_file(b"king 0 0 0\nqueen 0.1 0.25 0.3\nman 0.3 0.1 0.0\n", name="z.txt")
+    with pytest.raises(emb.ZeroVectorError, match="^'king' has an all-zero vector: it points nowhere"):
+        emb.neighbours(zero, "king", 2, device=torch.device("cpu"))
+    with pytest.raises(emb.ZeroVectorError):
+        emb.analogy(zero, "queen", "king", "man", 2, device=torch.device("cpu"))
+    assert [n.word for n in emb.neighbours(zero, "man", 2, device=torch.device("cpu"))] == ["queen", "king"]

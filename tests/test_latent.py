@@ -240,3 +240,13 @@ def test_cli_latent_grid_and_sample_write_pngs(digits_vae_run, tmp_path, capsys)
     assert "not a generative model" in capsys.readouterr().err
     assert main(["--data-dir", data_dir, "sample", "--run", str(run_id), "--out", str(tmp_path / "no" / "x.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_class_label_for_an_unconditional_model_is_refused_not_ignored():
+    """Input: `sample --label 12` / a grid with labels=3 on a VAE (it has no class input; the label was
+    silently ignored and the command exited 0). Probe beyond issue #13's list."""
+    model = DenseVAE((1, 8, 8), latent=2, hidden=16).eval()
+    for call in (lambda: latent.sample(model, 4, labels=12), lambda: latent.latent_grid(model, 3, labels=3)):
+        with pytest.raises(LatentError, match="^this model is not conditional: it generates without a class label"):
+            call()
+    assert latent.sample(model, 4).shape == (4, 1, 8, 8)  # no label: as before

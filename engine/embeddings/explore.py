@@ -90,11 +90,29 @@ def _top(scores: torch.Tensor, k: int, exclude: list[int], words: list[str]) -> 
     return found[:k]
 
 
-def neighbours(wv: WordVectors, word: str, k: int = 10, device: torch.device | None = None) -> list[Neighbour]:
-    """The k nearest words to `word` by cosine similarity, the word itself left out."""
-    columns = unit_columns(wv, device)
+class ZeroVectorError(ValueError):
+    """A word whose vector is all zeros has no direction: cosine similarity to it is undefined."""
+
+
+def _direction(wv: WordVectors, columns: torch.Tensor, word: str) -> int:
+    """The row of `word`, refused when its vector is all zeros (it would be "0.0 from every word")."""
     i = lookup(wv, word)
-    return _top((columns[:, i].unsqueeze(0) @ columns).squeeze(0), k, [i], wv.words)
+    if not bool(columns[:, i].any()):
+        raise ZeroVectorError(f"{word!r} has an all-zero vector: it points nowhere, so no word is nearer "
+                              "to it than another (cosine similarity needs a direction)")
+    return i
+
+
+def _excluded(wv: WordVectors, *words: str) -> list[int]:
+    """The rows of the query words, every copy of a word listed twice included."""
+    return [row for word in dict.fromkeys(words) for row in wv.rows_of(word)]
+
+
+def neighbours(wv: WordVectors, word: str, k: int = 10, device: torch.device | None = None) -> list[Neighbour]:
+    """The k nearest words to `word` by cosine similarity, the word itself (and any copy) left out."""
+    columns = unit_columns(wv, device)
+    i = _direction(wv, columns, word)
+    return _top((columns[:, i].unsqueeze(0) @ columns).squeeze(0), k, _excluded(wv, word), wv.words)
 
 
 def analogy(wv: WordVectors, a: str, b: str, c: str, k: int = 10,
@@ -103,9 +121,10 @@ def analogy(wv: WordVectors, a: str, b: str, c: str, k: int = 10,
 
     `analogy(wv, "man", "king", "woman")` is king - man + woman."""
     columns = unit_columns(wv, device)
-    ia, ib, ic = lookup(wv, a), lookup(wv, b), lookup(wv, c)
+    ia, ib, ic = (_direction(wv, columns, w) for w in (a, b, c))
     query = columns[:, ib] - columns[:, ia] + columns[:, ic]
-    return _top(((query / query.norm()).unsqueeze(0) @ columns).squeeze(0), k, [ia, ib, ic], wv.words)
+    return _top(((query / query.norm().clamp_min(1e-12)).unsqueeze(0) @ columns).squeeze(0), k,
+                _excluded(wv, a, b, c), wv.words)
 
 
 def similarity_matrix(wv: WordVectors, words: list[str], device: torch.device | None = None):

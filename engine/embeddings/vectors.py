@@ -45,6 +45,7 @@ class WordVectors:
     metadata: "object | None" = None  # pandas DataFrame with one row per word (Projector metadata)
     counts: np.ndarray | None = None  # corpus counts, when trained here
     _index: dict[str, int] | None = field(default=None, repr=False)
+    _repeats: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -58,10 +59,18 @@ class WordVectors:
         """word -> row; the first (most frequent) row wins for a word listed twice."""
         if self._index is None:
             index: dict[str, int] = {}
+            repeats: dict[str, list[int]] = {}
             for i, word in enumerate(self.words):
-                index.setdefault(word, i)
-            self._index = index
+                if index.setdefault(word, i) != i:
+                    repeats.setdefault(word, [index[word]]).append(i)
+            self._index, self._repeats = index, repeats
         return self._index
+
+    def rows_of(self, word: str) -> list[int]:
+        """Every row holding `word`: one, or more where a file lists a word twice (its copies are
+        not its neighbours)."""
+        row = self.index[word]
+        return self._repeats.get(word, [row])
 
     def __contains__(self, word: str) -> bool:
         return word in self.index

@@ -46,6 +46,9 @@ def check_dims(model: nn.Module, dims) -> tuple[int, ...]:
 
 def _labels(model, labels, n: int):
     if not getattr(model, "conditional", False):
+        if labels is not None:  # asked for a class it cannot be asked for: say so rather than ignore it
+            raise LatentError("this model is not conditional: it generates without a class label "
+                              "(train a conditional DCGAN to choose the class)")
         return None
     if labels is None:
         labels = 0

@@ -83,7 +83,7 @@ def neighbours_of(source: Source, query: str, k: int, top_n: int, device) -> Sea
     wv = source.vectors
     try:
         found = emb.neighbours(wv, query, k, device=device)
-    except emb.UnknownWordError as err:
+    except (emb.UnknownWordError, emb.ZeroVectorError) as err:
         st.warning(escape_markdown(err), icon=":material/search_off:")
         return search
     i = wv.index[query]

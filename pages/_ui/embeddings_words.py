@@ -43,7 +43,7 @@ def analogies(wv: WordVectors, device) -> None:
         return
     try:
         answers = emb.analogy(wv, a, b, c, an_k, device=device)
-    except emb.UnknownWordError as err:
+    except (emb.UnknownWordError, emb.ZeroVectorError) as err:
         st.warning(escape_markdown(err), icon=":material/search_off:")
         return
     if not answers:  # the three words are the whole vocabulary (or all of it but repeats)
