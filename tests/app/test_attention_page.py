@@ -75,13 +75,48 @@ def wait_done(store: RunStore, run_id: int, timeout: float = 120) -> None:
     assert status == "completed", (status, store.get_run(run_id).message)
 
 
+HEADS_3 = ("3 heads do not divide d_model 64: each head gets d_model / heads dimensions. Use 1, 2, 4, 8, 16 heads, "
+           "or a d_model that is a multiple of 3")
+
+
 def test_no_runs_yet_and_heads_that_do_not_divide_d_model(data_dir):
+    """Input: 3 heads for d_model 64, then Train. Train stays clickable (a button drawn disabled for
+    the settings before a slider change dropped a click made before the page caught up)."""
     at = fresh(view="Trained models")
     assert at.title[0].value == "Attention"
     assert any("No transformer or seq2seq runs yet" in i.value for i in at.info)
     next(s for s in at.slider if s.key == "att.transformer.heads").set_value(3).run()
     assert any("3 heads do not divide d_model 64" in e.value for e in at.error)
-    assert next(b for b in at.button if b.label == "Train").disabled
+    assert [e.value for e in at.error] == [f"Cannot train: {HEADS_3}"]
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert [e.value for e in at.error] == [f"Not started: {HEADS_3}"]
+    assert at.session_state.att_run is None and not RunStore(data_dir / "runs").list_runs()
+
+
+def test_the_form_s_two_seeds_say_what_each_seeds():
+    """Input: the train form of a transformer on reverse. Both seeds were labelled "seed": the task's
+    (which sequences) and the training's (initial weights, batch order)."""
+    at = fresh(view="Trained models")
+    seeds = {w.key: w.label for w in at.number_input}
+    assert seeds == {"att.reverse.seed": "data seed", "att.train.seed": "training seed"}
+    labels = [w.label for kind in ("slider", "select_slider", "selectbox", "toggle", "number_input")
+              for w in getattr(at, kind) if (w.key or "").startswith("att.")]
+    assert len(labels) == len(set(labels)), sorted(labels)
+    next(s for s in at.selectbox if s.key == "att.train.optimizer").set_value("momentum").run()
+    assert "att.train.momentum" in {w.key for w in at.slider}  # shown with the optimisers that use it only
+
+
+def test_a_mending_slider_change_sent_with_train_trains_the_mended_model(data_dir):
+    """Input: 3 heads for d_model 16 (refused), then 2 heads and a click on Train in one script run,
+    as a browser sends them when Train is clicked before the slider's rerun is over."""
+    at = fresh(**{**SMALL, "att.transformer.heads": "3", "att.train.epochs": "1"})
+    assert any("3 heads do not divide d_model 16" in e.value for e in at.error)
+    next(s for s in at.slider if s.key == "att.transformer.heads").set_value(2)
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    store = RunStore(data_dir / "runs")
+    assert store.get_run(at.session_state.att_run).params["heads"] == 2
+    wait_done(store, at.session_state.att_run)
 
 
 def test_train_from_the_page_then_probe_and_typed_input(data_dir):
