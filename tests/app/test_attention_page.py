@@ -12,6 +12,7 @@ from engine.core.jobs import RunControl
 from engine.core.registry import validate
 from engine.core.runs import RunStore
 from engine.core.trainer import TrainingJob
+from tests.stored import stored_run
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,6 +166,29 @@ def test_train_from_the_page_then_probe_and_typed_input(data_dir):
     slider = next(s for s in linked.select_slider if s.key == f"att_epoch_{run_id}")
     slider.set_value(1).run()
     assert any("after epoch 1" in m.value for m in linked.markdown)
+
+
+def test_typed_inputs_survive_a_switch_to_another_view_and_back(data_dir):
+    """Input: "cab" typed for a transformer on reverse, and "A bird sang." as MiniLM's sentence A,
+    each followed by a switch to another view and back. Both were dropped with their widgets while
+    another view was drawn: the probe's "abcde" (and the cat sentence) came back."""
+    store = RunStore(data_dir / "runs")
+    run_id = stored_run(store, "transformer", "reverse", {"d_model": 16, "d_ff": 32, "layers": 1, "heads": 2},
+                        {"n_samples": 500, "length": 5, "vocab": 5}, data_dir=data_dir)
+    at = fresh(run=str(run_id))
+    at.text_input(key=f"att_text_{run_id}").set_value("cab").run()
+    at.radio(key="view").set_value("Positional encodings").run()
+    at.radio(key="view").set_value("Trained models").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.text_input(key=f"att_text_{run_id}").value == "cab"
+    assert charts(at)["att_cross_map"]["layout"]["xaxis"]["ticktext"] == ["c", "a", "b"]
+
+    at.radio(key="view").set_value("MiniLM (pretrained)").run()
+    at.text_area(key="mini_a").set_value("A bird sang.").run()
+    at.radio(key="view").set_value("Positional encodings").run()
+    at.radio(key="view").set_value("MiniLM (pretrained)").run()
+    assert at.text_area(key="mini_a").value == "A bird sang."
+    assert charts(at)["mini_map"]["layout"]["xaxis"]["ticktext"] == ["[CLS]", "a", "bird", "sang", ".", "[SEP]"]
 
 
 def test_minilm_view_attention_and_attributions():
