@@ -152,7 +152,8 @@ store = RunStore(runs_dir())
 specs = {spec.name: spec for spec in list_specs()}
 datasets = {info.name: info for info in list_datasets()}
 
-settings, live = st.columns([1, 2], gap="large")
+# Two fifths for the settings: at a third, two-column grids cut values short ("momentum" in its box).
+settings, live = st.columns([2, 3], gap="large")
 with settings:
     config, problem = settings_panel(specs, datasets)
 run_id, current, progress = run_on_show(store)
