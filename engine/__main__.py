@@ -45,7 +45,8 @@ def _catalogue() -> str:
             rng = f"{int(p.low)}..{int(p.high)}" + (" log" if p.log else "")
         else:
             rng = f"{p.low:g}..{p.high:g}" + (" log" if p.log else "")
-        return f"    {p.name:<17} {p.kind:<6} default {p.default!s:<8} {rng:<22} {p.help}"
+        when = f" (only when {p.needs()})" if p.when else ""
+        return f"    {p.name:<17} {p.kind:<6} default {p.default!s:<8} {rng:<22} {p.help}{when}"
 
     lines = ["models (--model NAME, then --set key=value for its params):"]
     for spec in list_specs():

@@ -28,7 +28,8 @@ from pages._ui.store_views import open_store
 
 
 def settings_panel(specs: dict, datasets: dict):
-    """Model, dataset and every knob, all bound to the URL: the validated config, or None (and why)."""
+    """Model, dataset and every knob, all bound to the URL: (the validated config, None), or (None,
+    why not: drawn under the Start button by run_buttons)."""
     # Options are the registry names (not titles): a bound selectbox puts its label in the URL.
     model_name = st.selectbox("Model", list(specs), key="model", bind="query-params")
     spec = specs[model_name]
@@ -45,10 +46,9 @@ def settings_panel(specs: dict, datasets: dict):
         with st.expander("Data"):
             dataset_values = param_inputs(info.params, prefix=f"{dataset_name}.")
     try:
-        return validate(model_name, dataset_name, model_values | training_values, dataset_values)
+        return validate(model_name, dataset_name, model_values | training_values, dataset_values), None
     except ParamError as err:
-        st.error(str(err), icon=":material/block:")
-        return None
+        return None, str(err)
 
 
 def run_on_show(store: RunStore) -> tuple[int | None, Run | None, Progress | None]:
@@ -65,25 +65,30 @@ def run_on_show(store: RunStore) -> tuple[int | None, Run | None, Progress | Non
     return run_id, current, progress
 
 
-def run_buttons(store: RunStore, config, current: Run | None, progress: Progress | None) -> None:
-    """Start (Resume while paused), Step, Stop, Reset."""
+def run_buttons(store: RunStore, config, problem: str | None, current: Run | None,
+                progress: Progress | None) -> None:
+    """Start (Resume while paused), Step, Stop, Reset; under them, why the settings cannot start a run.
+
+    Start and Step are never disabled for the settings: the browser draws a button as the script's
+    last run left it, so after a slider change that mended the settings Start stayed disabled until
+    that run was over, and a click in between was dropped. Now every click reaches the script,
+    which decides with the settings sent along with it."""
     control = RunControl(store, current.id) if current is not None else None
     running = progress is not None and progress.running
     start, step, stop, reset = st.columns(4)
     paused = progress is not None and progress.paused and not is_hand_gan(current)  # a hand GAN waits for clicks
-    if start.button("Resume" if paused else "Start", type="primary", icon=":material/play_arrow:",
-                    disabled=(config is None and not paused) or (running and not paused), width="stretch"):
-        if paused:
-            control.resume()
-        else:
-            select_run(start_training(config, store).run_id)
+    start_clicked = start.button("Resume" if paused else "Start", type="primary", icon=":material/play_arrow:",
+                                 disabled=running and not paused, width="stretch")
+    step_clicked = step.button("Step", icon=":material/skip_next:", width="stretch",
+                               help="train one epoch, then pause (while training: pause after the epoch under way)")
+    if start_clicked and paused:
+        control.resume()
         st.rerun()
-    if step.button("Step", icon=":material/skip_next:", disabled=config is None and not running, width="stretch",
-                   help="train one epoch, then pause (while training: pause after the epoch under way)"):
-        if running:
-            control.step()
-        else:
-            select_run(start_training(config, store, pause_after_epoch=1).run_id)
+    if step_clicked and running:
+        control.step()
+        st.rerun()
+    if (start_clicked or step_clicked) and config is not None:
+        select_run(start_training(config, store, pause_after_epoch=1 if step_clicked else None).run_id)
         st.rerun()
     if stop.button("Stop", icon=":material/stop:", disabled=not running, width="stretch"):
         control.stop(wait=5)
@@ -94,6 +99,9 @@ def run_buttons(store: RunStore, config, current: Run | None, progress: Progress
             control.stop(wait=5)
         select_run(None)
         st.rerun()
+    if problem is not None:
+        refused = start_clicked or step_clicked
+        st.error(f"{'Not started' if refused else 'Cannot start a run'}: {problem}", icon=":material/block:")
 
 
 def run_to_draw(store: RunStore, specs: dict, run_id: int | None, current: Run | None,
@@ -144,12 +152,13 @@ store = open_store()
 specs = {spec.name: spec for spec in list_specs()}
 datasets = {info.name: info for info in list_datasets()}
 
-settings, live = st.columns([1, 2], gap="large")
+# Two fifths for the settings: at a third, two-column grids cut values short ("momentum" in its box).
+settings, live = st.columns([2, 3], gap="large")
 with settings:
-    config = settings_panel(specs, datasets)
+    config, problem = settings_panel(specs, datasets)
 run_id, current, progress = run_on_show(store)
 with live:
-    run_buttons(store, config, current, progress)
+    run_buttons(store, config, problem, current, progress)
     look = views.look_settings()
     drawn = run_to_draw(store, specs, run_id, current, progress)
     if drawn is not None:

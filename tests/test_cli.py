@@ -32,6 +32,17 @@ def test_help_lists_models_params_and_datasets(tmp_path):
         assert word in out
 
 
+def test_a_setting_the_optimiser_ignores_exits_2_and_help_says_when_it_applies(tmp_path):
+    """Input: `train --optimizer adam --set momentum=0.5` (Adam has no momentum: the run would ignore it)."""
+    result = cli("train", "--model", "mlp", "--dataset", "spiral", "--optimizer", "adam", "--set", "momentum=0.5",
+                 data=tmp_path, check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("error: momentum is used only when optimizer is momentum or nesterov (here optimizer "
+                             "is adam): leave it out, or change optimizer\n")
+    assert "momentum for SGD+momentum and Nesterov (only when optimizer is momentum or nesterov)" in \
+        cli("train", "--help", data=tmp_path).stdout
+
+
 def test_train_then_list_show_export(tmp_path, shared_data_dir):
     data = shared_data_dir
     result = cli("train", "--model", "mlp", "--dataset", "spiral", "--epochs", "3", "--lr", "0.01",

@@ -117,3 +117,44 @@ def test_log_ladder_of_a_float_and_an_int_param():
     assert log_ladder(decay)[:2] == [0.0, 1e-6] and log_ladder(decay)[-1] == 1e-5
     batch = Param("batch", "int", 48, low=8, high=100, log=True)
     assert log_ladder(batch) == [8, 16, 32, 48, 64]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"])
+def test_momentum_applies_exactly_where_the_optimiser_uses_it(optimizer):
+    """Input: each optimiser built with momentum 0.5. The schema's `when` must say what
+    engine.core.optim does: the page hides momentum where the optimiser would ignore it."""
+    from engine.core.optim import make_optimizer
+    momentum = next(p for p in TRAINING_PARAMS if p.name == "momentum")
+    built = make_optimizer(optimizer, [nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.5)
+    uses_it = built.param_groups[0].get("momentum") == 0.5
+    assert momentum.applies({"optimizer": optimizer}) is uses_it
+
+
+def test_a_setting_the_others_leave_unused_is_refused_with_what_to_change():
+    """Input: --set momentum=0.5 with Adam (refused), with Nesterov (kept); Adam alone keeps the default."""
+    with pytest.raises(ParamError) as err:
+        validate("mlp", "spiral", {"optimizer": "adam", "momentum": "0.5"})
+    assert str(err.value) == ("momentum is used only when optimizer is momentum or nesterov (here optimizer is adam): "
+                              "leave it out, or change optimizer")
+    assert validate("mlp", "spiral", {"optimizer": "nesterov", "momentum": "0.5"}).training["momentum"] == 0.5
+    assert validate("mlp", "spiral", {"optimizer": "adam"}).training["momentum"] == 0.9
+
+
+def test_a_param_s_condition_is_kept_hashable_and_unknown_settings_do_not_hide_it():
+    """Input: a Param with when={"optimizer": ["momentum"]} (a dict of lists)."""
+    param = Param("momentum", "float", 0.9, low=0, high=1, when={"optimizer": ["momentum"]})
+    assert param.when == (("optimizer", ("momentum",)),) and hash(param)
+    assert param.applies({}) and param.applies({"optimizer": "momentum"}) and not param.applies({"optimizer": "sgd"})
+    assert param.needs() == "optimizer is momentum"
+
+
+def test_no_two_settings_shown_together_share_a_label():
+    """Input: every model with every dataset it trains on. The training seed and a generated
+    dataset's seed were both labelled "seed" (on the Attention page's form side by side)."""
+    from engine.data import list_datasets
+    for spec in list_specs():
+        for info in list_datasets(include_unavailable=True):
+            if info.kind not in spec.data_kinds:
+                continue
+            titles = [p.title for p in (*spec.params, *TRAINING_PARAMS, *info.params)]
+            assert len(titles) == len(set(titles)), (spec.name, info.name, sorted(titles))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 
 def log_ladder(param: "Param") -> list:
@@ -38,12 +38,35 @@ class Param:
     high: float | None = None
     choices: tuple = ()
     log: bool = False  # show on a log-scale slider (learning rate, weight decay)
+    # What a person reads beside the widget, when the name alone is cryptic or ambiguous ("training
+    # seed" beside a dataset's "data seed"); the name stays the key of the URL and of `--set`.
+    label: str = ""
+    # Used only while other settings of the same schema have these values, e.g. momentum only for
+    # {"optimizer": ("momentum", "nesterov")}: the page hides it otherwise and `unused` refuses it.
+    # Given as a dict, kept as (name, values) pairs so that a Param stays hashable.
+    when: Mapping[str, tuple] | tuple = ()
 
     def __post_init__(self):
         if self.kind not in ("int", "float", "choice", "bool"):
             raise ValueError(f"unknown Param kind {self.kind!r}")
         if self.kind == "choice" and self.default not in self.choices:
             raise ValueError(f"default {self.default!r} of {self.name} is not among its choices")
+        pairs = self.when.items() if isinstance(self.when, Mapping) else self.when
+        object.__setattr__(self, "when", tuple((name, tuple(values)) for name, values in pairs))
+
+    @property
+    def title(self) -> str:
+        """The words beside its widget: its label, else its name with spaces."""
+        return self.label or self.name.replace("_", " ")
+
+    def applies(self, values: Mapping[str, Any]) -> bool:
+        """Whether this setting is used, given the others (a setting not among `values` is unknown
+        here, and does not hide it)."""
+        return all(values[name] in allowed for name, allowed in self.when if name in values)
+
+    def needs(self) -> str:
+        """When it is used, in words: "optimizer is momentum or nesterov"."""
+        return " and ".join(f"{name} is {' or '.join(str(v) for v in allowed)}" for name, allowed in self.when)
 
     def coerce(self, value: Any) -> Any:
         """Turn a widget value or a CLI string into this param's type, or raise ParamError."""
@@ -94,3 +117,11 @@ def resolve(params: Iterable[Param], values: dict[str, Any] | None) -> dict[str,
     if unknown:
         raise ParamError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return {p.name: p.coerce(values[p.name]) if p.name in values else p.default for p in params}
+
+
+def unused(params: Iterable[Param], given: Iterable[str], resolved: dict[str, Any]) -> list[str]:
+    """A message for each setting in `given` that the others make unused (momentum with Adam): a run
+    would silently ignore it, so it is refused rather than stored as if it had mattered."""
+    return [f"{p.name} is used only when {p.needs()} (here {', '.join(f'{n} is {resolved[n]}' for n, _ in p.when)}): "
+            f"leave it out, or change {' and '.join(n for n, _ in p.when)}"
+            for p in params if p.name in set(given) and not p.applies(resolved)]

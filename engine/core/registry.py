@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from engine.core.params import Param, ParamError, resolve
+from engine.core.params import Param, ParamError, resolve, unused
 
 __all__ = ["Param", "ParamError", "Capabilities", "ModelSpec", "TRAINING_PARAMS", "register", "get_spec",
            "unregister", "list_specs", "specs_with", "validate", "run_config"]
@@ -77,16 +77,20 @@ class ModelSpec:
 
 # Settings every run has, whatever the model. Learning rate and weight decay use log sliders.
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
+# The optimisers that take a momentum (engine.core.optim): plain SGD and the adaptive ones ignore it.
+WITH_MOMENTUM = ("momentum", "nesterov")
 TRAINING_PARAMS: tuple[Param, ...] = (
     Param("optimizer", "choice", "adam", "SGD, SGD with momentum, Nesterov momentum, Adam, AdamW or RMSprop",
           choices=OPTIMIZERS),
-    Param("lr", "float", 1e-3, "learning rate", low=1e-6, high=100.0, log=True),
-    Param("momentum", "float", 0.9, "momentum for SGD+momentum and Nesterov", low=0.0, high=0.999),
+    Param("lr", "float", 1e-3, "learning rate", low=1e-6, high=100.0, log=True, label="learning rate"),
+    Param("momentum", "float", 0.9, "momentum for SGD+momentum and Nesterov", low=0.0, high=0.999,
+          when={"optimizer": WITH_MOMENTUM}),
     Param("weight_decay", "float", 0.0, "L2 penalty (decoupled for AdamW); 0 turns it off",
           low=0.0, high=1.0, log=True),
     Param("batch_size", "int", 64, "examples per step", low=1, high=8192, log=True),
     Param("epochs", "int", 5, "passes over the training set", low=1, high=1000),
-    Param("seed", "int", 0, "random seed: same seed, same run", low=0, high=2**31 - 1),
+    Param("seed", "int", 0, "seeds the initial weights and the order of the batches: same seed, same run "
+          "(a generated dataset has a data seed of its own)", low=0, high=2**31 - 1, label="training seed"),
     Param("deterministic", "bool", False, "deterministic GPU kernels: same seed, same run on a GPU too "
           "(slower; the CPU is deterministic anyway)"),
     Param("clip_norm", "float", 0.0, "clip the gradient norm to this before each update; 0 = the "
@@ -164,7 +168,8 @@ def validate(model: str, dataset: str, values: dict[str, Any] | None = None,
     model_params = resolve(spec.params, model_values)
     options = resolve(info.params, dataset_options)
 
-    problems = []
+    problems = unused(TRAINING_PARAMS, values, training) + unused(spec.params, model_values, model_params) \
+        + unused(info.params, dataset_options or {}, options)
     if not info.available:
         problems.append(f"dataset {dataset!r} is not installed here: {info.hint}")
     if info.kind not in spec.data_kinds:

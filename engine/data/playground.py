@@ -21,7 +21,7 @@ def _options(default_noise: float) -> tuple[Param, ...]:
         Param("noise", "float", default_noise, "noise, as a fraction of the Playground's scale (0-50 %)",
               low=0.0, high=0.5),
         Param("train_fraction", "float", 0.5, "share of the points used for training", low=0.1, high=0.9),
-        Param("seed", "int", 0, "random seed of the points", low=0, high=2**31 - 1),
+        Param("seed", "int", 0, "random seed of the points", low=0, high=2**31 - 1, label="data seed"),
     )
 
 

@@ -89,7 +89,7 @@ def _common_params(n: int) -> tuple[Param, ...]:
     return (
         Param("n_samples", "int", n, "number of sequences (train + validation)", low=100, high=100_000, log=True),
         Param("train_fraction", "float", 0.9, "share of the sequences used for training", low=0.1, high=0.99),
-        Param("seed", "int", 0, "random seed of the sequences", low=0, high=2**31 - 1),
+        Param("seed", "int", 0, "random seed of the sequences", low=0, high=2**31 - 1, label="data seed"),
     )
 
 
@@ -244,7 +244,7 @@ COUNT_PARAMS = (
     Param("length", "int", 20, "bits per sequence", low=2, high=200),
     Param("n_samples", "int", 10_000, "number of sequences (train + test)", low=100, high=100_000, log=True),
     Param("train_fraction", "float", 0.9, "share used for training", low=0.1, high=0.99),
-    Param("seed", "int", 0, "random seed of the bits", low=0, high=2**31 - 1),
+    Param("seed", "int", 0, "random seed of the bits", low=0, high=2**31 - 1, label="data seed"),
 )
 
 

@@ -109,8 +109,8 @@ SPEC = register(ModelSpec(
         Param("convs_per_block", "int", 1, "convolutions in each block (or branch)", low=1, high=4),
         Param("pooling", "choice", "max", "pooling at the end of each block", choices=("max", "avg", "none")),
         Param("conv_pool", "bool", False, "use the conv-pool block: max-pool branch + avg-pool branch + "
-              "1x1 projection of the input, concatenated"),
-        Param("batchnorm", "bool", False, "batch normalisation after each convolution"),
+              "1x1 projection of the input, concatenated", label="conv-pool block"),
+        Param("batchnorm", "bool", False, "batch normalisation after each convolution", label="batch norm"),
         Param("dropout", "float", 0.0, "dropout after each convolution and the dense layer", low=0.0, high=0.9),
         Param("dense", "int", 128, "width of the dense layer before the output (0 = none)", low=0, high=2048),
     ),

@@ -44,7 +44,7 @@ SPEC = register(ModelSpec(
         Param("init", "choice", "default", "weight initialisation: PyTorch default, Xavier/Glorot or He/Kaiming",
               choices=INITS),
         Param("dropout", "float", 0.0, "dropout probability after each hidden layer", low=0.0, high=0.9),
-        Param("batchnorm", "bool", False, "batch normalisation before each activation"),
+        Param("batchnorm", "bool", False, "batch normalisation before each activation", label="batch norm"),
     ),
     build=build,
 ))

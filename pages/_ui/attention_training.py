@@ -23,7 +23,7 @@ from pages._ui import run_link
 from pages._ui.params_ui import param_inputs
 
 OTHERS_REFRESH_S = 5.0  # other listed runs that train are checked this often (their picker label)
-TRAIN_SHOWN = ("lr", "batch_size", "epochs", "optimizer", "seed")
+TRAIN_SHOWN = ("optimizer", "lr", "momentum", "batch_size", "epochs", "seed")  # momentum: with its optimisers only
 
 
 def training_params(defaults: dict) -> tuple:
@@ -49,19 +49,21 @@ def train_form(store: RunStore, models: tuple[str, ...], datasets: tuple[str, ..
     data_values = param_inputs(info.params, prefix=f"{prefix}{dataset}.", columns=3)
     training_values = param_inputs(training_params(defaults), prefix=f"{prefix}train.", columns=3)
     try:
-        config = validate(model, dataset, model_values | training_values, data_values)
+        config, problem = validate(model, dataset, model_values | training_values, data_values), None
     except ParamError as err:
-        config = None
-        st.error(str(err), icon=":material/block:")
+        config, problem = None, str(err)
+    # Never disabled for the settings (as the Training page's Start): a button drawn disabled for the
+    # settings before a slider change dropped a click made before the page caught up with it.
     go, step = st.columns(2)
-    if go.button("Train", type="primary", icon=":material/play_arrow:", disabled=config is None, key=f"{prefix}go",
-                 width="stretch"):
-        select_run(start_training(config, store).run_id)
+    go_clicked = go.button("Train", type="primary", icon=":material/play_arrow:", key=f"{prefix}go", width="stretch")
+    step_clicked = step.button("Step", icon=":material/skip_next:", key=f"{prefix}step", width="stretch",
+                               help="train one epoch, then pause: look at the attention, then go on")
+    if (go_clicked or step_clicked) and config is not None:
+        select_run(start_training(config, store, pause_after_epoch=1 if step_clicked else None).run_id)
         st.rerun()
-    if step.button("Step", icon=":material/skip_next:", disabled=config is None, key=f"{prefix}step",
-                   help="train one epoch, then pause: look at the attention, then go on", width="stretch"):
-        select_run(start_training(config, store, pause_after_epoch=1).run_id)
-        st.rerun()
+    if problem is not None:
+        st.error(f"{'Not started' if go_clicked or step_clicked else 'Cannot train'}: {problem}",
+                 icon=":material/block:")
 
 
 def drawn_for(progress: Progress) -> tuple:

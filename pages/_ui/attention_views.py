@@ -143,7 +143,9 @@ def probe_maps(store: RunStore, run_id: int, epoch: int, probe: str):
 # ---- your input ----------------------------------------------------------------------------------
 def typed_input_view(store: RunStore, run_id: int, task: RunTask, live: live_ui.LiveRun, text_key: str) -> None:
     left, right = st.columns([4, 1], vertical_alignment="bottom")
-    text = left.text_input("Input sequence", key=text_key, max_chars=300,
+    # Kept for the session: a switch to another view (or run) and back found the probe again, the
+    # typed input dropped with its widget while the widget was not drawn.
+    text = left.text_input("Input sequence", key=text_key, max_chars=300, persist_state="session",
                            help=f"characters from the task's vocabulary; at most {task.max_in}")
     right.button("Random example", icon=":material/casino:", on_click=randomise, args=(task, text_key),
                  width="stretch")

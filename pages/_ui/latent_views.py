@@ -14,14 +14,15 @@ from pages._ui import training_charts as charts
 DIGIT_COLOURS = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880",
                  "#ff97ff", "#fecb52")
 
-# Per-epoch curves of each family: (title, metric names).
-VAE_CURVES = (("Reconstruction (BCE, nats/image)", ("train_recon", "val_recon")),
-              ("KL (nats/image)", ("train_kl", "val_kl")),
-              ("Total loss (recon + beta KL)", ("train_loss", "val_loss")))
-GAN_CURVES = (("D and G losses", ("train_d_loss", "train_g_loss", "val_d_loss", "val_g_loss")),
-              ("D's accuracy on real / fake", ("train_d_real_acc", "train_d_fake_acc")),
-              ("Sample quality (MNIST classifier)", ("val_class_entropy", "val_confidence", "val_inception_score",
-                                                    "val_label_accuracy")))
+# Per-epoch curves of each family: (title, y-axis title, metric names). Three charts share the
+# page's width: a title longer than about 25 characters is cut, so the units go on the y axis.
+VAE_CURVES = (("Reconstruction", "BCE, nats per image", ("train_recon", "val_recon")),
+              ("KL divergence", "nats per image", ("train_kl", "val_kl")),
+              ("Total loss", "recon + beta x KL", ("train_loss", "val_loss")))
+GAN_CURVES = (("D and G losses", None, ("train_d_loss", "train_g_loss", "val_d_loss", "val_g_loss")),
+              ("D's accuracy", "accuracy", ("train_d_real_acc", "train_d_fake_acc")),
+              ("Sample quality", "MNIST classifier", ("val_class_entropy", "val_confidence", "val_inception_score",
+                                                      "val_label_accuracy")))
 
 
 def image_grid(images, ncols: int, caption: str | None = None, width: int | str = "content", pad: int = 1,
@@ -36,9 +37,9 @@ def image_grid(images, ncols: int, caption: str | None = None, width: int | str 
 def curves(metrics: pd.DataFrame, gan: bool) -> list[go.Figure]:
     runs = [("run", metrics)]
     figures = []
-    for title, names in (GAN_CURVES if gan else VAE_CURVES):
+    for title, y_title, names in (GAN_CURVES if gan else VAE_CURVES):
         if any((metrics.name == n).any() for n in names):
-            figures.append(charts.epoch_figure(runs, names, title, "epoch"))
+            figures.append(charts.epoch_figure(runs, names, title, "epoch", y_title=y_title))
     return figures
 
 

@@ -46,9 +46,11 @@ def minilm_view() -> None:
         st.error(f"MiniLM is not available: {err}")
         return
     left, right = st.columns(2)
-    a = left.text_area("Sentence A", "The cat sat on the mat.", key="mini_a", height=80, max_chars=2000)
+    # Typed sentences are kept for the session: a switch to another view and back dropped them.
+    a = left.text_area("Sentence A", "The cat sat on the mat.", key="mini_a", height=80, max_chars=2000,
+                       persist_state="session")
     b = right.text_area("Sentence B (optional)", "A kitten was sitting on a rug.", key="mini_b", height=80,
-                        max_chars=2000)
+                        max_chars=2000, persist_state="session")
     pair = st.toggle("Attention over the pair (A [SEP] B) instead of A alone", key="mini_pair", value=False)
     try:
         maps = minilm_maps(a, b if pair else None)

@@ -2,6 +2,7 @@
 
 Every widget uses `bind="query-params"`, so the page's settings round-trip through the URL: a
 shared link opens with the same model, dataset and values (defaults are left out of the URL).
+A setting the others make unused (momentum with Adam: `Param.when`) is not shown at all.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def _format(value) -> str:
 def param_input(param: Param, key: str, disabled: bool = False):
     """Render one Param as the widget a person expects; returns its value."""
     common = dict(key=key, help=param.help or None, disabled=disabled, bind="query-params")
-    label = param.name.replace("_", " ")
+    label = param.title
     if param.kind == "bool":
         return st.toggle(label, value=param.default, **common)
     if param.kind == "choice":
@@ -37,10 +38,20 @@ def param_input(param: Param, key: str, disabled: bool = False):
 
 
 def param_inputs(params, prefix: str = "", disabled: bool = False, columns: int = 2) -> dict:
-    """All params of a schema in a grid; returns {name: value}."""
+    """The params of a schema in a grid, less those the values chosen above them make unused; then
+    the switches, each on a line of its own (a switch's label does not wrap: in a narrow column it
+    was cut to "batchn..."). Returns {name: value} of the params shown."""
     values = {}
     cols = st.columns(columns)
-    for i, param in enumerate(params):
-        with cols[i % columns]:
+    switches = []
+    for param in params:
+        if not param.applies(values):
+            continue
+        if param.kind == "bool":
+            switches.append(param)
+            continue
+        with cols[len(values) % columns]:
             values[param.name] = param_input(param, f"{prefix}{param.name}", disabled)
+    for param in switches:
+        values[param.name] = param_input(param, f"{prefix}{param.name}", disabled)
     return values

@@ -93,7 +93,7 @@ def bits_input(run_id: int, length: int) -> list[int] | None:
     bits_key = f"rec_bits_{run_id}"
     if bits_key not in st.session_state:
         st.session_state[bits_key] = "".join(str(int(b)) for b in np.random.default_rng(run_id).integers(0, 2, length))
-    bits_text = st.text_input("Bits (0 and 1)", key=bits_key, max_chars=400)
+    bits_text = st.text_input("Bits (0 and 1)", key=bits_key, max_chars=400, persist_state="session")  # kept across views
     bad = sorted(set(bits_text) - {"0", "1"})
     if not bits_text or bad:
         st.error("Type a sequence of 0 and 1"

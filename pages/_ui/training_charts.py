@@ -14,9 +14,12 @@ BLUE, ORANGE = "#0877bd", "#f59322"
 PALETTE = ("#0068c9", "#ff2b2b", "#29b09d", "#ff8700", "#7d353b", "#6d3fc0")
 
 
-def _layout(fig: go.Figure, title: str, x_mode: str, log_y: bool = False, height: int = 300) -> go.Figure:
+def _layout(fig: go.Figure, title: str, x_mode: str, log_y: bool = False, height: int = 300,
+            y_title: str | None = None) -> go.Figure:
+    """Plotly neither wraps nor shrinks a title: a chart's title stays short enough for a third of
+    the page (units go in `y_title`), or it is cut ("Reconstruction (BCE, nats/im")."""
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.25), xaxis_title=X_TITLES[x_mode])
+                      legend=dict(orientation="h", y=-0.25), xaxis_title=X_TITLES[x_mode], yaxis_title=y_title)
     if log_y:
         fig.update_yaxes(type="log")
     return fig
@@ -40,7 +43,7 @@ def step_loss_figure(curves: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]
 
 
 def epoch_figure(runs: list[tuple[str, pd.DataFrame]], names: tuple[str, str], title: str, x_mode: str,
-                 log_y: bool = False) -> go.Figure:
+                 log_y: bool = False, y_title: str | None = None) -> go.Figure:
     """Per-epoch metrics (train and val), one marker per epoch."""
     fig = go.Figure()
     for label, metrics, name in [(label, metrics, name) for label, metrics in runs for name in names]:
@@ -51,7 +54,7 @@ def epoch_figure(runs: list[tuple[str, pd.DataFrame]], names: tuple[str, str], t
         prefix = f"{label} " if len(runs) > 1 else ""
         fig.add_scatter(x=x, y=rows.value, mode="lines+markers", name=f"{prefix}{name.replace('_', ' ')}",
                         line=dict(dash="dot" if name.startswith("train") else "solid"))
-    return _layout(fig, title, x_mode, log_y)
+    return _layout(fig, title, x_mode, log_y, y_title=y_title)
 
 
 def grad_norm_figure(metrics: pd.DataFrame) -> go.Figure:
@@ -60,8 +63,8 @@ def grad_norm_figure(metrics: pd.DataFrame) -> go.Figure:
     rows = metrics[metrics.name.str.startswith("grad_norm/")]
     for name, group in rows.groupby("name", sort=False):
         fig.add_scatter(x=group.epoch, y=group.value, mode="lines+markers", name=name.removeprefix("grad_norm/"))
-    fig.update_yaxes(type="log", title="gradient L2 norm (last step of the epoch)")
-    return _layout(fig, "Gradient norm per layer", "epoch", height=340)
+    fig.update_yaxes(type="log")
+    return _layout(fig, "Gradient norm per layer", "epoch", height=340, y_title="L2 norm, epoch's last step")
 
 
 def decision_figure(xs, ys, probs, data) -> go.Figure:
@@ -81,9 +84,13 @@ def decision_figure(xs, ys, probs, data) -> go.Figure:
 
 
 def confusion_figure(matrix: np.ndarray, classes) -> go.Figure:
+    """Counts of (true, predicted) class pairs, every class named on both axes."""
     labels = [str(c) for c in classes]
     fig = go.Figure(go.Heatmap(z=matrix, x=labels, y=labels, colorscale="Blues", text=matrix,
                                texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}<br>%{z}"))
+    # Class names like "0".."9" would make plotly guess a numeric axis and thin its ticks to every
+    # other class: category axes with one tick per class name every row and column.
+    ticks = dict(type="category", tickmode="array", tickvals=labels, ticktext=labels)
     fig.update_layout(title="Confusion matrix (validation set)", height=420, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title="predicted", yaxis_title="true", yaxis=dict(autorange="reversed"))
+                      xaxis=dict(title="predicted", **ticks), yaxis=dict(title="true", autorange="reversed", **ticks))
     return fig

@@ -24,3 +24,23 @@ def widget(at: AppTest, key: str):
             if w.key == key:
                 return w
     raise KeyError(key)
+
+
+def place(at: AppTest, kind: str, text: str) -> tuple[int, ...]:
+    """Where the first element of this kind whose label (or value) starts with `text` sits on the
+    page: the indices of the blocks from the page's main block down to it (columns and expanders
+    are blocks), so a test can say what is drawn next to what."""
+    def walk(node, path):
+        words = getattr(node, "label", None) or getattr(node, "value", None)
+        if getattr(node, "type", None) == kind and isinstance(words, str) and words.startswith(text):
+            return path
+        for i, child in (getattr(node, "children", None) or {}).items():
+            found = walk(child, path + (i,))
+            if found is not None:
+                return found
+        return None
+
+    found = walk(at.main, ())
+    if found is None:
+        raise KeyError(f"no {kind} starting with {text!r}")
+    return found

@@ -12,6 +12,7 @@ from engine.core.jobs import RunControl
 from engine.core.registry import validate
 from engine.core.runs import RunStore
 from engine.core.trainer import TrainingJob
+from tests.stored import stored_run
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,13 +76,48 @@ def wait_done(store: RunStore, run_id: int, timeout: float = 120) -> None:
     assert status == "completed", (status, store.get_run(run_id).message)
 
 
+HEADS_3 = ("3 heads do not divide d_model 64: each head gets d_model / heads dimensions. Use 1, 2, 4, 8, 16 heads, "
+           "or a d_model that is a multiple of 3")
+
+
 def test_no_runs_yet_and_heads_that_do_not_divide_d_model(data_dir):
+    """Input: 3 heads for d_model 64, then Train. Train stays clickable (a button drawn disabled for
+    the settings before a slider change dropped a click made before the page caught up)."""
     at = fresh(view="Trained models")
     assert at.title[0].value == "Attention"
     assert any("No transformer or seq2seq runs yet" in i.value for i in at.info)
     next(s for s in at.slider if s.key == "att.transformer.heads").set_value(3).run()
     assert any("3 heads do not divide d_model 64" in e.value for e in at.error)
-    assert next(b for b in at.button if b.label == "Train").disabled
+    assert [e.value for e in at.error] == [f"Cannot train: {HEADS_3}"]
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert [e.value for e in at.error] == [f"Not started: {HEADS_3}"]
+    assert at.session_state.att_run is None and not RunStore(data_dir / "runs").list_runs()
+
+
+def test_the_form_s_two_seeds_say_what_each_seeds():
+    """Input: the train form of a transformer on reverse. Both seeds were labelled "seed": the task's
+    (which sequences) and the training's (initial weights, batch order)."""
+    at = fresh(view="Trained models")
+    seeds = {w.key: w.label for w in at.number_input}
+    assert seeds == {"att.reverse.seed": "data seed", "att.train.seed": "training seed"}
+    labels = [w.label for kind in ("slider", "select_slider", "selectbox", "toggle", "number_input")
+              for w in getattr(at, kind) if (w.key or "").startswith("att.")]
+    assert len(labels) == len(set(labels)), sorted(labels)
+    next(s for s in at.selectbox if s.key == "att.train.optimizer").set_value("momentum").run()
+    assert "att.train.momentum" in {w.key for w in at.slider}  # shown with the optimisers that use it only
+
+
+def test_a_mending_slider_change_sent_with_train_trains_the_mended_model(data_dir):
+    """Input: 3 heads for d_model 16 (refused), then 2 heads and a click on Train in one script run,
+    as a browser sends them when Train is clicked before the slider's rerun is over."""
+    at = fresh(**{**SMALL, "att.transformer.heads": "3", "att.train.epochs": "1"})
+    assert any("3 heads do not divide d_model 16" in e.value for e in at.error)
+    next(s for s in at.slider if s.key == "att.transformer.heads").set_value(2)
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    store = RunStore(data_dir / "runs")
+    assert store.get_run(at.session_state.att_run).params["heads"] == 2
+    wait_done(store, at.session_state.att_run)
 
 
 def test_train_from_the_page_then_probe_and_typed_input(data_dir):
@@ -130,6 +166,29 @@ def test_train_from_the_page_then_probe_and_typed_input(data_dir):
     slider = next(s for s in linked.select_slider if s.key == f"att_epoch_{run_id}")
     slider.set_value(1).run()
     assert any("after epoch 1" in m.value for m in linked.markdown)
+
+
+def test_typed_inputs_survive_a_switch_to_another_view_and_back(data_dir):
+    """Input: "cab" typed for a transformer on reverse, and "A bird sang." as MiniLM's sentence A,
+    each followed by a switch to another view and back. Both were dropped with their widgets while
+    another view was drawn: the probe's "abcde" (and the cat sentence) came back."""
+    store = RunStore(data_dir / "runs")
+    run_id = stored_run(store, "transformer", "reverse", {"d_model": 16, "d_ff": 32, "layers": 1, "heads": 2},
+                        {"n_samples": 500, "length": 5, "vocab": 5}, data_dir=data_dir)
+    at = fresh(run=str(run_id))
+    at.text_input(key=f"att_text_{run_id}").set_value("cab").run()
+    at.radio(key="view").set_value("Positional encodings").run()
+    at.radio(key="view").set_value("Trained models").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.text_input(key=f"att_text_{run_id}").value == "cab"
+    assert charts(at)["att_cross_map"]["layout"]["xaxis"]["ticktext"] == ["c", "a", "b"]
+
+    at.radio(key="view").set_value("MiniLM (pretrained)").run()
+    at.text_area(key="mini_a").set_value("A bird sang.").run()
+    at.radio(key="view").set_value("Positional encodings").run()
+    at.radio(key="view").set_value("MiniLM (pretrained)").run()
+    assert at.text_area(key="mini_a").value == "A bird sang."
+    assert charts(at)["mini_map"]["layout"]["xaxis"]["ticktext"] == ["[CLS]", "a", "bird", "sang", ".", "[SEP]"]
 
 
 def test_minilm_view_attention_and_attributions():

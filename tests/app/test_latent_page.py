@@ -209,3 +209,21 @@ def test_scatter_selection_feeds_the_walk_and_earlier_epochs_can_be_walked(tmp_p
     walk_epoch.set_value(1).run()
     assert any(f"Walk the latent space (run {run_id}, epoch 1)" in s.value for s in at.subheader)
     assert not at.exception
+
+
+@pytest.mark.parametrize("gan", [False, True])
+def test_per_epoch_chart_titles_fit_a_third_of_the_page(gan):
+    """Input: every per-epoch metric of a VAE (gan False) or a GAN run. Three charts share the width
+    and plotly cuts a long title ("Reconstruction (BCE, nats/im"): at most 24 characters, the units
+    on the y axis."""
+    import pandas as pd
+    from pages._ui import latent_views as views
+    names = [n for _, _, metrics in (views.GAN_CURVES if gan else views.VAE_CURVES) for n in metrics]
+    metrics = pd.DataFrame({"step": 1, "epoch": 1, "name": names, "value": 1.0, "wall": 0.0})
+    figures = views.curves(metrics, gan)
+    assert len(figures) == 3
+    for figure in figures:
+        assert len(figure.layout.title.text) <= 24, figure.layout.title.text
+    if not gan:
+        assert [f.layout.yaxis.title.text for f in figures] == ["BCE, nats per image", "nats per image",
+                                                                "recon + beta x KL"]

@@ -7,7 +7,7 @@ import time
 from engine.core.registry import validate
 from engine.core.runs import RunStore
 from engine.core.trainer import TrainingJob
-from tests.e2e.helpers import heading
+from tests.e2e.helpers import heading, screenshot, settled
 
 # Plotly keeps each chart's (decoded) data on its div (Streamlit draws the titles itself, so charts are
 # found by their trace names): the points of the step-loss chart, the traces of the comparison.
@@ -21,6 +21,46 @@ COMPARED = """() => {
     .find(gd => (gd.data || []).some(t => /^#\\d+ loss \\(smoothed\\)$/.test(t.name || '')));
   return gd ? gd.data.filter(t => (t.name || '').endsWith('(smoothed)')).length : 0;
 }"""
+
+# The tick labels plotly drew on the confusion matrix's axes (null before it is drawn).
+CONFUSION_TICKS = """() => {
+  const gd = [...document.querySelectorAll('.js-plotly-plot')]
+    .find(gd => (gd.data || []).some(t => t.type === 'heatmap' && (t.hovertemplate || '').includes('predicted')));
+  if (!gd) return null;
+  const ticks = axis => [...gd.querySelectorAll(`.${axis}tick text`)].map(t => t.textContent);
+  return {x: ticks('x'), y: ticks('y')};
+}"""
+# The widget labels and the selectboxes' values drawn cut short: an element narrower than its text
+# ("batchn...", or "momentum" in a box that shows "momentun").
+CUT_LABELS = """() => [...document.querySelectorAll('[data-testid=stWidgetLabel] *, [data-testid=stSelectbox] input')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.value || e.innerText.trim())"""
+
+
+def test_labels_show_whole_and_why_a_run_cannot_start_sits_under_start(page, app_url, screenshots):
+    """Input: links to a CNN on digits with 4 pooling blocks, then to an MLP on spiral (momentum,
+    leaky ReLU) with its Data open. Switch labels were cut ("batchn...", "conv p..."), so was the
+    optimiser "momentum" in its box, and the reason sat some 1,270 px below Start."""
+    page.goto(app_url)
+    heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
+    page.goto(f"{app_url}/training?model=cnn&dataset=digits&cnn.blocks=4")
+    heading(page, "Training").wait_for(state="visible", timeout=60_000)
+    page.get_by_text("dense", exact=True).wait_for(state="visible")
+    settled(page)
+    assert page.evaluate(CUT_LABELS) == []
+    start = page.get_by_role("button", name="Start").bounding_box()
+    reason = page.get_by_test_id("stAlert").filter(has_text="Cannot start a run: 4 pooling blocks").bounding_box()
+    assert 0 <= reason["y"] - (start["y"] + start["height"]) < 40, (start, reason)
+    page.screenshot(path=screenshots / "training-cannot-start.png")
+
+    page.goto(f"{app_url}/training?model=mlp&dataset=spiral&optimizer=momentum&mlp.activation=leaky_relu")
+    heading(page, "Training").wait_for(state="visible", timeout=60_000)
+    page.get_by_text("Data", exact=True).click()
+    page.get_by_text("data seed", exact=True).wait_for(state="visible")
+    settled(page)
+    assert page.evaluate(CUT_LABELS) == []
+    page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+    screenshot(page, screenshots / "training-settings.png")
+
 
 def test_live_curves_grow_then_stop_then_compare(page, app_url, app_data_dir, screenshots, monkeypatch):
     # A finished run to compare with, trained the way the CLI does, into the server's store.
@@ -53,6 +93,9 @@ def test_live_curves_grow_then_stop_then_compare(page, app_url, app_data_dir, sc
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("stopped by the user").wait_for(state="visible")
     assert "running" not in [r.status for r in store.list_runs()]
+    # The confusion matrix names every digit on both axes (the y axis named only the even ones).
+    page.wait_for_function(f"({CONFUSION_TICKS})() !== null", timeout=60_000, polling=250)
+    assert page.evaluate(CONFUSION_TICKS) == {"x": [str(d) for d in range(10)], "y": [str(d) for d in range(10)]}
 
     # Compare: add the MLP run to the overlay.
     box = page.get_by_test_id("stMultiSelect").locator("input")
