@@ -27,8 +27,14 @@ def test_the_range_is_checked_and_stated():
 
 
 def test_a_run_id_beyond_sqlite_is_a_message_not_an_overflow():
-    with pytest.raises(ParamError, match="a run id must be between 1 and 9223372036854775807"):
+    with pytest.raises(ParamError, match="a run id must be between 1 and 9223372036854775807; got 99999999999999999999"):
         parse_run_id("99999999999999999999")
     with pytest.raises(ParamError, match="a run id must be a whole number, not '²'"):
         parse_run_id("²")
     assert parse_run_id("12") == 12
+
+
+def test_below_an_open_range_says_at_least():
+    """Input: run id 0 (the range's top is only SQLite's limit, so the message names the bottom)."""
+    with pytest.raises(ParamError, match=r"^a run id must be at least 1; got 0$"):
+        parse_run_id("0")

@@ -35,7 +35,7 @@ def one_error_line(capsys) -> str:
     (["runs", "list", "--limit", BIG],
      f"argument --limit: the number of runs must be {RANGE}; got {BIG} (see python -m engine runs list --help)"),
     (["runs", "list", "--limit", "0"],
-     f"argument --limit: the number of runs must be {RANGE}; got 0 (see python -m engine runs list --help)"),
+     f"argument --limit: the number of runs must be at least 1; got 0 (see python -m engine runs list --help)"),
     (["sample", "--run", BIG, "--out", "x.png"],
      f"argument --run: a run id must be {RANGE}; got {BIG} (see python -m engine sample --help)"),
     (["latent-grid", "--run", BIG, "--out", "x.png"],

@@ -31,7 +31,7 @@ def parse_whole(text, what: str, low: int | None = 0, high: int | None = SQLITE_
     else:
         value = int(text)
     if (low is not None and value < low) or (high is not None and value > high):
-        if high is None:
+        if high is None or (high == SQLITE_MAX_INT and value < low):  # "at least 1", not "1 and 9223372036854775807"
             bound = f"at least {low}"
         elif low is None:
             bound = f"at most {high}"

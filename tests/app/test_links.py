@@ -29,7 +29,7 @@ def app_env(tmp_path, monkeypatch):
     (BIG, f"{NO_RUN}a run id must be {RANGE}; got {BIG}."),  # was OverflowError in runs.py
     ("²", f"{NO_RUN}'²' is not a run id."),  # was "invalid literal for int()": "²".isdigit() is True
     ("٣", f"{NO_RUN}'٣' is not a run id."),  # was run 3: int() reads Arabic-Indic digits
-    ("0", f"{NO_RUN}a run id must be {RANGE}; got 0."),
+    ("0", f"{NO_RUN}a run id must be at least 1; got 0."),
     (LINK, f"{NO_RUN}'{LINK_SHOWN}' is not a run id."),  # was silently ignored (train, attention)
 ])
 def test_a_bad_run_in_the_link_is_an_error_box(page, value, message):

@@ -109,7 +109,11 @@ def test_add_integrated_gradients_then_draw_shows_as_many_chips_as_rows(page, ap
     chips were shown while four rows were drawn."""
     four = ["Grad-CAM", "Guided backprop", "Guided Grad-CAM", "Integrated gradients"]
     open_saliency(page, app_url)
-    page.get_by_test_id("stMultiSelect").first.click()
+    # Type to filter, as a person does: typing opens the list even when a late rerun closed it after
+    # a click (seen on a loaded machine: the box focused, no list).
+    box = page.get_by_test_id("stMultiSelect").first.locator("input")
+    box.click()
+    box.press_sequentially("Integrated")
     page.get_by_role("option", name="Integrated gradients", exact=True).click()
     page.keyboard.press("Escape")
     page.locator("[data-testid=stMarkdownContainer] strong", has_text="Integrated gradients").wait_for(state="visible")
