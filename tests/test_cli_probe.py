@@ -1,4 +1,4 @@
-"""A probe of the CLI beyond issue #13's list: 70 bad (or odd) inputs a new user might type, each
+"""A probe of the CLI beyond issue #13's list: 69 bad (or odd) inputs a new user might type, each
 answered with one clear line and exit status 2 (or a result where the input is fine), never a
 traceback. In-process through `engine.__main__.main`, on four tiny runs made once for the module."""
 import contextlib
