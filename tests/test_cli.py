@@ -119,7 +119,9 @@ def test_killed_training_is_interrupted_and_recoverable(tmp_path, shared_data_di
     metrics = reopened.metrics(run.id)
     epochs_done = reopened.checkpoint_epochs(run.id)
     assert len(epochs_done) >= 2
-    assert set(metrics[metrics.name == "val_acc"].epoch) >= set(epochs_done)
+    # The Trainer writes an epoch's checkpoint, then its metrics (a page that sees the epoch finds its
+    # checkpoint): a kill between the two leaves the newest checkpoint without its scores, never more.
+    assert set(metrics[metrics.name == "val_acc"].epoch) >= set(epochs_done[:-1])
     from engine.data import load_dataset
     from engine.core.registry import validate
     from engine.core.trainer import build_model
