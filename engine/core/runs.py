@@ -51,9 +51,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load as load_safetensors, save as save_safetensors
 
-from engine.core.numbers import is_whole
-
-from engine.core.numbers import SQLITE_MAX_INT
+from engine.core.numbers import SQLITE_MAX_INT, is_whole
 
 RUN_STATUSES = ("running", "completed", "stopped", "diverged", "failed", "interrupted")
 

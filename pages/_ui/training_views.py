@@ -13,7 +13,7 @@ import streamlit as st
 
 from engine.core.jobs import Progress, children
 from engine.core.loading import RunLoadError, load_run
-from engine.core.registry import get_spec, run_config
+from engine.core.registry import run_config
 from engine.core.runs import Run, RunStore
 from engine.core.trainer import build_model
 from engine.data import DatasetInfo, get_info, load_dataset

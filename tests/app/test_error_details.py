@@ -4,7 +4,6 @@ traceback (absolute paths on the server, the data it was given); the server logs
 import tomllib
 from pathlib import Path
 
-import pytest
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 

@@ -14,12 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIRST_RUN = "python -m engine train --model cnn --dataset mnist --epochs 1"
 
 
-@pytest.fixture(autouse=True)
-def app_env(tmp_path, monkeypatch):
-    """A fresh data dir per test (never the user's cache) and the automatic device choice."""
-    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(tmp_path))
-    monkeypatch.delenv("DEEP_PLAYGROUND_DEVICE", raising=False)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("fresh_data_dir")
 
 
 def run_script(relative: str) -> AppTest:

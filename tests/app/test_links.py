@@ -17,11 +17,7 @@ RANGE = "between 1 and 9223372036854775807"
 NO_RUN = "Cannot open the run named in the link: "
 
 
-@pytest.fixture(autouse=True)
-def app_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(tmp_path))
-    monkeypatch.delenv("DEEP_PLAYGROUND_DEVICE", raising=False)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("fresh_data_dir")
 
 
 @pytest.mark.parametrize("page", ["train.py", "attention.py", "latent.py"])
