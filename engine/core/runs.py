@@ -59,6 +59,11 @@ INTERRUPTED_MESSAGE = (
     "the process training it stopped unexpectedly; metrics and checkpoints up to then are kept"
 )
 
+# The live frame (RunStore.save_frame) lives in the artifacts table at this epoch, its arrays
+# names prefixed, beside FRAME_STEP: the step it was drawn at.
+LIVE_EPOCH = -1
+LIVE_PREFIX = "live/"
+FRAME_STEP = "step"
 METRIC_COLUMNS = ["step", "epoch", "name", "value", "wall_time"]
 
 _SCHEMA = """
@@ -236,6 +241,13 @@ def _metric_value(value) -> float | None:
         return None
     value = float(value)
     return None if math.isnan(value) else value
+
+
+def _npy(array) -> bytes:
+    """One array in .npy format (no pickles: what is read back can never run code)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _storable_id(run_id) -> bool:
@@ -538,13 +550,9 @@ class RunStore:
     # -- artifacts: small arrays a job computes per epoch, so pages need not recompute them ----
 
     def save_artifacts(self, run_id: int, epoch: int, arrays: dict[str, np.ndarray]) -> None:
-        def npy(array) -> bytes:
-            buffer = io.BytesIO()
-            np.save(buffer, np.asarray(array), allow_pickle=False)
-            return buffer.getvalue()
         with self._connect(write=True) as conn:
             conn.executemany("INSERT OR REPLACE INTO artifacts (run_id, epoch, name, data) VALUES (?, ?, ?, ?)",
-                             [(run_id, int(epoch), name, npy(a)) for name, a in arrays.items()])
+                             [(run_id, int(epoch), name, _npy(a)) for name, a in arrays.items()])
 
     def artifact(self, run_id: int, name: str, epoch: int | None = None) -> tuple[int, np.ndarray] | None:
         """(epoch, array) of `name` at `epoch` (the latest when None), or None if there is none."""
@@ -557,6 +565,36 @@ class RunStore:
         if row is None:
             return None
         return row[0], np.load(io.BytesIO(row[1]), allow_pickle=False)
+
+    # -- the live frame: what a job draws while it trains (the 2D boundary, each neuron's map) --
+    # One frame per run, replaced each time: the arrays of the newest one, at epoch LIVE_EPOCH of
+    # the artifacts table, under "live/<name>", with the step it was drawn at. A page polls it.
+
+    def save_frame(self, run_id: int, step: int, arrays: dict[str, np.ndarray]) -> None:
+        """Replace the run's live frame by these arrays, drawn at `step` (one transaction: a reader
+        sees the whole old frame or the whole new one). Names missing from this frame are dropped."""
+        rows = [(run_id, LIVE_EPOCH, f"{LIVE_PREFIX}{name}", _npy(a)) for name, a in
+                {**arrays, FRAME_STEP: np.array([int(step)], dtype=np.int64)}.items()]
+        with self._connect(write=True) as conn:
+            conn.execute("DELETE FROM artifacts WHERE run_id = ? AND epoch = ?", (run_id, LIVE_EPOCH))
+            conn.executemany("INSERT INTO artifacts (run_id, epoch, name, data) VALUES (?, ?, ?, ?)", rows)
+
+    def frame_step(self, run_id: int) -> int | None:
+        """The step the run's live frame was drawn at (None: no frame yet): a cheap "has it changed"."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT data FROM artifacts WHERE run_id = ? AND epoch = ? AND name = ?",
+                               (run_id, LIVE_EPOCH, f"{LIVE_PREFIX}{FRAME_STEP}")).fetchone()
+        return None if row is None else int(np.load(io.BytesIO(row[0]), allow_pickle=False)[0])
+
+    def frame(self, run_id: int) -> tuple[int, dict[str, np.ndarray]] | None:
+        """(step, arrays) of the run's live frame, or None when it has none."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT name, data FROM artifacts WHERE run_id = ? AND epoch = ?",
+                                (run_id, LIVE_EPOCH)).fetchall()
+        arrays = {name[len(LIVE_PREFIX):]: np.load(io.BytesIO(data), allow_pickle=False) for name, data in rows}
+        if FRAME_STEP not in arrays:
+            return None
+        return int(arrays.pop(FRAME_STEP)[0]), arrays
 
     def metrics_wide(self, run_id: int) -> pd.DataFrame:
         """One row per (step, epoch), one column per metric name, both in first-written order."""

@@ -31,6 +31,7 @@ from engine.core.device import Precision, default_device, pick_device, precision
     set_deterministic
 from engine.core.jobs import STOPPED_BY_USER, EpochJob, Progress
 from engine.core.registry import RunConfig, Shape, get_spec
+from engine.core.modules import eval_mode
 from engine.core.retention import prune
 from engine.core.runs import RunStore
 from engine.core.step import Stepper
@@ -39,6 +40,11 @@ from engine.objectives import objective_for
 # A loss this many times its first value has diverged even while still finite: with ReLUs a huge
 # learning rate kills the units and parks the loss near 1e17 instead of reaching inf.
 EXPLOSION_FACTOR = 1e4
+# The live frame (Objective.live_frame: the 2D boundary, each neuron's map) is drawn at most every
+# FRAME_SECONDS, and never takes more than FRAME_SHARE of the training time: a frame that took
+# 10 ms waits at least 10 ms / FRAME_SHARE for the next one. A page polls the newest frame.
+FRAME_SECONDS = 0.2
+FRAME_SHARE = 0.05
 
 
 def build_model(config: RunConfig, dataset: Dataset) -> nn.Module:
@@ -138,6 +144,8 @@ class TrainingJob(EpochJob):
         pending: list[tuple[int, int, float]] = []  # (step, epoch, wall time) of the buffered losses
         last_flush = -math.inf  # the first step is written at once: the curve starts as soon as training does
         step, started = 0, time.monotonic()
+        # The first frame shows the fresh weights; then one every FRAME_SECONDS or so (see _frame).
+        next_frame = self._frame(model, data, objective, 0)
         model.train()
         for epoch in range(1, epochs + 1):
             epoch_start = time.monotonic()
@@ -159,6 +167,8 @@ class TrainingJob(EpochJob):
                     else:
                         sums[name] = value.float().clone()
                 now = time.monotonic()
+                if now >= next_frame:
+                    next_frame = self._frame(model, data, objective, step)
                 if len(pending) == self.flush_every or now - last_flush > self.flush_seconds:
                     self._update_eta(step, started)
                     bad_step = self._flush(losses, pending)
@@ -177,7 +187,20 @@ class TrainingJob(EpochJob):
                 self._wait_while_paused()
             if self._stop:
                 return "stopped", self._stop_message(step, epoch + 1)
+        self._frame(model, data, objective, step)  # the trained model's picture
         return "completed", None
+
+    def _frame(self, model, data: Dataset, objective, step: int) -> float:
+        """Draw and store the live frame (if the objective draws one); returns when the next is due
+        (time.monotonic()): FRAME_SECONDS from now, or later when drawing it took long."""
+        begun = time.monotonic()
+        with eval_mode(model):
+            arrays = objective.live_frame(model, data)
+        if arrays is None:
+            return math.inf  # nothing to draw for this model and data: never ask again
+        self.store.save_frame(self.run_id, step, arrays)
+        now = time.monotonic()
+        return now + max(FRAME_SECONDS, (now - begun) / FRAME_SHARE)
 
     def _flush(self, losses: torch.Tensor, pending: list) -> int | None:
         """Write buffered step losses (one device->host copy) with the live progress; return the

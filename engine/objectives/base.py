@@ -16,6 +16,11 @@ says what one step minimises and what an epoch is judged by; it never steps an o
     evaluate(model, data, device) -> {"val_loss": ..., ...} plain floats, on the val split; numpy
                                      arrays among them are stored as the epoch's artifacts
                                      (what a page would otherwise recompute per checkpoint)
+    live_frame(model, data)       -> None, or the arrays of a picture of the model now (the 2D
+                                     boundary, each neuron's map): drawn by the Trainer every
+                                     fraction of a second while it trains (engine.core.trainer,
+                                     FRAME_SECONDS), in eval mode without gradients, and kept as
+                                     the run's live frame (RunStore.save_frame) for a page to poll
     check(epoch_stats)            -> None, or why the run has failed (e.g. a collapsed GAN)
     clip_norm                     -> the gradient clipping the family needs when the run asks
                                      for none (0: none)
@@ -53,6 +58,10 @@ class Objective:
 
     def evaluate(self, model: nn.Module, data, device: torch.device) -> dict:
         return {}
+
+    def live_frame(self, model: nn.Module, data) -> dict | None:
+        """The live picture of the model on this data (numpy arrays), or None: nothing to draw."""
+        return None
 
     def check(self, epoch_stats: dict[str, float]) -> str | None:
         return None

@@ -11,6 +11,8 @@ from engine.core.modules import eval_mode
 from engine.objectives.base import Objective
 from engine.training.inspection import decision_grid
 
+FRAME_GRID = 100  # TensorFlow Playground's heatmap: 100 x 100 cells
+
 
 def classify(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
              batch_size: int = 1024) -> tuple[float, float, torch.Tensor]:
@@ -54,6 +56,15 @@ class ClassificationObjective(Objective):
             xs, ys, probs = decision_grid(model, data.x_train)
             results |= {"boundary_x": xs, "boundary_y": ys, "boundary_p": probs}
         return results
+
+
+    def live_frame(self, model: nn.Module, data) -> dict | None:
+        """On 2D points, the decision surface now (FRAME_GRID x FRAME_GRID, float16: ~20 kB), over
+        the same plane as the per-epoch one; nothing to draw on other data."""
+        if data.info.kind != "points":
+            return None
+        xs, ys, probs = decision_grid(model, data.x_train, resolution=FRAME_GRID)
+        return {"boundary_x": xs, "boundary_y": ys, "boundary_p": probs.astype(np.float16)}
 
 
 CLASSIFICATION = ClassificationObjective()
