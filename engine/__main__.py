@@ -1,6 +1,7 @@
 """The headless CLI: `python -m engine <verb>`, mirroring each page's core action.
 
     python -m engine train --model cnn --dataset mnist --epochs 1
+    python -m engine train --model mlp --points my.csv      (your own 2D points: x,y,label)
     python -m engine runs list | show ID | export ID --csv [--out FILE]
     python -m engine runs check | recover | clean-up [--dry-run]
     python -m engine <verb> --help       (verbs of the pages: engine/commands/)
@@ -82,7 +83,10 @@ def _parser(with_catalogue: bool) -> argparse.ArgumentParser:
     train = verbs.add_parser("train", help="train a registered model into the run store",
                              epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--model", required=True)
-    train.add_argument("--dataset", required=True)
+    data = train.add_mutually_exclusive_group(required=True)
+    data.add_argument("--dataset")
+    data.add_argument("--points", metavar="CSV", help="your own 2D points: a CSV with the columns x, y and label "
+                      "(two classes); saved as a dataset points-<hash> that --dataset names later")
     train.add_argument("--epochs")
     train.add_argument("--lr")
     train.add_argument("--batch-size")
@@ -146,9 +150,13 @@ def cmd_train(args) -> int:
     for flag in ("epochs", "lr", "batch_size", "optimizer", "seed"):
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
-    config = validate(args.model, args.dataset, values, _key_values(args.option, "--option"))
-    device = pick_device(args.device)
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    if args.data_dir:  # point sets saved there are found by name too
+        from engine.data.saved_points import look_in
+        look_in(args.data_dir)
+    dataset = args.dataset if args.points is None else _save_points(args.points, args.data_dir, log)
+    config = validate(args.model, dataset, values, _key_values(args.option, "--option"))
+    device = pick_device(args.device)
 
     def report(p):
         figures = ", ".join(f"{k} {v:.4f}" for k, v in p.final.items() if k.startswith(("train_", "val_")))
@@ -170,6 +178,22 @@ def cmd_train(args) -> int:
     if p.status != "completed":
         print(f"run {job.run_id} {p.status}: {p.message}", file=sys.stderr)
     return 0 if p.status in ("completed", "stopped") else 1
+
+
+def _save_points(path: str, data_dir, log) -> str:
+    """A CSV of 2D points checked and saved as a dataset; its name. A bad file: ValueError naming it."""
+    import os
+
+    from engine.data.custom_points import read_points_csv
+    from engine.data.saved_points import save_points
+
+    try:
+        points = read_points_csv(path, os.path.basename(path))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    name = save_points(points, data_dir)
+    log(f"{path}: {len(points):,} points, saved as dataset {name}")
+    return name
 
 
 def cmd_runs(args) -> int:

@@ -176,7 +176,10 @@ def _load(store: RunStore, run: Run, epoch: int, device: torch.device, data_dir)
     except Exception as err:  # safetensors' own errors: a torn or overwritten file
         raise RunLoadError(f"{what} is damaged and cannot be loaded ({type(err).__name__}: "
                            f"{str(err)[:200]}){damaged}") from None
-    data = _data(config, data_dir)
+    try:
+        data = _data(config, data_dir)
+    except ValueError as err:  # its data is gone (a person's saved points, removed since)
+        raise RunLoadError(f"run {run.id} cannot be rebuilt here: {err}") from None
     model = _model(config, data, state, device, what, damaged)
     return LoadedRun(model, data, config, run, epoch, f"Run {run.id}: {run.model} on {run.dataset}")
 
