@@ -17,6 +17,7 @@ from engine.core.params import ParamError
 from engine.core.registry import TRAINING_PARAMS, list_specs, validate
 from engine.core.runs import Run, RunStore
 from engine.core.trainer import start_training
+from pages._ui import points_input
 from pages._ui import training_views as views
 from pages._ui.nav import PAGES, page
 from pages._ui.params_ui import param_inputs
@@ -34,14 +35,23 @@ def settings_panel(specs: dict, datasets: dict):
     model_name = st.selectbox("Model", list(specs), key="model", bind="query-params")
     spec = specs[model_name]
     choices = [name for name, info in datasets.items() if info.kind in spec.data_kinds]
-    dataset_name = st.selectbox("Dataset", choices, key="dataset", bind="query-params")
-    info = get_info(dataset_name)
-    st.caption(f"**{spec.title}**: {spec.description}  \n**{info.title}**: {info.description}")
+    dataset_name = st.selectbox("Dataset", points_input.with_own_points(choices, spec.data_kinds), key="dataset",
+                                bind="query-params")
+    if dataset_name == points_input.OWN_POINTS:  # upload or draw them: a dataset once they are saved
+        st.caption(f"**{spec.title}**: {spec.description}")
+        own_points_problem = points_input.own_points_panel()
+        dataset_name = None
+    else:
+        info = get_info(dataset_name)
+        st.caption(f"**{spec.title}**: {spec.description}  \n**{info.title}**: {info.description}")
+        points_input.saved_note(dataset_name)
     with st.expander("Model", expanded=True):
         model_values = param_inputs(spec.params, prefix=f"{model_name}.")
     with st.expander("Training", expanded=True):
         training_values = param_inputs(TRAINING_PARAMS)
     dataset_values = {}
+    if dataset_name is None:
+        return None, own_points_problem
     if info.params:
         with st.expander("Data"):
             dataset_values = param_inputs(info.params, prefix=f"{dataset_name}.")

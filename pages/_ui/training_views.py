@@ -25,6 +25,7 @@ from pages._ui import training_charts as charts
 from pages._ui.live import LiveRun
 from pages._ui.nav import PAGES, page
 from pages._ui.run_link import FAMILY_PAGES, page_for
+from pages._ui.safe_markdown import escape_markdown
 
 EPOCH_VIEWS_S = 5.0      # the views that change once per epoch look for a new one at this pace
 # Points of the live loss curve: redrawn twice a second, its cost in the browser grows with them
@@ -161,6 +162,8 @@ def inside_view(run_id: int, store: RunStore, view: LiveRun, current: Run, epoch
                 confusion_view(store, view, current, epochs[-1], run_info)
         except RunLoadError as err:  # a damaged checkpoint (a run trained before runs stored these views)
             st.error(str(err), icon=":material/error:")
+        except ValueError as err:  # its dataset is gone (your own points, their file removed since)
+            st.error(escape_markdown(f"Run {run_id}'s data cannot be loaded: {err}"), icon=":material/error:")
 
 
 def boundary_view(store: RunStore, view: LiveRun, current: Run, epoch: int) -> None:
@@ -198,7 +201,11 @@ def gradients_view(view: LiveRun) -> None:
 
 
 def model_view(store: RunStore, run_id: int) -> None:
-    rows, dot = summary_of(str(store.root), run_id)
+    try:
+        rows, dot = summary_of(str(store.root), run_id)
+    except ValueError as err:  # its dataset is gone (your own points, their file removed since)
+        st.error(escape_markdown(f"Run {run_id}'s model cannot be rebuilt: {err}"), icon=":material/error:")
+        return
     st.dataframe([{"layer": r.name, "type": r.type, "output shape": str(r.output_shape),
                    "params": r.params} for r in rows], hide_index=True)
     st.caption(f"{sum(r.params for r in rows):,} parameters")
