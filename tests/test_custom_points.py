@@ -82,6 +82,8 @@ BAD_FILES = [
      "the label column has 7 different labels ('0', '1', '2', '3', '4', ...): your own points have exactly two "
      "classes, as in TensorFlow Playground"),
     ("9 points", csv_of(xor_rows(9)), "the file has 9 points: at least 10 are needed"),
+    ("a label of 200,000 characters on line 3", csv_of([(0.1, 0.2, 0), (0.1, 0.2, "a" * 200_000)]),
+     "line 3 cannot be read as CSV (field larger than field limit (131072))"),
     ("5,001 points", csv_of(xor_rows(MAX_POINTS + 1)),
      "the file has more than 5,000 points: at most 5,000 are allowed (the most the other 2D sets have); "
      "keep a sample of them"),

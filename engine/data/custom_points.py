@@ -78,21 +78,11 @@ def parse_points_csv(raw: bytes, name: str, scale: bool = True) -> PointSet:
     text = _text(raw)
     delimiter = _delimiter(text)
     rows = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = next(row for row in rows if any(field.strip() for field in row))  # blank lines above it go
-    header = [h.strip().lower() for h in header]
-    columns = _columns(header)
-    target_column = "label" if "label" in columns else "value"
-    records = []  # (line, x text, y text, target text)
-    for row in rows:
-        if not any(field.strip() for field in row):
-            continue  # blank lines (a trailing newline, a spreadsheet's empty rows)
-        if len(row) <= max(columns.values()):
-            raise PointsError(f"line {rows.line_num} has {len(row)} value{'s' * (len(row) != 1)}, but the header "
-                              f"names {len(header)} columns")
-        records.append((rows.line_num, *(row[columns[c]].strip() for c in ("x", "y", target_column))))
-        if len(records) > MAX_POINTS:
-            raise PointsError(f"the file has more than {MAX_POINTS:,} points: at most {MAX_POINTS:,} are allowed "
-                              f"(the most the other 2D sets have); keep a sample of them")
+    try:
+        header, records = _records(rows)
+    except csv.Error as err:  # e.g. a field of more than csv's 128 KB
+        raise PointsError(f"line {rows.line_num} cannot be read as CSV ({err})") from None
+    target_column = "label" if "label" in header else "value"
     comma_decimals = delimiter == ";"  # a European spreadsheet's "0,5"
     xy = np.array([[_number(x, "x", line, comma_decimals), _number(y, "y", line, comma_decimals)]
                    for line, x, y, _ in records], dtype=np.float64).reshape(-1, 2)
@@ -112,6 +102,26 @@ def parse_points_csv(raw: bytes, name: str, scale: bool = True) -> PointSet:
     value_centre, value_scale = _fit_range(values) if scale else (0.0, 1.0)
     scaled = np.clip((values - value_centre) / value_scale, -1.0, 1.0).astype(np.float32)
     return PointSet(points, scaled, "regression", (), name, centre, factor, value_centre, value_scale)
+
+
+def _records(rows) -> tuple[list[str], list[tuple]]:
+    """The header's names and (line, x, y, label or value) of each line, as text."""
+    header = next(row for row in rows if any(field.strip() for field in row))  # blank lines above it go
+    header = [h.strip().lower() for h in header]
+    columns = _columns(header)
+    wanted = ("x", "y", "label" if "label" in columns else "value")
+    records = []
+    for row in rows:
+        if not any(field.strip() for field in row):
+            continue  # blank lines (a trailing newline, a spreadsheet's empty rows)
+        if len(row) <= max(columns.values()):
+            raise PointsError(f"line {rows.line_num} has {len(row)} value{'s' * (len(row) != 1)}, but the header "
+                              f"names {len(header)} columns")
+        records.append((rows.line_num, *(row[columns[c]].strip() for c in wanted)))
+        if len(records) > MAX_POINTS:
+            raise PointsError(f"the file has more than {MAX_POINTS:,} points: at most {MAX_POINTS:,} are allowed "
+                              f"(the most the other 2D sets have); keep a sample of them")
+    return header, records
 
 
 def _text(raw: bytes) -> str:

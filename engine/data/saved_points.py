@@ -107,7 +107,8 @@ def clean_source(name: str) -> str:
 
 # ---- reading ---------------------------------------------------------------------------------------
 def load_points(name: str, data_dir=None) -> PointSet:
-    """The saved points of dataset `name` (ValueError: not saved here, or removed since)."""
+    """The saved points of dataset `name` (ValueError: not saved here, or removed since). Its arrays
+    are shared by every caller and read-only: copy them to change them."""
     path = _find(name, data_dir)
     if path is None:
         raise ValueError(_gone(name, data_dir))
@@ -122,6 +123,8 @@ def _read(path: str, mtime_ns: int) -> PointSet:
         points = parse_points_csv(Path(path).read_bytes(), meta["source"], scale=False)
     except PointsError as err:
         raise ValueError(f"the saved points {path} are damaged ({err}): upload or draw them again") from None
+    for shared in (points.xy, points.target):  # cached and handed to every caller: read-only
+        shared.flags.writeable = False
     return PointSet(points.xy, points.target, points.task, points.classes, meta["source"],
                     tuple(meta.get("centre", (0.0, 0.0))), meta.get("scale", 1.0),
                     meta.get("value_centre", 0.0), meta.get("value_scale", 1.0))

@@ -5,7 +5,6 @@ on a plotly chart: the points are put in the session as the chart's clicks put t
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from engine.core.runs import RunStore
 from engine.data import get_info
