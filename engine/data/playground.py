@@ -85,17 +85,21 @@ def regress_plane(n: int, noise: float, rng: np.random.Generator):
 REGRESSION_GAUSSIANS = ((-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -2.5, 1), (4, -2.5, -1))
 
 
+def gaussian_value(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """The Multi gaussian set's value at points (Playground units): of the six cones
+    sign * (1 - distance / 2), clamped to [0, 1] before the sign, the one largest in size (the first
+    of equals, as the Playground's strict ">" keeps it); 0 far from every cone."""
+    bumps = np.stack([sign * np.clip(1 - np.hypot(px - cx, py - cy) / 2, 0, 1)
+                      for cx, cy, sign in REGRESSION_GAUSSIANS], -1)
+    pick = np.abs(bumps).argmax(-1)
+    return np.take_along_axis(bumps, pick[..., None], -1)[..., 0]
+
+
 def regress_gaussian(n: int, noise: float, rng: np.random.Generator):
-    """Uniform points in the radius-6 square; the value is the bump of largest size at the noisy
-    point, each bump sign * (1 - distance / 2) clamped to [0, 1] (a cone of radius 2)."""
+    """Uniform points in the radius-6 square; the value is gaussian_value at the noisy point."""
     radius = 6.0
     x, y, nx, ny = rng.uniform(-radius, radius, (4, n))
-    px, py = x + nx * noise, y + ny * noise
-    bumps = np.stack([sign * np.clip(1 - np.hypot(px - cx, py - cy) / 2, 0, 1)
-                      for cx, cy, sign in REGRESSION_GAUSSIANS], 1)
-    # The one largest in size wins (the first of equals, as the Playground's strict ">" keeps it).
-    value = bumps[np.arange(n), np.abs(bumps).argmax(1)]
-    return np.stack([x, y, value], 1)
+    return np.stack([x, y, gaussian_value(x + nx * noise, y + ny * noise)], 1)
 
 
 GENERATORS = {
