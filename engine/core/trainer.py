@@ -12,6 +12,11 @@ transfer every `flush_every` steps or `flush_seconds`, so the step loop has no h
 at that flush, and the message names the exact step. After each epoch's checkpoint, the run's
 retention policy (engine/core/retention.py) deletes the checkpoints it does not keep.
 
+The objective comes from the model's spec and the dataset's task (a classifier's network on a
+regression set learns with the regression objective: engine.objectives.objective_for). With the
+run's `regularization` L1 or L2, the penalty on the weights is added to each phase's loss
+(engine/core/regularise.py); "loss" stays the data loss and the penalty is the stat "reg_loss".
+
 A TrainingJob is an engine.core.jobs.EpochJob: `start()` trains in a child process (what every page does),
 `run()` in the calling one (the CLI). Stop, pause, resume and step arrive as store commands.
 """
