@@ -10,7 +10,9 @@ the first epoch whose score reached the target (>= 0.95 accuracy, MSE <= 0.01) w
 then the ratio of the suggested run's seconds to the baseline's and how far each got.
 A first one-epoch run, not counted, pays the process's one-time start-up (torch imports
 torch._dynamo at the first optimiser: 1-3 s here), which a page's run pays in its own process too;
-its seconds are printed apart.
+its seconds are printed apart. First of all, the cost of one live frame (the boundary and every
+neuron's map) of the largest network the neuron view is made for: 8 layers x 32 units, all seven
+input features (median of 50; the neuron maps alone beside it).
 
     python bench/playground_fit.py                      # every 2D set, once
     python bench/playground_fit.py --sets spiral,xor --repeats 3
@@ -31,11 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import engine.models  # noqa: E402,F401
 from engine.core.device import job_threads  # noqa: E402
+from engine.core.modules import eval_mode  # noqa: E402
 from engine.core.registry import validate  # noqa: E402
 from engine.core.runs import RunStore  # noqa: E402
-from engine.core.trainer import TrainingJob  # noqa: E402
-from engine.data import get_info  # noqa: E402
+from engine.core.trainer import TrainingJob, build_model  # noqa: E402
+from engine.data import get_info, load_dataset  # noqa: E402
 from engine.data.suggested import suggested  # noqa: E402
+from engine.models.playground import FEATURES  # noqa: E402
+from engine.objectives import CLASSIFICATION  # noqa: E402
+from engine.training.neurons import neuron_frame  # noqa: E402
 
 SETS = ("circle", "xor", "gaussians", "spiral", "plane", "multi_gaussian")
 TARGET_ACC, TARGET_MSE = 0.95, 0.01
@@ -69,6 +75,30 @@ def fit(model: str, dataset: str, values: dict, options: dict, root: Path) -> Fi
                None if first is None else int(first.epoch))
 
 
+def frame_cost(repeats: int = 50) -> str:
+    """Milliseconds of one live frame of the TF Playground network at 8 x 32 with all features, and of
+    its neuron maps alone (medians), and the frame's size."""
+    data = load_dataset("spiral")
+    model = build_model(validate("playground", "spiral", {**{f: True for f in FEATURES}, "width": 32, "depth": 8}),
+                        data)
+
+    def median_ms(draw) -> float:
+        draw()  # the first call allocates
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            draw()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times) * 1000
+
+    with eval_mode(model):
+        whole = median_ms(lambda: CLASSIFICATION.live_frame(model, data))
+        neurons = median_ms(lambda: neuron_frame(model, data.x_train))
+        size = sum(a.nbytes for a in CLASSIFICATION.live_frame(model, data).values())
+    return (f"live frame, 8 layers x 32 units, 7 features: {whole:.1f} ms (the neuron maps: {neurons:.1f} ms; "
+            f"the 100 x 100 boundary the rest), {size / 1024:.0f} kB")
+
+
 def median_fit(fits: list[Fit]) -> Fit:
     """The run of median wall time (its own scores with it)."""
     return sorted(fits, key=lambda f: f.seconds)[len(fits) // 2]
@@ -90,6 +120,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"CPU, {torch.get_num_threads()} torch thread(s); target: val acc >= {TARGET_ACC}, "
           f"val MSE <= {TARGET_MSE} on the regression sets")
+    print(frame_cost())
     with tempfile.TemporaryDirectory() as tmp:
         warm = time.perf_counter()
         fit("mlp", "circle", {"epochs": 1}, {}, Path(tmp) / "warm-up")

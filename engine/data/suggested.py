@@ -57,12 +57,12 @@ SUGGESTED: dict[str, Suggestion] = {
                           reaches="1.00 exact match, 6 epochs in about 40-60 s"),
     "sort": Suggestion("transformer", {**_TRANSFORMER, "epochs": 6},
                        reaches="0.99 exact match, 6 epochs in about 40 s"),
-    "addition": Suggestion("transformer", {**_TRANSFORMER, "epochs": 6},
-                           reaches="0.91 exact match (0.98 of the digits), 6 epochs in about 60 s"),
-    "dates": Suggestion("transformer", {**_TRANSFORMER, "epochs": 6},
-                        reaches="TBD"),
+    "addition": Suggestion("transformer", {**_TRANSFORMER, "epochs": 10},
+                           reaches="0.97 exact match (0.99 of the digits), 10 epochs in about 60 s"),
+    "dates": Suggestion("transformer", {**_TRANSFORMER, "epochs": 3},
+                        reaches="0.96 exact match, 3 epochs in about 60 s (0.99 after 6)"),
     "count_ones": Suggestion("recurrent", {"cell": "lstm", "hidden": 20, "lr": 0.01, "batch_size": 64, "epochs": 6},
-                             reaches="1.00 validation accuracy (every count right) in 6 epochs"),
+                             reaches="1.00 validation accuracy (every count right), 6 epochs in about 9 s"),
 }
 
 
