@@ -64,7 +64,9 @@ class Regulariser:
         each penalty is computed when its phase is, after the phase before it has stepped."""
         latest: dict[int, torch.Tensor] = {}  # each optimiser's latest term
         for phase in phases:
-            term = self.rate * penalty(self.weights[phase.optimizer], self.kind)
+            weights = self.weights[phase.optimizer]
+            # An optimiser with no weight matrices adds a zero on the loss's own device.
+            term = self.rate * penalty(weights, self.kind) if weights else phase.loss.detach().new_zeros(())
             latest[phase.optimizer] = term.detach()
             yield Phase(phase.optimizer, phase.loss + term,
                         {**phase.stats, "reg_loss": torch.stack(list(latest.values())).sum()})
