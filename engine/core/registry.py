@@ -17,6 +17,7 @@ from typing import Any, Callable
 from torch import nn
 
 from engine.core.params import Param, ParamError, resolve, unused
+from engine.core.regularise import REGULARIZATIONS
 
 __all__ = ["Param", "ParamError", "Capabilities", "ModelSpec", "TRAINING_PARAMS", "register", "get_spec",
            "unregister", "list_specs", "specs_with", "validate", "run_config"]
@@ -43,6 +44,9 @@ class Capabilities:
     hidden_states: bool = False      # a recurrent cell `unroll` can step by hand: the Recurrent view
 
 
+# The objectives whose networks can learn a regression set instead (by name: see ModelSpec.objective).
+REGRESSION_LEARNERS = ("classification", "regression")
+
 # The capabilities a page or verb can ask for (every flag; `inputs` is what a model trains on).
 CAPABILITIES = tuple(f.name for f in fields(Capabilities) if f.name != "inputs")
 
@@ -68,6 +72,12 @@ class ModelSpec:
         """The dataset kinds it trains on (its capabilities' inputs)."""
         return self.capabilities.inputs
 
+    def learns(self, task: str) -> bool:
+        """Whether it can learn a dataset's task (DatasetInfo.task): every model its own; a
+        "regression" only a classifier's network (its output layer then holds one unit and the
+        regression objective replaces cross-entropy: engine.objectives.objective_for)."""
+        return task != "regression" or self.objective in REGRESSION_LEARNERS
+
     def can(self, capability: str) -> bool:
         """Whether the model has this capability (a Capabilities flag, e.g. "generator")."""
         if capability not in CAPABILITIES:
@@ -87,6 +97,13 @@ TRAINING_PARAMS: tuple[Param, ...] = (
           when={"optimizer": WITH_MOMENTUM}),
     Param("weight_decay", "float", 0.0, "L2 penalty (decoupled for AdamW); 0 turns it off",
           low=0.0, high=1.0, log=True),
+    # TensorFlow Playground's regularisation (engine/core/regularise.py): a penalty in the loss,
+    # on the weight matrices only; the curves keep the data loss, the penalty is train_reg_loss.
+    Param("regularization", "choice", "none", "penalty on the weights added to the loss, as in TensorFlow "
+          "Playground: L1 = rate x sum |w| (pushes weights to exactly 0), L2 = rate x sum w²/2 (shrinks "
+          "them all); biases are not penalised", choices=REGULARIZATIONS),
+    Param("reg_rate", "float", 0.001, "how strongly the penalty pulls the weights toward 0", low=0.0, high=10.0,
+          log=True, label="regularization rate", when={"regularization": ("L1", "L2")}),
     Param("batch_size", "int", 64, "examples per step", low=1, high=8192, log=True),
     Param("epochs", "int", 5, "passes over the training set", low=1, high=1000),
     Param("seed", "int", 0, "seeds the initial weights and the order of the batches: same seed, same run "
@@ -175,6 +192,9 @@ def validate(model: str, dataset: str, values: dict[str, Any] | None = None,
     if info.kind not in spec.data_kinds:
         problems.append(f"{spec.title} trains on {' or '.join(spec.data_kinds)} data; "
                         f"{info.title} is {info.kind} data: pick another model or dataset")
+    elif not spec.learns(info.task):
+        problems.append(f"{spec.title} cannot learn a {info.task} set like {info.title}: pick a network that "
+                        f"regresses (e.g. the MLP or the TF Playground network) or a classification set")
     else:
         shape = Shape(tuple(info.input_shape), len(info.classes), info.kind)
         problems += spec.check(model_params, shape)

@@ -12,6 +12,11 @@ transfer every `flush_every` steps or `flush_seconds`, so the step loop has no h
 at that flush, and the message names the exact step. After each epoch's checkpoint, the run's
 retention policy (engine/core/retention.py) deletes the checkpoints it does not keep.
 
+The objective comes from the model's spec and the dataset's task (a classifier's network on a
+regression set learns with the regression objective: engine.objectives.objective_for). With the
+run's `regularization` L1 or L2, the penalty on the weights is added to each phase's loss
+(engine/core/regularise.py); "loss" stays the data loss and the penalty is the stat "reg_loss".
+
 A TrainingJob is an engine.core.jobs.EpochJob: `start()` trains in a child process (what every page does),
 `run()` in the calling one (the CLI). Stop, pause, resume and step arrive as store commands.
 """
@@ -31,6 +36,7 @@ from engine.core.device import Precision, default_device, pick_device, precision
     set_deterministic
 from engine.core.jobs import STOPPED_BY_USER, EpochJob, Progress
 from engine.core.registry import RunConfig, Shape, get_spec
+from engine.core.regularise import Regulariser
 from engine.core.modules import eval_mode
 from engine.core.retention import prune
 from engine.core.runs import RunStore
@@ -126,10 +132,11 @@ class TrainingJob(EpochJob):
         set_deterministic(t["deterministic"])
         data = load_dataset(cfg.dataset, cfg.dataset_options, data_dir=self.data_dir)
         model = build_model(cfg, data).to(device)
-        objective = objective_for(get_spec(cfg.model))
+        objective = objective_for(get_spec(cfg.model), data.info.task)
         accumulate = t.get("accumulate", 1)
         stepper = Stepper(objective.optimizers(model, t), self.precision or precision_for(device),
                           clip_norm=t.get("clip_norm", 0.0) or objective.clip_norm, accumulate=accumulate)
+        regulariser = Regulariser.for_run(t, stepper.optimizers)  # None: no penalty (the default)
         # The whole (small) dataset lives on the device: batches are gathered there, no host copies.
         x_train, y_train = data.x_train.to(device), data.y_train.to(device)
         n, bs, epochs = len(x_train), t["batch_size"], t["epochs"]
@@ -156,7 +163,8 @@ class TrainingJob(EpochJob):
                     self._flush(losses, pending)
                     return "stopped", self._stop_message(step, epoch)
                 idx = order[i * bs:(i + 1) * bs]
-                stats = stepper.step(objective.phases(model, x_train[idx], y_train[idx]))
+                phases = objective.phases(model, x_train[idx], y_train[idx])
+                stats = stepper.step(regulariser.add(phases) if regulariser else phases)
 
                 step += 1
                 losses[len(pending)] = stats["loss"]

@@ -21,6 +21,9 @@ class DatasetInfo:
     params: tuple[Param, ...] = ()  # load options (the 2D sets: size, noise, split, seed)
     available: bool = True
     hint: str = ""                 # how to get it when it is not available
+    # What a model learns from it: "classification" (labels are class indices into `classes`) or
+    # "regression" (labels are float32 values; `classes` names the one output, e.g. ("value",)).
+    task: str = "classification"
 
     @property
     def num_classes(self) -> int:
@@ -29,7 +32,8 @@ class DatasetInfo:
 
 @dataclass
 class Dataset:
-    """Loaded tensors. Images are float32 (N, C, H, W) in [0, 1]; points float32 (N, 2); labels int64.
+    """Loaded tensors. Images are float32 (N, C, H, W) in [0, 1]; points float32 (N, 2); labels int64
+    (a regression set's: float32 values).
 
     Image sets (MNIST, digits, Fashion-MNIST) hand out tensors cached for the whole process and
     shared by every caller: never modify them in place (clone first). The 2D sets are fresh.

@@ -1,7 +1,9 @@
-"""The TensorFlow Playground 2D classification sets, ported from its dataset.ts.
+"""The TensorFlow Playground 2D sets, ported from its dataset.ts: four classification sets and its
+two regression sets (Plane, Multi gaussian).
 
-Points are generated in Playground units (a radius-5 square) and divided by 5, so features are
-roughly in [-1, 1]. Labels follow the Playground: +1 is blue (class 0), -1 is orange (class 1).
+Points are generated in Playground units (a radius-5 square; radius 6 for the regression sets) and
+divided by 5, so features are roughly in [-1, 1]. Labels follow the Playground: +1 is blue (class 0),
+-1 is orange (class 1). A regression set's label is a value in about [-1, 1] (float32).
 """
 from __future__ import annotations
 
@@ -71,6 +73,35 @@ def spiral(n: int, noise: float, rng: np.random.Generator):
     return points
 
 
+def regress_plane(n: int, noise: float, rng: np.random.Generator):
+    """Uniform points in the radius-6 square; the value is (x + y) / 10 at the noisy point."""
+    radius = 6.0
+    x, y, nx, ny = rng.uniform(-radius, radius, (4, n))
+    value = (x + nx * noise + y + ny * noise) / 10  # d3's linear scale from [-10, 10] to [-1, 1], unclamped
+    return np.stack([x, y, value], 1)
+
+
+# (centre x, centre y, sign): three bumps up, three down, in two rows
+REGRESSION_GAUSSIANS = ((-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -2.5, 1), (4, -2.5, -1))
+
+
+def gaussian_value(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """The Multi gaussian set's value at points (Playground units): of the six cones
+    sign * (1 - distance / 2), clamped to [0, 1] before the sign, the one largest in size (the first
+    of equals, as the Playground's strict ">" keeps it); 0 far from every cone."""
+    bumps = np.stack([sign * np.clip(1 - np.hypot(px - cx, py - cy) / 2, 0, 1)
+                      for cx, cy, sign in REGRESSION_GAUSSIANS], -1)
+    pick = np.abs(bumps).argmax(-1)
+    return np.take_along_axis(bumps, pick[..., None], -1)[..., 0]
+
+
+def regress_gaussian(n: int, noise: float, rng: np.random.Generator):
+    """Uniform points in the radius-6 square; the value is gaussian_value at the noisy point."""
+    radius = 6.0
+    x, y, nx, ny = rng.uniform(-radius, radius, (4, n))
+    return np.stack([x, y, gaussian_value(x + nx * noise, y + ny * noise)], 1)
+
+
 GENERATORS = {
     "circle": (circle, "Circle", "A blue disc inside an orange ring: needs a non-linear boundary.", 0.0),
     "xor": (xor, "Exclusive or", "Four quadrants, blue where x and y share a sign: the classic XOR.", 0.0),
@@ -79,20 +110,36 @@ GENERATORS = {
 }
 
 
+REGRESSION = {
+    "plane": (regress_plane, "Plane", "A tilted plane: the value rises from one corner to the other "
+              "((x + y) / 10): a linear model fits it.", 0.0),
+    "multi_gaussian": (regress_gaussian, "Multi gaussian", "Six cones in two rows, up and down in turn: "
+                       "the value is the nearest cone's height.", 0.0),
+}
+VALUE = ("value",)  # a regression set's one output
+
+
 def _info(name: str) -> DatasetInfo:
+    if name in REGRESSION:
+        _, title, description, default_noise = REGRESSION[name]
+        return DatasetInfo(name, f"{title} (TensorFlow Playground, 2D regression)", "points", (2,), VALUE,
+                           description, params=_options(default_noise), task="regression")
     _, title, description, default_noise = GENERATORS[name]
     return DatasetInfo(name, f"{title} (TensorFlow Playground, 2D)", "points", (2,), CLASSES, description,
                        params=_options(default_noise))
 
 
 def make_points(name: str, options: dict) -> tuple[np.ndarray, np.ndarray]:
-    """All points (N, 2) float32 in about [-1, 1] and their classes, shuffled, for a seed."""
+    """All points (N, 2) float32 in about [-1, 1] and their classes (int64; a regression set's
+    values, float32), shuffled, for a seed."""
     rng = np.random.default_rng(options["seed"])
-    generate = GENERATORS[name][0]
+    generate = (REGRESSION.get(name) or GENERATORS[name])[0]
     raw = np.array(generate(options["n_samples"], options["noise"], rng), dtype=np.float64)
     order = rng.permutation(len(raw))
     raw = raw[order]
     x = (raw[:, :2] / RADIUS).astype(np.float32)
+    if name in REGRESSION:
+        return x, raw[:, 2].astype(np.float32)
     y = np.where(raw[:, 2] > 0, 0, 1).astype(np.int64)
     return x, y
 
@@ -103,7 +150,7 @@ def _split_at(options: dict, total: int) -> int:
 
 def _generated_size(name: str, options: dict) -> int:
     n = options["n_samples"]
-    return n if name == "xor" else 2 * (n // 2)
+    return n if name == "xor" or name in REGRESSION else 2 * (n // 2)
 
 
 def _load(name: str):
@@ -115,6 +162,6 @@ def _load(name: str):
     return load
 
 
-for _name in GENERATORS:
+for _name in (*GENERATORS, *REGRESSION):
     register(_name, lambda n=_name: _info(n), _load(_name),
              lambda options, n=_name: _split_at(options, _generated_size(n, options)))

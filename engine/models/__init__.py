@@ -7,7 +7,7 @@ that calls `register(ModelSpec(...))`, and every page and CLI verb that can use 
 import importlib
 import pkgutil
 
-from engine.models import cnn, mlp, resnet  # noqa: F401
+from engine.models import cnn, mlp, playground, resnet  # noqa: F401  (playground: TF Playground's network)
 from engine.models import vae, gan  # noqa: F401  (generators: the Latent space page)
 from engine.models import recurrent, transformer, seq2seq  # noqa: F401  (hidden states, attention maps: the Attention page)
 

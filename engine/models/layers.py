@@ -14,6 +14,7 @@ ACTIVATIONS = {
     "selu": nn.SELU,
     "tanh": nn.Tanh,
     "sigmoid": nn.Sigmoid,
+    "linear": nn.Identity,  # no non-linearity (TensorFlow Playground's "Linear"): the network stays linear
 }
 INITS = ("default", "xavier", "he")
 
@@ -52,7 +53,7 @@ def initialise(model: nn.Module, scheme: str, activation_name: str = "relu") -> 
 
 def _gain_name(activation_name: str) -> str:
     return {"elu": "relu", "selu": "selu", "relu": "relu", "leaky_relu": "leaky_relu",
-            "tanh": "tanh", "sigmoid": "sigmoid"}[activation_name]
+            "tanh": "tanh", "sigmoid": "sigmoid", "linear": "linear"}[activation_name]
 
 
 def flat_size(shape: tuple) -> int:

@@ -10,6 +10,7 @@ from engine.core.device import autocast
 from engine.core.modules import eval_mode
 from engine.objectives.base import Objective
 from engine.training.inspection import decision_grid
+from engine.training.neurons import neuron_frame
 
 FRAME_GRID = 100  # TensorFlow Playground's heatmap: 100 x 100 cells
 
@@ -57,14 +58,15 @@ class ClassificationObjective(Objective):
             results |= {"boundary_x": xs, "boundary_y": ys, "boundary_p": probs}
         return results
 
-
     def live_frame(self, model: nn.Module, data) -> dict | None:
         """On 2D points, the decision surface now (FRAME_GRID x FRAME_GRID, float16: ~20 kB), over
-        the same plane as the per-epoch one; nothing to draw on other data."""
+        the same plane as the per-epoch one, and for a network that can show them (an MLP on the
+        points: engine.training.neurons) each neuron's map and the weights; nothing on other data."""
         if data.info.kind != "points":
             return None
         xs, ys, probs = decision_grid(model, data.x_train, resolution=FRAME_GRID)
-        return {"boundary_x": xs, "boundary_y": ys, "boundary_p": probs.astype(np.float16)}
+        frame = {"boundary_x": xs, "boundary_y": ys, "boundary_p": probs.astype(np.float16)}
+        return frame | (neuron_frame(model, data.x_train) or {})
 
 
 CLASSIFICATION = ClassificationObjective()

@@ -15,27 +15,36 @@ from torch import nn
 from engine.core.modules import eval_mode, model_device
 
 
-def decision_grid(model: nn.Module, x_points, resolution: int = 100, margin: float = 0.2,
-                  device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """P(class 1) over a resolution x resolution grid covering the 2D points (+ margin each side).
-
-    Returns xs (resolution,), ys (resolution,) and probs (resolution, resolution) with
-    probs[i, j] the probability at (xs[j], ys[i]): rows are y, as a heatmap's z expects.
-    """
+def plane_grid(x_points, resolution: int = 100, margin: float = 0.2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A resolution x resolution grid over the 2D points (+ margin each side): xs (resolution,),
+    ys (resolution,) and the grid's points (resolution², 2), row by row (rows are y)."""
     points = torch.as_tensor(x_points, dtype=torch.float32)
     if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"decision_grid needs 2D points of shape (N, 2); got {tuple(points.shape)}")
-    device = device or model_device(model)
+        raise ValueError(f"a grid over the plane needs 2D points of shape (N, 2); got {tuple(points.shape)}")
     lo = points.min(0).values - margin
     hi = points.max(0).values + margin
     xs = torch.linspace(float(lo[0]), float(hi[0]), resolution)
     ys = torch.linspace(float(lo[1]), float(hi[1]), resolution)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-    grid = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1).to(device)
+    return xs, ys, torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1)
+
+
+def decision_grid(model: nn.Module, x_points, resolution: int = 100, margin: float = 0.2,
+                  device: torch.device | None = None, output: str = "probability"
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(class 1) over a resolution x resolution grid covering the 2D points (+ margin each side);
+    with output="value", the model's one output instead (a regression's surface).
+
+    Returns xs (resolution,), ys (resolution,) and probs (resolution, resolution) with
+    probs[i, j] the probability at (xs[j], ys[i]): rows are y, as a heatmap's z expects.
+    """
+    xs, ys, grid = plane_grid(x_points, resolution, margin)
+    device = device or model_device(model)
     with eval_mode(model):
         # 10k points of 2 features: one batch is small enough for any model drawn on the plane.
-        probs = torch.softmax(model(grid).float(), dim=1)[:, 1]
-    return xs.numpy(), ys.numpy(), probs.reshape(resolution, resolution).cpu().numpy()
+        out = model(grid.to(device)).float()
+    surface = out[:, 0] if output == "value" else torch.softmax(out, dim=1)[:, 1]
+    return xs.numpy(), ys.numpy(), surface.reshape(resolution, resolution).cpu().numpy()
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
