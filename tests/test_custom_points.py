@@ -20,7 +20,7 @@ from engine.data import get_info, list_datasets, load_dataset, train_size
 from engine.data import saved_points
 from engine.data.custom_points import (FORMAT, MAX_POINTS, PointsError, drawn_points, parse_points_csv,
                                        read_points_csv)
-from engine.data.saved_points import REGRESSION_HINT, clean_source, load_points, save_points, saved_names
+from engine.data.saved_points import clean_source, load_points, save_points, saved_names
 from tests.conftest import ROOT
 
 
@@ -167,7 +167,9 @@ def test_points_outside_are_centred_and_scaled_by_one_factor_into_the_square():
     assert np.allclose(original, [r[:2] for r in rows], atol=1e-5)
 
 
-def test_a_value_column_is_regression_scaled_into_minus1_1_and_not_trainable_until_regression_lands(data):
+def test_a_value_column_is_regression_scaled_into_minus1_1_and_trains_as_regression(data, tmp_path):
+    """x, y, value with values 0..30 on a line: a regression set with one output, that the
+    playground network learns (its validation MSE falls below the values' variance)."""
     rows = [(i / 10, -i / 10, 3 * i) for i in range(11)]  # values 0..30: centre 15, factor 15
     points = parse_points_csv(csv_of(rows, header="x,y,value"), "heights.csv")
     assert points.task == "regression" and points.classes == ()
@@ -175,9 +177,14 @@ def test_a_value_column_is_regression_scaled_into_minus1_1_and_not_trainable_unt
     assert points.target.dtype == np.float32 and points.target[[0, 5, 10]].tolist() == [-1, 0, 1]
     name = save_points(points)
     info = get_info(name)
-    assert not info.available and info.hint == REGRESSION_HINT
-    assert name not in [i.name for i in list_datasets()]
+    assert info.available and info.task == "regression" and info.classes == ("value",)
+    assert name in [i.name for i in list_datasets()]
     assert np.array_equal(load_points(name).target, points.target) and load_points(name).task == "regression"
+    config = validate("playground", name, {"epochs": 30, "batch_size": 5, "lr": 0.03})
+    job = TrainingJob(config, RunStore(tmp_path / "runs"), device="cpu")
+    assert job.run() == "completed"
+    final = RunStore(tmp_path / "runs").get_run(job.run_id).final
+    assert "val_acc" not in final and final["val_loss"] < float(np.var(points.target))
 
 
 # ---- drawn points --------------------------------------------------------------------------------

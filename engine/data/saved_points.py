@@ -30,10 +30,7 @@ from engine.data.custom_points import DRAWN, PointSet, PointsError, parse_points
 PREFIX = "points-"
 FOLDER = "points"
 _NAME = re.compile(r"points-([0-9a-f]{12})")
-# Training on a regression target needs the regression objective (another change): until it is
-# wired, regression sets are saved and listed as unavailable, with this hint.
-REGRESSION_TRAINS = False
-REGRESSION_HINT = "training on a numeric target (regression) is not in this version yet: use a label column"
+REGRESSION_CLASSES = ("value",)  # one output: the value to predict (as the Playground's regression sets)
 
 UNKNOWN_CLASSES = ("class 0", "class 1")  # the names of a removed set's classes are gone with it
 OPTIONS = (
@@ -178,10 +175,9 @@ def info(name: str, data_dir=None) -> DatasetInfo:
         what = "two classes ({} and {} points)".format(*meta.get("class_counts", ("?", "?")))
     else:
         what = "a numeric value to predict (regression)"
-    available = task == "classification" or REGRESSION_TRAINS
-    return DatasetInfo(name, title, "points", (2,), tuple(meta["classes"]),
-                       f"{count:,} points of your own, {how}; {what}.", params=OPTIONS, available=available,
-                       hint="" if available else REGRESSION_HINT)
+    classes = tuple(meta["classes"]) if task == "classification" else REGRESSION_CLASSES
+    return DatasetInfo(name, title, "points", (2,), classes,
+                       f"{count:,} points of your own, {how}; {what}.", params=OPTIONS, task=task)
 
 
 def load(name: str, options: dict, data_dir) -> Dataset:
