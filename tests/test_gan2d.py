@@ -54,7 +54,6 @@ def test_grid_line_and_moons_put_every_point_near_its_own_mode():
         assert sorted(set(y.tolist())) == list(range(count))
         own = np.array([measures.distance_to_polyline(x[i:i + 1], true.shapes[y[i]])[0] for i in range(len(x))])
         assert own.max() < 5 * 0.05, name
-    grid_x, _ = make_distribution("grid", options)
     assert set(np.round(modes("grid", options).shapes[7][0], 6)) <= set(np.round(GRID_CENTRES, 6))
 
 

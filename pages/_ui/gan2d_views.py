@@ -38,11 +38,11 @@ RUN_KEY = "gan2d_run"                 # st.session_state: the run this view show
 FRAME_POLL_S = 0.3                    # frames come every 0.2 s while it trains: poll about as often
 STEPS_PER_CLICK = (1, 10, 100, 500)
 SHOWN_TRAINING = ("batch_size", "epochs", "seed")  # the rest of the training settings are unused or rare
-DEFAULT_EPOCHS = 50                   # ~6,000 steps: the ring is covered in the first few hundred
+DEFAULT_EPOCHS = 30                   # 3,750 steps: the ring is covered in the first few hundred
 # GAN Lab's colours: green is real, purple is fake (the field: D's belief, the dots: the points).
 REAL, FAKE, MANIFOLD = "#1b7837", "#762a83", "rgba(118, 42, 131, 0.45)"
 FIELD_COLOURS = [[0.0, "#c2a5cf"], [0.5, "#f7f7f7"], [1.0, "#a6dba0"]]
-PLANE_PX = 540
+PLANE_PX = 520
 # The Latent space page's two views. A bound widget puts its option's text in the URL (?view=...),
 # so the options are the words shown.
 IMAGES_VIEW, POINTS_VIEW = "Images: VAE and DCGAN", "GAN on 2D points"
@@ -70,7 +70,7 @@ def plane_figure(arrays: dict[str, np.ndarray], height: int = PLANE_PX) -> go.Fi
         fig.add_scattergl(x=arrays["fake"][:, 0], y=arrays["fake"][:, 1], mode="markers", name="fake",
                           marker=dict(size=4, color=FAKE, opacity=0.8), hoverinfo="skip")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), uirevision="plane",
-                      legend=dict(orientation="h", y=-0.04, x=0), plot_bgcolor="white")
+                      legend=dict(orientation="v", y=1, x=0, xanchor="right"), plot_bgcolor="white")
     fig.update_xaxes(range=[x0, x1], showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(range=[y0, y1], showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1,
                      constrain="domain")
@@ -121,7 +121,8 @@ def curve_figures(metrics: pd.DataFrame) -> list[go.Figure]:
         fig.add_scatter(x=js.step.to_numpy(), y=js.value.to_numpy(), mode="lines+markers", name="JS",
                         marker=dict(size=4), line=dict(color="#e66101"), secondary_y=True)
         fig.update_yaxes(title_text="KL, nats", rangemode="tozero", secondary_y=False)
-        fig.update_yaxes(title_text="JS, nats", range=[0, 0.7], secondary_y=True)
+        fig.update_yaxes(title_text="JS, nats", range=[0, 0.7], tickmode="linear", dtick=0.2, showgrid=False,
+                         secondary_y=True)
         figures.append(_small(fig, "Real vs fake"))
     covered = _series(metrics, "val_modes_covered")
     if not covered.empty:
@@ -136,8 +137,9 @@ def curve_figures(metrics: pd.DataFrame) -> list[go.Figure]:
 
 
 def _small(fig: go.Figure, title: str) -> go.Figure:
-    fig.update_layout(title=title, height=210, margin=dict(l=10, r=10, t=35, b=10), xaxis_title="step",
-                      legend=dict(orientation="h", y=-0.35), showlegend=True)
+    fig.update_layout(title=title, height=240, margin=dict(l=10, r=10, t=35, b=10),
+                      legend=dict(orientation="h", y=-0.2), showlegend=True)
+    fig.update_xaxes(title=None, tickformat="~s")  # the x axis is the step (said under the plane)
     return fig
 
 
@@ -252,15 +254,16 @@ def buttons(store: RunStore, config: RunConfig | None, run: Run | None, progress
         RunControl(store, run.id).stop(wait=5)
         st.rerun()
     st.caption("Or by hand, as in GAN Lab: update only the discriminator, only the generator, or both.")
-    new, per_click = st.columns([1.3, 1])
-    if new.button("New hand GAN", icon=":material/back_hand:", disabled=config is None, width="stretch",
-                  key="g2_new_hand", help="fresh weights with these settings, waiting for your clicks"):
+    if st.button("New hand GAN", icon=":material/back_hand:", disabled=config is None, width="stretch",
+                 key="g2_new_hand", help="fresh weights with these settings, waiting for your clicks"):
         _stop_if_running(store, run, running)
         st.session_state[RUN_KEY] = gan_session.start_gan_session(config, store).run_id
         st.rerun()
+    step_d, step_g = st.columns(2)
+    step_both, per_click = st.columns(2)
     n = per_click.selectbox("Steps per click", STEPS_PER_CLICK, index=1, key="g2_per_click",
                             label_visibility="collapsed", format_func=lambda k: f"{k} per click")
-    for col, what, text in zip(st.columns(3), ("d", "g", "both"), ("Step D", "Step G", "Step both")):
+    for col, what, text in ((step_d, "d", "Step D"), (step_g, "g", "Step G"), (step_both, "both", "Step both")):
         if col.button(text, disabled=not (hand and running) or busy, width="stretch", key=f"g2_step_{what}"):
             RunControl(store, run.id).step(n, what=what)
             st.rerun()
@@ -295,12 +298,13 @@ def follow(store: RunStore, run: Run, progress: Progress) -> None:
         if (p.status, p.paused, now_busy) != shown:
             st.rerun(scope="app")
         status_line(run, p, hand)
-        plane, curves = st.columns([3, 2])
-        with plane:
-            live_frame_view(store, run_id, view=view)
-        with curves:
-            for i, fig in enumerate(view.figure("gan2d_curves", follower.rows, lambda: curve_figures(follower.metrics))):
-                st.plotly_chart(fig, key=f"gan2d_curve_{i}", config={"displayModeBar": False})
+        live_frame_view(store, run_id, view=view)
+        figures = view.figure("gan2d_curves", follower.rows, lambda: curve_figures(follower.metrics))
+        for i, (col, fig) in enumerate(zip(st.columns(3), figures)):
+            col.plotly_chart(fig, key=f"gan2d_curve_{i}", config={"displayModeBar": False})
+        st.caption("Curves against the training step: per epoch with Start, per click by hand. KL and JS compare "
+                   "1,000 fakes from fixed noise with every real point (2D histograms, smoothed); a mode is covered "
+                   "when a fifth of its fair share of the fakes lie within 3 standard deviations of it.")
 
     live_view(run.id)
 
