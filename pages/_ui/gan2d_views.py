@@ -106,13 +106,15 @@ def _series(metrics: pd.DataFrame, name: str) -> pd.DataFrame:
 def curve_figures(metrics: pd.DataFrame) -> list[go.Figure]:
     """D and G losses (per step by hand, per epoch from the Trainer), KL and JS, modes covered."""
     figures = []
-    losses = ("d_loss", "g_loss") if (metrics.name == "d_loss").any() else ("train_d_loss", "train_g_loss")
-    fig = go.Figure()
-    for name, colour in zip(losses, ("#2c7bb6", "#d7191c")):
-        rows = _series(metrics, name)
-        fig.add_scatter(x=rows.step.to_numpy(), y=rows.value.to_numpy(), mode="lines", name=name.replace("train_", "")
-                        .replace("_", " ").replace("d ", "D ").replace("g ", "G "), line=dict(color=colour))
-    figures.append(_small(fig, "D and G losses"))
+    hand = (metrics.name == "d_loss").any() or (metrics.name == "g_loss").any()
+    losses = ("d_loss", "g_loss") if hand else ("train_d_loss", "train_g_loss")
+    if metrics.name.isin(losses).any():  # none before the first step (or epoch)
+        fig = go.Figure()
+        for name, label, colour in zip(losses, ("D loss", "G loss"), ("#2c7bb6", "#d7191c")):
+            rows = _series(metrics, name)
+            fig.add_scatter(x=rows.step.to_numpy(), y=rows.value.to_numpy(), mode="lines", name=label,
+                            line=dict(color=colour))
+        figures.append(_small(fig, "D and G losses"))
     kl, js = _series(metrics, "val_kl"), _series(metrics, "val_js")
     if not kl.empty:
         fig = make_subplots(specs=[[{"secondary_y": True}]])
@@ -139,7 +141,10 @@ def curve_figures(metrics: pd.DataFrame) -> list[go.Figure]:
 def _small(fig: go.Figure, title: str) -> go.Figure:
     fig.update_layout(title=title, height=240, margin=dict(l=10, r=10, t=35, b=10),
                       legend=dict(orientation="h", y=-0.2), showlegend=True)
-    fig.update_xaxes(title=None, tickformat="~s")  # the x axis is the step (said under the plane)
+    # The x axis is the step (said under the curves); a lone point at step 0 gets a range of whole steps.
+    steps = [x for trace in fig.data for x in (trace.x if trace.x is not None else ())]
+    fig.update_xaxes(title=None, tickformat="~s", rangemode="nonnegative", nticks=4,
+                     range=[0, 10] if not steps or max(steps) < 10 else None)
     return fig
 
 
@@ -218,7 +223,7 @@ def settings_form() -> tuple[RunConfig | None, str | None, dict]:
     config (None, with the reason shown, when the values do not fit together)."""
     spec = get_spec(MODEL)
     infos = sorted((i for i in list_datasets() if i.kind in spec.data_kinds), key=lambda i: i.kind != "distribution")
-    titles = {i.name: i.title for i in infos}
+    titles = {i.name: i.title.removesuffix(" (GAN target, 2D)") for i in infos}  # the list says what they are
     dataset = st.selectbox("Target", list(titles), format_func=titles.get, key="g2_target", bind="query-params",
                            help="the distribution the generator learns to imitate: a GAN target, or any 2D "
                                 "point set (its classes are ignored)")
@@ -313,9 +318,9 @@ def status_line(run: Run, p: Progress, hand: bool) -> None:
     what = "by hand" if hand else "with Start"
     st.markdown(f"**Run {run.id}**: the 2D GAN on {escape_markdown(run.dataset)}, trained {what} · **{p.status}**")
     if hand:
-        final = p.final or {}
-        note = f" · {p.note}" if p.running and p.note else ""
-        st.caption(f"{final.get('d_steps', 0)} D steps and {final.get('g_steps', 0)} G steps{note}")
+        final = p.final or {}  # the session's note says the counts while it waits ("waiting for a click (...)")
+        st.caption(p.note if p.running and p.note else f"{final.get('d_steps', 0)} D steps and "
+                                                      f"{final.get('g_steps', 0)} G steps")
         if not p.running and p.message:
             (st.success if p.status == "completed" else st.warning)(p.message)
     else:

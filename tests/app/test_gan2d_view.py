@@ -102,7 +102,7 @@ def test_new_hand_gan_then_step_both_redraws_the_plane(fresh_data_dir):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(c.value.startswith("Step 10 ·") for c in at.caption)
-    assert any(c.value.startswith("10 D steps and 10 G steps") for c in at.caption)
+    assert any(c.value == "waiting for a click (10 D steps and 10 G steps so far)" for c in at.caption)
     assert "D and G losses" in titles(at) and "Real vs fake" in titles(at)
     button(at, "Stop").click().run()
     assert store.get_run(run_id).status == "stopped"

@@ -1,7 +1,8 @@
 """The GAN on 2D points in a real browser: open the Latent space page's 2D view, press Start on the
 ring with the defaults, watch the plane redraw while it trains (the step under it changes several
 times: the picture is animated, not drawn once per epoch), see the modes covered named, then Stop;
-screenshots of the view while it trains and after."""
+then step a new one by hand (Step both, Step D, 10 steps a click: the plane follows each click); screenshots of the
+view while it trains, after, and by hand."""
 import re
 
 from engine.core.runs import RunStore
@@ -53,3 +54,21 @@ def test_start_the_2d_gan_on_the_ring_and_watch_it_move(page, app_url, app_data_
     run = RunStore(app_data_dir / "runs").list_runs()[0]
     assert run.model == "gan2d" and run.dataset == "ring" and run.status in ("stopped", "completed")
     screenshot(page, screenshots / "gan2d-stopped.png")
+
+    # By hand: a fresh GAN, 10 D and G steps (the default 10 per click), then 10 D steps; the plane
+    # follows each click.
+    page.get_by_role("button", name="New hand GAN").click()
+    page.get_by_text(re.compile(r"^Step 0 · KL")).wait_for(state="visible", timeout=60_000)
+    step_both = page.get_by_role("button", name="Step both")
+    expect(step_both).to_be_enabled(timeout=60_000)
+    step_both.click()
+    page.get_by_text(re.compile(r"^Step 10 · KL")).wait_for(state="visible", timeout=60_000)
+    expect(step_both).to_be_enabled(timeout=30_000)
+    page.get_by_role("button", name="Step D").click()
+    page.get_by_text(re.compile(r"^Step 20 · KL")).wait_for(state="visible", timeout=60_000)
+    page.get_by_text("20 D steps and 10 G steps").wait_for(state="visible")
+    page.mouse.move(5, 5)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=screenshots / "gan2d-by-hand.png")
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_role("button", name="Stop")).to_be_disabled(timeout=30_000)
