@@ -5,7 +5,8 @@ Runs train in their own processes (engine.core.jobs), the hand-stepped GAN too: 
 Start / Stop / Step D / Step G through the run store and draws what they write there. It decodes
 samples and grids from checkpoints once per new checkpoint (st.cache_data), never per refresh.
 The views are in pages/_ui: latent_settings (left column), latent_live (the run as it trains),
-latent_walk (walks through a checkpoint), gan_lab_views (the GAN trained by hand).
+latent_walk (walks through a checkpoint), gan_lab_views (the GAN trained by hand); its second
+view, the GAN on 2D points (GAN Lab's picture), is gan2d_views.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import engine.models  # noqa: F401  (registers the built-in models)
 from engine.core.registry import specs_with
 from engine.latent.space import NEED
 from engine.data import list_datasets
+from pages._ui import gan2d_views
 from pages._ui import gan_lab_views as gan_lab
 from pages._ui import latent_live as live
 from pages._ui import latent_settings as settings
@@ -25,6 +27,9 @@ st.title("Latent space")
 st.caption("Train a VAE or a GAN here and watch its latent space organise itself, epoch by epoch; then walk "
            "it. Runs of these models from the Training page or the CLI open here too.")
 store = open_store()
+if gan2d_views.chosen_view() == gan2d_views.POINTS_VIEW:  # GAN Lab's picture: a page of its own below the title
+    gan2d_views.gan2d_section(store)
+    st.stop()
 specs = {s.name: s for s in specs_with(NEED)}  # registration order: the classic 2-D VAE first, the default
 image_sets = [i.name for i in list_datasets() if i.kind == "image"]
 

@@ -1,7 +1,7 @@
 """GanSession trains a GAN one D or G step at a time (GAN Lab's buttons) as a job of its own
 (engine.core.jobs): a child process holds the model and waits for clicks, which reach it as store
-commands; the page keeps only the run id and draws what the job writes (per-step metrics, the
-fixed-noise samples as an artifact).
+commands; the page keeps only the run id and draws what the job writes (per-step metrics; the
+DCGAN's fixed-noise samples as an artifact; the 2D GAN's live frame, as the Trainer draws it).
 """
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ import torch
 
 from engine.core.device import precision_for
 from engine.core.jobs import STOPPED_BY_USER, Job, Progress
+from engine.core.modules import eval_mode
+from engine.core.registry import get_spec
 from engine.core.step import Phase, Stepper
 from engine.latent.space import LatentError, decode, fixed_noise
-from engine.objectives.gan import D, G, discriminator_loss, gan_optimizers, gan_problem, generator_loss
+from engine.objectives import objective_for
+from engine.objectives.gan import D, G, discriminator_loss, gan_problem, generator_loss
 
 
 GAN_STEP_KINDS = ("d", "g", "both")
@@ -25,11 +28,12 @@ GAN_STEP_METRICS = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc")
 MAX_STEPS_PER_COMMAND = 1000  # a click asks for 1, 10 or 100; the CLI may ask for more, not for ever
 SAMPLES = 64                  # the fixed-noise batch drawn after every command
 SESSION_IDLE_S = 30 * 60      # a session nobody clicks for this long ends itself (and frees its process)
+HAND_STEPPED = ("dcgan", "gan2d")  # the GANs that can be stepped by hand (GANObjective's D and G phases)
 
 
 class GanSession(Job):
-    """A DCGAN trained by hand (GAN Lab's buttons): step D only, G only, or both, and watch the
-    same noise batch change.
+    """A GAN (the DCGAN, or the GAN on 2D points) trained by hand (GAN Lab's buttons): step D only,
+    G only, or both, and watch the same noise batch change.
 
     A job like any other run (engine.core.jobs): creating it creates the run (status running, state
     "paused": waiting for clicks); `start()` builds the model in a child process, which then waits
@@ -38,17 +42,21 @@ class GanSession(Job):
         finish                                              checkpoint epoch 1, end "completed"
         stop                                                checkpoint epoch 1, end "stopped"
     Per step it writes d_loss, g_loss, d_real_acc, d_fake_acc (and loss = their sum, for the
-    Training page's step chart) as metric rows (epoch 1, step = steps so far); after each command,
-    the 64 fixed-noise samples as artifact "samples" at epoch k (k = commands that stepped, 0 = fresh
-    weights), then the progress: state "paused" again, and in `final` the counts (d_steps, g_steps,
-    steps, commands) and the id of the last command done (`command`), so a page can tell whether
-    a click is still waiting (see `hand_gan_state`). Nobody clicking for `idle_timeout_s` ends it.
+    Training page's step chart) as metric rows (epoch 1, step = steps so far); after each command
+    (and for the fresh weights): for image GANs the 64 fixed-noise samples as artifact "samples" at
+    epoch k (k = commands that stepped, 0 = fresh weights); for models whose objective draws one,
+    the live frame (RunStore.save_frame, at the step count) and the objective's hand_measures (the
+    2D GAN's KL, JS, modes covered) as metric rows at that step; then the progress: state "paused"
+    again, and in `final` the counts (d_steps, g_steps, steps, commands) and the id of the last
+    command done (`command`), so a page can tell whether a click is still waiting (see
+    `hand_gan_state`). Nobody clicking for `idle_timeout_s` ends it.
     """
 
     def __init__(self, config, store, device=None, data_dir=None, idle_timeout_s: float = SESSION_IDLE_S):
         from engine.core.device import default_device, pick_device
-        if config.model != "dcgan":
-            raise LatentError(f"step-by-step training is for the DCGAN; {config.model} trains with Start")
+        if config.model not in HAND_STEPPED:
+            raise LatentError(f"step-by-step training is for the DCGAN and the 2D GAN (gan2d); {config.model} "
+                              f"trains with Start")
         self.config = config
         self.device = device if isinstance(device, torch.device) else \
             default_device() if device is None else pick_device(device)
@@ -81,9 +89,9 @@ class GanSession(Job):
     # ---- the job -------------------------------------------------------------------------------
     def _work(self) -> tuple[str, str | None]:
         gan = _HandGan(self.config, self.device, self.data_dir)
-        self._save_samples(gan)
+        rows = self._save_view(gan)
         self.progress.note = f"waiting for a click ({self._summary()} so far)"
-        self._write_counts()
+        self._write_counts(rows)
         queue: deque = deque()
         idle_since = time.monotonic()
         while True:
@@ -147,27 +155,36 @@ class GanSession(Job):
                 self.progress.note = f"step {label}: {i + 1}/{n}"
                 self._write_counts(rows)
                 rows, last_write = [], time.monotonic()
-        self._save_samples(gan)  # before the progress that says the command is done
+        rows += self._save_view(gan)  # before the progress that says the command is done
         return rows, None
 
-    def _save_samples(self, gan: "_HandGan") -> None:
-        """The fixed-noise samples now, as artifact "samples" at epoch k (0: fresh weights; then
-        one more per command that stepped), with "counts" (D steps, G steps, steps) they were drawn at."""
+    def _save_view(self, gan: "_HandGan") -> list[tuple]:
+        """What the model looks like now: an image GAN's fixed-noise samples, as artifact "samples"
+        at epoch k (0: fresh weights; then one more per command that stepped), with "counts" (D
+        steps, G steps, steps) they were drawn at; the live frame, where the objective draws one;
+        and the objective's hand measures, returned as metric rows (at the step count) for the
+        progress write that follows."""
         if self._samples_step is not None:
             if self._samples_step == self.steps:
-                return  # nothing changed since the last ones
+                return []  # nothing changed since the last ones
             self.commands_done += 1
-        self.store.save_artifacts(self.run_id, self.commands_done, {
-            "samples": gan.samples().numpy(), "counts": np.array([self.d_steps, self.g_steps, self.steps])})
+        if gan.images:
+            self.store.save_artifacts(self.run_id, self.commands_done, {
+                "samples": gan.samples().numpy(), "counts": np.array([self.d_steps, self.g_steps, self.steps])})
+        frame = gan.frame()
+        if frame is not None:
+            self.store.save_frame(self.run_id, self.steps, frame)
         self._samples_step = self.steps
+        wall = time.time()
+        return [(self.steps, 1, name, value, wall) for name, value in gan.measures().items()]
 
     def _end(self, gan: "_HandGan", status: str, message: str) -> tuple[str, str]:
         """Checkpoint (epoch 1: the whole session is one "epoch"), so every view and CLI verb can
         open the run, whatever ended it."""
-        self._save_samples(gan)  # a stop in the middle of a command: the samples of its last step
+        rows = self._save_view(gan)  # a stop in the middle of a command: the samples of its last step
         self.store.save_checkpoint(self.run_id, 1, gan.model.state_dict())
         self.progress.epoch = 1
-        self._write_counts()
+        self._write_counts(rows)
         self.progress.final = {"d_steps": self.d_steps, "g_steps": self.g_steps, "steps": self.steps}
         return status, message
 
@@ -184,10 +201,13 @@ class _HandGan:
         from engine.core.device import seed_everything
         from engine.core.trainer import build_model
         self.generator = seed_everything(config.training["seed"])
-        data = load_dataset(config.dataset, config.dataset_options, data_dir=data_dir)
+        self.data = data = load_dataset(config.dataset, config.dataset_options, data_dir=data_dir)
         self.device = device
+        spec = get_spec(config.model)
+        self.objective = objective_for(spec)  # a GANObjective: its D and G losses, its view of the data
+        self.images = spec.can("generator")  # decodes images: its samples are drawn as pictures
         self.model = build_model(config, data).to(device).train()
-        self.stepper = Stepper(gan_optimizers(self.model), precision_for(device))
+        self.stepper = Stepper(self.objective.optimizers(self.model, config.training), precision_for(device))
         self.x, self.y = data.x_train.to(device), data.y_train.to(device)
         self.batch_size = min(config.training["batch_size"], len(self.x))
         self.noise = fixed_noise(self.model.latent, SAMPLES, seed=0)
@@ -196,7 +216,7 @@ class _HandGan:
     def step(self, what: str) -> dict[str, float]:
         """One step of D ("d"), G ("g") or one of each ("both") on a random batch; its stats."""
         idx = torch.randint(len(self.x), (self.batch_size,), generator=self.generator).to(self.device)
-        real, labels = self.x[idx] * 2 - 1, (self.y[idx] if self.model.conditional else None)
+        real, labels = self.objective.to_gan(self.x[idx]), (self.y[idx] if self.model.conditional else None)
         stats = self.stepper.step(self._phases(what, real, labels))
         return {k: v.item() for k, v in stats.items()}
 
@@ -208,6 +228,15 @@ class _HandGan:
         if what in ("g", "both"):
             g = generator_loss(self.model, len(real), labels, self.device)
             yield Phase(G, g["g_loss"], g)
+
+    def frame(self) -> dict | None:
+        """The objective's live frame of the model now (None: it draws none), as the Trainer draws it."""
+        with eval_mode(self.model):
+            return self.objective.live_frame(self.model, self.data)
+
+    def measures(self) -> dict[str, float]:
+        """The objective's scores after a click (the 2D GAN's KL, JS, modes covered; none for the DCGAN)."""
+        return self.objective.hand_measures(self.model, self.data, self.device)
 
     def samples(self) -> torch.Tensor:
         """The fixed noise batch through G (eval mode), in [0, 1], on the CPU: what
@@ -252,7 +281,7 @@ def hand_gan_state(store, progress: Progress) -> HandGanState:
 
 def is_hand_gan(run) -> bool:
     """A run made by GanSession (its progress counts D and G steps), not by the Trainer."""
-    return run.model == "dcgan" and "d_steps" in (run.progress.get("final") or {})
+    return run.model in HAND_STEPPED and "d_steps" in (run.progress.get("final") or {})
 
 
 def recent_gan_problem(metrics: pd.DataFrame, window: int = 20) -> str | None:

@@ -10,6 +10,7 @@ import pkgutil
 from engine.models import cnn, mlp, playground, resnet  # noqa: F401  (playground: TF Playground's network)
 from engine.models import vae, gan  # noqa: F401  (generators: the Latent space page)
 from engine.models import recurrent, transformer, seq2seq  # noqa: F401  (hidden states, attention maps: the Attention page)
+from engine.models import gan2d  # noqa: F401  (the GAN on 2D points: the Latent space page's GAN Lab view)
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")

@@ -8,12 +8,13 @@ from __future__ import annotations
 from engine.objectives.base import Objective
 from engine.objectives.classification import CLASSIFICATION
 from engine.objectives.gan import GAN_OBJECTIVE
+from engine.objectives.gan2d import GAN2D_OBJECTIVE
 from engine.objectives.regression import REGRESSION
 from engine.objectives.sequences import COUNTING, SEQ2SEQ
 from engine.objectives.vae import VAE_OBJECTIVE
 
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in (CLASSIFICATION, REGRESSION, SEQ2SEQ, COUNTING,
-                                                         VAE_OBJECTIVE, GAN_OBJECTIVE)}
+                                                         VAE_OBJECTIVE, GAN_OBJECTIVE, GAN2D_OBJECTIVE)}
 
 
 def objective_for(spec, task: str = "classification") -> Objective:

@@ -66,8 +66,17 @@ class GANObjective(Objective):
     def optimizers(self, model, training):
         return gan_optimizers(model)
 
+    def to_gan(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch of the dataset as the GAN sees it: images from [0, 1] to [-1, 1] (tanh's range)."""
+        return x * 2 - 1
+
+    def hand_measures(self, model, data, device) -> dict[str, float]:
+        """What a hand-stepped session (engine.latent.gan_session) records after each click besides
+        the step losses: nothing here (scoring digits takes a classifier pass); see gan2d."""
+        return {}
+
     def phases(self, model, xb, yb):
-        real = xb * 2 - 1
+        real = self.to_gan(xb)
         labels = yb if model.conditional else None
         for _ in range(model.d_steps):
             d = discriminator_loss(model, real, labels)
