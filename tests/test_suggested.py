@@ -48,6 +48,12 @@ def test_a_playground_classification_set_reaches_95_percent(dataset, tmp_path):
     assert train_suggested(dataset, tmp_path)["val_acc"] >= 0.95
 
 
+def test_the_ring_suggestion_covers_all_8_modes(tmp_path):
+    """gan2d on the ring of 8 Gaussians, its suggested settings: every mode covered at the end."""
+    final = train_suggested("ring", tmp_path)
+    assert final["val_modes"] == 8 and final["val_modes_covered"] == 8
+
+
 @pytest.mark.parametrize("dataset, mse", [("plane", 0.005), ("multi_gaussian", 0.01)])
 def test_a_playground_regression_set_reaches_a_low_mse(dataset, mse, tmp_path):
     """Input: the suggestion for Plane (values' variance 0.21: MSE <= 0.005) and Multi gaussian
