@@ -161,6 +161,7 @@ class TrainingJob(EpochJob):
             for i in range(steps_per_epoch):
                 if self._apply_commands():
                     self._flush(losses, pending)
+                    self._frame(model, data, objective, step)  # the picture where it stopped
                     return "stopped", self._stop_message(step, epoch)
                 idx = order[i * bs:(i + 1) * bs]
                 phases = objective.phases(model, x_train[idx], y_train[idx])
@@ -194,6 +195,7 @@ class TrainingJob(EpochJob):
             if self.progress.state == "paused":
                 self._wait_while_paused()
             if self._stop:
+                self._frame(model, data, objective, step)
                 return "stopped", self._stop_message(step, epoch + 1)
         self._frame(model, data, objective, step)  # the trained model's picture
         return "completed", None
