@@ -73,11 +73,12 @@ def test_image_runs_draw_no_frame(data_env, store):
 
 def test_a_stopped_run_leaves_the_picture_where_it_stopped(store):
     """MLP on spiral (250 training points, batches of 25: 10 steps an epoch), asked to stop after
-    epoch 2 of 50: its last frame is drawn at the last step it trained, 20 or a little after."""
+    epoch 2 of 50: its last frame is drawn at the last step it trained (20 to 30: commands are read every
+    fraction of a second, so epoch 3 may finish first)."""
     from engine.core.jobs import RunControl
     config = validate("mlp", "spiral", {"epochs": 50, "batch_size": 25})
     job = TrainingJob(config, store, device="cpu",
                       on_epoch=lambda p: p.epoch == 2 and RunControl(store, job.run_id).stop())
     assert job.run() == "stopped"
     last_step = int(store.metrics(job.run_id, ["loss"]).step.max())
-    assert 20 <= last_step < 30 and store.frame_step(job.run_id) == last_step
+    assert 20 <= last_step <= 30 and store.frame_step(job.run_id) == last_step
