@@ -1,6 +1,7 @@
 """The live frame: what a run draws while it trains (the 2D decision surface), kept in the store
 for a page to poll (RunStore.save_frame / frame / frame_step; the Trainer's FRAME_SECONDS cadence)."""
 import numpy as np
+import torch
 import pytest
 
 from engine.core.registry import validate
@@ -82,3 +83,21 @@ def test_a_stopped_run_leaves_the_picture_where_it_stopped(store):
     assert job.run() == "stopped"
     last_step = int(store.metrics(job.run_id, ["loss"]).step.max())
     assert 20 <= last_step <= 30 and store.frame_step(job.run_id) == last_step
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("model, dataset, settings, names", [
+    ("playground", "spiral", {"sin_x1": True, "sin_x2": True, "width": 16, "lr": 0.01, "batch_size": 10,
+                              "epochs": 30}, {"boundary_p", "layer1", "weights3", "features", "output"}),
+    ("gan2d", "ring", {"epochs": 2}, None),
+], ids=["playground-spiral", "gan2d-ring"])
+def test_runs_on_cuda_in_bf16_draw_their_frames_on_the_host(store, model, dataset, settings, names):
+    """A whole run on the GPU (bf16 autocast): the frames come back as host arrays, and the
+    suggested spiral settings still fit it there."""
+    job = TrainingJob(validate(model, dataset, settings), store, device="cuda")
+    assert job.run() == "completed", store.get_run(job.run_id).message
+    step, frame = store.frame(job.run_id)
+    assert step == job.progress.step and all(isinstance(a, np.ndarray) for a in frame.values())
+    if names:
+        assert names <= set(frame) and job.progress.final["val_acc"] >= 0.95
+    assert store.get_run(job.run_id).params["device"].startswith("cuda")

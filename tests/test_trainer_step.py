@@ -12,6 +12,7 @@ from engine.core import trainer
 from engine.core.device import Precision, autocast, precision_for
 from engine.core.registry import ParamError, validate
 from engine.core.runs import RunStore
+from engine.core.regularise import Regulariser
 from engine.core.step import Phase, Stepper
 from engine.core.trainer import TrainingJob
 from engine.models.gan import DCGAN
@@ -64,10 +65,15 @@ FAMILIES = [  # (model, dataset, settings, dataset options, training examples ke
     ("vae", "digits", {"latent": 2, "hidden": 64, "epochs": 2, "batch_size": 32}, {}, None),
     # fp16 convolutions are ~50x slower than fp32 on a CPU without fp16 units: 12 steps, not 22.
     ("dcgan", "digits", {"latent": 8, "epochs": 1, "batch_size": 16}, {}, 192),
+    # TF Playground's network with sin features and an L2 penalty; its regression set; the 2D GAN.
+    ("playground", "spiral", {"sin_x1": True, "sin_x2": True, "regularization": "L2", "reg_rate": 1e-3,
+                              "epochs": 3, "lr": 1e-2, "batch_size": 16}, {"n_samples": 1000}, None),
+    ("playground", "plane", {"epochs": 3, "lr": 1e-2, "batch_size": 16}, {"n_samples": 1000}, None),
+    ("gan2d", "ring", {"epochs": 1}, {"n_samples": 2000}, None),
 ]
 
 
-@pytest.mark.parametrize("model, dataset, settings, options, keep", FAMILIES, ids=[f[0] for f in FAMILIES])
+@pytest.mark.parametrize("model, dataset, settings, options, keep", FAMILIES, ids=[f"{f[0]}-{f[1]}" for f in FAMILIES])
 def test_every_family_trains_in_fp16_with_a_grad_scaler(model, dataset, settings, options, keep, tmp_path,
                                                         watched, one_thread, monkeypatch):
     if keep:
@@ -86,7 +92,7 @@ def test_every_family_trains_in_fp16_with_a_grad_scaler(model, dataset, settings
     assert all(math.isfinite(s.get_scale()) and s.get_scale() > 0 for s in stepper.scalers)
     losses = store.metrics(job.run_id, ["loss"]).value.to_numpy()
     assert len(losses) > 10 and all(math.isfinite(v) for v in losses)
-    if model != "dcgan":  # a GAN's summed loss need not fall; it must stay finite
+    if model not in ("dcgan", "gan2d"):  # a GAN's summed loss need not fall; it must stay finite
         first, last = losses[:5].mean(), losses[-5:].mean()
         assert last < first, f"{model}: loss went from {first:.4g} to {last:.4g}"
 
@@ -200,7 +206,7 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GP
 
 
 @CUDA
-@pytest.mark.parametrize("model, dataset, settings, options, keep", FAMILIES, ids=[f[0] for f in FAMILIES])
+@pytest.mark.parametrize("model, dataset, settings, options, keep", FAMILIES, ids=[f"{f[0]}-{f[1]}" for f in FAMILIES])
 def test_the_step_makes_no_host_sync_on_cuda_in_bf16(model, dataset, settings, options, keep):
     # What the Trainer does per step on a GPU (phases -> Stepper, batches gathered on the device)
     # must never wait for the GPU: torch's sync debug mode turns any device->host sync into an error.
@@ -212,20 +218,26 @@ def test_the_step_makes_no_host_sync_on_cuda_in_bf16(model, dataset, settings, o
     config = validate(model, dataset, settings, options)
     data = load_dataset(dataset, options)
     net = build_model(config, data).to(device).train()
-    objective = objective_for(get_spec(model))
+    objective = objective_for(get_spec(model), data.info.task)
     precision = precision_for(device)
     assert precision.name == ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
-    stepper = Stepper(objective.optimizers(net, config.training), precision, clip_norm=objective.clip_norm or 1.0)
+    optimizers = objective.optimizers(net, config.training)
+    stepper = Stepper(optimizers, precision, clip_norm=objective.clip_norm or 1.0)
+    regulariser = Regulariser.for_run(config.training, optimizers)  # L1/L2 as the Trainer adds it
+
+    def phases(xb, yb):
+        each = objective.phases(net, xb, yb)
+        return regulariser.add(each) if regulariser else each
     x, y = data.x_train.to(device), data.y_train.to(device)
     order = torch.randperm(len(x), device=device)
     bs = config.training["batch_size"]
-    stepper.step(objective.phases(net, x[order[:bs]], y[order[:bs]]))  # warm-up: lazy inits may sync once
+    stepper.step(phases(x[order[:bs]], y[order[:bs]]))  # warm-up: lazy inits may sync once
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error" if precision.name == "bf16" else "default")  # fp16: the scaler checks infs
     try:
         for i in range(1, 6):
             idx = order[i * bs:(i + 1) * bs]
-            stats = stepper.step(objective.phases(net, x[idx], y[idx]))
+            stats = stepper.step(phases(x[idx], y[idx]))
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert stats["loss"].device.type == "cuda" and torch.isfinite(stats["loss"]).item()
