@@ -16,6 +16,7 @@ input features (median of 50; the neuron maps alone beside it).
 
     python bench/playground_fit.py                      # every 2D set, once
     python bench/playground_fit.py --sets spiral,xor --repeats 3
+    python bench/playground_fit.py --device cuda         # on a GPU machine
 """
 from __future__ import annotations
 
@@ -56,10 +57,10 @@ class Fit:
     target_epoch: int | None
 
 
-def fit(model: str, dataset: str, values: dict, options: dict, root: Path) -> Fit:
+def fit(model: str, dataset: str, values: dict, options: dict, root: Path, device: str = "cpu") -> Fit:
     regression = get_info(dataset).task == "regression"
     store = RunStore(root)
-    job = TrainingJob(validate(model, dataset, values, options), store, device="cpu")
+    job = TrainingJob(validate(model, dataset, values, options), store, device=device)
     began = time.time()
     started = time.perf_counter()
     status = job.run()
@@ -116,14 +117,16 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated 2D sets")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each; the median by wall time is shown")
     parser.add_argument("--threads", type=int, default=job_threads(), help="torch threads (default: a page's run's)")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine (bf16 autocast)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"CPU, {torch.get_num_threads()} torch thread(s); target: val acc >= {TARGET_ACC}, "
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
+    print(f"{where}, {torch.get_num_threads()} torch thread(s); target: val acc >= {TARGET_ACC}, "
           f"val MSE <= {TARGET_MSE} on the regression sets")
     print(frame_cost())
     with tempfile.TemporaryDirectory() as tmp:
         warm = time.perf_counter()
-        fit("mlp", "circle", {"epochs": 1}, {}, Path(tmp) / "warm-up")
+        fit("mlp", "circle", {"epochs": 1}, {}, Path(tmp) / "warm-up", args.device)
         print(f"warm-up (the process's first run, one epoch; not counted): {time.perf_counter() - warm:.1f} s")
         for dataset in args.sets.split(","):
             suggestion = suggested(dataset)
@@ -132,7 +135,8 @@ def main() -> None:
             for r in range(args.repeats):  # alternate, so drift on a shared machine hits both
                 pair = [("s", suggestion.model, suggestion.values), ("b", "mlp", {})]
                 for tag, model, values in (pair if r % 2 == 0 else pair[::-1]):
-                    done = fit(model, dataset, values, suggestion.dataset_options, Path(tmp) / f"{dataset}{tag}{r}")
+                    done = fit(model, dataset, values, suggestion.dataset_options, Path(tmp) / f"{dataset}{tag}{r}",
+                               args.device)
                     (ours if tag == "s" else base).append(done)
             s, b = median_fit(ours), median_fit(base)
             shown = ", ".join(f"{k}={v}" for k, v in suggestion.values.items())
