@@ -1,5 +1,6 @@
 """The Training page's views of the run on show: its status and live curves, then three tabs: Inside
-(decision boundary, or confusion matrix and errors, or a link to the page that looks inside),
+(on 2D points the live decision boundary and network, pages/_ui/live_boundary.py; else the confusion
+matrix and errors, or a link to the page that looks inside),
 Gradient norms, and Model (layers, output shapes, parameters, flow graph).
 
 A fragment's refresh pace depends on the run's state when the page is drawn, so the fragments are
@@ -20,6 +21,7 @@ from engine.data import DatasetInfo, get_info, load_dataset
 from engine.training.curves import has_grad_norms, other_epoch_metrics, x_axis
 from engine.training.inspection import count_confusion, flow_dot, misclassified, model_summary
 from pages._ui import live as live_ui
+from pages._ui import live_boundary
 from pages._ui import run_link
 from pages._ui import training_charts as charts
 from pages._ui.live import LiveRun
@@ -84,8 +86,14 @@ def run_views(store: RunStore, current: Run, progress: Progress, look: Look) -> 
     shown = (progress.status, progress.paused)  # what the buttons above were drawn for
     st.fragment(run_every=live_ui.refresh_every(progress))(status_and_curves)(view, current, shown, look)
     inside, gradients, summary = st.tabs(["Inside", "Gradient norms", "Model"])
+    on_plane = get_info(current.dataset).kind == "points" and not page_for(current.model, FAMILY_PAGES)
+    if on_plane:  # the boundary moves while it learns: polled several times a second
+        with inside:
+            st.fragment(run_every=live_boundary.refresh_every(progress))(live_boundary.live_plane_view)(
+                store, view, current, lambda epoch: tuple(stored_or_computed(str(store.root), current.id, epoch, k)
+                                                          for k in ("boundary_x", "boundary_y", "boundary_p")))
     st.fragment(run_every=EPOCH_VIEWS_S if progress.running else None)(per_epoch_views)(
-        current.id, store, view, current, inside, gradients)
+        current.id, store, view, current, None if on_plane else inside, gradients)
     with summary:
         model_view(store, current.id)
 
@@ -128,12 +136,13 @@ def live_curves(view: LiveRun, run_id: int, look: Look) -> None:
 
 
 def per_epoch_views(run_id: int, store: RunStore, view: LiveRun, current: Run, inside, gradients) -> None:
-    """What changes once per epoch: the inside views and the gradient norms."""
+    """What changes once per epoch: the inside views (unless they are live: `inside` None) and
+    the gradient norms."""
     follower = view.follower
-    epochs = store.checkpoint_epochs(run_id) if follower.epoch else []
-    run_info = get_info(current.dataset)
-    with inside:
-        inside_view(run_id, store, view, current, epochs, run_info)
+    if inside is not None:
+        epochs = store.checkpoint_epochs(run_id) if follower.epoch else []
+        with inside:
+            inside_view(run_id, store, view, current, epochs, get_info(current.dataset))
     with gradients:
         gradients_view(view)
     inspect_page = page_for(current.model, INSPECT_PAGES)
@@ -155,20 +164,9 @@ def inside_view(run_id: int, store: RunStore, view: LiveRun, current: Run, epoch
         st.info("The first epoch's checkpoint will appear here when it is saved.")
     else:
         try:
-            if run_info.kind == "points":
-                boundary_view(store, view, current, epochs[-1])
-            else:
-                confusion_view(store, view, current, epochs[-1], run_info)
+            confusion_view(store, view, current, epochs[-1], run_info)
         except RunLoadError as err:  # a damaged checkpoint (a run trained before runs stored these views)
             st.error(str(err), icon=":material/error:")
-
-
-def boundary_view(store: RunStore, view: LiveRun, current: Run, epoch: int) -> None:
-    figure = view.figure("boundary", epoch, lambda: charts.decision_figure(
-        *(stored_or_computed(str(store.root), current.id, epoch, k) for k in ("boundary_x", "boundary_y", "boundary_p")),
-        load_dataset(current.dataset, run_config(current.params).dataset_options, checked=False)))
-    st.plotly_chart(figure, key="boundary")
-    st.caption(f"After epoch {epoch}: redrawn at every epoch.")
 
 
 def confusion_view(store: RunStore, view: LiveRun, current: Run, epoch: int, run_info: DatasetInfo) -> None:

@@ -1,0 +1,95 @@
+"""The Inside tab of a run on 2D points: the decision boundary moving while it learns, and (for the
+TF-Playground network) what each neuron computes, both drawn from the run's live frame.
+
+The run's process draws a frame every FRAME_SECONDS or so (engine.core.trainer) and the store keeps
+the newest. This view polls it FRAME_POLL_S apart while the run trains: each poll asks the store
+for the frame's step only (one small row); the arrays are read, and the figures rebuilt, only when
+the step changed (LiveRun.figure caches by version), so a poll that finds nothing new costs almost
+nothing here and nothing in the browser (the same chart is sent again, and not redrawn).
+A run that has ended shows its last frame; a run from before frames existed, its stored (or
+recomputed) per-epoch boundary.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from engine.core.jobs import Progress
+from engine.core.loading import RunLoadError
+from engine.core.registry import run_config
+from engine.core.runs import Run, RunStore
+from pages._ui import live as live_ui
+from pages._ui.data_preview import points_of
+from pages._ui.live import LiveRun
+from pages._ui.neuron_views import cut_layers_note, has_neurons, network_columns, neuron_figure
+from pages._ui.training_charts import plane_figure
+
+FRAME_POLL_S = 0.25  # while a run trains: a new frame (one every ~0.2 s) is on screen within about this long
+
+
+def refresh_every(progress: Progress | None) -> float | None:
+    """Several times a second while the run trains; as the other live views while it is paused
+    (only a resume from elsewhere changes it) or has ended (never)."""
+    if progress is not None and progress.running and not progress.paused:
+        return FRAME_POLL_S
+    return live_ui.refresh_every(progress)
+
+
+def plane_options() -> tuple[bool, bool]:
+    """TF Playground's two switches under its output: show test data, discretise output."""
+    left, right = st.columns(2)
+    show_test = left.toggle("Show test data", key="boundary.show_test",
+                            help="the test points (diamonds, dark rim) over the surface, as well as the training points")
+    discretise = right.toggle("Discretise output", key="boundary.discretise",
+                              help="colour each point of the plane by the class the model gives it, not by its "
+                                   "probability")
+    return show_test, discretise
+
+
+def live_plane_view(store: RunStore, view: LiveRun, current: Run, stored_surface) -> None:
+    """Polled in a fragment: the newest frame's boundary (and network, when the frame has one).
+    `stored_surface(epoch)` gives a run's per-epoch (xs, ys, P) for runs that have no frame."""
+    show_test, discretise = plane_options()
+    points = view.figure("points", None, lambda: points_of(current.dataset, run_config(current.params).dataset_options))
+    step = store.frame_step(current.id)
+    if step is None:
+        epoch_boundary(store, view, current, points, stored_surface, show_test, discretise)
+        return
+    _, frame = view.figure("frame", step, lambda: store.frame(current.id) or (step, {}))
+    if "boundary_p" in frame:
+        figure = view.figure("live_boundary", (step, show_test, discretise), lambda: plane_figure(
+            points, (frame["boundary_x"], frame["boundary_y"], frame["boundary_p"]), show_test=show_test,
+            discretise=discretise, title=f"Decision boundary at step {step:,}", meta={"step": step}))
+        st.plotly_chart(figure, key="boundary")
+    running = view.follower.progress.running
+    st.caption(f"Step {step:,}: " + ("redrawn live while the run trains." if running else "the run's last frame."))
+    if has_neurons(frame):
+        network_view(view, frame, step)
+
+
+def epoch_boundary(store: RunStore, view: LiveRun, current: Run, points, stored_surface, show_test: bool,
+                   discretise: bool) -> None:
+    """A run from before frames existed: its last epoch's boundary, stored with the epoch (or
+    computed from its checkpoint); a run with neither says when it will have one."""
+    epochs = store.checkpoint_epochs(current.id) if view.follower.epoch else []
+    if not epochs:
+        st.info("The boundary appears here as soon as the run draws its first frame.", icon=":material/hourglass:")
+        return
+    epoch = epochs[-1]
+    try:
+        figure = view.figure("epoch_boundary", (epoch, show_test, discretise), lambda: plane_figure(
+            points, stored_surface(epoch), show_test=show_test, discretise=discretise,
+            title=f"Decision boundary after epoch {epoch}"))
+    except RunLoadError as err:  # a damaged checkpoint
+        st.error(str(err), icon=":material/error:")
+        return
+    st.plotly_chart(figure, key="boundary")
+    st.caption(f"After epoch {epoch}: this run was trained before runs drew live frames.")
+
+
+def network_view(view: LiveRun, frame: dict, step: int) -> None:
+    st.markdown("**What each neuron computes**")
+    st.plotly_chart(view.figure("neurons", step, lambda: neuron_figure(frame, step)), key="neurons")
+    note = view.figure("neurons_note", step, lambda: cut_layers_note(network_columns(frame)[0]))
+    st.caption("Each map is a unit's output over the plane (blue positive, orange negative; the output is blue "
+               "where the model says blue). Lines are the weights: blue positive, orange negative, wider for larger. "
+               + note)

@@ -1,0 +1,222 @@
+"""What each neuron computes: TensorFlow Playground's network view, drawn from a run's live frame.
+
+Columns of small maps (the input features, each hidden layer's first units, the output), each map
+a unit's value over the input plane (blue positive, orange negative), and between the columns the
+weights as lines (blue positive, orange negative, wider for larger). The frame carries the arrays
+(the contract: "features", "feature_names", "layer1".."layerL", "layer_sizes", "weights1"..
+"weights{L+1}", "output", "neuron_x", "neuron_y"; see engine/objectives).
+
+Fast at 8 layers x 32 units: the maps are composed into ONE image with numpy (sent as a PNG), and
+the lines are a handful of traces (bucketed by sign and width, segments None-separated), never a
+trace per map or per weight.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from pages._ui.training_charts import BLUE, NEUTRAL, ORANGE
+
+TILE_GAP = 6            # pixels (cells of the frame's grid) between two maps of a column
+COLUMN_GAP = 1.8        # the space between columns, in maps' widths: room for the lines
+HEADER = 30             # pixels above the maps for the columns' titles (two lines)
+LABELS = 50             # pixels left of the features for their names
+PAD_RIGHT = 20          # pixels right of the output, for its title
+WIDTHS = (0.5, 1.0, 1.7, 2.6)  # line widths of the weight buckets, smallest to largest weight
+FIGURE_WIDTH = 560      # about the width the figure is drawn at (the right-hand column of a 1400 px page)
+MAX_HEIGHT = 460        # the figure's height (px) at most; a long, shallow network gets less
+
+
+def _hex(colour: str) -> np.ndarray:
+    return np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.float64)
+
+
+def _diverging_lut() -> np.ndarray:
+    """255 colours from orange (-1) through TF Playground's grey-white (0, the middle one) to blue (+1)."""
+    t = np.linspace(-1, 1, 255)[:, None]
+    low, mid, high = _hex(ORANGE), _hex(NEUTRAL), _hex(BLUE)
+    colours = np.where(t < 0, mid + (low - mid) * -t, mid + (high - mid) * t)
+    return np.round(colours).astype(np.uint8)
+
+
+LUT = _diverging_lut()
+
+
+def colour_tiles(values: np.ndarray) -> np.ndarray:
+    """Values in [-1, 1] (any shape) as RGB uint8 (shape + (3,)): orange, grey-white, blue."""
+    index = np.round((np.clip(np.nan_to_num(values), -1, 1) + 1) * 127).astype(np.intp)
+    return LUT[index]
+
+
+def _scaled(values: np.ndarray) -> np.ndarray:
+    """Values divided by their largest magnitude (all zero stays zero): a map's pattern shows
+    whatever its range (a ReLU unit's 0..40 as well as a feature's -1..1)."""
+    values = np.asarray(values, dtype=np.float32)
+    top = float(np.abs(values).max()) if values.size else 0.0
+    return values / top if top > 0 else values
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of maps: its title, the maps (n, g, g) in [-1, 1] with row 0 at the top (the
+    plane's largest y), each map's name, and (shown, total) units where a layer is cut."""
+    title: str
+    maps: np.ndarray
+    names: tuple[str, ...]
+    shown_of: tuple[int, int] | None = None
+
+
+def has_neurons(frame: dict) -> bool:
+    """A frame that can draw the network (the TF-Playground network on 2D points)."""
+    return all(k in frame for k in ("features", "layer_sizes", "output", "weights1"))
+
+
+def _top_up(maps: np.ndarray, frame: dict) -> np.ndarray:
+    """Rows of a frame's maps run along the plane's y upwards; an image's run downwards."""
+    y = frame.get("neuron_y")
+    ascending = y is None or len(y) < 2 or y[0] < y[-1]
+    return maps[..., ::-1, :] if ascending else maps
+
+
+def is_probability(frame: dict) -> bool:
+    """The output is P(class 1) (a classifier), not a regression's value."""
+    return "boundary_p" in frame
+
+
+def network_columns(frame: dict) -> tuple[list[Column], list[np.ndarray]]:
+    """The frame's columns (features, hidden layers, output) and the weights between them: the
+    i-th array (shown_out, shown_in) joins column i to column i+1. Features are scaled each on its
+    own, a hidden layer's units together (a weak unit looks weak beside a strong one). Into a
+    classifier's output, each weight is drawn as its pull towards blue (the frame's pull towards
+    orange, negated), so that blue into a blue map means "more blue" everywhere, as in TF Playground."""
+    sizes = [int(s) for s in np.asarray(frame["layer_sizes"]).reshape(-1)]
+    features = np.asarray(frame["features"], dtype=np.float32)
+    names = tuple(str(n) for n in frame.get("feature_names", [f"x{i + 1}" for i in range(len(features))]))
+    columns = [Column("features", _top_up(np.stack([_scaled(f) for f in features]), frame), names)]
+    for i, size in enumerate(sizes, start=1):
+        maps = np.asarray(frame[f"layer{i}"], dtype=np.float32)
+        shown = len(maps)
+        columns.append(Column(f"layer {i}", _top_up(_scaled(maps), frame),
+                              tuple(f"layer {i}, unit {u + 1}" for u in range(shown)),
+                              (shown, size) if shown < size else None))
+    output = np.asarray(frame["output"], dtype=np.float32)
+    towards_blue = 1 - 2 * output if is_probability(frame) else _scaled(output)
+    columns.append(Column("output", _top_up(towards_blue[None], frame), ("output",)))
+    weights = [np.asarray(frame[f"weights{i}"], dtype=np.float32) for i in range(1, len(sizes) + 2)]
+    if is_probability(frame):
+        weights[-1] = -weights[-1]
+    return columns, weights
+
+
+@dataclass(frozen=True)
+class Mosaic:
+    """The maps composed into one RGB image, and where each map sits in it (pixel centres: the
+    top-left pixel of map j of column i is at lefts[i], tops[i][j])."""
+    image: np.ndarray          # (H, W, 3) uint8, white between the maps
+    lefts: list[int]
+    tops: list[list[int]]
+    size: int                  # a map's side in pixels
+
+
+def compose(columns: list[Column]) -> Mosaic:
+    """Every column's maps in one image: columns side by side COLUMN_GAP maps apart, maps stacked
+    TILE_GAP apart, each column centred on the tallest, under HEADER pixels for the titles."""
+    size = columns[0].maps.shape[-1]
+    gap = int(round(COLUMN_GAP * size))
+    tallest = max(len(c.maps) for c in columns)
+    height = HEADER + tallest * (size + TILE_GAP) - TILE_GAP
+    width = len(columns) * size + (len(columns) - 1) * gap
+    image = np.full((height, width, 3), 255, dtype=np.uint8)
+    lefts, tops = [], []
+    for i, column in enumerate(columns):
+        left = i * (size + gap)
+        first = HEADER + (tallest - len(column.maps)) * (size + TILE_GAP) // 2
+        column_tops = [first + j * (size + TILE_GAP) for j in range(len(column.maps))]
+        rgb = colour_tiles(column.maps)
+        for j, top in enumerate(column_tops):
+            image[top:top + size, left:left + size] = rgb[j]
+        lefts.append(left)
+        tops.append(column_tops)
+    return Mosaic(image, lefts, tops, size)
+
+
+def weight_segments(mosaic: Mosaic, weights: list[np.ndarray]) -> dict[tuple[bool, int], tuple[list, list]]:
+    """The lines between columns, grouped by (positive, width bucket): for each group the x and y
+    of its segments, None-separated (one trace draws them all). A weight joins the right edge of
+    its input's map to the left edge of its output's; its width bucket is its size relative to
+    the largest weight between the same two columns."""
+    half, size = 0.5, mosaic.size
+    groups: dict[tuple[bool, int], tuple[list, list]] = {}
+    for i, w in enumerate(weights):
+        top = float(np.abs(w).max()) if w.size else 0.0
+        if top == 0:
+            continue
+        x0, x1 = mosaic.lefts[i] + size - half, mosaic.lefts[i + 1] - half
+        buckets = np.minimum((np.abs(w) / top * len(WIDTHS)).astype(int), len(WIDTHS) - 1)
+        for out, into in np.ndindex(w.shape):
+            if out >= len(mosaic.tops[i + 1]) or into >= len(mosaic.tops[i]):
+                continue  # a frame with more weights than maps: only the maps shown are joined
+            xs, ys = groups.setdefault((bool(w[out, into] >= 0), int(buckets[out, into])), ([], []))
+            xs += [x0, x1, None]
+            ys += [mosaic.tops[i][into] + size / 2 - half, mosaic.tops[i + 1][out] + size / 2 - half, None]
+    return groups
+
+
+def cut_layers_note(columns: list[Column]) -> str:
+    """"Layers 1-8: showing 8 of 32 units each." (or one layer at a time when they differ); "" when
+    every unit is shown."""
+    cut = [(c.title, c.shown_of) for c in columns if c.shown_of]
+    if not cut:
+        return ""
+    if len({of for _, of in cut}) == 1:
+        shown, total = cut[0][1]
+        where = cut[0][0].capitalize() if len(cut) == 1 else f"Layers {cut[0][0][6:]}-{cut[-1][0][6:]}"
+        return f"{where}: showing {shown} of {total} units{' each' if len(cut) > 1 else ''} (the first ones)."
+    return "; ".join(f"{title}: showing {s} of {t} units" for title, (s, t) in cut) + " (the first ones)."
+
+
+def _png_uri(rgb: np.ndarray) -> str:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, format="PNG", compress_level=1)  # fast: it is redrawn live
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def _title(column: Column) -> str:
+    return column.title if not column.shown_of else f"{column.title}<br>{column.shown_of[0]} of {column.shown_of[1]}"
+
+
+def neuron_figure(frame: dict, step: int | None = None) -> go.Figure:
+    """The network of a frame: one image (every map) and a few line traces (the weights)."""
+    columns, weights = network_columns(frame)
+    mosaic = compose(columns)
+    height_px, width_px = mosaic.image.shape[:2]
+    fig = go.Figure(go.Image(source=_png_uri(mosaic.image), hoverinfo="skip"))
+    for (positive, bucket), (xs, ys) in sorted(weight_segments(mosaic, weights).items()):
+        fig.add_scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False, opacity=0.6,
+                        line=dict(color=BLUE if positive else ORANGE, width=WIDTHS[bucket]),
+                        name=f"{'positive' if positive else 'negative'} weights, width {WIDTHS[bucket]}")
+    centres_x, centres_y, names = [], [], []
+    for left, column_tops, column in zip(mosaic.lefts, mosaic.tops, columns):
+        for top, name in zip(column_tops, column.names):
+            centres_x.append(left + mosaic.size / 2 - 0.5)
+            centres_y.append(top + mosaic.size / 2 - 0.5)
+            names.append(name)
+    # Invisible markers on the maps' centres: a hover names the unit.
+    fig.add_scatter(x=centres_x, y=centres_y, text=names, mode="markers", showlegend=False, name="units",
+                    marker=dict(size=14, opacity=0), hovertemplate="%{text}<extra></extra>")
+    notes = [dict(x=left + mosaic.size / 2, y=HEADER - 4, text=_title(column), showarrow=False, yanchor="bottom",
+                  font=dict(size=10, color="#555555")) for left, column in zip(mosaic.lefts, columns)]
+    notes += [dict(x=-3, y=top + mosaic.size / 2, text=name, showarrow=False, xanchor="right",
+                   font=dict(size=10, color="#555555")) for top, name in zip(mosaic.tops[0], columns[0].names)]
+    height = int(min(MAX_HEIGHT, max(200, height_px * FIGURE_WIDTH / (width_px + LABELS + PAD_RIGHT))))
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=0, b=0), meta={"step": step},
+                      xaxis=dict(visible=False, range=[-LABELS, width_px + PAD_RIGHT], constrain="domain"),
+                      yaxis=dict(visible=False, range=[height_px, 0], scaleanchor="x", constrain="domain"),
+                      plot_bgcolor="white", uirevision="network", annotations=notes)
+    return fig

@@ -1,0 +1,67 @@
+"""The "Suggested settings" button of the Training page: one click sets the model and every knob to
+settings that fit the chosen dataset quickly (engine/data/suggested.py), through the widgets' own
+session state, so the sliders show them and the URL carries them like any other setting."""
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from engine.core.params import Param, log_ladder
+from engine.core.registry import TRAINING_PARAMS, ModelSpec
+from engine.data import get_info
+from engine.data.suggested import Suggestion, suggested
+from pages._ui.safe_markdown import escape_markdown
+
+
+def widget_value(param: Param, value):
+    """`value` as the param's widget holds it: a log slider offers a ladder of values, so a value
+    between two rungs becomes the nearest one (on a log scale)."""
+    if param.kind == "bool":
+        return bool(value)
+    if param.kind == "choice":
+        return value
+    if param.log:
+        ladder = log_ladder(param)
+        if value in ladder:
+            return value
+        return min(ladder, key=lambda rung: abs(math.log(max(rung, 1e-12)) - math.log(max(value, 1e-12))))
+    return int(value) if param.kind == "int" else float(value)
+
+
+def suggested_state(dataset: str, suggestion: Suggestion, spec: ModelSpec) -> dict:
+    """The session state (widget key -> value) of the suggestion: its model and dataset, its values,
+    and every other setting of the model, the training and the data at its default, so the run it
+    starts is the suggestion, whatever was set before."""
+    state = {"model": suggestion.model, "dataset": dataset}
+    for prefix, params, values in ((f"{spec.name}.", spec.params, suggestion.values), ("", TRAINING_PARAMS,
+                                   suggestion.values), (f"{dataset}.", get_info(dataset).params,
+                                                        suggestion.dataset_options)):
+        for param in params:
+            state[f"{prefix}{param.name}"] = widget_value(param, values.get(param.name, param.default))
+    return state
+
+
+def _apply(dataset: str, suggestion: Suggestion, spec: ModelSpec) -> None:
+    # A callback runs before the script, so the widgets are drawn with these values.
+    for key, value in suggested_state(dataset, suggestion, spec).items():
+        st.session_state[key] = value
+
+
+def describe(suggestion: Suggestion, spec: ModelSpec) -> str:
+    settings = ", ".join(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}"
+                         for name, value in suggestion.values.items())
+    reaches = f": {suggestion.reaches}" if suggestion.reaches else ""
+    return f"{spec.title}, {settings}{reaches}"
+
+
+def suggestion_button(dataset: str, specs: dict) -> None:
+    """The button, for a dataset that has suggested settings (and a model here to apply them to)."""
+    suggestion = suggested(dataset)
+    if suggestion is None or suggestion.model not in specs:
+        return
+    spec = specs[suggestion.model]
+    st.button("Suggested settings", icon=":material/auto_fix_high:", key="suggested_settings",
+              on_click=_apply, args=(dataset, suggestion, spec),
+              help="set the model and every setting to ones that fit this dataset quickly")
+    st.caption(escape_markdown(describe(suggestion, spec)))
