@@ -15,8 +15,8 @@ import streamlit as st
 
 from engine.core.params import ParamError
 from engine.data import get_info, load_dataset
+from pages._ui.plane import PlanePoints, draw_plane, plane_data, plane_points
 from pages._ui.safe_markdown import escape_markdown
-from pages._ui.training_charts import PlanePoints, plane_figure, plane_points
 
 SAMPLES_PER_CLASS = 8   # images per class in the grid
 PAIRS = 6               # input -> target pairs of a sequence task
@@ -110,9 +110,9 @@ def data_preview(name: str, values: dict, compact: bool = False) -> None:
 
 def points_preview(name: str, options: dict, compact: bool) -> None:
     points = points_of(name, options)
-    figure = plane_figure(points, height=300 if compact else 420,
-                          title="" if compact else "The data: training points (circles) and test points (diamonds)")
-    st.plotly_chart(figure, key="data_preview")
+    if not compact:
+        st.markdown("**The data**: training points (circles) and test points (diamonds)")
+    draw_plane(plane_data(points, height=300 if compact else 440), key="data_preview")
     st.caption(f"{len(points.x_train):,} training points, {len(points.x_val):,} test points"
                + ("" if points.regression else ": blue is class 0, orange class 1. The Data settings on the left "
                                                "redraw them."))

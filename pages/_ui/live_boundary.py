@@ -5,7 +5,8 @@ The run's process draws a frame every FRAME_SECONDS or so (engine.core.trainer) 
 the newest. This view polls it FRAME_POLL_S apart while the run trains: each poll asks the store
 for the frame's step only (one small row); the arrays are read, and the figures rebuilt, only when
 the step changed (LiveRun.figure caches by version), so a poll that finds nothing new costs almost
-nothing here and nothing in the browser (the same chart is sent again, and not redrawn).
+nothing here and nothing in the browser (the same data is sent again, and not redrawn). Both are
+canvases mounted once and redrawn in place (pages/_ui/plane.py says why not a chart).
 A run that has ended shows its last frame; a run from before frames existed, its stored (or
 recomputed) per-epoch boundary.
 """
@@ -20,8 +21,8 @@ from engine.core.runs import Run, RunStore
 from pages._ui import live as live_ui
 from pages._ui.data_preview import points_of
 from pages._ui.live import LiveRun
-from pages._ui.neuron_views import cut_layers_note, has_neurons, network_columns, neuron_figure
-from pages._ui.training_charts import plane_figure
+from pages._ui.neuron_views import cut_layers_note, draw_network, has_neurons, network_columns, network_data
+from pages._ui.plane import draw_plane, plane_data
 
 FRAME_POLL_S = 0.25  # while a run trains: a new frame (one every ~0.2 s) is on screen within about this long
 
@@ -56,10 +57,10 @@ def live_plane_view(store: RunStore, view: LiveRun, current: Run, stored_surface
         return
     _, frame = view.figure("frame", step, lambda: store.frame(current.id) or (step, {}))
     if "boundary_p" in frame:
-        figure = view.figure("live_boundary", (step, show_test, discretise), lambda: plane_figure(
+        st.markdown(f"**Decision boundary** at step {step:,}")
+        draw_plane(view.figure("live_boundary", (step, show_test, discretise), lambda: plane_data(
             points, (frame["boundary_x"], frame["boundary_y"], frame["boundary_p"]), show_test=show_test,
-            discretise=discretise, title=f"Decision boundary at step {step:,}", meta={"step": step}))
-        st.plotly_chart(figure, key="boundary")
+            discretise=discretise, step=step)), key="boundary")
     running = view.follower.progress.running
     st.caption(f"Step {step:,}: " + ("redrawn live while the run trains." if running else "the run's last frame."))
     if has_neurons(frame):
@@ -76,19 +77,19 @@ def epoch_boundary(store: RunStore, view: LiveRun, current: Run, points, stored_
         return
     epoch = epochs[-1]
     try:
-        figure = view.figure("epoch_boundary", (epoch, show_test, discretise), lambda: plane_figure(
-            points, stored_surface(epoch), show_test=show_test, discretise=discretise,
-            title=f"Decision boundary after epoch {epoch}"))
+        data = view.figure("epoch_boundary", (epoch, show_test, discretise), lambda: plane_data(
+            points, stored_surface(epoch), show_test=show_test, discretise=discretise))
     except RunLoadError as err:  # a damaged checkpoint
         st.error(str(err), icon=":material/error:")
         return
-    st.plotly_chart(figure, key="boundary")
+    st.markdown(f"**Decision boundary** after epoch {epoch}")
+    draw_plane(data, key="boundary")
     st.caption(f"After epoch {epoch}: this run was trained before runs drew live frames.")
 
 
 def network_view(view: LiveRun, frame: dict, step: int) -> None:
     st.markdown("**What each neuron computes**")
-    st.plotly_chart(view.figure("neurons", step, lambda: neuron_figure(frame, step)), key="neurons")
+    draw_network(view.figure("neurons", step, lambda: network_data(frame, step)), key="neurons")
     note = view.figure("neurons_note", step, lambda: cut_layers_note(network_columns(frame)[0]))
     st.caption("Each map is a unit's output over the plane (blue positive, orange negative; the output is blue "
                "where the model says blue). Lines are the weights: blue positive, orange negative, wider for larger. "

@@ -7,8 +7,8 @@ weights as lines (blue positive, orange negative, wider for larger). The frame c
 "weights{L+1}", "output", "neuron_x", "neuron_y"; see engine/objectives).
 
 Fast at 8 layers x 32 units: the maps are composed into ONE image with numpy (sent as a PNG), and
-the lines are a handful of traces (bucketed by sign and width, segments None-separated), never a
-trace per map or per weight.
+the lines into a handful of groups (by sign and width), each one path on a canvas
+(pages/_ui/canvas/network.js) that is mounted once and redrawn in place on a new frame.
 """
 from __future__ import annotations
 
@@ -17,18 +17,19 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-import plotly.graph_objects as go
+import streamlit as st
 
+from pages._ui.plane import canvas_source
 from pages._ui.training_charts import BLUE, NEUTRAL, ORANGE
 
 TILE_GAP = 6            # pixels (cells of the frame's grid) between two maps of a column
-COLUMN_GAP = 1.8        # the space between columns, in maps' widths: room for the lines
-HEADER = 30             # pixels above the maps for the columns' titles (two lines)
-LABELS = 50             # pixels left of the features for their names
-PAD_RIGHT = 20          # pixels right of the output, for its title
+# The space between columns, in maps' widths (room for the lines): wide for a few columns, narrower
+# for many, so that 10 columns (8 layers) still fit the page's right-hand column with maps ~20 px wide.
+COLUMN_GAP_MOST, COLUMN_GAP_LEAST = 2.4, 1.2
+LABELS = 46             # screen px left of the features for their names
+PAD_RIGHT = 24          # screen px right of the output, for its title
 WIDTHS = (0.5, 1.0, 1.7, 2.6)  # line widths of the weight buckets, smallest to largest weight
-FIGURE_WIDTH = 560      # about the width the figure is drawn at (the right-hand column of a 1400 px page)
-MAX_HEIGHT = 460        # the figure's height (px) at most; a long, shallow network gets less
+MAX_HEIGHT = 420        # px on screen at most; a long, shallow network gets less (it fits the width)
 
 
 def _hex(colour: str) -> np.ndarray:
@@ -122,19 +123,24 @@ class Mosaic:
     size: int                  # a map's side in pixels
 
 
+def column_gap(n_columns: int) -> float:
+    """Maps' widths between two columns: COLUMN_GAP_MOST up to 4 columns, then narrower."""
+    return float(np.clip(COLUMN_GAP_MOST - 0.2 * (n_columns - 4), COLUMN_GAP_LEAST, COLUMN_GAP_MOST))
+
+
 def compose(columns: list[Column]) -> Mosaic:
-    """Every column's maps in one image: columns side by side COLUMN_GAP maps apart, maps stacked
-    TILE_GAP apart, each column centred on the tallest, under HEADER pixels for the titles."""
+    """Every column's maps in one image: columns side by side (column_gap maps apart), maps stacked
+    TILE_GAP apart, each column centred on the tallest."""
     size = columns[0].maps.shape[-1]
-    gap = int(round(COLUMN_GAP * size))
+    gap = int(round(column_gap(len(columns)) * size))
     tallest = max(len(c.maps) for c in columns)
-    height = HEADER + tallest * (size + TILE_GAP) - TILE_GAP
+    height = tallest * (size + TILE_GAP) - TILE_GAP
     width = len(columns) * size + (len(columns) - 1) * gap
     image = np.full((height, width, 3), 255, dtype=np.uint8)
     lefts, tops = [], []
     for i, column in enumerate(columns):
         left = i * (size + gap)
-        first = HEADER + (tallest - len(column.maps)) * (size + TILE_GAP) // 2
+        first = (tallest - len(column.maps)) * (size + TILE_GAP) // 2
         column_tops = [first + j * (size + TILE_GAP) for j in range(len(column.maps))]
         rgb = colour_tiles(column.maps)
         for j, top in enumerate(column_tops):
@@ -144,25 +150,25 @@ def compose(columns: list[Column]) -> Mosaic:
     return Mosaic(image, lefts, tops, size)
 
 
-def weight_segments(mosaic: Mosaic, weights: list[np.ndarray]) -> dict[tuple[bool, int], tuple[list, list]]:
-    """The lines between columns, grouped by (positive, width bucket): for each group the x and y
-    of its segments, None-separated (one trace draws them all). A weight joins the right edge of
-    its input's map to the left edge of its output's; its width bucket is its size relative to
-    the largest weight between the same two columns."""
-    half, size = 0.5, mosaic.size
-    groups: dict[tuple[bool, int], tuple[list, list]] = {}
+def weight_segments(mosaic: Mosaic, weights: list[np.ndarray]) -> dict[tuple[bool, int], list[float]]:
+    """The lines between columns, grouped by (positive, width bucket): for each group its segments'
+    x0, y0, x1, y1 one after another (one canvas path draws them all). A weight joins the right
+    edge of its input's map to the left edge of its output's, at the maps' middles; its width bucket
+    is its size relative to the largest weight between the same two columns. (Coordinates: the
+    mosaic's pixels, (0, 0) its top-left corner.)"""
+    size = mosaic.size
+    groups: dict[tuple[bool, int], list[float]] = {}
     for i, w in enumerate(weights):
         top = float(np.abs(w).max()) if w.size else 0.0
         if top == 0:
             continue
-        x0, x1 = mosaic.lefts[i] + size - half, mosaic.lefts[i + 1] - half
+        x0, x1 = mosaic.lefts[i] + size, mosaic.lefts[i + 1]
         buckets = np.minimum((np.abs(w) / top * len(WIDTHS)).astype(int), len(WIDTHS) - 1)
         for out, into in np.ndindex(w.shape):
             if out >= len(mosaic.tops[i + 1]) or into >= len(mosaic.tops[i]):
                 continue  # a frame with more weights than maps: only the maps shown are joined
-            xs, ys = groups.setdefault((bool(w[out, into] >= 0), int(buckets[out, into])), ([], []))
-            xs += [x0, x1, None]
-            ys += [mosaic.tops[i][into] + size / 2 - half, mosaic.tops[i + 1][out] + size / 2 - half, None]
+            groups.setdefault((bool(w[out, into] >= 0), int(buckets[out, into])), []).extend(
+                (x0, mosaic.tops[i][into] + size / 2, x1, mosaic.tops[i + 1][out] + size / 2))
     return groups
 
 
@@ -187,36 +193,33 @@ def _png_uri(rgb: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def _title(column: Column) -> str:
-    return column.title if not column.shown_of else f"{column.title}<br>{column.shown_of[0]} of {column.shown_of[1]}"
+def _title(column: Column) -> list[str]:
+    return [column.title] + ([f"{column.shown_of[0]} of {column.shown_of[1]}"] if column.shown_of else [])
 
 
-def neuron_figure(frame: dict, step: int | None = None) -> go.Figure:
-    """The network of a frame: one image (every map) and a few line traces (the weights)."""
+def network_data(frame: dict, step: int | None = None) -> dict:
+    """What the network canvas draws for a frame: one image of every map, a few groups of lines."""
     columns, weights = network_columns(frame)
     mosaic = compose(columns)
-    height_px, width_px = mosaic.image.shape[:2]
-    fig = go.Figure(go.Image(source=_png_uri(mosaic.image), hoverinfo="skip"))
-    for (positive, bucket), (xs, ys) in sorted(weight_segments(mosaic, weights).items()):
-        fig.add_scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False, opacity=0.6,
-                        line=dict(color=BLUE if positive else ORANGE, width=WIDTHS[bucket]),
-                        name=f"{'positive' if positive else 'negative'} weights, width {WIDTHS[bucket]}")
-    centres_x, centres_y, names = [], [], []
-    for left, column_tops, column in zip(mosaic.lefts, mosaic.tops, columns):
-        for top, name in zip(column_tops, column.names):
-            centres_x.append(left + mosaic.size / 2 - 0.5)
-            centres_y.append(top + mosaic.size / 2 - 0.5)
-            names.append(name)
-    # Invisible markers on the maps' centres: a hover names the unit.
-    fig.add_scatter(x=centres_x, y=centres_y, text=names, mode="markers", showlegend=False, name="units",
-                    marker=dict(size=14, opacity=0), hovertemplate="%{text}<extra></extra>")
-    notes = [dict(x=left + mosaic.size / 2, y=HEADER - 4, text=_title(column), showarrow=False, yanchor="bottom",
-                  font=dict(size=10, color="#555555")) for left, column in zip(mosaic.lefts, columns)]
-    notes += [dict(x=-3, y=top + mosaic.size / 2, text=name, showarrow=False, xanchor="right",
-                   font=dict(size=10, color="#555555")) for top, name in zip(mosaic.tops[0], columns[0].names)]
-    height = int(min(MAX_HEIGHT, max(200, height_px * FIGURE_WIDTH / (width_px + LABELS + PAD_RIGHT))))
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=0, b=0), meta={"step": step},
-                      xaxis=dict(visible=False, range=[-LABELS, width_px + PAD_RIGHT], constrain="domain"),
-                      yaxis=dict(visible=False, range=[height_px, 0], scaleanchor="x", constrain="domain"),
-                      plot_bgcolor="white", uirevision="network", annotations=notes)
-    return fig
+    height, width = mosaic.image.shape[:2]
+    half = mosaic.size / 2
+    lines = [{"colour": BLUE if positive else ORANGE, "width": WIDTHS[bucket],
+              "xy": base64.b64encode(np.asarray(xy, np.float32).tobytes()).decode()}
+             for (positive, bucket), xy in sorted(weight_segments(mosaic, weights).items())]
+    return {
+        "step": step, "image": _png_uri(mosaic.image), "w": width, "h": height, "left": LABELS, "right": PAD_RIGHT,
+        "maxHeight": MAX_HEIGHT, "lines": lines,
+        "titles": [{"x": left + half, "lines": _title(c)} for left, c in zip(mosaic.lefts, columns)],
+        "labels": [{"y": top + half, "text": name} for top, name in zip(mosaic.tops[0], columns[0].names)],
+        "units": [{"x": left + half, "y": top + half, "size": mosaic.size, "name": name}
+                  for left, tops, column in zip(mosaic.lefts, mosaic.tops, columns)
+                  for top, name in zip(tops, column.names)],
+    }
+
+
+def draw_network(data: dict, key: str) -> None:
+    """Mount (first time) or update the network canvas `key` with `data` (from network_data)."""
+    # Registered at each draw, as the plane (pages/_ui/plane.py says why).
+    component = st.components.v2.component("deep_playground.network", js=canvas_source("network.js"),
+                                           css=canvas_source("canvas.css"), isolate_styles=False)
+    component(data=data, key=key)

@@ -1,13 +1,15 @@
 """The pictures the Training page composes with numpy (no page run): the network's mosaic of maps and
-its weight lines (pages/_ui/neuron_views.py), the image preview's grid and the plane's figure."""
+its weight lines (pages/_ui/neuron_views.py), the image preview's grid and the plane's data."""
+import base64
 import time
 
 import numpy as np
 
 from pages._ui.data_preview import sample_grid
-from pages._ui.neuron_views import (HEADER, LUT, TILE_GAP, WIDTHS, Column, colour_tiles, compose, cut_layers_note,
-                                    network_columns, neuron_figure, weight_segments)
-from pages._ui.training_charts import BLUE, NEUTRAL, ORANGE, PlanePoints, plane_figure
+from pages._ui.neuron_views import (LUT, TILE_GAP, WIDTHS, Column, colour_tiles, compose, cut_layers_note,
+                                    network_columns, network_data, weight_segments)
+from pages._ui.plane import PlanePoints, plane_data
+from pages._ui.training_charts import BLUE, NEUTRAL, ORANGE
 from tests.neuron_frames import network_frame
 
 
@@ -32,15 +34,15 @@ def test_maps_are_laid_out_in_columns_centred_on_the_tallest():
     gap = mosaic.lefts[1] - size
     assert mosaic.lefts == [0, size + gap, 2 * (size + gap)]
     pitch = size + TILE_GAP
-    assert mosaic.tops[1] == [HEADER + j * pitch for j in range(4)]
-    assert mosaic.tops[0] == [HEADER + pitch + j * pitch for j in range(2)]  # (4 - 2) / 2 maps down
-    assert mosaic.tops[2] == [HEADER + 3 * pitch // 2]
-    assert mosaic.image.shape == (HEADER + 4 * pitch - TILE_GAP, 3 * size + 2 * gap, 3)
+    assert mosaic.tops[1] == [j * pitch for j in range(4)]
+    assert mosaic.tops[0] == [pitch + j * pitch for j in range(2)]  # (4 - 2) / 2 maps down
+    assert mosaic.tops[2] == [3 * pitch // 2]
+    assert mosaic.image.shape == (4 * pitch - TILE_GAP, 3 * size + 2 * gap, 3)
     for column, left, tops in zip(columns, mosaic.lefts, mosaic.tops):
         for top in tops:
             tile = mosaic.image[top:top + size, left:left + size]
             assert (tile == colour_tiles(column.maps[0, 0, 0])).all()
-    assert (mosaic.image[:HEADER] == 255).all()                     # the titles' band
+    assert (mosaic.image[:pitch, :size] == 255).all()               # above the centred 2-map column
     assert (mosaic.image[:, size:mosaic.lefts[1]] == 255).all()     # between columns
     white = mosaic.image[mosaic.tops[1][0] + size:mosaic.tops[1][1], mosaic.lefts[1]:mosaic.lefts[1] + size]
     assert white.shape[0] == TILE_GAP and (white == 255).all()      # between maps
@@ -75,10 +77,9 @@ def test_weight_lines_join_edges_grouped_by_sign_and_size():
     mosaic = compose(columns)
     groups = weight_segments(mosaic, [np.array([[2.0, -0.2]])])
     assert sorted(groups) == [(False, 0), (True, len(WIDTHS) - 1)]
-    xs, ys = groups[(True, len(WIDTHS) - 1)]
-    assert xs == [size - 0.5, mosaic.lefts[1] - 0.5, None]
-    assert ys == [mosaic.tops[0][0] + size / 2 - 0.5, mosaic.tops[1][0] + size / 2 - 0.5, None]
-    assert groups[(False, 0)][1][0] == mosaic.tops[0][1] + size / 2 - 0.5
+    assert groups[(True, len(WIDTHS) - 1)] == [size, mosaic.tops[0][0] + size / 2, mosaic.lefts[1],
+                                               mosaic.tops[1][0] + size / 2]
+    assert groups[(False, 0)] == [size, mosaic.tops[0][1] + size / 2, mosaic.lefts[1], mosaic.tops[1][0] + size / 2]
 
 
 def test_into_a_classifiers_output_a_weight_is_drawn_as_its_pull_towards_blue():
@@ -99,19 +100,18 @@ def test_what_is_left_out_is_said():
     assert cut_layers_note(network_columns(network_frame(layers=2, units=8))[0]) == ""
 
 
-def test_an_8_by_32_network_is_one_image_and_a_few_traces_built_quickly():
+def test_an_8_by_32_network_is_one_image_and_a_few_line_groups_built_quickly():
     """Input: the largest network the view promises (8 layers x 32 units, 7 features): one image,
-    at most 8 line traces and the hover markers, built in well under the 0.25 s between polls."""
+    at most 8 groups of lines holding every shown weight, built in well under the 0.25 s between polls."""
     frame = network_frame(layers=8, units=32)
-    neuron_figure(frame)  # (imports, first use)
+    network_data(frame)  # (imports, first use)
     started = time.perf_counter()
-    figure = neuron_figure(frame, step=3)
+    data = network_data(frame, step=3)
     took = time.perf_counter() - started
-    kinds = [t.type for t in figure.data]
-    assert kinds.count("image") == 1 and kinds.count("scatter") <= 2 * len(WIDTHS) + 1
-    segments = sum(t.x.count(None) for t in figure.data if t.type == "scatter" and t.mode == "lines")
+    assert data["image"].startswith("data:image/png;base64,") and 1 <= len(data["lines"]) <= 2 * len(WIDTHS)
+    segments = sum(len(base64.b64decode(group["xy"])) // 16 for group in data["lines"])  # 4 float32 each
     assert segments == 7 * 8 + 7 * 8 * 8 + 8  # features -> 1, 1 -> 2 ... 7 -> 8, 8 -> output
-    assert figure.layout.meta == {"step": 3}
+    assert data["step"] == 3 and (data["w"], data["h"]) == compose(network_columns(frame)[0]).image.shape[1::-1]
     assert took < 0.25, took
 
 
@@ -126,14 +126,26 @@ def test_the_image_preview_grid_has_a_row_per_class():
 
 
 def test_the_plane_shares_the_boundarys_axes_and_discretises():
-    """Input: 3 training points and a 2 x 2 surface over [0, 1]: the axes end half a cell past the
-    cells' centres; discretised, each cell is 0 or 1."""
+    """Input: 3 training points and a 2 x 2 surface over [0, 1]: the plane ends half a cell past the
+    cells' centres; the surface is sent as 0..255 over P's 0..1, discretised as 0 or 255."""
     points = PlanePoints(np.array([[0, 0], [1, 1], [0, 1]], np.float32), np.array([0, 1, 1]),
                          np.zeros((0, 2), np.float32), np.zeros(0, np.int64))
-    figure = plane_figure(points, (np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([[0.2, 0.6], [0.4, 0.9]])),
-                          discretise=True, show_test=False)
-    assert list(figure.layout.xaxis.range) == [-0.5, 1.5] and list(figure.layout.yaxis.range) == [-0.5, 1.5]
-    assert np.asarray(figure.data[0].z).tolist() == [[0.0, 1.0], [0.0, 1.0]]
-    assert [t.name for t in figure.data[1:]] == ["blue (train)", "orange (train)"]
-    bare = plane_figure(points)
-    assert np.allclose(bare.layout.xaxis.range, [-0.2, 1.2])  # the points and MARGIN each side
+    surface = (np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([[0.2, 0.6], [0.4, 0.9]]))
+    data = plane_data(points, surface, show_test=False, step=8)
+    assert data["extent"] == [-0.5, 1.5, -0.5, 1.5] and data["step"] == 8 and data["test"] is None
+    assert np.frombuffer(base64.b64decode(data["surface"]["q"]), np.uint8).tolist() == [51, 153, 102, 230]
+    assert np.frombuffer(base64.b64decode(data["train"]["xy"]), np.float32).tolist() == [0, 0, 1, 1, 0, 1]
+    assert np.frombuffer(base64.b64decode(data["train"]["v"]), np.float32).tolist() == [0, 1, 1]
+    hard = plane_data(points, surface, discretise=True)
+    assert np.frombuffer(base64.b64decode(hard["surface"]["q"]), np.uint8).tolist() == [0, 255, 0, 255]
+    assert np.allclose(plane_data(points)["extent"], [-0.2, 1.2, -0.2, 1.2])  # the points and MARGIN each side
+
+
+def test_a_regression_sets_values_colour_the_plane_from_orange_to_blue():
+    """Input: values -2..3 (a regression set): the scale runs orange (negative) to blue (positive),
+    symmetric about 0 over the largest magnitude; no classes."""
+    points = PlanePoints(np.zeros((2, 2), np.float32), np.array([-2.0, 3.0], np.float32),
+                         np.zeros((1, 2), np.float32), np.array([1.0], np.float32))
+    data = plane_data(points)
+    assert data["range"] == [-3.0, 3.0] and data["scale"] == [ORANGE, NEUTRAL, BLUE]
+    assert data["classes"] is None and data["label"] == "value"

@@ -49,10 +49,36 @@ def chart(at, key: str) -> dict:
     raise KeyError(f"no chart {key!r} among {[e.proto.id for e in at.get('plotly_chart')]}")
 
 
-def points_shown(figure: dict) -> dict[str, np.ndarray]:
-    """{trace name: (n, 2) points} of the figure's point traces."""
-    return {t["name"]: np.stack([_decoded(t["x"]), _decoded(t["y"])], axis=1)
-            for t in figure["data"] if t["type"] == "scattergl"}
+def canvas(at, key: str) -> dict:
+    """The data sent to the canvas (a components.v2 element) with this key."""
+    for element in at.get("bidi_component"):
+        if element.proto.id.endswith(f"-{key}"):
+            return json.loads(element.proto.json)
+    raise KeyError(f"no canvas {key!r} among {[e.proto.id for e in at.get('bidi_component')]}")
+
+
+def _floats(b64: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(b64), dtype=np.float32)
+
+
+def points_shown(data: dict) -> dict[str, np.ndarray]:
+    """{"blue (train)": (n, 2) points, ...} of a plane canvas's data."""
+    out = {}
+    for split in ("train", "test"):
+        if data[split] is None:
+            continue
+        xy, v = _floats(data[split]["xy"]).reshape(-1, 2), _floats(data[split]["v"])
+        for c, name in enumerate(data["classes"]):
+            out[f"{name} ({split})"] = xy[v == c]
+    return out
+
+
+def surface_shown(data: dict) -> np.ndarray:
+    """The plane's surface as 0..1 (ny, nx), rows along y (as it was quantised to 0..255)."""
+    surface = data["surface"]
+    q = np.frombuffer(base64.b64decode(surface["q"]), dtype=np.uint8).reshape(surface["ny"], surface["nx"])
+    low, high = data["range"]
+    return low + q / 255 * (high - low)
 
 
 def finished_run(store: RunStore, options: dict | None = None) -> int:
@@ -69,7 +95,7 @@ def test_with_no_settings_in_the_url_the_page_opens_on_the_spiral_and_shows_it()
     at = open_page(PAGE)
     assert widget(at, "dataset").value == "spiral"
     assert "points" in get_spec(widget(at, "model").value).data_kinds
-    shown = points_shown(chart(at, "data_preview"))
+    shown = points_shown(canvas(at, "data_preview"))
     assert sorted(shown) == ["blue (test)", "blue (train)", "orange (test)", "orange (train)"]
     assert len(shown["blue (train)"]) + len(shown["orange (train)"]) == 250
     assert len(shown["blue (test)"]) + len(shown["orange (test)"]) == 250
@@ -79,9 +105,9 @@ def test_with_no_settings_in_the_url_the_page_opens_on_the_spiral_and_shows_it()
 def test_moving_the_noise_slider_redraws_the_points():
     """Input: spiral, noise 0.0 then 0.4 (same data seed): the same number of points, moved."""
     at = open_page(PAGE, model="mlp", dataset="spiral", **{"spiral.noise": "0.0"})
-    before = points_shown(chart(at, "data_preview"))["blue (train)"]
+    before = points_shown(canvas(at, "data_preview"))["blue (train)"]
     widget(at, "spiral.noise").set_value(0.4).run()
-    after = points_shown(chart(at, "data_preview"))["blue (train)"]
+    after = points_shown(canvas(at, "data_preview"))["blue (train)"]
     assert before.shape == after.shape and not np.allclose(before, after)
     data = load_dataset("spiral", {"noise": 0.4})
     np.testing.assert_allclose(after, data.x_train[data.y_train == 0].numpy(), rtol=1e-6)
@@ -90,7 +116,7 @@ def test_moving_the_noise_slider_redraws_the_points():
 def test_the_size_and_split_sliders_change_how_many_points_are_drawn():
     """Input: circle with 1000 points, 30 % for training."""
     at = open_page(PAGE, model="mlp", dataset="circle", **{"circle.n_samples": "1000", "circle.train_fraction": "0.3"})
-    shown = points_shown(chart(at, "data_preview"))
+    shown = points_shown(canvas(at, "data_preview"))
     assert sum(len(v) for k, v in shown.items() if "train" in k) == 300
     assert sum(len(v) for k, v in shown.items() if "test" in k) == 700
 
@@ -128,7 +154,7 @@ def test_beside_a_run_the_next_runs_data_stays_a_click_away(store):
     run_id = finished_run(store)
     at = open_page(PAGE, model="mlp", dataset="spiral", run=str(run_id))
     assert any(e.label.startswith("The data of the next run: Spiral") for e in at.expander)
-    assert len(points_shown(chart(at, "data_preview"))) == 4
+    assert len(points_shown(canvas(at, "data_preview"))) == 4
 
 
 # ---- the live boundary ---------------------------------------------------------------------------
@@ -140,19 +166,18 @@ def _frame_of_a_line():
 
 
 def test_the_boundary_is_drawn_from_the_runs_stored_frame(store):
-    """Input: a finished run whose last frame (step 123) is a vertical boundary: the heatmap is that
+    """Input: a finished run whose last frame (step 123) is a vertical boundary: the surface is that
     frame, the step is named, the training points (250) are over it and the test points are not."""
     run_id = finished_run(store)
     store.save_frame(run_id, 123, _frame_of_a_line())
     at = open_page(PAGE, run=str(run_id))
-    figure = chart(at, "boundary")
-    heatmap = figure["data"][0]
-    assert heatmap["type"] == "heatmap"
-    np.testing.assert_allclose(_decoded(heatmap["z"]), _frame_of_a_line()["boundary_p"].astype(np.float32))
-    assert figure["layout"]["meta"] == {"step": 123}
-    assert figure["layout"]["title"]["text"] == "Decision boundary at step 123"
-    shown = points_shown(figure)
+    data = canvas(at, "boundary")
+    np.testing.assert_allclose(surface_shown(data), _frame_of_a_line()["boundary_p"].astype(np.float32), atol=1 / 255)
+    assert data["step"] == 123 and data["label"] == "P(orange)"
+    assert data["extent"] == pytest.approx([-1.2 - 1.2 / 99, 1.2 + 1.2 / 99] * 2)  # the cells' outer edges
+    shown = points_shown(data)
     assert sorted(shown) == ["blue (train)", "orange (train)"] and sum(map(len, shown.values())) == 250
+    assert any(m.value == "**Decision boundary** at step 123" for m in at.markdown)
     assert any(c.value == "Step 123: the run's last frame." for c in at.caption)
 
 
@@ -163,12 +188,11 @@ def test_show_test_data_and_discretise_output(store):
     store.save_frame(run_id, 7, _frame_of_a_line())
     at = open_page(PAGE, run=str(run_id))
     widget(at, "boundary.show_test").set_value(True).run()
-    shown = points_shown(chart(at, "boundary"))
+    shown = points_shown(canvas(at, "boundary"))
     assert len(shown) == 4 and sum(len(v) for k, v in shown.items() if "test" in k) == 250
     widget(at, "boundary.discretise").set_value(True).run()
-    z = _decoded(chart(at, "boundary")["data"][0]["z"])
-    assert set(np.unique(z)) == {0.0, 1.0}
-    np.testing.assert_array_equal(z, (_frame_of_a_line()["boundary_p"] >= 0.5).astype(np.float32))
+    z = surface_shown(canvas(at, "boundary"))
+    np.testing.assert_array_equal(z, (_frame_of_a_line()["boundary_p"] >= 0.5).astype(np.float64))
 
 
 def test_a_run_from_before_frames_shows_its_stored_epoch_boundary(store):
@@ -179,33 +203,35 @@ def test_a_run_from_before_frames_shows_its_stored_epoch_boundary(store):
     store.save_checkpoint(run_id, 2, {"w": __import__("torch").zeros(1)})
     store.save_artifacts(run_id, 2, _frame_of_a_line())
     at = open_page(PAGE, run=str(run_id))
-    figure = chart(at, "boundary")
-    assert figure["layout"]["title"]["text"] == "Decision boundary after epoch 2"
-    np.testing.assert_allclose(_decoded(figure["data"][0]["z"]), _frame_of_a_line()["boundary_p"].astype(np.float32))
+    assert any(m.value == "**Decision boundary** after epoch 2" for m in at.markdown)
+    np.testing.assert_allclose(surface_shown(canvas(at, "boundary")),
+                               _frame_of_a_line()["boundary_p"].astype(np.float32), atol=1 / 255)
 
 
 # ---- the network ---------------------------------------------------------------------------------
 def test_the_network_of_an_8_by_32_frame_shows_8_of_32_units_per_layer(store):
     """Input: a frame of an 8-layer, 32-unit network on 7 features (the contract's shapes): one
-    image for every map, a few line traces for the weights, and the page says what it leaves out."""
+    image of every map, a few groups of lines, and the page says what it leaves out."""
     run_id = finished_run(store)
     store.save_frame(run_id, 99, network_frame(layers=8, units=32))
     at = open_page(PAGE, run=str(run_id))
-    figure = chart(at, "neurons")
-    kinds = [t["type"] for t in figure["data"]]
-    assert kinds.count("image") == 1 and len(kinds) <= 12
+    data = canvas(at, "neurons")
+    assert data["step"] == 99 and data["image"].startswith("data:image/png;base64,")
+    assert 1 <= len(data["lines"]) <= 8
+    assert [t["lines"] for t in data["titles"]] == [["features"]] + [[f"layer {i}", "8 of 32"] for i in range(1, 9)] \
+        + [["output"]]
+    assert [label["text"] for label in data["labels"]] == ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]
+    assert len(data["units"]) == 7 + 8 * 8 + 1
     assert any("Layers 1-8: showing 8 of 32 units each" in c.value for c in at.caption)
-    titles = [a["text"] for a in figure["layout"]["annotations"]]
-    assert titles[:10] == ["features"] + [f"layer {i}<br>8 of 32" for i in range(1, 9)] + ["output"]
-    assert titles[10:] == ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]
 
 
 def test_a_frame_without_neurons_draws_no_network(store):
     run_id = finished_run(store)
     store.save_frame(run_id, 5, _frame_of_a_line())
     at = open_page(PAGE, run=str(run_id))
+    canvas(at, "boundary")
     with pytest.raises(KeyError):
-        chart(at, "neurons")
+        canvas(at, "neurons")
 
 
 # ---- suggested settings --------------------------------------------------------------------------
