@@ -3,16 +3,20 @@ costs the run. On the user's path: a real server, headless Chromium, the Trainin
 
 Starts the app (`streamlit run app.py`, its own data dir), opens the Training page on the spiral
 (an MLP, batch 16, many epochs so that it trains throughout), presses Start, and then alternates:
-  open: the Training page with the run on show (the Inside tab, the boundary view, is the first tab)
+  on:   the Training page with the run on show (the Inside tab, the boundary view, is the first tab)
         for --window seconds, while a watcher in the page records every change of the boundary
-        on screen (the step of the frame plotly has drawn, `layout.meta.step`, read at each
-        animation frame; and, as a cross-check, each new heatmap image plotly writes into the SVG);
+        on screen (the step of the frame its canvas shows, read at each animation frame; and,
+        as a cross-check, how many times the canvas drew);
+  off:  the same page with its "Redraw live" switch off (the rest of the page, its live curves,
+        goes on) for --window seconds;
   left: the Home page (the run goes on, nobody watches) for --window seconds;
---rounds times, so drift on a shared machine hits both. It prints, per window, the run's training
-speed (steps/s between consecutive steps of an epoch, as bench/live_training.py measures it) and,
-open, the boundary's changes per second on screen; then the medians and the ratio of steps/s open
-to left (target >= 0.9). The frames the run wrote per second (FRAME_SECONDS apart at most) are
-counted from the store in both windows alike, the ceiling of what the page can show.
+--rounds times, so drift on a shared machine hits all three. It prints, per window, the run's
+training speed (steps/s between consecutive steps of an epoch, as bench/live_training.py measures
+it) and the boundary's changes per second on screen; then the medians, the ratio of steps/s with
+the view on to the page left (target >= 0.9), and with the view on to off (the view's own cost).
+The frames the run wrote per second (FRAME_SECONDS apart at most, and at most FRAME_SHARE of its
+time) are counted from the store in every window alike: the ceiling of what the page can show.
+"Browsers" is the CPU of every chromium process on the machine (another one's too, if running).
 
     python bench/live_boundary.py                  # 2 rounds of 20 s windows
     python bench/live_boundary.py --window 30 --rounds 3
@@ -37,34 +41,26 @@ from engine.core.runs import RunStore  # noqa: E402
 
 SETTINGS = "model=mlp&dataset=spiral&mlp.width=128&mlp.depth=3&lr=0.003&batch_size=16&epochs=1000"
 
-# Every change of the boundary on screen, with the browser's clock: the step plotly drew (read at
-# each animation frame) and, separately, each new heatmap image plotly put into the SVG.
+# Every change of the boundary on screen, with the browser's clock: the step of the frame the canvas
+# shows (its data-step, set as it draws; read at each animation frame), and how often it drew.
 WATCH_BOUNDARY = """() => {
-  window.__steps = []; window.__images = 0;
-  const boundary = () => [...document.querySelectorAll('.js-plotly-plot')]
-    .find(gd => gd.layout && gd.layout.meta && gd.layout.meta.step !== undefined
-                && (gd.data || []).some(t => t.type === 'heatmap'));
-  let last = null, watched = null;
-  const observer = new MutationObserver(records => {
-    for (const r of records) {
-      if (r.type === 'attributes' && r.target.tagName === 'image') window.__images++;
-      for (const n of r.addedNodes || []) if (n.tagName === 'image') window.__images++;
-    }
-  });
+  window.__steps = [];
+  const boundary = () => [...document.querySelectorAll('.dp-plane')].find(e => e.dataset.step);
+  const first = boundary();
+  window.__draws0 = first ? +first.dataset.draws : 0;
+  let last = null;
   const tick = () => {
-    const gd = boundary();
-    if (gd && gd !== watched) {
-      observer.disconnect();
-      observer.observe(gd, {subtree: true, childList: true, attributes: true, attributeFilter: ['href', 'xlink:href']});
-      watched = gd;
-    }
-    const step = gd ? gd.layout.meta.step : null;
-    if (step !== null && step !== last) { last = step; window.__steps.push([Date.now(), step]); }
+    const root = boundary();
+    const step = root ? root.dataset.step : null;
+    if (step !== null && step !== last) { last = step; window.__steps.push([Date.now(), +step]); }
     window.__watch = requestAnimationFrame(tick);
   };
   tick();
 }"""
-STOP_WATCHING = "() => { cancelAnimationFrame(window.__watch); return [window.__steps, window.__images]; }"
+STOP_WATCHING = """() => { cancelAnimationFrame(window.__watch);
+  const root = [...document.querySelectorAll('.dp-plane')].find(e => e.dataset.step);
+  return [window.__steps, (root ? +root.dataset.draws : 0) - window.__draws0]; }"""
+BOUNDARY_SHOWN = "() => [...document.querySelectorAll('.dp-plane')].some(e => e.dataset.step)"
 
 
 class FrameCounter:
@@ -94,6 +90,16 @@ class FrameCounter:
         self._thread.join()
 
 
+def watched_window(page, measure: Window, frames: FrameCounter, seconds: float) -> dict:
+    """A window with the page open: the run's speed, and what the boundary did on screen."""
+    page.evaluate(WATCH_BOUNDARY)
+    window = measure.measure(seconds)
+    steps, draws = page.evaluate(STOP_WATCHING)
+    seen = [s for ms, s in steps if window["t0"] <= ms / 1000 <= window["t1"]]
+    return window | {"shown_per_s": len(seen) / seconds, "draws_per_s": draws / seconds,
+                     "written_per_s": frames.between(window["t0"], window["t1"]) / seconds}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--window", type=float, default=20.0, help="seconds per measurement window")
@@ -110,7 +116,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     server = start_server(data_dir, port, tmp / "server.log")
     print(f"server pid {server.pid} at {url}, {os.cpu_count()} cores; run: {SETTINGS}")
-    rounds = {"open": [], "left": []}
+    rounds = {"on": [], "off": [], "left": []}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -129,17 +135,14 @@ def main() -> None:
             for _ in range(args.rounds):
                 nav.get_by_role("link", name="Training").click()
                 page.get_by_role("heading", name="Training", exact=True).wait_for()
-                page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
-                                       ".some(gd => gd.layout && gd.layout.meta && gd.layout.meta.step !== undefined)")
+                page.wait_for_function(BOUNDARY_SHOWN)
                 page.wait_for_timeout(2000)  # the page's first draw, then the steady state
-                page.evaluate(WATCH_BOUNDARY)
-                window = measure.measure(args.window)
-                steps, images = page.evaluate(STOP_WATCHING)
-                seen = [s for ms, s in steps if window["t0"] <= ms / 1000 <= window["t1"]]
-                window |= {"shown_per_s": len(seen) / args.window, "images_per_s": images / args.window,
-                           "written_per_s": frames.between(window["t0"], window["t1"]) / args.window}
-                rounds["open"].append(window)
-                page.screenshot(path=str(tmp / f"open-{len(rounds['open'])}.png"))
+                rounds["on"].append(watched_window(page, measure, frames, args.window))
+                page.screenshot(path=str(tmp / f"on-{len(rounds['on'])}.png"))
+                page.get_by_text("Redraw live", exact=True).click()  # the view off, the page open
+                page.get_by_test_id("stStatusWidget").wait_for(state="detached")
+                page.wait_for_timeout(2000)
+                rounds["off"].append(watched_window(page, measure, frames, args.window))
                 nav.get_by_role("link", name="Home").click()
                 page.get_by_role("heading", name="Deep Playground").wait_for()
                 page.wait_for_timeout(2000)
@@ -147,7 +150,6 @@ def main() -> None:
                 window["written_per_s"] = frames.between(window["t0"], window["t1"]) / args.window
                 rounds["left"].append(window)
             frames.stop()
-            print("DEBUG", frames.steps[:50], store.get_run(run_id).progress)
             store.send_command(run_id, "stop")
             browser.close()
     finally:
@@ -160,19 +162,19 @@ def report(rounds: dict, tmp: Path) -> None:
     def med(kind, key):
         return statistics.median(r[key] for r in rounds[kind])
 
-    print(f"\n== Live boundary, MLP on spiral ({len(rounds['open'])} rounds; screenshots in {tmp})")
-    for kind in ("open", "left"):
+    print(f"\n== Live boundary, MLP on spiral ({len(rounds['on'])} rounds; screenshots in {tmp})")
+    for kind in ("on", "off", "left"):
         for i, r in enumerate(rounds[kind]):
-            shown = (f", boundary changed on screen {r['shown_per_s']:.2f}/s (heatmap images {r['images_per_s']:.2f}/s)"
-                     if kind == "open" else "")
-            print(f"  {kind:<5} round {i + 1}: {r['steps_per_s']:7.1f} steps/s training ({r['wall_steps_per_s']:6.1f} over "
+            shown = (f", boundary changed on screen {r['shown_per_s']:.2f}/s (canvas drawn {r['draws_per_s']:.2f}/s)"
+                     if kind != "left" else "")
+            print(f"  {kind:<4} round {i + 1}: {r['steps_per_s']:7.1f} steps/s training ({r['wall_steps_per_s']:6.1f} over "
                   f"the window), frames written {r['written_per_s']:.2f}/s{shown}; server {r['server_cpu'] * 100:5.1f} % "
-                  f"of a core, browser {r['browser_cpu'] * 100:5.1f} %")
-    ratio = med("open", "steps_per_s") / med("left", "steps_per_s")
-    print(f"  boundary refresh seen in the browser: median {med('open', 'shown_per_s'):.2f} changes/s "
-          f"(frames written {med('open', 'written_per_s'):.2f}/s)")
-    print(f"  steps/s open {med('open', 'steps_per_s'):.1f}, left {med('left', 'steps_per_s'):.1f}: "
-          f"ratio open/left {ratio:.3f} (target >= 0.9)")
+                  f"of a core, browsers {r['browser_cpu'] * 100:5.1f} %")
+    print(f"  boundary refresh seen in the browser: median {med('on', 'shown_per_s'):.2f} changes/s "
+          f"(the run wrote {med('on', 'written_per_s'):.2f} frames/s)")
+    on, off, left = (med(kind, "steps_per_s") for kind in ("on", "off", "left"))
+    print(f"  steps/s with the boundary view on {on:.1f}, off (page open) {off:.1f}, page left {left:.1f}")
+    print(f"  ratio view on / page left {on / left:.3f} (target >= 0.9); view on / view off {on / off:.3f}")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,14 @@ def refresh_every(progress: Progress | None) -> float | None:
     return live_ui.refresh_every(progress)
 
 
+def live_switch() -> bool:
+    """Whether the view follows the run (on by default). Off, it stays at the frame it shows and
+    asks nothing more, for a machine that needs every core for the training."""
+    return st.toggle("Redraw live", value=True, key="boundary.live",
+                     help="follow the run: the boundary and the neurons redraw as it learns (off: they stay "
+                          "as they are until this page is drawn again)")
+
+
 def plane_options() -> tuple[bool, bool]:
     """TF Playground's two switches under its output: show test data, discretise output."""
     left, right = st.columns(2)

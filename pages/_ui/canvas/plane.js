@@ -189,7 +189,8 @@ export default function ({ data, parentElement }) {
     canvas.addEventListener("mouseleave", () => { root.querySelector(".dp-tip").style.display = "none"; });
   }
   root.__data = data;
-  root.dataset.step = data.step === null || data.step === undefined ? "" : String(data.step);
+  if (data.step === null || data.step === undefined) delete root.dataset.step;  // the data alone, no model yet
+  else root.dataset.step = String(data.step);
   draw(root);
   legend(root, data);
   root.dataset.draws = String((+root.dataset.draws || 0) + 1);  // (counted by the benchmark)
