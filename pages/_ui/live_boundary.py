@@ -1,11 +1,12 @@
-"""The Inside tab of a run on 2D points: the decision boundary moving while it learns, and (for the
-TF-Playground network) what each neuron computes, both drawn from the run's live frame.
+"""A run on 2D points, drawn from its live frame: the decision boundary moving while it learns, and
+(for the TF-Playground network) what each neuron computes.
 
 The run's process draws a frame every FRAME_SECONDS or so (engine.core.trainer) and the store keeps
-the newest. This view polls it FRAME_POLL_S apart while the run trains: each poll asks the store
-for the frame's step only (one small row); the arrays are read, and the figures rebuilt, only when
-the step changed (LiveRun.figure caches by version), so a poll that finds nothing new costs almost
-nothing here and nothing in the browser (the same data is sent again, and not redrawn). Both are
+the newest. This view is drawn in the run's live fragment (pages/_ui/training_views.py: one poll
+every FAST_S serves the status, the plane and the curves): each poll asks the store for the frame's
+step only (one small row); the arrays are read, and the pictures' data rebuilt, only when the step
+changed (LiveRun.figure caches by version), so a poll that finds nothing new costs almost nothing
+here and nothing in the browser (the same data is sent again, and not redrawn). Both pictures are
 canvases mounted once and redrawn in place (pages/_ui/plane.py says why not a chart).
 A run that has ended shows its last frame; a run from before frames existed, its stored (or
 recomputed) per-epoch boundary.
@@ -14,52 +15,46 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.core.jobs import Progress
 from engine.core.loading import RunLoadError
 from engine.core.registry import run_config
 from engine.core.runs import Run, RunStore
-from pages._ui import live as live_ui
 from pages._ui.data_preview import points_of
 from pages._ui.live import LiveRun
 from pages._ui.neuron_views import cut_layers_note, draw_network, has_neurons, network_columns, network_data
 from pages._ui.plane import draw_plane, plane_data
 
-FRAME_POLL_S = 0.25  # while a run trains: a new frame (one every ~0.2 s) is on screen within about this long
 
-
-def refresh_every(progress: Progress | None) -> float | None:
-    """Several times a second while the run trains; as the other live views while it is paused
-    (only a resume from elsewhere changes it) or has ended (never)."""
-    if progress is not None and progress.running and not progress.paused:
-        return FRAME_POLL_S
-    return live_ui.refresh_every(progress)
-
-
-def live_switch() -> bool:
-    """Whether the view follows the run (on by default). Off, it stays at the frame it shows and
-    asks nothing more, for a machine that needs every core for the training."""
-    return st.toggle("Redraw live", value=True, key="boundary.live",
-                     help="follow the run: the boundary and the neurons redraw as it learns (off: they stay "
-                          "as they are until this page is drawn again)")
-
-
-def plane_options() -> tuple[bool, bool]:
-    """TF Playground's two switches under its output: show test data, discretise output."""
-    left, right = st.columns(2)
-    show_test = left.toggle("Show test data", key="boundary.show_test",
+def plane_options() -> tuple[bool, bool, bool]:
+    """Whether the view follows the run, and TF Playground's two switches under its output: show
+    test data, discretise output."""
+    follow, test, discrete = st.columns(3)
+    following = follow.toggle("Redraw live", value=True, key="boundary.live",
+                              help="follow the run: the boundary and the neurons redraw as it learns (off: they "
+                                   "stay as they are)")
+    show_test = test.toggle("Show test data", key="boundary.show_test",
                             help="the test points (diamonds, dark rim) over the surface, as well as the training points")
-    discretise = right.toggle("Discretise output", key="boundary.discretise",
-                              help="colour each point of the plane by the class the model gives it, not by its "
-                                   "probability")
-    return show_test, discretise
+    discretise = discrete.toggle("Discretise output", key="boundary.discretise",
+                                 help="colour each point of the plane by the class the model gives it, not by its "
+                                      "probability")
+    return following, show_test, discretise
+
+
+def shown_step(store: RunStore, run_id: int, following: bool) -> int | None:
+    """The step of the frame to show: the newest (one small read), or, while the view does not
+    follow the run, the one it showed last."""
+    shown = st.session_state.setdefault("_boundary_steps", {})
+    key = (str(store.root), run_id)
+    if following or key not in shown:
+        shown[key] = store.frame_step(run_id)
+    return shown[key]
 
 
 def live_plane_view(store: RunStore, view: LiveRun, current: Run, stored_surface) -> None:
-    """Polled in a fragment: the newest frame's boundary (and network, when the frame has one).
-    `stored_surface(epoch)` gives a run's per-epoch (xs, ys, P) for runs that have no frame."""
-    show_test, discretise = plane_options()
+    """In the run's live fragment: the newest frame's boundary (and network, when the frame has
+    one). `stored_surface(epoch)` gives a run's per-epoch (xs, ys, P) for runs that have no frame."""
+    following, show_test, discretise = plane_options()
     points = view.figure("points", None, lambda: points_of(current.dataset, run_config(current.params).dataset_options))
-    step = store.frame_step(current.id)
+    step = shown_step(store, current.id, following)
     if step is None:
         epoch_boundary(store, view, current, points, stored_surface, show_test, discretise)
         return
@@ -69,8 +64,10 @@ def live_plane_view(store: RunStore, view: LiveRun, current: Run, stored_surface
         draw_plane(view.figure("live_boundary", (step, show_test, discretise), lambda: plane_data(
             points, (frame["boundary_x"], frame["boundary_y"], frame["boundary_p"]), show_test=show_test,
             discretise=discretise, step=step)), key="boundary")
-    running = view.follower.progress.running
-    st.caption(f"Step {step:,}: " + ("redrawn live while the run trains." if running else "the run's last frame."))
+    if not view.follower.progress.running:
+        st.caption(f"Step {step:,}: the run's last frame.")
+    else:
+        st.caption(f"Step {step:,}: " + ("redrawn live while the run trains." if following else "Redraw live is off."))
     if has_neurons(frame):
         network_view(view, frame, step)
 

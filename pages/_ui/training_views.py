@@ -1,6 +1,6 @@
-"""The Training page's views of the run on show: its status and live curves, then three tabs: Inside
-(on 2D points the live decision boundary and network, pages/_ui/live_boundary.py; else the confusion
-matrix and errors, or a link to the page that looks inside),
+"""The Training page's views of the run on show: its status and live curves (on 2D points with the
+live decision boundary and network between them, pages/_ui/live_boundary.py), then the tabs: Inside
+(the confusion matrix and errors, or a link to the page that looks inside; not on 2D points),
 Gradient norms, and Model (layers, output shapes, parameters, flow graph).
 
 A fragment's refresh pace depends on the run's state when the page is drawn, so the fragments are
@@ -81,33 +81,31 @@ def summary_of(store_root: str, run_id: int):
 
 
 def run_views(store: RunStore, current: Run, progress: Progress, look: Look) -> None:
-    """Everything shown about the run: status and curves, then the tabs. On 2D points the tabs come
-    before the curves: the boundary moving on the plane is TF Playground's picture, the one to see
-    first (the curves follow)."""
+    """Everything shown about the run: status and curves, then the tabs. On 2D points the decision
+    boundary (and the network) comes between the status and the curves, in the same live fragment:
+    TF Playground's picture is the one to see first, and one poll serves all three (each fragment
+    rerun costs the browser a redraw of the page's tree: measured, a fragment of its own for the
+    boundary slowed the run beside it)."""
     view = live_ui.live_run(store, current.id)
     shown = (progress.status, progress.paused)  # what the buttons above were drawn for
-    pace = live_ui.refresh_every(progress)
     on_plane = get_info(current.dataset).kind == "points" and not page_for(current.model, FAMILY_PAGES)
-    st.fragment(run_every=pace)(status_and_curves)(view, current, shown, look, with_curves=not on_plane)
-    inside, gradients, summary = st.tabs(["Inside", "Gradient norms", "Model"])
-    if on_plane:  # the boundary moves while it learns: polled several times a second
-        with inside:
-            live = live_boundary.live_switch()
-            st.fragment(run_every=live_boundary.refresh_every(progress) if live else None)(
-                live_boundary.live_plane_view)(store, view, current, lambda epoch: tuple(
-                    stored_or_computed(str(store.root), current.id, epoch, k) for k in ("boundary_x", "boundary_y",
-                                                                                         "boundary_p")))
+    plane = (lambda: live_boundary.live_plane_view(store, view, current, lambda epoch: tuple(
+        stored_or_computed(str(store.root), current.id, epoch, k) for k in ("boundary_x", "boundary_y",
+                                                                             "boundary_p")))) if on_plane else None
+    st.fragment(run_every=live_ui.refresh_every(progress))(status_and_curves)(view, current, shown, look, plane)
+    if on_plane:
+        inside, (gradients, summary) = None, st.tabs(["Gradient norms", "Model"])
+    else:
+        inside, gradients, summary = st.tabs(["Inside", "Gradient norms", "Model"])
     st.fragment(run_every=EPOCH_VIEWS_S if progress.running else None)(per_epoch_views)(
-        current.id, store, view, current, None if on_plane else inside, gradients)
+        current.id, store, view, current, inside, gradients)
     with summary:
         model_view(store, current.id)
-    if on_plane:
-        st.fragment(run_every=pace)(polled_curves)(view, current.id, look)
 
 
-def status_and_curves(view: LiveRun, current: Run, shown: tuple, look: Look, with_curves: bool = True) -> None:
-    """Polls the run: status, progress and (unless drawn apart) the curves. Redraws the whole page
-    (buttons, pickers) only when the run pauses, resumes or ends."""
+def status_and_curves(view: LiveRun, current: Run, shown: tuple, look: Look, plane=None) -> None:
+    """Polls the run: status, progress, the plane (`plane()` draws it, on 2D points) and the curves.
+    Redraws the whole page (buttons, pickers) only when the run pauses, resumes or ends."""
     follower = view.follower
     follower.poll()
     p = follower.progress
@@ -119,14 +117,9 @@ def status_and_curves(view: LiveRun, current: Run, shown: tuple, look: Look, wit
     if p.running and current.id not in children():
         st.caption("Trained by a process this server did not start (e.g. the CLI): it updates here live, "
                    "and Stop and Step work on it too.")
-    if with_curves:
-        live_curves(view, current.id, look)
-
-
-def polled_curves(view: LiveRun, run_id: int, look: Look) -> None:
-    """The curves in a fragment of their own (below the boundary on 2D points)."""
-    view.follower.poll()  # (incremental: only the rows written since the last poll)
-    live_curves(view, run_id, look)
+    if plane is not None:
+        plane()
+    live_curves(view, current.id, look)
 
 
 def live_curves(view: LiveRun, run_id: int, look: Look) -> None:

@@ -195,6 +195,21 @@ def test_show_test_data_and_discretise_output(store):
     np.testing.assert_array_equal(z, (_frame_of_a_line()["boundary_p"] >= 0.5).astype(np.float64))
 
 
+def test_with_redraw_live_off_the_view_keeps_its_frame(store):
+    """Input: a run's frame at step 10 on show, then a new frame (step 20) while "Redraw live" is
+    off: the view keeps step 10 (and reads nothing); switched on again, it shows step 20."""
+    run_id = finished_run(store)
+    store.save_frame(run_id, 10, _frame_of_a_line())
+    at = open_page(PAGE, run=str(run_id))
+    assert canvas(at, "boundary")["step"] == 10
+    widget(at, "boundary.live").set_value(False).run()
+    store.save_frame(run_id, 20, _frame_of_a_line())
+    at.run()
+    assert canvas(at, "boundary")["step"] == 10
+    widget(at, "boundary.live").set_value(True).run()
+    assert canvas(at, "boundary")["step"] == 20
+
+
 def test_a_run_from_before_frames_shows_its_stored_epoch_boundary(store):
     """Input: a run with no frame, but the boundary stored with its epoch 2 (as runs stored it
     before frames existed) and a checkpoint at epoch 2."""
