@@ -1,9 +1,11 @@
 """Training: pick a model and dataset, set every knob, train, watch it learn, look inside, compare.
 
-Runs train in their own processes (engine.core.jobs): this page starts them, sends them Stop / Step /
-Resume through the run store, and draws what they write there. Its live views read only what is
-new and rebuild only the charts whose data changed (pages/_ui/live.py), so watching a run costs it
-almost nothing (bench/live_training.py measures it in a browser).
+The chosen data is drawn before any run (pages/_ui/data_preview.py), as TF Playground shows its
+points. Runs train in their own processes (engine.core.jobs): this page starts them, sends them
+Stop / Step / Resume through the run store, and draws what they write there. Its live views read
+only what is new and rebuild only the charts whose data changed (pages/_ui/live.py), so watching a
+run costs it little (bench/live_training.py and, for the live boundary, bench/live_boundary.py
+measure it in a browser).
 """
 from __future__ import annotations
 
@@ -18,11 +20,11 @@ from engine.core.registry import TRAINING_PARAMS, list_specs, validate
 from engine.core.runs import Run, RunStore
 from engine.core.trainer import start_training
 from pages._ui import training_views as views
+from pages._ui.data_preview import data_preview
 from pages._ui.nav import PAGES, page
 from pages._ui.params_ui import param_inputs
 from pages._ui.run_link import OTHER_RUN_PAGES, linked_run_id
 from pages._ui.safe_markdown import escape_markdown
-from pages._ui.data_preview import data_preview
 from pages._ui.suggested_settings import suggestion_button
 from pages._ui.training_compare import compare_runs
 from pages._ui.training_views import select_run

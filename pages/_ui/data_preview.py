@@ -24,16 +24,17 @@ PAD_SHOWN = "·"         # a padding token, drawn so the fixed length shows
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def points_of(name: str, options: dict) -> PlanePoints:
-    """A 2D set's points for these options (a regression set's values as floats)."""
-    return plane_points(load_dataset(name, options, checked=False))
+def points_of(name: str, options: dict, checked: bool = True) -> PlanePoints:
+    """A 2D set's points for these options (a regression set's values as floats). `checked=False`:
+    a stored run's complete options, used as they are (see load_dataset)."""
+    return plane_points(load_dataset(name, options, checked=checked))
 
 
 @st.cache_data(max_entries=8, show_spinner="Picking a few images of each class...")
 def class_samples(name: str, options: dict, per_class: int = SAMPLES_PER_CLASS) -> tuple[bytes, int, int]:
     """The first `per_class` training images of each class, a row per class, as one PNG; with
     the tile's size and the rows' count."""
-    data = load_dataset(name, options, checked=False)
+    data = load_dataset(name, options)
     labels = data.y_train.numpy()
     rows = []
     for c in range(data.num_classes):
@@ -73,7 +74,7 @@ def png_uri(png: bytes) -> str:
 def sequence_pairs(name: str, options: dict, n: int = PAIRS) -> tuple[list[dict], tuple[str, ...]]:
     """The first `n` training pairs of a sequence task, as its tokens read (the input padded to
     the task's length, the target up to its end-of-sequence token), and the task's vocabulary."""
-    data = load_dataset(name, options, checked=False)
+    data = load_dataset(name, options)
     if data.info.kind == "counting":
         return [{"input (bits)": "".join(str(int(b)) for b in x), "target (count)": int(y)}
                 for x, y in zip(data.x_train[:n].tolist(), data.y_train[:n].tolist())], ()
@@ -105,7 +106,7 @@ def data_preview(name: str, values: dict, compact: bool = False) -> None:
         elif info.kind in ("sequence", "counting"):
             sequences_preview(name, options, info)
     except (ParamError, ValueError) as err:  # a setting the dataset refuses: the sliders say why too
-        st.warning(f"Cannot show this data: {err}", icon=":material/warning:")
+        st.warning(f"Cannot show this data: {escape_markdown(err)}", icon=":material/warning:")
 
 
 def points_preview(name: str, options: dict, compact: bool) -> None:

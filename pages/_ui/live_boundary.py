@@ -53,7 +53,8 @@ def live_plane_view(store: RunStore, view: LiveRun, current: Run, stored_surface
     """In the run's live fragment: the newest frame's boundary (and network, when the frame has
     one). `stored_surface(epoch)` gives a run's per-epoch (xs, ys, P) for runs that have no frame."""
     following, show_test, discretise = plane_options()
-    points = view.figure("points", None, lambda: points_of(current.dataset, run_config(current.params).dataset_options))
+    points = view.figure("points", None, lambda: points_of(current.dataset, run_config(current.params).dataset_options,
+                                                                checked=False))
     step = shown_step(store, current.id, following)
     if step is None:
         epoch_boundary(store, view, current, points, stored_surface, show_test, discretise)
@@ -69,7 +70,7 @@ def live_plane_view(store: RunStore, view: LiveRun, current: Run, stored_surface
     else:
         st.caption(f"Step {step:,}: " + ("redrawn live while the run trains." if following else "Redraw live is off."))
     if has_neurons(frame):
-        network_view(view, frame, step)
+        network_view(view, frame, step, probability=not points.regression)
 
 
 def epoch_boundary(store: RunStore, view: LiveRun, current: Run, points, stored_surface, show_test: bool,
@@ -92,10 +93,10 @@ def epoch_boundary(store: RunStore, view: LiveRun, current: Run, points, stored_
     st.caption(f"After epoch {epoch}: this run was trained before runs drew live frames.")
 
 
-def network_view(view: LiveRun, frame: dict, step: int) -> None:
+def network_view(view: LiveRun, frame: dict, step: int, probability: bool) -> None:
     st.markdown("**What each neuron computes**")
-    draw_network(view.figure("neurons", step, lambda: network_data(frame, step)), key="neurons")
-    note = view.figure("neurons_note", step, lambda: cut_layers_note(network_columns(frame)[0]))
-    st.caption("Each map is a unit's output over the plane (blue positive, orange negative; the output is blue "
-               "where the model says blue). Lines are the weights: blue positive, orange negative, wider for larger. "
-               + note)
+    draw_network(view.figure("neurons", step, lambda: network_data(frame, step, probability)), key="neurons")
+    note = view.figure("neurons_note", step, lambda: cut_layers_note(network_columns(frame, probability)[0]))
+    output = "the output is blue where the model says blue" if probability else "the output: its value"
+    st.caption(f"Each map is a unit's output over the plane (blue positive, orange negative; {output}). Lines are "
+               "the weights: blue positive, orange negative, wider for larger. " + note)

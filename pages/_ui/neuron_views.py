@@ -83,17 +83,13 @@ def _top_up(maps: np.ndarray, frame: dict) -> np.ndarray:
     return maps[..., ::-1, :] if ascending else maps
 
 
-def is_probability(frame: dict) -> bool:
-    """The output is P(class 1) (a classifier), not a regression's value."""
-    return "boundary_p" in frame
-
-
-def network_columns(frame: dict) -> tuple[list[Column], list[np.ndarray]]:
+def network_columns(frame: dict, probability: bool = True) -> tuple[list[Column], list[np.ndarray]]:
     """The frame's columns (features, hidden layers, output) and the weights between them: the
     i-th array (shown_out, shown_in) joins column i to column i+1. Features are scaled each on its
-    own, a hidden layer's units together (a weak unit looks weak beside a strong one). Into a
-    classifier's output, each weight is drawn as its pull towards blue (the frame's pull towards
-    orange, negated), so that blue into a blue map means "more blue" everywhere, as in TF Playground."""
+    own, a hidden layer's units together (a weak unit looks weak beside a strong one). A
+    classifier's output (`probability`: P(orange)) is drawn blue where it says blue, and each weight
+    into it as its pull towards blue (the frame's pull towards orange, negated), so that blue into a
+    blue map means "more blue" everywhere, as in TF Playground; a regression's output is its value."""
     sizes = [int(s) for s in np.asarray(frame["layer_sizes"]).reshape(-1)]
     features = np.asarray(frame["features"], dtype=np.float32)
     names = tuple(str(n) for n in frame.get("feature_names", [f"x{i + 1}" for i in range(len(features))]))
@@ -105,10 +101,10 @@ def network_columns(frame: dict) -> tuple[list[Column], list[np.ndarray]]:
                               tuple(f"layer {i}, unit {u + 1}" for u in range(shown)),
                               (shown, size) if shown < size else None))
     output = np.asarray(frame["output"], dtype=np.float32)
-    towards_blue = 1 - 2 * output if is_probability(frame) else _scaled(output)
+    towards_blue = 1 - 2 * output if probability else _scaled(output)
     columns.append(Column("output", _top_up(towards_blue[None], frame), ("output",)))
     weights = [np.asarray(frame[f"weights{i}"], dtype=np.float32) for i in range(1, len(sizes) + 2)]
-    if is_probability(frame):
+    if probability:
         weights[-1] = -weights[-1]
     return columns, weights
 
@@ -197,9 +193,10 @@ def _title(column: Column) -> list[str]:
     return [column.title] + ([f"{column.shown_of[0]} of {column.shown_of[1]}"] if column.shown_of else [])
 
 
-def network_data(frame: dict, step: int | None = None) -> dict:
-    """What the network canvas draws for a frame: one image of every map, a few groups of lines."""
-    columns, weights = network_columns(frame)
+def network_data(frame: dict, step: int | None = None, probability: bool = True) -> dict:
+    """What the network canvas draws for a frame: one image of every map, a few groups of lines
+    (`probability`: the output is a classifier's P(orange), not a regression's value)."""
+    columns, weights = network_columns(frame, probability)
     mosaic = compose(columns)
     height, width = mosaic.image.shape[:2]
     half = mosaic.size / 2

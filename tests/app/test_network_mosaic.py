@@ -83,13 +83,13 @@ def test_weight_lines_join_edges_grouped_by_sign_and_size():
 
 
 def test_into_a_classifiers_output_a_weight_is_drawn_as_its_pull_towards_blue():
-    """Input: the frame's output weights (towards orange, class 1) +1 and -1: drawn -1 and +1."""
+    """Input: the frame's output weights (towards orange, class 1) +1 and -1: drawn -1 and +1; for a
+    regression's output, as they are."""
     frame = network_frame(layers=1, units=2, grid=5, features=2)
     frame["weights2"] = np.array([[1.0, -1.0]], dtype=np.float16)
     _, weights = network_columns(frame)
     assert weights[-1].tolist() == [[-1.0, 1.0]]
-    del frame["boundary_p"]  # a regression: the output's value, weights as they are
-    assert network_columns(frame)[1][-1].tolist() == [[1.0, -1.0]]
+    assert network_columns(frame, probability=False)[1][-1].tolist() == [[1.0, -1.0]]  # a regression's, as they are
 
 
 def test_what_is_left_out_is_said():
