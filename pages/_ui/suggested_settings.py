@@ -3,11 +3,9 @@ settings that fit the chosen dataset quickly (engine/data/suggested.py), through
 session state, so the sliders show them and the URL carries them like any other setting."""
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
-from engine.core.params import Param, log_ladder
+from engine.core.params import Param
 from engine.core.registry import TRAINING_PARAMS, ModelSpec
 from engine.data import get_info
 from engine.data.suggested import Suggestion, suggested
@@ -15,18 +13,9 @@ from pages._ui.safe_markdown import escape_markdown
 
 
 def widget_value(param: Param, value):
-    """`value` as the param's widget holds it: a log slider offers a ladder of values, so a value
-    between two rungs becomes the nearest one (on a log scale)."""
-    if param.kind == "bool":
-        return bool(value)
-    if param.kind == "choice":
-        return value
-    if param.log:
-        ladder = log_ladder(param)
-        if value in ladder:
-            return value
-        return min(ladder, key=lambda rung: abs(math.log(max(rung, 1e-12)) - math.log(max(value, 1e-12))))
-    return int(value) if param.kind == "int" else float(value)
+    """`value` as the param's widget holds it (a log slider takes a value between its rungs too:
+    pages/_ui/params_ui.py `rungs`)."""
+    return param.coerce(value)
 
 
 def suggested_state(dataset: str, suggestion: Suggestion, spec: ModelSpec) -> dict:

@@ -288,3 +288,14 @@ def test_a_dataset_without_suggested_settings_has_no_button(monkeypatch):
     monkeypatch.setattr("engine.data.suggested.SUGGESTED", {})
     at = open_page(PAGE, model="mlp", dataset="spiral")
     assert "Suggested settings" not in [b.label for b in at.button]
+
+
+def test_a_log_setting_between_two_rungs_is_kept():
+    """Input: a link with batch size 10 and learning rate 0.004 (between the sliders' rungs 8, 16 and
+    0.003, 0.005: a suggested setting, or one typed into the URL): kept as they are, and started with
+    them; a value out of range (batch 0) is still dropped for the default."""
+    at = open_page(PAGE, model="mlp", dataset="spiral", batch_size="10", lr="0.004")
+    assert (widget(at, "batch_size").value, widget(at, "lr").value) == (10, 0.004)
+    assert 10 in widget(at, "batch_size").options or "10" in widget(at, "batch_size").options
+    at = open_page(PAGE, model="mlp", dataset="spiral", batch_size="0")
+    assert widget(at, "batch_size").value == 64
