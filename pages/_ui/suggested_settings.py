@@ -4,6 +4,7 @@ session state, so the sliders show them and the URL carries them like any other 
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from engine.core.params import Param
 from engine.core.registry import TRAINING_PARAMS, ModelSpec
@@ -18,23 +19,41 @@ def widget_value(param: Param, value):
     return param.coerce(value)
 
 
-def suggested_state(dataset: str, suggestion: Suggestion, spec: ModelSpec) -> dict:
-    """The session state (widget key -> value) of the suggestion: its model and dataset, its values,
-    and every other setting of the model, the training and the data at its default, so the run it
-    starts is the suggestion, whatever was set before."""
-    state = {"model": suggestion.model, "dataset": dataset}
+def suggested_state(dataset: str, suggestion: Suggestion, spec: ModelSpec) -> dict[str, tuple]:
+    """The suggestion as widget key -> (value, its param's default): its model and dataset, its
+    values, and every other setting of the model, the training and the data at its default, so the
+    run it starts is the suggestion, whatever was set before."""
+    state = {"model": (suggestion.model, None), "dataset": (dataset, None)}
     for prefix, params, values in ((f"{spec.name}.", spec.params, suggestion.values), ("", TRAINING_PARAMS,
                                    suggestion.values), (f"{dataset}.", get_info(dataset).params,
                                                         suggestion.dataset_options)):
         for param in params:
-            state[f"{prefix}{param.name}"] = widget_value(param, values.get(param.name, param.default))
+            state[f"{prefix}{param.name}"] = (widget_value(param, values.get(param.name, param.default)), param.default)
     return state
 
 
+def url_text(value) -> str:
+    """A setting as a bound widget writes it into the URL (a switch as true / false)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _apply(dataset: str, suggestion: Suggestion, spec: ModelSpec) -> None:
-    # A callback runs before the script, so the widgets are drawn with these values.
-    for key, value in suggested_state(dataset, suggestion, spec).items():
+    # A callback runs before the script, so the widgets are drawn with these values. Streamlit writes
+    # a value set through st.session_state into the URL only for a widget the page drew before (it
+    # refuses a direct write to such a widget's parameter): a suggestion that changes the model sets
+    # widgets the page has not drawn yet, whose values are written into the URL here (else the link
+    # would have lost "playground.sin_x1", say).
+    for key, (value, default) in suggested_state(dataset, suggestion, spec).items():
         st.session_state[key] = value
+        if default is None:
+            continue
+        try:
+            if value == default:
+                st.query_params.pop(key, None)  # a default stays out of the URL, as the widgets leave it
+            else:
+                st.query_params[key] = url_text(value)
+        except StreamlitAPIException:
+            pass  # a widget drawn before: its value reaches the URL through the session state
 
 
 def describe(suggestion: Suggestion, spec: ModelSpec) -> str:
