@@ -94,11 +94,14 @@ def sequence_pairs(name: str, options: dict, n: int = PAIRS) -> tuple[list[dict]
             for x, y in zip(data.x_train[:n].tolist(), data.y_train[:n].tolist())], tuple(tokens)
 
 
-def data_preview(name: str, values: dict, compact: bool = False) -> None:
-    """The dataset `name` with these Data settings, drawn the way its kind is best seen."""
-    info = get_info(name)
-    options = {p.name: values.get(p.name, p.default) for p in info.params}
+def data_preview(name: str | None, values: dict, compact: bool = False) -> None:
+    """The dataset `name` with these Data settings, drawn the way its kind is best seen (None: no
+    dataset chosen yet, nothing to draw)."""
+    if name is None:
+        return
     try:
+        info = get_info(name)
+        options = {p.name: values.get(p.name, p.default) for p in info.params}
         if info.kind == "points":
             points_preview(name, options, compact)
         elif info.kind == "image":

@@ -22,6 +22,7 @@ from pages._ui.data_preview import points_of
 from pages._ui.live import LiveRun
 from pages._ui.neuron_views import cut_layers_note, draw_network, has_neurons, network_columns, network_data
 from pages._ui.plane import draw_plane, plane_data
+from pages._ui.safe_markdown import escape_markdown
 
 
 def plane_options() -> tuple[bool, bool, bool]:
@@ -53,8 +54,12 @@ def live_plane_view(store: RunStore, view: LiveRun, current: Run, stored_surface
     """In the run's live fragment: the newest frame's boundary (and network, when the frame has
     one). `stored_surface(epoch)` gives a run's per-epoch (xs, ys, P) for runs that have no frame."""
     following, show_test, discretise = plane_options()
-    points = view.figure("points", None, lambda: points_of(current.dataset, run_config(current.params).dataset_options,
-                                                                checked=False))
+    try:
+        points = view.figure("points", None, lambda: points_of(
+            current.dataset, run_config(current.params).dataset_options, checked=False))
+    except ValueError as err:  # its dataset is gone (your own points, their file removed since)
+        st.error(escape_markdown(f"Run {current.id}'s data cannot be loaded: {err}"), icon=":material/error:")
+        return
     step = shown_step(store, current.id, following)
     if step is None:
         epoch_boundary(store, view, current, points, stored_surface, show_test, discretise)

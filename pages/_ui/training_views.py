@@ -88,7 +88,7 @@ def run_views(store: RunStore, current: Run, progress: Progress, look: Look) -> 
     boundary slowed the run beside it)."""
     view = live_ui.live_run(store, current.id)
     shown = (progress.status, progress.paused)  # what the buttons above were drawn for
-    on_plane = get_info(current.dataset).kind == "points" and not page_for(current.model, FAMILY_PAGES)
+    on_plane = dataset_kind(current.dataset) == "points" and not page_for(current.model, FAMILY_PAGES)
     plane = (lambda: live_boundary.live_plane_view(store, view, current, lambda epoch: tuple(
         stored_or_computed(str(store.root), current.id, epoch, k) for k in ("boundary_x", "boundary_y",
                                                                              "boundary_p")))) if on_plane else None
@@ -101,6 +101,14 @@ def run_views(store: RunStore, current: Run, progress: Progress, look: Look) -> 
         current.id, store, view, current, inside, gradients)
     with summary:
         model_view(store, current.id)
+
+
+def dataset_kind(name: str) -> str | None:
+    """The kind of a run's dataset (None: a dataset this app no longer has)."""
+    try:
+        return get_info(name).kind
+    except ValueError:
+        return None
 
 
 def status_and_curves(view: LiveRun, current: Run, shown: tuple, look: Look, plane=None) -> None:

@@ -299,3 +299,20 @@ def test_a_log_setting_between_two_rungs_is_kept():
     assert 10 in widget(at, "batch_size").options or "10" in widget(at, "batch_size").options
     at = open_page(PAGE, model="mlp", dataset="spiral", batch_size="0")
     assert widget(at, "batch_size").value == 64
+
+
+def test_a_run_whose_points_cannot_be_loaded_says_so(store, monkeypatch):
+    """Input: a 2D run with a frame whose dataset fails to load (your own points, their file removed
+    since: simulated): a message where the boundary was, no traceback."""
+    run_id = finished_run(store)
+    store.save_frame(run_id, 3, _frame_of_a_line())
+
+    def gone(*args, **kwargs):
+        raise ValueError("the points file own-7.csv is gone")
+
+    monkeypatch.setattr("pages._ui.live_boundary.points_of", gone)
+    at = open_page(PAGE, run=str(run_id))
+    assert f"Run {run_id}'s data cannot be loaded: the points file own-7.csv is gone" in \
+        [e.value.replace("\\", "") for e in at.error]
+    with pytest.raises(KeyError):
+        canvas(at, "boundary")
