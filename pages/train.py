@@ -1,9 +1,11 @@
 """Training: pick a model and dataset, set every knob, train, watch it learn, look inside, compare.
 
-Runs train in their own processes (engine.core.jobs): this page starts them, sends them Stop / Step /
-Resume through the run store, and draws what they write there. Its live views read only what is
-new and rebuild only the charts whose data changed (pages/_ui/live.py), so watching a run costs it
-almost nothing (bench/live_training.py measures it in a browser).
+The chosen data is drawn before any run (pages/_ui/data_preview.py), as TF Playground shows its
+points. Runs train in their own processes (engine.core.jobs): this page starts them, sends them
+Stop / Step / Resume through the run store, and draws what they write there. Its live views read
+only what is new and rebuild only the charts whose data changed (pages/_ui/live.py), so watching a
+run costs it little (bench/live_training.py and, for the live boundary, bench/live_boundary.py
+measure it in a browser).
 """
 from __future__ import annotations
 
@@ -19,24 +21,36 @@ from engine.core.runs import Run, RunStore
 from engine.core.trainer import start_training
 from pages._ui import points_input
 from pages._ui import training_views as views
+from pages._ui.data_preview import data_preview
 from pages._ui.nav import PAGES, page
 from pages._ui.params_ui import param_inputs
 from pages._ui.run_link import OTHER_RUN_PAGES, linked_run_id
 from pages._ui.safe_markdown import escape_markdown
+from pages._ui.suggested_settings import open_on_suggestion, suggestion_button
 from pages._ui.training_compare import compare_runs
 from pages._ui.training_views import select_run
 from pages._ui.store_views import open_store
 
 
+# What the page opens on: TF Playground's spiral (for a model that trains on 2D points).
+DEFAULT_MODEL = "playground"
+DEFAULT_DATASET = "spiral"
+
+
 def settings_panel(specs: dict, datasets: dict):
     """Model, dataset and every knob, all bound to the URL: (the validated config, None), or (None,
-    why not: drawn under the Start button by run_buttons)."""
+    why not: drawn under the Start button by run_buttons); then the dataset and its Data settings
+    (for the preview)."""
+    open_on_suggestion(DEFAULT_DATASET, specs)
     # Options are the registry names (not titles): a bound selectbox puts its label in the URL.
-    model_name = st.selectbox("Model", list(specs), key="model", bind="query-params")
+    names = list(specs)
+    model_name = st.selectbox("Model", names, key="model", bind="query-params",
+                              index=names.index(DEFAULT_MODEL) if DEFAULT_MODEL in names else 0)
     spec = specs[model_name]
     choices = [name for name, info in datasets.items() if info.kind in spec.data_kinds]
-    dataset_name = st.selectbox("Dataset", points_input.with_own_points(choices, spec.data_kinds), key="dataset",
-                                bind="query-params")
+    dataset_choices = points_input.with_own_points(choices, spec.data_kinds)
+    dataset_name = st.selectbox("Dataset", dataset_choices, key="dataset", bind="query-params",
+                                index=dataset_choices.index(DEFAULT_DATASET) if DEFAULT_DATASET in dataset_choices else 0)
     if dataset_name == points_input.OWN_POINTS:  # upload or draw them: a dataset once they are saved
         st.caption(f"**{spec.title}**: {spec.description}")
         own_points_problem = points_input.own_points_panel()
@@ -45,20 +59,22 @@ def settings_panel(specs: dict, datasets: dict):
         info = get_info(dataset_name)
         st.caption(f"**{spec.title}**: {spec.description}  \n**{info.title}**: {info.description}")
         points_input.saved_note(dataset_name)
+        suggestion_button(dataset_name, specs)
     with st.expander("Model", expanded=True):
         model_values = param_inputs(spec.params, prefix=f"{model_name}.")
     with st.expander("Training", expanded=True):
         training_values = param_inputs(TRAINING_PARAMS)
     dataset_values = {}
     if dataset_name is None:
-        return None, own_points_problem
+        return None, own_points_problem, (None, {})
     if info.params:
         with st.expander("Data"):
             dataset_values = param_inputs(info.params, prefix=f"{dataset_name}.")
     try:
-        return validate(model_name, dataset_name, model_values | training_values, dataset_values), None
+        return validate(model_name, dataset_name, model_values | training_values, dataset_values), None, \
+            (dataset_name, dataset_values)
     except ParamError as err:
-        return None, str(err)
+        return None, str(err), (dataset_name, dataset_values)
 
 
 def run_on_show(store: RunStore) -> tuple[int | None, Run | None, Progress | None]:
@@ -165,12 +181,17 @@ datasets = {info.name: info for info in list_datasets()}
 # Two fifths for the settings: at a third, two-column grids cut values short ("momentum" in its box).
 settings, live = st.columns([2, 3], gap="large")
 with settings:
-    config, problem = settings_panel(specs, datasets)
+    config, problem, (dataset_name, dataset_values) = settings_panel(specs, datasets)
 run_id, current, progress = run_on_show(store)
 with live:
     run_buttons(store, config, problem, current, progress)
-    look = views.look_settings()
     drawn = run_to_draw(store, specs, run_id, current, progress)
+    if drawn is None:  # nothing trained yet: the data it will learn, as soon as it is chosen
+        data_preview(dataset_name, dataset_values)
+    else:
+        with st.expander(f"The data of the next run: {get_info(dataset_name).title}"):
+            data_preview(dataset_name, dataset_values, compact=True)
+    look = views.look_settings()
     if drawn is not None:
         views.run_views(store, drawn, progress, look)
 

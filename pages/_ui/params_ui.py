@@ -8,13 +8,28 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.core.params import Param, log_ladder
+from engine.core.params import Param, ParamError, log_ladder
 
 SEED_LIKE = ("seed",)
 
 
 def _format(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def rungs(param: Param, key: str) -> list:
+    """A log slider's values: its ladder, and a value between two rungs that this session holds
+    (Suggested settings put it there) or the URL names, when the schema accepts it: a suggested
+    batch of 10 stays 10 (not the nearest rung), and the link it leaves opens with it."""
+    values = log_ladder(param)
+    for given in (st.session_state.get(key), st.query_params.get(key)):
+        try:
+            value = param.coerce(given) if given is not None else None
+        except ParamError:
+            continue
+        if value is not None and value not in values:
+            values = sorted({*values, value})
+    return values
 
 
 def param_input(param: Param, key: str, disabled: bool = False):
@@ -26,7 +41,7 @@ def param_input(param: Param, key: str, disabled: bool = False):
     if param.kind == "choice":
         return st.selectbox(label, param.choices, index=param.choices.index(param.default), **common)
     if param.log:
-        return st.select_slider(label, options=log_ladder(param), value=param.default,
+        return st.select_slider(label, options=rungs(param, key), value=param.default,
                                 format_func=_format, **common)
     if param.name in SEED_LIKE or param.high - param.low > 5000:
         return st.number_input(label, min_value=int(param.low), max_value=int(param.high),

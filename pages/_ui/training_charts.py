@@ -1,4 +1,5 @@
-"""Plotly figures for the training page: curves, decision boundary, gradient norms, confusion."""
+"""Plotly figures for the training page: curves, gradient norms, confusion. (The 2D plane and the
+network are drawn on canvases: pages/_ui/plane.py, pages/_ui/neuron_views.py.)"""
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,8 @@ from engine.training.curves import downsample_minmax, x_axis
 
 MAX_POINTS = 2000  # above this the display (never the store) keeps min/max per bucket (~2 per pixel)
 X_TITLES = {"step": "step", "epoch": "epoch", "wall": "seconds since start"}
-# TF Playground's colours: blue for class 0, orange for class 1.
-BLUE, ORANGE = "#0877bd", "#f59322"
+# TF Playground's colours: blue for class 0, orange for class 1, and its grey-white between them.
+BLUE, ORANGE, NEUTRAL = "#0877bd", "#f59322", "#e8eaeb"
 PALETTE = ("#0068c9", "#ff2b2b", "#29b09d", "#ff8700", "#7d353b", "#6d3fc0")
 
 
@@ -65,22 +66,6 @@ def grad_norm_figure(metrics: pd.DataFrame) -> go.Figure:
         fig.add_scatter(x=group.epoch, y=group.value, mode="lines+markers", name=name.removeprefix("grad_norm/"))
     fig.update_yaxes(type="log")
     return _layout(fig, "Gradient norm per layer", "epoch", height=340, y_title="L2 norm, epoch's last step")
-
-
-def decision_figure(xs, ys, probs, data) -> go.Figure:
-    """P(orange) over the plane with the train points (circles) and test points (crosses)."""
-    fig = go.Figure()
-    # Pale, so the points stand out.
-    fig.add_heatmap(x=xs, y=ys, z=probs, zmin=0, zmax=1, opacity=0.55,
-                    colorscale=[[0, BLUE], [0.5, "#e8eaeb"], [1, ORANGE]],
-                    colorbar=dict(title="P(orange)"), hovertemplate="x %{x:.2f}<br>y %{y:.2f}<br>P(orange) %{z:.2f}")
-    for x, y, split, symbol in ((data.x_train, data.y_train, "train", "circle"), (data.x_val, data.y_val, "test", "x")):
-        colours = np.where(y.numpy() == 1, ORANGE, BLUE)
-        fig.add_scatter(x=x[:, 0].numpy(), y=x[:, 1].numpy(), mode="markers", name=split,
-                        marker=dict(color=colours, symbol=symbol, size=7, line=dict(color="#333333", width=0.5)))
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=40, b=10), title="Decision boundary",
-                      yaxis=dict(scaleanchor="x"), legend=dict(orientation="h", y=-0.12))
-    return fig
 
 
 def confusion_figure(matrix: np.ndarray, classes) -> go.Figure:

@@ -1,5 +1,6 @@
-"""The Training page's views of the run on show: its status and live curves, then three tabs: Inside
-(decision boundary, or confusion matrix and errors, or a link to the page that looks inside),
+"""The Training page's views of the run on show: its status and live curves (on 2D points with the
+live decision boundary and network between them, pages/_ui/live_boundary.py), then the tabs: Inside
+(the confusion matrix and errors, or a link to the page that looks inside; not on 2D points),
 Gradient norms, and Model (layers, output shapes, parameters, flow graph).
 
 A fragment's refresh pace depends on the run's state when the page is drawn, so the fragments are
@@ -20,6 +21,7 @@ from engine.data import DatasetInfo, get_info, load_dataset
 from engine.training.curves import has_grad_norms, other_epoch_metrics, x_axis
 from engine.training.inspection import count_confusion, flow_dot, misclassified, model_summary
 from pages._ui import live as live_ui
+from pages._ui import live_boundary
 from pages._ui import run_link
 from pages._ui import training_charts as charts
 from pages._ui.live import LiveRun
@@ -80,20 +82,39 @@ def summary_of(store_root: str, run_id: int):
 
 
 def run_views(store: RunStore, current: Run, progress: Progress, look: Look) -> None:
-    """Everything shown about the run: status and curves, then the tabs."""
+    """Everything shown about the run: status and curves, then the tabs. On 2D points the decision
+    boundary (and the network) comes between the status and the curves, in the same live fragment:
+    TF Playground's picture is the one to see first, and one poll serves all three (each fragment
+    rerun costs the browser a redraw of the page's tree: measured, a fragment of its own for the
+    boundary slowed the run beside it)."""
     view = live_ui.live_run(store, current.id)
     shown = (progress.status, progress.paused)  # what the buttons above were drawn for
-    st.fragment(run_every=live_ui.refresh_every(progress))(status_and_curves)(view, current, shown, look)
-    inside, gradients, summary = st.tabs(["Inside", "Gradient norms", "Model"])
+    on_plane = dataset_kind(current.dataset) == "points" and not page_for(current.model, FAMILY_PAGES)
+    plane = (lambda: live_boundary.live_plane_view(store, view, current, lambda epoch: tuple(
+        stored_or_computed(str(store.root), current.id, epoch, k) for k in ("boundary_x", "boundary_y",
+                                                                             "boundary_p")))) if on_plane else None
+    st.fragment(run_every=live_ui.refresh_every(progress))(status_and_curves)(view, current, shown, look, plane)
+    if on_plane:
+        inside, (gradients, summary) = None, st.tabs(["Gradient norms", "Model"])
+    else:
+        inside, gradients, summary = st.tabs(["Inside", "Gradient norms", "Model"])
     st.fragment(run_every=EPOCH_VIEWS_S if progress.running else None)(per_epoch_views)(
         current.id, store, view, current, inside, gradients)
     with summary:
         model_view(store, current.id)
 
 
-def status_and_curves(view: LiveRun, current: Run, shown: tuple, look: Look) -> None:
-    """Polls the run: status, progress and the curves. Redraws the whole page (buttons,
-    pickers) only when the run pauses, resumes or ends."""
+def dataset_kind(name: str) -> str | None:
+    """The kind of a run's dataset (None: a dataset this app no longer has)."""
+    try:
+        return get_info(name).kind
+    except ValueError:
+        return None
+
+
+def status_and_curves(view: LiveRun, current: Run, shown: tuple, look: Look, plane=None) -> None:
+    """Polls the run: status, progress, the plane (`plane()` draws it, on 2D points) and the curves.
+    Redraws the whole page (buttons, pickers) only when the run pauses, resumes or ends."""
     follower = view.follower
     follower.poll()
     p = follower.progress
@@ -105,6 +126,8 @@ def status_and_curves(view: LiveRun, current: Run, shown: tuple, look: Look) -> 
     if p.running and current.id not in children():
         st.caption("Trained by a process this server did not start (e.g. the CLI): it updates here live, "
                    "and Stop and Step work on it too.")
+    if plane is not None:
+        plane()
     live_curves(view, current.id, look)
 
 
@@ -129,12 +152,13 @@ def live_curves(view: LiveRun, run_id: int, look: Look) -> None:
 
 
 def per_epoch_views(run_id: int, store: RunStore, view: LiveRun, current: Run, inside, gradients) -> None:
-    """What changes once per epoch: the inside views and the gradient norms."""
+    """What changes once per epoch: the inside views (unless they are live: `inside` None) and
+    the gradient norms."""
     follower = view.follower
-    epochs = store.checkpoint_epochs(run_id) if follower.epoch else []
-    run_info = get_info(current.dataset)
-    with inside:
-        inside_view(run_id, store, view, current, epochs, run_info)
+    if inside is not None:
+        epochs = store.checkpoint_epochs(run_id) if follower.epoch else []
+        with inside:
+            inside_view(run_id, store, view, current, epochs, get_info(current.dataset))
     with gradients:
         gradients_view(view)
     inspect_page = page_for(current.model, INSPECT_PAGES)
@@ -156,22 +180,11 @@ def inside_view(run_id: int, store: RunStore, view: LiveRun, current: Run, epoch
         st.info("The first epoch's checkpoint will appear here when it is saved.")
     else:
         try:
-            if run_info.kind == "points":
-                boundary_view(store, view, current, epochs[-1])
-            else:
-                confusion_view(store, view, current, epochs[-1], run_info)
+            confusion_view(store, view, current, epochs[-1], run_info)
         except RunLoadError as err:  # a damaged checkpoint (a run trained before runs stored these views)
             st.error(str(err), icon=":material/error:")
         except ValueError as err:  # its dataset is gone (your own points, their file removed since)
             st.error(escape_markdown(f"Run {run_id}'s data cannot be loaded: {err}"), icon=":material/error:")
-
-
-def boundary_view(store: RunStore, view: LiveRun, current: Run, epoch: int) -> None:
-    figure = view.figure("boundary", epoch, lambda: charts.decision_figure(
-        *(stored_or_computed(str(store.root), current.id, epoch, k) for k in ("boundary_x", "boundary_y", "boundary_p")),
-        load_dataset(current.dataset, run_config(current.params).dataset_options, checked=False)))
-    st.plotly_chart(figure, key="boundary")
-    st.caption(f"After epoch {epoch}: redrawn at every epoch.")
 
 
 def confusion_view(store: RunStore, view: LiveRun, current: Run, epoch: int, run_info: DatasetInfo) -> None:

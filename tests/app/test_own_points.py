@@ -26,8 +26,11 @@ def xor_csv(n=40) -> bytes:
 
 
 def own_points_page():
+    """The Training page with the mlp, a batch of 64 (the first visit opens on the spiral's suggested
+    batch of 10) and "Your own points" chosen."""
     at = open_page(PAGE)
     widget(at, "model").set_value("mlp").run()
+    widget(at, "batch_size").set_value(64).run()
     widget(at, "dataset").set_value(OWN_POINTS).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -125,13 +128,14 @@ def test_too_few_drawn_points_say_how_many_are_needed(fresh_data_dir):
 
 
 def test_a_run_whose_points_file_was_removed_reopens_with_its_curves_and_says_why_the_rest_cannot(fresh_data_dir):
-    """Input: a 2-epoch run on 40 saved points, then their CSV deleted, then the page opened at ?run=ID."""
+    """Input: a 2-epoch run on 44 saved points (a set no other test saves: saved sets are looked for
+    in every data dir this process has used), then their CSV deleted, then the page opened at ?run=ID."""
     from engine.core.registry import validate
     from engine.core.trainer import TrainingJob
     from engine.data.custom_points import parse_points_csv
     from engine.data.saved_points import save_points
 
-    name = save_points(parse_points_csv(xor_csv(), "xor.csv"))
+    name = save_points(parse_points_csv(xor_csv(44), "xor.csv"))
     store = RunStore(fresh_data_dir / "runs")
     job = TrainingJob(validate("mlp", name, {"epochs": 2, "batch_size": 8}), store, device="cpu")
     assert job.run() == "completed"
