@@ -21,6 +21,7 @@ from engine.core.runs import Run, RunStore
 from engine.core.trainer import start_training
 from pages._ui import points_input
 from pages._ui import training_views as views
+from pages._ui.gan2d_views import POINTS_VIEW
 from pages._ui.data_preview import data_preview
 from pages._ui.nav import PAGES, page
 from pages._ui.params_ui import param_inputs
@@ -28,7 +29,7 @@ from pages._ui.run_link import OTHER_RUN_PAGES, linked_run_id
 from pages._ui.safe_markdown import escape_markdown
 from pages._ui.suggested_settings import open_on_suggestion, suggestion_button
 from pages._ui.training_compare import compare_runs
-from pages._ui.training_views import select_run
+from pages._ui.training_views import PLANE_GANS, select_run
 from pages._ui.store_views import open_store
 
 
@@ -144,7 +145,8 @@ def run_to_draw(store: RunStore, specs: dict, run_id: int | None, current: Run |
         target = next(p for p in PAGES if p.file == "latent.py")
         st.info(f"Run {run_id} is a GAN trained by hand, one D or G step at a time, on the {target.title} page.",
                 icon=":material/info:")
-        st.page_link(page(target), label=f"Open the {target.title} page", icon=":material/arrow_forward:")
+        st.page_link(page(target), label=f"Open the {target.title} page", icon=":material/arrow_forward:",
+                     query_params={"view": POINTS_VIEW} if current.model in PLANE_GANS else None)
     else:
         return current
     return None

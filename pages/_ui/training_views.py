@@ -20,6 +20,7 @@ from engine.core.trainer import build_model
 from engine.data import DatasetInfo, get_info, load_dataset
 from engine.training.curves import has_grad_norms, other_epoch_metrics, x_axis
 from engine.training.inspection import count_confusion, flow_dot, misclassified, model_summary
+from pages._ui import gan2d_views
 from pages._ui import live as live_ui
 from pages._ui import live_boundary
 from pages._ui import run_link
@@ -29,6 +30,8 @@ from pages._ui.nav import PAGES, page
 from pages._ui.run_link import FAMILY_PAGES, page_for
 from pages._ui.safe_markdown import escape_markdown
 
+# Models whose live frame is a GAN on the plane (pages/_ui/gan2d_views.py draws it), not a boundary.
+PLANE_GANS = ("gan2d",)
 EPOCH_VIEWS_S = 5.0      # the views that change once per epoch look for a new one at this pace
 # Points of the live loss curve: redrawn twice a second, its cost in the browser grows with them
 # (min/max thinning keeps every spike; ~1 point per pixel column of the chart).
@@ -89,10 +92,16 @@ def run_views(store: RunStore, current: Run, progress: Progress, look: Look) -> 
     boundary slowed the run beside it)."""
     view = live_ui.live_run(store, current.id)
     shown = (progress.status, progress.paused)  # what the buttons above were drawn for
-    on_plane = dataset_kind(current.dataset) == "points" and not page_for(current.model, FAMILY_PAGES)
-    plane = (lambda: live_boundary.live_plane_view(store, view, current, lambda epoch: tuple(
-        stored_or_computed(str(store.root), current.id, epoch, k) for k in ("boundary_x", "boundary_y",
-                                                                             "boundary_p")))) if on_plane else None
+    gan_on_plane = current.model in PLANE_GANS  # GAN Lab's picture: D's field, real and fake points
+    on_plane = gan_on_plane or (dataset_kind(current.dataset) == "points" and not page_for(current.model, FAMILY_PAGES))
+    if gan_on_plane:
+        plane = lambda: gan2d_views.live_frame_view(store, current.id, key="gan2d_plane", view=view)  # noqa: E731
+    elif on_plane:
+        plane = lambda: live_boundary.live_plane_view(store, view, current, lambda epoch: tuple(  # noqa: E731
+            stored_or_computed(str(store.root), current.id, epoch, k) for k in ("boundary_x", "boundary_y",
+                                                                                 "boundary_p")))
+    else:
+        plane = None
     st.fragment(run_every=live_ui.refresh_every(progress))(status_and_curves)(view, current, shown, look, plane)
     if on_plane:
         inside, (gradients, summary) = None, st.tabs(["Gradient norms", "Model"])
