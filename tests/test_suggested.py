@@ -61,11 +61,8 @@ def test_a_playground_regression_set_reaches_a_low_mse(dataset, mse, tmp_path):
     assert train_suggested(dataset, tmp_path)["val_loss"] <= mse
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(900)  # one MNIST epoch on CPU: ~50 s alone, a few minutes on a busy machine
-def test_mnist_reaches_97_percent_in_one_epoch(data_env, tmp_path):
-    final = train_suggested("mnist", tmp_path)
-    assert final["epochs"] == 1 and final["val_acc"] >= 0.97
+# MNIST's suggestion (>= 97 % in one epoch) is held by tests/test_train.py's one-epoch MNIST run, which
+# trains with it and checks the rest of a real run too (one MNIST epoch in the suite, not two).
 
 
 @pytest.mark.slow
@@ -81,10 +78,13 @@ def test_fashion_mnist_reaches_88_percent(data_env, tmp_path):
     assert train_suggested("fashion-mnist", tmp_path)["val_acc"] >= 0.88
 
 
+# The transformer's suggestions take 40-70 s each on two cores (minutes on a busy machine): the suite
+# holds the reverse task's; the other four are marked `full` (./run.sh test -m full runs them).
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("dataset, exact", [("copy", 0.95), ("reverse", 0.99), ("sort", 0.98), ("addition", 0.93),
-                                            ("dates", 0.93)])
+@pytest.mark.parametrize("dataset, exact", [
+    pytest.param("copy", 0.95, marks=pytest.mark.full), ("reverse", 0.99), pytest.param("sort", 0.98, marks=pytest.mark.full),
+    pytest.param("addition", 0.93, marks=pytest.mark.full), pytest.param("dates", 0.93, marks=pytest.mark.full)])
 def test_a_sequence_task_reaches_its_exact_match(dataset, exact, tmp_path):
     assert train_suggested(dataset, tmp_path)["val_exact_match"] >= exact
 
