@@ -31,6 +31,7 @@ from engine.latent import gan_session
 from engine.objectives import gan2d_measures as measures
 from pages._ui import live as live_ui
 from pages._ui.params_ui import param_inputs
+from pages._ui.plane import b64, draw_plane, point_arrays, quantised
 from pages._ui.safe_markdown import escape_markdown
 
 MODEL = "gan2d"
@@ -49,6 +50,26 @@ IMAGES_VIEW, POINTS_VIEW = "Images: VAE and DCGAN", "GAN on 2D points"
 
 
 # ---- figures ---------------------------------------------------------------------------------------
+def plane_data(arrays: dict[str, np.ndarray], step: int, height: int = PLANE_PX) -> dict:
+    """The live frame as the plane canvas (pages/_ui/plane.py) draws it: D's field, the manifold's
+    lines, real and fake points. A canvas, not a chart: a chart whose data changes is a new element
+    in Streamlit, and the browser showed a blank plot while it rebuilt one at every frame."""
+    real, fake = arrays["real"], arrays.get("fake", np.zeros((0, 2), np.float32))
+    data = {"step": step, "extent": [float(v) for v in arrays["plane"]], "range": [0.0, 1.0],
+            "height": height, "scale": [FIELD_COLOURS[0][1], FIELD_COLOURS[1][1], FIELD_COLOURS[2][1]],
+            "label": "D: real", "classes": ["real", "fake"], "colours": [REAL, FAKE], "plain": True,
+            "train": point_arrays(np.concatenate([real, fake]), np.r_[np.zeros(len(real)), np.ones(len(fake))]),
+            "test": None, "surface": None, "lines": None}
+    if "field_p" in arrays:
+        q = quantised(arrays["field_p"], 0.0, 1.0, discretise=False)
+        data["surface"] = {"nx": int(q.shape[1]), "ny": int(q.shape[0]), "q": b64(q)}
+    if "manifold" in arrays:
+        lines = np.asarray(arrays["manifold"], np.float32)
+        data["lines"] = {"xy": b64(lines.reshape(-1)), "n": int(lines.shape[0]), "m": int(lines.shape[1]),
+                         "colour": MANIFOLD, "label": "manifold (G of a z grid)"}
+    return data
+
+
 def plane_figure(arrays: dict[str, np.ndarray], height: int = PLANE_PX) -> go.Figure:
     """The live frame as GAN Lab draws it: D's field, the manifold's lines, real and fake points."""
     x0, x1, y0, y1 = (float(v) for v in arrays["plane"])
@@ -159,8 +180,8 @@ def live_frame_view(store: RunStore, run_id: int, key: str = "gan2d_plane", view
         st.info("The generator's first picture appears as soon as its process has built the model.",
                 icon=":material/hourglass_top:")
         return False
-    figure, words = view.figure(f"{key}_frame", step, lambda: _frame_parts(store, run_id))
-    st.plotly_chart(figure, key=key, config={"displayModeBar": False})
+    data, words = view.figure(f"{key}_frame", step, lambda: _frame_parts(store, run_id, step))
+    draw_plane(data, key=key)
     kind, sentence, numbers = words
     if kind is not None:
         {"success": st.success, "warning": st.warning, "info": st.info}[kind](
@@ -170,10 +191,10 @@ def live_frame_view(store: RunStore, run_id: int, key: str = "gan2d_plane", view
     return True
 
 
-def _frame_parts(store: RunStore, run_id: int):
+def _frame_parts(store: RunStore, run_id: int, step: int):
     found = store.frame(run_id)
     arrays = found[1] if found is not None else {}
-    return plane_figure(arrays), frame_words(arrays)
+    return (plane_data(arrays, step) if "real" in arrays else {}), frame_words(arrays)
 
 
 # ---- the section on the Latent space page -----------------------------------------------------------

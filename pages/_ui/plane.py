@@ -64,12 +64,13 @@ def value_range(points: PlanePoints, surface=None) -> tuple[float, float]:
     return -top, top
 
 
-def _b64(array: np.ndarray) -> str:
+def b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode()
 
 
-def _points(x: np.ndarray, v: np.ndarray) -> dict:
-    return {"xy": _b64(np.asarray(x, np.float32).reshape(-1)), "v": _b64(np.asarray(v, np.float32))}
+def point_arrays(x: np.ndarray, v: np.ndarray) -> dict:
+    """Points as the canvas takes them: float32 coordinates and classes (or values), base64."""
+    return {"xy": b64(np.asarray(x, np.float32).reshape(-1)), "v": b64(np.asarray(v, np.float32))}
 
 
 def _edges(centres) -> tuple[float, float]:
@@ -105,13 +106,13 @@ def plane_data(points: PlanePoints, surface: tuple | None = None, *, show_test: 
         "label": "P(orange)" if not points.regression else "value",
         "classes": None if points.regression else list(points.classes),
         "colours": [class_colour(c) for c in range(len(points.classes))],
-        "train": _points(points.x_train, points.y_train),
-        "test": _points(points.x_val, points.y_val) if show_test else None,
+        "train": point_arrays(points.x_train, points.y_train),
+        "test": point_arrays(points.x_val, points.y_val) if show_test else None,
         "surface": None,
     }
     if surface is not None:
         q = quantised(z, low, high, discretise)
-        data["surface"] = {"nx": int(q.shape[1]), "ny": int(q.shape[0]), "q": _b64(q)}
+        data["surface"] = {"nx": int(q.shape[1]), "ny": int(q.shape[0]), "q": b64(q)}
     return data
 
 

@@ -42,6 +42,14 @@ def plane(at) -> dict:
     return next(s for s in charts(at) if any(t.get("name") == "real" for t in s["data"]))
 
 
+def canvas(at, key: str) -> dict:
+    """The data sent to the canvas (a components.v2 element) with this key."""
+    for element in at.get("bidi_component"):
+        if element.proto.id.endswith(f"-{key}"):
+            return json.loads(element.proto.json)
+    raise KeyError(f"no canvas {key!r} among {[e.proto.id for e in at.get('bidi_component')]}")
+
+
 def titles(at) -> list[str]:
     return [s["layout"].get("title", {}).get("text", "") for s in charts(at)]
 
@@ -72,14 +80,14 @@ def test_start_trains_and_the_view_draws_the_field_points_manifold_and_curves(fr
     assert store.get_run(run_id).status == "completed"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    figure = plane(at)
-    kinds = {t.get("name"): t["type"] for t in figure["data"]}
-    assert kinds == {"D(x)": "heatmap", "manifold (G of a z grid)": "scatter", "real": "scattergl", "fake": "scattergl"}
-    field = next(t for t in figure["data"] if t["type"] == "heatmap")
-    assert np.asarray(field["z"]).shape == (64, 64)
-    fake = next(t for t in figure["data"] if t["name"] == "fake")
-    assert len(fake["x"]) == 1000
-    assert titles(at)[1:] == ["D and G losses", "Real vs fake", "Modes covered (of 8)"]
+    drawn = canvas(at, "gan2d_plane")  # the live frame, on the plane canvas (pages/_ui/plane.py)
+    assert drawn["classes"] == ["real", "fake"] and drawn["step"] == 375 and drawn["label"] == "D: real"
+    assert (drawn["surface"]["nx"], drawn["surface"]["ny"]) == (64, 64)  # D's field
+    kinds = np.frombuffer(base64.b64decode(drawn["train"]["v"]), dtype=np.float32)
+    assert (kinds == 1).sum() == 1000  # the fakes from fixed noise, beside the real points
+    lines = drawn["lines"]
+    assert len(np.frombuffer(base64.b64decode(lines["xy"]), dtype=np.float32)) == lines["n"] * lines["m"] * 2
+    assert titles(at) == ["D and G losses", "Real vs fake", "Modes covered (of 8)"]
     words = [m.value for m in (*at.success, *at.warning, *at.info)]
     assert any("modes" in w and "generator covers" in w for w in words), words
     assert any(c.value.startswith("Step 375 · KL(real ‖ fake)") for c in at.caption)

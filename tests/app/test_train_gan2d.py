@@ -17,8 +17,8 @@ def test_a_gan2d_run_on_the_ring_shows_the_gan_plane_and_no_boundary(fresh_data_
     assert job.run() == "completed"
     at = open_page(PAGE, run=str(job.run_id))  # fails on any exception
     assert any(f"**Run {job.run_id}**: gan2d on ring" in m.value for m in at.markdown)
-    charts = [c.proto.id for c in at.get("plotly_chart")]
-    assert any("gan2d_plane" in c for c in charts), charts
+    canvases = [c.proto.id for c in at.get("bidi_component")]  # the plane canvas (pages/_ui/plane.py)
+    assert any(c.endswith("-gan2d_plane") for c in canvases), canvases
     assert not any("Decision boundary" in m.value for m in at.markdown)
     assert [t.label for t in at.tabs] == ["Gradient norms", "Model"]
     assert not at.error, [e.value for e in at.error]

@@ -14,17 +14,13 @@ from engine.core.runs import RunStore
 from engine.data import get_info, load_dataset
 from engine.data.suggested import suggested
 from tests.app.helpers import button, open_page, widget
+from tests.app.test_train_page import app_env  # noqa: F401  (the same autouse data dir and device)
 from tests.neuron_frames import network_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "train.py")
 
 
-@pytest.fixture(autouse=True)
-def app_env(shared_data_dir, monkeypatch):
-    monkeypatch.setenv("DEEP_PLAYGROUND_DATA", str(shared_data_dir))
-    monkeypatch.delenv("DEEP_PLAYGROUND_DEVICE", raising=False)
-    return shared_data_dir
 
 
 @pytest.fixture

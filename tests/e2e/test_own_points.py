@@ -11,8 +11,8 @@ from pages._ui.points_input import OWN_POINTS
 from tests.e2e.helpers import heading, screenshot, settled
 
 
-BOUNDARY = """() => [...document.querySelectorAll('.js-plotly-plot')]
-  .some(gd => (gd.data || []).some(t => t.type === 'heatmap' || t.type === 'contour'))"""
+# The decision boundary's canvas (pages/_ui/canvas/plane.js), once it has drawn a frame of the run.
+BOUNDARY = """() => [...document.querySelectorAll('.dp-plane')].some(e => +e.dataset.step > 0)"""
 
 
 def open_own_points(page, app_url, query: str = ""):
@@ -45,8 +45,8 @@ def test_upload_a_csv_then_start_trains_it_to_the_end(page, app_url, app_data_di
     run = RunStore(app_data_dir / "runs").list_runs(limit=1)[0]
     assert run.status == "completed" and run.dataset.startswith("points-") and run.final["epochs"] == 30
     assert run.final["val_acc"] >= 0.9, run.final
-    # The boundary over the uploaded points (a heatmap). The hidden Model tab's table never draws, so
-    # the page never "settles": a plain shot of a tall viewport, after a moment for plotly to draw.
+    # The boundary over the uploaded points (the plane's canvas). The hidden Model tab's table never
+    # draws, so the page never "settles": a plain shot of a tall viewport, after a moment to draw.
     page.wait_for_function(BOUNDARY, timeout=60_000)
     page.set_viewport_size({"width": 1400, "height": 1800})
     page.wait_for_timeout(1500)

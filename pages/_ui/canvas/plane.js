@@ -6,7 +6,9 @@
 // data: {step, extent: [x0, x1, y0, y1], scale: [low, mid, high colours], range: [low, high], label,
 //        classes: [names] | null (a regression set), colours: [per class],
 //        train / test: {xy: base64 float32 (x, y, x, y...), v: base64 float32 (class or value)} | null,
-//        surface: {nx, ny, q: base64 uint8 (ny rows, y upwards; 0..255 over range)} | null, height}
+//        surface: {nx, ny, q: base64 uint8 (ny rows, y upwards; 0..255 over range)} | null, height,
+//        lines: {xy: base64 float32, n lines of m points each, colour} | null (a GAN's manifold),
+//        plain: true to name the points by class alone in the legend (no train / test)}
 
 const MARGIN = { left: 36, right: 8, top: 6, bottom: 24 };
 const SURFACE_OPACITY = 0.6;
@@ -79,6 +81,21 @@ function drawPoints(ctx, data, set, kind, place) {
   }
 }
 
+function drawLines(ctx, lines, place) {
+  if (!lines) return;
+  const xy = floats(lines.xy);
+  ctx.strokeStyle = lines.colour; ctx.lineWidth = 1;
+  ctx.beginPath();
+  for (let l = 0; l < lines.n; l++) {
+    for (let k = 0; k < lines.m; k++) {
+      const i = 2 * (l * lines.m + k);
+      const [x, y] = place(xy[i], xy[i + 1]);
+      if (k === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    }
+  }
+  ctx.stroke();
+}
+
 function draw(root) {
   const data = root.__data;
   const canvas = root.querySelector("canvas");
@@ -107,6 +124,7 @@ function draw(root) {
   }
   ctx.save();
   ctx.beginPath(); ctx.rect(MARGIN.left, MARGIN.top, side, side); ctx.clip();
+  drawLines(ctx, data.lines, (x, y) => [px(x), py(y)]);
   drawPoints(ctx, data, data.train, "train", (x, y) => [px(x), py(y)]);
   drawPoints(ctx, data, data.test, "test", (x, y) => [px(x), py(y)]);
   ctx.restore();
@@ -134,9 +152,10 @@ function legend(root, data) {
   if (data.classes) {
     for (const [split, mark] of [["train", "dot"], ["test", "diamond"]]) {
       if (!data[split]) continue;
-      data.classes.forEach((name, c) => item(mark, data.colours[c], `${name} (${split})`));
+      data.classes.forEach((name, c) => item(mark, data.colours[c], data.plain ? name : `${name} (${split})`));
     }
   }
+  if (data.lines) item("dot", data.lines.colour, data.lines.label);
   if (data.surface || !data.classes) {
     const bar = document.createElement("span");
     bar.className = "dp-item";
