@@ -6,17 +6,10 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from engine.core.params import Param
 from engine.core.registry import TRAINING_PARAMS, ModelSpec
 from engine.data import get_info
 from engine.data.suggested import Suggestion, suggested
 from pages._ui.safe_markdown import escape_markdown
-
-
-def widget_value(param: Param, value):
-    """`value` as the param's widget holds it (a log slider takes a value between its rungs too:
-    pages/_ui/params_ui.py `rungs`)."""
-    return param.coerce(value)
 
 
 def suggested_state(dataset: str, suggestion: Suggestion, spec: ModelSpec) -> dict[str, tuple]:
@@ -28,7 +21,7 @@ def suggested_state(dataset: str, suggestion: Suggestion, spec: ModelSpec) -> di
                                    suggestion.values), (f"{dataset}.", get_info(dataset).params,
                                                         suggestion.dataset_options)):
         for param in params:
-            state[f"{prefix}{param.name}"] = (widget_value(param, values.get(param.name, param.default)), param.default)
+            state[f"{prefix}{param.name}"] = (param.coerce(values.get(param.name, param.default)), param.default)
     return state
 
 

@@ -70,9 +70,11 @@ def stored_or_computed(store_root: str, run_id: int, epoch: int, name: str):
     found = store.artifact(run_id, name, epoch)
     if found is not None:
         return found[1]
-    from engine.objectives.classification import CLASSIFICATION
+    from engine.core.registry import get_spec
+    from engine.objectives import objective_for
     loaded = load_run(store, run_id, epoch)
-    return CLASSIFICATION.evaluate(loaded.model, loaded.data, loaded.device)[name]
+    objective = objective_for(get_spec(loaded.config.model), loaded.data.info.task)  # a regression's surface too
+    return objective.evaluate(loaded.model, loaded.data, loaded.device)[name]
 
 
 @st.cache_data(max_entries=32)
