@@ -55,7 +55,9 @@ def test_upload_a_csv_then_start_trains_it_to_the_end(page, app_url, app_data_di
 
 def click_plane(page, fx: float, fy: float, expect: str) -> None:
     """Click at a fraction of the plane's width and height (from its top left); wait for the count."""
-    plot = page.locator("[class*='st-key-own_points_plane_'] .js-plotly-plot")  # keyed by its version
+    # Keyed by its version: on a busy machine the previous plane may still be in the page for a moment
+    # while the new one mounts; the newest is the last.
+    plot = page.locator("[class*='st-key-own_points_plane_'] .js-plotly-plot").last
     plot.scroll_into_view_if_needed()
     box = plot.locator(".nsewdrag").first.bounding_box()
     page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
