@@ -38,25 +38,25 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from engine.core.runs import RunStore  # noqa: E402
+from tests.e2e.helpers import DRAWN_LINES  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-# Every change of the newest x drawn on the loss chart, with the browser's clock (ms since epoch).
-WATCH_LOSS_CHART = """(pattern) => {
+# Every change of the newest x drawn on the loss chart's smoothed line whose series matches `pattern`,
+# with the browser's clock (ms since epoch). DRAWN_LINES reads the Vega-Lite charts' SVG.
+WATCH_LOSS_CHART = f"""(pattern) => {{
   window.__seen = [];
-  const re = new RegExp(pattern);
+  const re = new RegExp(pattern), lines = {DRAWN_LINES};
   let last = null;
-  window.__watch = setInterval(() => {
-    for (const gd of document.querySelectorAll('.js-plotly-plot')) {
-      const trace = (gd._fullData || []).find(t => re.test(t.name || ''));
-      if (!trace || !trace._length) continue;
-      const newest = trace.x[trace._length - 1];
-      if (last === null || newest > last) { last = newest; window.__seen.push([Date.now(), newest]); }
-    }
-  }, 20);
-}"""
+  window.__watch = setInterval(() => {{
+    for (const line of lines()) {{
+      if (!re.test(line.series) || line.kind !== 'smoothed') continue;
+      if (last === null || line.last > last) {{ last = line.last; window.__seen.push([Date.now(), line.last]); }}
+    }}
+  }}, 20);
+}}"""
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -252,7 +252,7 @@ def main() -> None:
                 run_id = wait_for(lambda: newest_run(store, "cnn", before), 60, "the CNN run")
                 wait_for(lambda: store.get_run(run_id).progress.get("step", 0) > 100, 180, "the CNN's first steps")
                 result = compare(page, store, server.pid, run_id, sidebar_to("Training", "Training"), go_home,
-                                 args.window, args.rounds, r"^run \d+ loss \(smoothed\)$")
+                                 args.window, args.rounds, r"^run \d+ loss$")
                 store.send_command(run_id, "stop")
                 summary("Training (CNN on MNIST)", result)
 

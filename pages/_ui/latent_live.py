@@ -19,6 +19,7 @@ from engine.latent import space as latent
 from engine.latent.space import LatentError
 from pages._ui import latent_views as views
 from pages._ui import live as live_ui
+from pages._ui import training_charts as charts
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,8 @@ def curves(view: live_ui.LiveRun, run: Run, epochs: list[int]) -> None:
     # Per-epoch curves: rebuilt only when an epoch ends.
     figures = view.figure("epoch_curves", follower.epoch, lambda: views.curves(follower.metrics, gan_model))
     cols = st.columns(len(figures) or 1)
-    for col, fig, key in zip(cols, figures, ("c1", "c2", "c3")):
-        col.plotly_chart(fig, key=f"live_{key}")
+    for col, chart, key in zip(cols, figures, ("c1", "c2", "c3")):
+        charts.show(chart, f"live_{key}", col)
     if gan_model and not (follower.metrics.name == "val_class_entropy").any() and epochs:
         st.caption("Sample quality is scored on MNIST runs by the project's MNIST classifier "
                    "(engine.core.pretrained), when it is installed.")

@@ -34,7 +34,7 @@ def image_grid(images, ncols: int, caption: str | None = None, width: int | str 
     st.image(upscale(picture, factor), caption=caption, width=width, clamp=True)
 
 
-def curves(metrics: pd.DataFrame, gan: bool) -> list[go.Figure]:
+def curves(metrics: pd.DataFrame, gan: bool) -> list[charts.Chart]:
     runs = [("run", metrics)]
     figures = []
     for title, y_title, names in (GAN_CURVES if gan else VAE_CURVES):

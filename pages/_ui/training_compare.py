@@ -48,15 +48,15 @@ def overlay(store: RunStore, chosen: list[int], look: Look) -> None:
     version = (tuple(chosen), tuple(f.rows for f in followers), smoothing, log_y)
     view = live_ui.live_run(store, chosen[0])
     runs = [(f"#{f.run_id}", f.metrics) for f in followers]
-    st.plotly_chart(view.figure("cmp_steps", version, lambda: charts.step_loss_figure(
+    charts.show(view.figure("cmp_steps", version, lambda: charts.step_loss_figure(
         [(f"#{f.run_id}", f.steps.step.to_numpy(dtype=float), f.steps.value.to_numpy(dtype=float),
-          f.smoothed_loss(smoothing)) for f in followers], "step", log_y)), key="cmp_steps")
+          f.smoothed_loss(smoothing)) for f in followers], "step", log_y)), "cmp_steps")
     left, right = st.columns(2)
     primary = compared_metric([m for _, m in runs])
-    left.plotly_chart(view.figure("cmp_acc", version, lambda: charts.epoch_figure(
-        runs, (primary,), primary.replace("_", " ").capitalize(), "epoch")), key="cmp_acc")
-    right.plotly_chart(view.figure("cmp_loss", version, lambda: charts.epoch_figure(
-        runs, ("val_loss",), "Validation loss", "epoch")), key="cmp_loss")
+    charts.show(view.figure("cmp_acc", version, lambda: charts.epoch_figure(
+        runs, (primary,), primary.replace("_", " ").capitalize(), "epoch")), "cmp_acc", left)
+    charts.show(view.figure("cmp_loss", version, lambda: charts.epoch_figure(
+        runs, ("val_loss",), "Validation loss", "epoch")), "cmp_loss", right)
     chosen_runs = [store.get_run(i) for i in chosen]
     st.dataframe([{"run": r.id, "status": r.status, **{k: v for k, v in r.params.items() if k != "dataset_options"},
                    **{f"final {k}": v for k, v in r.final.items()}} for r in chosen_runs], hide_index=True)

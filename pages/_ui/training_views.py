@@ -149,17 +149,17 @@ def live_curves(view: LiveRun, run_id: int, look: Look) -> None:
         [(f"run {run_id}", x_axis(follower.steps, x_mode).to_numpy(dtype=float),
           follower.steps.value.to_numpy(dtype=float), follower.smoothed_loss(look.smoothing))], x_mode, log_y,
         LIVE_POINTS))
-    st.plotly_chart(steps, key="step_loss")
+    charts.show(steps, "step_loss")
     left, right = st.columns(2)
     metrics = follower.metrics
     runs = [(f"run {run_id}", metrics)]
     per_epoch = (follower.epoch, x_mode, log_y)
-    left.plotly_chart(view.figure("epoch_loss", per_epoch, lambda: charts.epoch_figure(
-        runs, ("train_loss", "val_loss"), "Loss per epoch", x_mode, log_y)), key="epoch_loss")
+    charts.show(view.figure("epoch_loss", per_epoch, lambda: charts.epoch_figure(
+        runs, ("train_loss", "val_loss"), "Loss per epoch", x_mode, log_y)), "epoch_loss", left)
     others = other_epoch_metrics(metrics)
     title = "Accuracy per epoch" if others == ("train_acc", "val_acc") else "Metrics per epoch"
-    right.plotly_chart(view.figure("epoch_other", per_epoch, lambda: charts.epoch_figure(
-        runs, others, title, x_mode)), key="epoch_acc")
+    charts.show(view.figure("epoch_other", per_epoch, lambda: charts.epoch_figure(
+        runs, others, title, x_mode)), "epoch_acc", right)
 
 
 def per_epoch_views(run_id: int, store: RunStore, view: LiveRun, current: Run, inside, gradients) -> None:
@@ -216,8 +216,7 @@ def gradients_view(view: LiveRun) -> None:
     follower = view.follower
     metrics = follower.metrics
     if has_grad_norms(metrics):
-        st.plotly_chart(view.figure("grad_norms", follower.epoch, lambda: charts.grad_norm_figure(metrics)),
-                        key="grad_norms")
+        charts.show(view.figure("grad_norms", follower.epoch, lambda: charts.grad_norm_figure(metrics)), "grad_norms")
         st.caption("Norms that shrink layer by layer towards the input are vanishing gradients "
                    "(try sigmoid with depth 8).")
     else:

@@ -44,3 +44,19 @@ def place(at: AppTest, kind: str, text: str) -> tuple[int, ...]:
     if found is None:
         raise KeyError(f"no {kind} starting with {text!r}")
     return found
+
+
+def chart_rows(at: AppTest, title: str):
+    """The rows (a DataFrame: x, y, series...) of the Vega-Lite chart with this title
+    (pages/_ui/training_charts.py: the curves)."""
+    import json
+
+    import pyarrow as pa
+
+    titles = []
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        titles.append(spec.get("title"))
+        if spec.get("title") == title:
+            return pa.ipc.open_stream(element.proto.data.data).read_all().to_pandas()
+    raise KeyError(f"no chart {title!r} among {titles}")

@@ -1,6 +1,4 @@
 """AppTest of the training page: settings from the schema, a real run, validation, the URL."""
-import base64
-import json
 import time
 from pathlib import Path
 
@@ -11,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from engine.core.jobs import RunControl
 from engine.core.runs import RunStore
 from pages._ui.training_charts import confusion_figure
-from tests.app.helpers import button, open_page, place, widget
+from tests.app.helpers import button, chart_rows, open_page, place, widget
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "train.py")
@@ -26,23 +24,6 @@ def app_env(shared_data_dir, monkeypatch):
 
 def fresh(**query) -> AppTest:
     return open_page(PAGE, **query)
-
-
-def plotly_traces(at: AppTest, key: str) -> list[dict]:
-    """The traces of the plotly chart with this key, with numpy-encoded arrays decoded."""
-    for element in at.get("plotly_chart"):
-        spec = json.loads(element.proto.spec)
-        if element.proto.id and key in element.proto.id:
-            return [_decode(trace) for trace in spec["data"]]
-    raise KeyError(key)
-
-
-def _decode(trace: dict) -> dict:
-    for axis in ("x", "y"):
-        value = trace.get(axis)
-        if isinstance(value, dict) and "bdata" in value:
-            trace[axis] = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).tolist()
-    return trace
 
 
 def test_mlp_on_spiral_trains_to_90_percent_from_the_sliders(shared_data_dir):
@@ -72,11 +53,11 @@ def test_mlp_on_spiral_trains_to_90_percent_from_the_sliders(shared_data_dir):
     assert any(f"Run {run_id}" in m.value and "completed" in m.value for m in at.markdown)
 
     next(r for r in at.radio if r.label == "x axis").set_value("epoch").run()
-    acc = {t["name"]: t for t in plotly_traces(at, "epoch_acc")}
-    val = acc["val acc"]
-    assert val["x"] == list(range(1, 151))  # one point per epoch
-    assert val["y"][-1] > 0.9
-    assert val["y"][-1] == pytest.approx(run.final["val_acc"])
+    acc = chart_rows(at, "Accuracy per epoch")
+    val = acc[acc.series == "val acc"]
+    assert val.x.tolist() == list(range(1, 151))  # one point per epoch
+    assert val.y.iloc[-1] > 0.9
+    assert val.y.iloc[-1] == pytest.approx(run.final["val_acc"])
 
 
 POOLING_TOO_DEEP = "4 pooling blocks shrink a 8x8 image below one pixel: use at most 3 blocks, or pooling 'none'"

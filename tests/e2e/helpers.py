@@ -35,3 +35,13 @@ def screenshot(page, path):
     page.wait_for_timeout(1000)  # data grids redraw their canvas after a resize
     page.screenshot(path=path, full_page=True)
     page.set_viewport_size(size)
+
+
+# The lines the Vega-Lite charts drew (pages/_ui/training_charts.py: the curves), read from their SVG:
+# Vega's SVG renderer keeps each line's scene item on its path (`__data__`), whose mark holds the
+# line's points and their rows. One {series, kind, n, last} per line, `last` the newest x drawn.
+DRAWN_LINES = """() => [...document.querySelectorAll('[data-testid=stVegaLiteChart] svg path')]
+  .map(p => p.__data__).filter(d => d && d.mark && d.mark.marktype === 'line' && d.mark.items.length)
+  .map(d => { const items = d.mark.items, row = items[0].datum;
+              return {series: row.series, kind: row.kind || null, n: items.length,
+                      last: items[items.length - 1].datum.x}; })"""

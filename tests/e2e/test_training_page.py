@@ -7,20 +7,13 @@ import time
 from engine.core.registry import validate
 from engine.core.runs import RunStore
 from engine.core.trainer import TrainingJob
-from tests.e2e.helpers import heading, screenshot, settled
+from tests.e2e.helpers import DRAWN_LINES, heading, screenshot, settled
 
-# Plotly keeps each chart's (decoded) data on its div (Streamlit draws the titles itself, so charts are
-# found by their trace names): the points of the step-loss chart, the traces of the comparison.
-POINTS = """() => {
-  const gd = [...document.querySelectorAll('.js-plotly-plot')]
-    .find(gd => (gd.data || []).some(t => /^run \\d+ loss \\(smoothed\\)$/.test(t.name || '')));
-  return gd && gd._fullData ? gd._fullData.reduce((n, t) => n + (t._length || 0), 0) : 0;
-}"""
-COMPARED = """() => {
-  const gd = [...document.querySelectorAll('.js-plotly-plot')]
-    .find(gd => (gd.data || []).some(t => /^#\\d+ loss \\(smoothed\\)$/.test(t.name || '')));
-  return gd ? gd.data.filter(t => (t.name || '').endsWith('(smoothed)')).length : 0;
-}"""
+# The points of the smoothed step-loss line (Vega-Lite's SVG: helpers.DRAWN_LINES), and the number of
+# runs on the comparison's step-loss chart.
+POINTS = f"""() => ({DRAWN_LINES})().filter(l => /^run \\d+ loss$/.test(l.series) && l.kind === 'smoothed')
+  .reduce((n, l) => n + l.n, 0)"""
+COMPARED = f"""() => ({DRAWN_LINES})().filter(l => /^#\\d+ loss$/.test(l.series) && l.kind === 'smoothed').length"""
 
 # The tick labels plotly drew on the confusion matrix's axes (null before it is drawn).
 CONFUSION_TICKS = """() => {
@@ -82,7 +75,7 @@ def test_live_curves_grow_then_stop_then_compare(page, app_url, app_data_dir, sc
     page.wait_for_function(f"({POINTS})() > 20")  # a line worth drawing (one point draws nothing)
     first = page.evaluate(POINTS)
     # While the run is live the page never "settles" (the fragment reruns each second): plain shots,
-    # after a moment for plotly to draw the data it already holds.
+    # after a moment for the chart to draw the data it already holds.
     page.wait_for_timeout(800)
     page.screenshot(path=screenshots / "training-live-1.png")
     page.wait_for_function(f"({POINTS})() > {first}", timeout=30_000)
