@@ -184,7 +184,8 @@ def cmd_train(args) -> int:
         figures = ", ".join(f"{k} {v:.4f}" for k, v in p.final.items() if k.startswith(("train_", "val_")))
         log(f"epoch {p.epoch}/{p.epochs}: {figures}, {p.samples_per_s:.0f} samples/s")
 
-    job = TrainingJob(config, _store(args), device=device, data_dir=args.data_dir, on_epoch=report,
+    store = _store(args) if group is None or group.leader else None  # the other ranks never open it
+    job = TrainingJob(config, store, device=device, data_dir=args.data_dir, on_epoch=report,
                       group=group, sync_bn=sync_bn)
     log(f"run {job.run_id}: {config.model} on {config.dataset}, "
         f"{describe(device) if group is None else f'{group.world} processes, each {describe(device)}'}")
@@ -203,7 +204,7 @@ def cmd_train(args) -> int:
         return 0 if p.status in ("completed", "stopped") else 1
     print(json.dumps({"run_id": job.run_id, "status": p.status, "model": config.model,
                       "dataset": config.dataset, "device": str(device), "final": p.final,
-                      "message": p.message}))
+                      "message": p.message} | ({"world_size": group.world} if group else {})))
     if p.status != "completed":
         print(f"run {job.run_id} {p.status}: {p.message}", file=sys.stderr)
     return 0 if p.status in ("completed", "stopped") else 1

@@ -73,14 +73,14 @@ def layer_grad_norms(model: nn.Module) -> dict[str, torch.Tensor]:
 class TrainingJob(EpochJob):
     """One run of a registered model. `start()` trains it in a child process, `run()` here."""
 
-    def __init__(self, config: RunConfig, store: RunStore, device: str | torch.device | None = None,
+    def __init__(self, config: RunConfig, store: RunStore | None, device: str | torch.device | None = None,
                  data_dir=None, flush_every: int = 64, flush_seconds: float = 0.5,
                  checkpoints: bool = True, on_epoch: Callable[[Progress], None] | None = None,
                  pause_after_epoch: int | None = None, precision: Precision | None = None,
                  group: Group | None = None, sync_bn: bool = True):
         self.config = config
         # A rank of a run over several processes (engine/core/distributed.py; None: one process).
-        self.group = group
+        self.group = group  # the leader has the store; the other ranks get None: they never open it
         self.sync_bn = sync_bn
         self.device = device if isinstance(device, torch.device) else \
             default_device() if device is None else pick_device(device)
@@ -116,7 +116,7 @@ class TrainingJob(EpochJob):
             return "interrupted", (f"another process of this run (one of {self.group.world} ranks) ended, so this "
                                    f"one stopped too ({why}); metrics and checkpoints up to then are kept")
         if isinstance(err, torch.cuda.OutOfMemoryError):
-            if others := self._runs_sharing_the_gpu():  # not this run's size: another run holds the memory
+            if self.records and (others := self._runs_sharing_the_gpu()):  # not this run's size: another run holds the memory
                 return "failed", _shared_gpu_message(others, self.device)
             return "failed", (f"ran out of GPU memory with batch size {bs}: try a smaller batch "
                               f"size (e.g. {max(1, bs // 2)}) or a smaller model")
