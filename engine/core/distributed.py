@@ -162,11 +162,13 @@ def device_label(params: dict) -> str:
 
 def torchrun_args(nproc: int, nnodes: int, node_rank: int, rdzv_endpoint: str | None) -> list[str]:
     """torchrun's own flags: one machine (standalone: it picks a free port) or several meeting at
-    the rendezvous endpoint host:port (c10d; rank 0's machine serves it)."""
+    the rendezvous endpoint host:port, served by node 0. The static rendezvous keeps --node-rank's
+    order (node 0's first process is rank 0, the one that writes the store on node 0's machine);
+    torchrun's c10d rendezvous would number the machines in an order of its own."""
     args = [f"--nproc-per-node={nproc}"]
     if nnodes == 1 and rdzv_endpoint is None:
         return args + ["--standalone"]
-    return args + [f"--nnodes={nnodes}", f"--node-rank={node_rank}", "--rdzv-backend=c10d",
+    return args + [f"--nnodes={nnodes}", f"--node-rank={node_rank}", "--rdzv-backend=static",
                    f"--rdzv-endpoint={rdzv_endpoint or f'localhost:{DEFAULT_RDZV_PORT}'}", "--max-restarts=0"]
 
 
