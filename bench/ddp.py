@@ -148,19 +148,24 @@ def main() -> None:
         configs.append((f"--nproc {nproc} (DDP)", nproc, max(1, cores // nproc) if not cuda else 1, False))
     print(f"cnn on mnist, batch {args.batch_size} per process, {args.steps} steps x {args.rounds} rounds, "
           f"device {args.device}, {cores} CPU cores", flush=True)
+    load = os.getloadavg()
     results = [(name, measure(n, threads, args, ddp), n, threads) for name, n, threads, ddp in configs]
     base = results[0][1]["samples_per_s"]
-    print(f"\n{'configuration':<62} {'procs x threads':>15} {'samples/s':>10} {'ratio':>6} {'step ms':>8} "
-          f"{'all-reduce share':>17}")
+    one_thread = results[1][1]["samples_per_s"] if not cuda else base
+    print(f"\nload average before: {load[0]:.2f} (other work on this machine slows every figure)")
+    print(f"{'configuration':<62} {'procs x threads':>15} {'samples/s':>10} {'ratio':>6} {'vs 1 thread':>12} "
+          f"{'step ms':>8} {'all-reduce share':>17}")
     for name, r, n, threads in results:
         share = f"{r['allreduce_share']:.0%}" if r["allreduce_share"] is not None else "-"
         print(f"{name:<62} {f'{n} x {threads}':>15} {r['samples_per_s']:>10.0f} {r['samples_per_s'] / base:>6.2f} "
-              f"{r['step_ms']:>8.1f} {share:>17}")
+              f"{r['samples_per_s'] / one_thread:>12.2f} {r['step_ms']:>8.1f} {share:>17}")
     if not cuda:
         print(f"\nOn {cores} cores one process already uses every core through PyTorch's intra-op threads; "
               f"{nproc} processes share the same cores ({max(1, cores // nproc)} thread(s) each), so the "
               "arithmetic per second is the same and DDP adds its all-reduce: expect a ratio near or below 1 "
-              "here. DDP pays where one process cannot use the compute: several GPUs or machines.")
+              "here. DDP pays where one process cannot use the compute: several GPUs or machines. On a busy "
+              "machine two OpenMP threads of one process also wait on each other (a thread descheduled "
+              "stalls the other at every parallel region), which can make the 2-thread baseline the slowest.")
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ def test_cli_nproc_2_trains_a_cnn_to_the_accuracy_of_one_process_and_its_checkpo
     assert alone_acc >= 0.9 and abs(ddp_acc - alone_acc) <= 0.04, (ddp_acc, alone_acc)
 
     run = store.get_run(line["run_id"])
-    assert run.params["world_size"] == 2 and run.params["sync_bn"] is True
+    assert run.params["world_size"] == 2 and run.params["sync_bn"] is False  # SyncBatchNorm needs GPUs
     assert not [k for k in store.load_checkpoint(run.id) if k.startswith("module.")]
     loaded = load_run(store, run.id, device="cpu")  # opens like any other run's
     assert loaded.epoch == 4 and loaded.model(loaded.data.x_val[:3]).shape == (3, 10)
@@ -192,3 +192,20 @@ def test_sigkill_of_one_rank_ends_the_others_within_seconds_and_the_run_is_inter
     assert after.status == "interrupted", (after.status, after.message)
     assert after.message.startswith("another process of this run (one of 2 ranks) ended")
     assert json.loads(out.strip().splitlines()[-1])["status"] == "interrupted"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_nccl_ranks_train_on_their_own_gpu_with_syncbatchnorm(tmp_path, shared_data_dir):
+    """On CUDA: nccl, rank i on cuda:i, BatchNorm synchronised (SyncBatchNorm needs the GPU). One GPU
+    runs one rank (torchrun directly: nccl refuses two ranks on one GPU), two or more run two."""
+    nproc = min(2, torch.cuda.device_count())
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+               "-m", "engine", "--data-dir", str(tmp_path), "train", *CNN, "--set", "batchnorm=true",
+               "--epochs", "3", "--batch-size", "32", "--device", "cuda"]
+    result = subprocess.run(command, cwd=ROOT, env=_env(shared_data_dir), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["status"] == "completed" and line["device"] == "cuda:0" and line["world_size"] == nproc
+    assert line["final"]["val_acc"] >= 0.9
+    run = RunStore(tmp_path / "runs").get_run(line["run_id"])
+    assert run.params["sync_bn"] is True and run.params["device"] == "cuda:0"

@@ -92,7 +92,8 @@ class TrainingJob(EpochJob):
         self.on_epoch = on_epoch  # called after each epoch, in the process that trains
         params = {**config.as_dict(), "device": str(self.device)}
         if group is not None:
-            params |= {"world_size": group.world, "sync_bn": sync_bn}
+            # sync_bn as it applies: SyncBatchNorm runs on GPUs only (engine/core/distributed.py)
+            params |= {"world_size": group.world, "sync_bn": sync_bn and self.device.type == "cuda"}
         leader = group is None or group.leader  # only the leader has a run (the others record nothing)
         run_id = store.create_run(config.model, config.dataset, params) if leader else None
         super().__init__(store, run_id, config.training["epochs"], pause_after_epoch)
