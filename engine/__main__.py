@@ -213,7 +213,7 @@ def cmd_train(args) -> int:
 def _launch(args, dataset: str) -> int:
     """Train this run under torchrun: the same command without the launch flags, as --nproc ranks
     here (engine/core/distributed.py). Runs whose processes died (a killed rank) are marked
-    interrupted before it returns."""
+    interrupted before it returns (each machine in its own store: only node 0's has the run)."""
     from engine.core import distributed
 
     engine_args = (["--data-dir", args.data_dir] if args.data_dir else []) + \
@@ -224,8 +224,7 @@ def _launch(args, dataset: str) -> int:
     engine_args += [f"--set={pair}" for pair in args.set] + [f"--option={pair}" for pair in args.option]
     engine_args += ["--quiet"] if args.quiet else []
     status = distributed.launch(engine_args, args.nproc, args.nnodes, args.node_rank, args.rdzv_endpoint)
-    if status != 0:
-        _store(args).mark_interrupted()
+    _store(args).mark_interrupted()  # a run whose rank 0 died says so at once (nothing else is touched)
     return status
 
 

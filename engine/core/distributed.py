@@ -24,6 +24,7 @@ What the Trainer does differently with a Group:
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
@@ -177,7 +178,9 @@ def launch(engine_args: list[str], nproc: int, nnodes: int = 1, node_rank: int =
     """Run `python -m engine <engine_args>` as `nproc` ranks on this machine under torchrun (in this
     process: its agent starts the ranks, watches them, and ends the others when one dies). Each
     rank gets its share of the cores as OMP_NUM_THREADS unless set. Returns 0 when every rank
-    exits with 0, else 1 (the failing rank's message is already on stderr)."""
+    exits with 0, else 1 (the failing rank's message is already on stderr); 0 after Ctrl-C or
+    SIGTERM, which torchrun's agent passes on to the ranks: they stop the run as one process would."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
@@ -191,4 +194,7 @@ def launch(engine_args: list[str], nproc: int, nnodes: int = 1, node_rank: int =
         how = f"was killed by {failure.signal_name()}" if failure.exitcode < 0 else f"exited with {failure.exitcode}"
         print(f"torchrun: rank {rank} {how}, so the run's other processes were ended", file=sys.stderr)
         return 1
+    except SignalException as err:  # Ctrl-C / SIGTERM: the agent passed it on, the ranks stopped the run
+        print(f"torchrun: got {signal.Signals(err.sigval).name}: the processes were told to stop", file=sys.stderr)
+        return 0
     return 0

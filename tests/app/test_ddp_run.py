@@ -1,5 +1,5 @@
 """The Training page on a run over two processes started from the CLI (`--nproc 2`, torchrun): it is
-shown live like any other, its device reads "2 x cpu", and the page's Stop reaches every rank."""
+shown live like any other, its device reads "2 x cpu", and Pause, Step and Stop reach every rank."""
 import json
 import os
 import subprocess
@@ -28,7 +28,12 @@ def test_a_ddp_run_from_the_cli_is_shown_live_with_its_device_and_stops_from_the
         at = open_page(PAGE, run=str(run.id))
         assert any(f"**Run {run.id}**: mlp on spiral · 2 x cpu · **running**" in m.value for m in at.markdown)
         assert any("Trained by a process this server did not start" in c.value for c in at.caption)
-        assert RunControl(store, run.id).stop(wait=60) == "stopped"  # the page's Stop: a command in the store
+        control = RunControl(store, run.id)  # the page's buttons: commands in the store, read by rank 0
+        control.pause()
+        paused = wait_for(lambda: (p := control.progress()).paused and p, 60, "the pause")
+        control.step(1)  # one more epoch on every rank, then paused again
+        wait_for(lambda: (p := control.progress()).paused and p.epoch == paused.epoch + 1, 60, "the stepped epoch")
+        assert control.stop(wait=60) == "stopped"
         out, err = cli.communicate(timeout=60)
     finally:
         if cli.poll() is None:
