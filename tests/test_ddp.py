@@ -21,6 +21,8 @@ from engine.core.runs import RunStore
 from tests.ddp_ranks import in_two_ranks
 from tests.waiting import wait_for
 
+pytestmark = pytest.mark.slow  # each test starts processes that import torch (torchrun: 3 of them)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

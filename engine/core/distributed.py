@@ -38,7 +38,6 @@ from engine.core.params import Param
 
 SYNC_BN = Param("sync_bn", "bool", True, "under --nproc: BatchNorm statistics over the whole global batch "
                 "(nn.SyncBatchNorm; it needs GPUs: on the CPU each process normalises by its own batch)")
-DISTRIBUTED_PARAMS = (SYNC_BN,)
 SYNC_EVERY = 8  # steps between the ranks' agreements on stop and divergence (a stop waits at most this)
 # A collective waits this long for its peers: evaluation on the leader (a few seconds) must fit. A
 # rank that dies closes its sockets, so the others fail at once; torchrun's agent then ends them.

@@ -333,9 +333,10 @@ class TrainingJob(EpochJob):
             totals = group.mean(totals)  # the epoch's train stats over every rank's batches
         means = dict(zip(names, totals.tolist())) if names else {}
         problem = objective.check(means)  # the same on every rank: the means are
-        if not self.records:  # another rank of a DDP run: the leader evaluates and writes, this one
+        if not self.records:  # another rank of a DDP run: the leader evaluates and writes; this one
+            # learns whether the run stops or pauses (the leader's agree below)
             self._stop, paused, _ = group.agree(self._apply_commands(force=True), device=self.device)
-            self.progress.epoch = epoch                                                    # learns if it pauses
+            self.progress.epoch = epoch
             self.progress.state = "paused" if paused else "training"
             return problem
         norms = layer_grad_norms(model)  # gradients of the epoch's last step are still in .grad

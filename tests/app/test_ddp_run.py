@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from engine.core.jobs import RunControl
 from engine.core.runs import RunStore
 from tests.app.helpers import open_page
@@ -13,6 +15,7 @@ from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "train.py")
+pytestmark = pytest.mark.slow  # torchrun starts 3 processes that import torch
 
 
 def test_a_ddp_run_from_the_cli_is_shown_live_with_its_device_and_stops_from_the_store(fresh_data_dir):
