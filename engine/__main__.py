@@ -2,6 +2,7 @@
 
     python -m engine train --model cnn --dataset mnist --epochs 1
     python -m engine train --model mlp --points my.csv      (your own 2D points: x,y,label)
+    python -m engine train --model cnn --dataset mnist --nproc 2   (one run over 2 processes: torchrun, DDP)
     python -m engine runs list | show ID | export ID --csv [--out FILE]
     python -m engine runs check | recover | clean-up [--dry-run]
     python -m engine <verb> --help       (verbs of the pages: engine/commands/)
@@ -96,6 +97,15 @@ def _parser(with_catalogue: bool) -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model or training param")
     train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a dataset option")
     train.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    scale = train.add_argument_group("one run over several processes (torchrun, DistributedDataParallel; "
+                                     "batch-size is per process, --set sync_bn=false turns off SyncBatchNorm)")
+    scale.add_argument("--nproc", type=arguments.whole(low=1, what="--nproc"), default=1,
+                       help="processes on this machine (one per GPU on CUDA)")
+    scale.add_argument("--nnodes", type=arguments.whole(low=1, what="--nnodes"), default=1, help="machines")
+    scale.add_argument("--node-rank", type=arguments.whole(low=0, what="--node-rank"), default=0,
+                       help="this machine's place, 0 to nnodes-1 (the store is on rank 0's machine)")
+    scale.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="where the machines meet: node 0's address "
+                       "and a port open between them (e.g. 10.0.0.1:29400)")
 
     runs = verbs.add_parser("runs", help="list, show or export runs; check, recover or clean up the store")
     runs_verbs = runs.add_subparsers(dest="runs_verb", required=True)
@@ -142,11 +152,16 @@ def _run_json(run) -> dict:
 
 
 def cmd_train(args) -> int:
+    from engine.core import distributed
     from engine.core.device import describe, pick_device
     from engine.core.registry import validate
     from engine.core.trainer import TrainingJob
 
     values = _key_values(args.set, "--set")
+    several = args.nproc > 1 or args.nnodes > 1 or distributed.in_torchrun()
+    sync_bn = distributed.SYNC_BN.coerce(values.pop("sync_bn", True))
+    if "sync_bn" in _key_values(args.set, "--set") and not several:
+        raise ParamError("sync_bn is used only with --nproc (or --nnodes) above 1")
     for flag in ("epochs", "lr", "batch_size", "optimizer", "seed"):
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
@@ -157,27 +172,60 @@ def cmd_train(args) -> int:
     dataset = args.dataset if args.points is None else _save_points(args.points, args.data_dir, log)
     config = validate(args.model, dataset, values, _key_values(args.option, "--option"))
     device = pick_device(args.device)
+    if several and not distributed.in_torchrun():  # this process launches the ranks, each runs the lines below
+        return _launch(args, dataset)
+    group = None
+    if distributed.in_torchrun():
+        group, device = distributed.join(device)
+        if not group.leader:  # the leader speaks for the run
+            log = (lambda *a: None)
 
     def report(p):
         figures = ", ".join(f"{k} {v:.4f}" for k, v in p.final.items() if k.startswith(("train_", "val_")))
         log(f"epoch {p.epoch}/{p.epochs}: {figures}, {p.samples_per_s:.0f} samples/s")
 
-    job = TrainingJob(config, _store(args), device=device, data_dir=args.data_dir, on_epoch=report)
-    log(f"run {job.run_id}: {config.model} on {config.dataset}, {describe(device)}")
+    store = _store(args) if group is None or group.leader else None  # the other ranks never open it
+    job = TrainingJob(config, store, device=device, data_dir=args.data_dir, on_epoch=report,
+                      group=group, sync_bn=sync_bn)
+    log(f"run {job.run_id}: {config.model} on {config.dataset}, "
+        f"{describe(device) if group is None else f'{group.world} processes, each {describe(device)}'}")
     # Ctrl-C / SIGTERM stop the run cleanly (status "stopped", checkpoints kept): the handler runs
     # between two steps of the loop. The CLI trains in its main thread: on CPU, PyTorch's OpenMP
     # kernels run 10-30 % slower from a secondary thread (bench/trainer_overhead.py measures both).
     # The pages can stop, pause and step this run too: their commands reach it through the store.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: job.interrupt())
-    job.run()
+    try:
+        job.run()
+    finally:
+        distributed.leave()
     p = job.progress
+    if group is not None and not group.leader:
+        return 0 if p.status in ("completed", "stopped") else 1
     print(json.dumps({"run_id": job.run_id, "status": p.status, "model": config.model,
                       "dataset": config.dataset, "device": str(device), "final": p.final,
-                      "message": p.message}))
+                      "message": p.message} | ({"world_size": group.world} if group else {})))
     if p.status != "completed":
         print(f"run {job.run_id} {p.status}: {p.message}", file=sys.stderr)
     return 0 if p.status in ("completed", "stopped") else 1
+
+
+def _launch(args, dataset: str) -> int:
+    """Train this run under torchrun: the same command without the launch flags, as --nproc ranks
+    here (engine/core/distributed.py). Runs whose processes died (a killed rank) are marked
+    interrupted before it returns (each machine in its own store: only node 0's has the run)."""
+    from engine.core import distributed
+
+    engine_args = (["--data-dir", args.data_dir] if args.data_dir else []) + \
+        ["train", "--model", args.model, "--dataset", dataset]
+    for flag in ("epochs", "lr", "batch_size", "optimizer", "seed", "device"):
+        if getattr(args, flag) is not None:
+            engine_args += [f"--{flag.replace('_', '-')}", getattr(args, flag)]
+    engine_args += [f"--set={pair}" for pair in args.set] + [f"--option={pair}" for pair in args.option]
+    engine_args += ["--quiet"] if args.quiet else []
+    status = distributed.launch(engine_args, args.nproc, args.nnodes, args.node_rank, args.rdzv_endpoint)
+    _store(args).mark_interrupted()  # a run whose rank 0 died says so at once (nothing else is touched)
+    return status
 
 
 def _save_points(path: str, data_dir, log) -> str:

@@ -190,7 +190,9 @@ class Job:
     """
     poll_seconds = 0.1  # commands are read from the store at most this often
 
-    def __init__(self, store: RunStore, run_id: int):
+    def __init__(self, store: RunStore, run_id: int | None):
+        # run_id None: a rank of a distributed run other than rank 0 (engine/core/distributed.py),
+        # which trains but records nothing: it has no run, writes nothing and reads no commands.
         self.store, self.run_id = store, run_id
         self.progress = Progress(run_id)
         self._last_command = 0
@@ -223,9 +225,15 @@ class Job:
         """Wait for a started job to end; returns the run's status."""
         return self.control.wait_until_done(timeout if timeout is not None else float("inf"))
 
+    @property
+    def records(self) -> bool:
+        """Whether this job has a run in the store to write to (see __init__)."""
+        return self.run_id is not None
+
     def run(self) -> str:
         """Train in this process, to the end; returns the final status."""
-        self.store.set_owner(self.run_id, os.getpid())
+        if self.records:
+            self.store.set_owner(self.run_id, os.getpid())
         try:
             status, message = self._work()
         except Exception as err:  # noqa: BLE001 - any crash: the run must say so, not hang in "running"
@@ -233,7 +241,8 @@ class Job:
         finally:
             self._release()
         self.progress.status, self.progress.message = status, message
-        self.store.set_status(self.run_id, status, message, final=self.progress.final)
+        if self.records:
+            self.store.set_status(self.run_id, status, message, final=self.progress.final)
         return status
 
     def _work(self) -> tuple[str, str | None]:
@@ -251,7 +260,7 @@ class Job:
         interrupt (Ctrl-C, SIGTERM) comes back as a stop."""
         now = time.monotonic()
         found: list[Command] = []
-        if force or now - self._last_poll >= self.poll_seconds:
+        if self.records and (force or now - self._last_poll >= self.poll_seconds):
             self._last_poll = now
             found = self.store.commands_since(self.run_id, self._last_command)
             if found:
@@ -262,7 +271,8 @@ class Job:
 
     def write_progress(self, rows: list[tuple] | None = None) -> None:
         """The live state (and any metric rows that go with it), in one transaction."""
-        self.store.append_metrics(self.run_id, rows or [], progress=self.progress.as_dict())
+        if self.records:
+            self.store.append_metrics(self.run_id, rows or [], progress=self.progress.as_dict())
 
 
 class EpochJob(Job):

@@ -32,6 +32,7 @@ from torch import nn
 
 import engine.models  # noqa: F401  (a run may be of any built-in model: the child process registers them too)
 from engine.data import Dataset, load_dataset
+from engine.core.distributed import SYNC_EVERY, Group, Replicated, lost_peer, sync_batchnorm
 from engine.core.device import Precision, default_device, pick_device, precision_for, seed_everything, \
     set_deterministic
 from engine.core.jobs import STOPPED_BY_USER, EpochJob, Progress
@@ -72,11 +73,15 @@ def layer_grad_norms(model: nn.Module) -> dict[str, torch.Tensor]:
 class TrainingJob(EpochJob):
     """One run of a registered model. `start()` trains it in a child process, `run()` here."""
 
-    def __init__(self, config: RunConfig, store: RunStore, device: str | torch.device | None = None,
+    def __init__(self, config: RunConfig, store: RunStore | None, device: str | torch.device | None = None,
                  data_dir=None, flush_every: int = 64, flush_seconds: float = 0.5,
                  checkpoints: bool = True, on_epoch: Callable[[Progress], None] | None = None,
-                 pause_after_epoch: int | None = None, precision: Precision | None = None):
+                 pause_after_epoch: int | None = None, precision: Precision | None = None,
+                 group: Group | None = None, sync_bn: bool = True):
         self.config = config
+        # A rank of a run over several processes (engine/core/distributed.py; None: one process).
+        self.group = group  # the leader has the store; the other ranks get None: they never open it
+        self.sync_bn = sync_bn
         self.device = device if isinstance(device, torch.device) else \
             default_device() if device is None else pick_device(device)
         self.precision = precision  # None: the device's own (chosen in the process that trains)
@@ -86,12 +91,17 @@ class TrainingJob(EpochJob):
         self.checkpoints = checkpoints
         self.on_epoch = on_epoch  # called after each epoch, in the process that trains
         params = {**config.as_dict(), "device": str(self.device)}
-        super().__init__(store, store.create_run(config.model, config.dataset, params), config.training["epochs"],
-                         pause_after_epoch)
+        if group is not None:
+            # sync_bn as it applies: SyncBatchNorm runs on GPUs only (engine/core/distributed.py)
+            params |= {"world_size": group.world, "sync_bn": sync_bn and self.device.type == "cuda"}
+        leader = group is None or group.leader  # only the leader has a run (the others record nothing)
+        run_id = store.create_run(config.model, config.dataset, params) if leader else None
+        super().__init__(store, run_id, config.training["epochs"], pause_after_epoch)
         self._first_loss: float | None = None
         self._last_rate_point: tuple[float, int] | None = None  # (time, step) of the last ETA update
         self._step_rate: float | None = None
         self._bad_loss = math.nan
+        self._unwritten: list[tuple] = []  # step-loss rows read from the device, not yet in the store
 
     def __getstate__(self) -> dict:
         # A child process gets everything but the caller's callback (it belongs to the caller).
@@ -103,8 +113,11 @@ class TrainingJob(EpochJob):
     # ---- the loop ------------------------------------------------------------------------------
     def _failure(self, err: Exception) -> tuple[str, str]:
         bs = self.config.training["batch_size"]
+        if self.group is not None and (why := lost_peer(err)):
+            return "interrupted", (f"another process of this run (one of {self.group.world} ranks) ended, so this "
+                                   f"one stopped too ({why}); metrics and checkpoints up to then are kept")
         if isinstance(err, torch.cuda.OutOfMemoryError):
-            if others := self._runs_sharing_the_gpu():  # not this run's size: another run holds the memory
+            if self.records and (others := self._runs_sharing_the_gpu()):  # not this run's size: another run holds the memory
                 return "failed", _shared_gpu_message(others, self.device)
             return "failed", (f"ran out of GPU memory with batch size {bs}: try a smaller batch "
                               f"size (e.g. {max(1, bs // 2)}) or a smaller model")
@@ -126,13 +139,21 @@ class TrainingJob(EpochJob):
             torch.cuda.empty_cache()
 
     def _work(self) -> tuple[str, str | None]:
-        cfg, device = self.config, self.device
+        cfg, device, group = self.config, self.device, self.group
         t = cfg.training
-        generator = seed_everything(t["seed"])
+        generator = seed_everything(t["seed"])  # the same on every rank: same weights, same permutation
         set_deterministic(t["deterministic"])
         data = load_dataset(cfg.dataset, cfg.dataset_options, data_dir=self.data_dir)
         model = build_model(cfg, data).to(device)
         objective = objective_for(get_spec(cfg.model), data.info.task)
+        # What the objective trains through: the model, or under DDP its Replicated view (calls go
+        # through DDP, which all-reduces the gradients). Everything else uses the model itself.
+        trained = model
+        if group is not None:
+            model, _ = sync_batchnorm(model, device, self.sync_bn)
+            trained = Replicated(model, objective.ddp_parts, device)
+            torch.manual_seed(t["seed"] + group.rank)  # each rank its own dropout masks and noise
+        world = group.world if group is not None else 1
         accumulate = t.get("accumulate", 1)
         stepper = Stepper(objective.optimizers(model, t), self.precision or precision_for(device),
                           clip_norm=t.get("clip_norm", 0.0) or objective.clip_norm, accumulate=accumulate)
@@ -142,7 +163,9 @@ class TrainingJob(EpochJob):
         n, bs, epochs = len(x_train), t["batch_size"], t["epochs"]
         # Drop the ragged last batch (a batch of one breaks BatchNorm, and it is noise anyway) and
         # the ragged last accumulation: every epoch ends on an update, its true gradients in .grad.
-        steps_per_epoch = n // bs // accumulate * accumulate
+        # Under DDP a step takes world x bs examples (bs on each rank).
+        steps_per_epoch = n // (bs * world) // accumulate * accumulate
+        sync_every = min(SYNC_EVERY, self.flush_every)
         self.progress.total_steps = steps_per_epoch * epochs
         self.progress.state = "training"
         self.write_progress()
@@ -157,14 +180,13 @@ class TrainingJob(EpochJob):
         for epoch in range(1, epochs + 1):
             epoch_start = time.monotonic()
             sums: dict[str, torch.Tensor] = {}  # per-epoch sums of the step stats, on the device
-            order = torch.randperm(n, generator=generator).to(device)
+            order = torch.randperm(n, generator=generator)
+            order = (order if group is None else group.shard(order, bs)).to(device)
             for i in range(steps_per_epoch):
-                if self._apply_commands():
-                    self._flush(losses, pending)
-                    self._frame(model, data, objective, step)  # the picture where it stopped
-                    return "stopped", self._stop_message(step, epoch)
+                if group is None and self._apply_commands():
+                    return self._stopped(model, data, objective, losses, pending, step, epoch)
                 idx = order[i * bs:(i + 1) * bs]
-                phases = objective.phases(model, x_train[idx], y_train[idx])
+                phases = objective.phases(trained, x_train[idx], y_train[idx])
                 stats = stepper.step(regulariser.add(phases) if regulariser else phases)
 
                 step += 1
@@ -178,14 +200,30 @@ class TrainingJob(EpochJob):
                 now = time.monotonic()
                 if now >= next_frame:
                     next_frame = self._frame(model, data, objective, step)
-                if len(pending) == self.flush_every or now - last_flush > self.flush_seconds:
+                if group is None and (len(pending) == self.flush_every or now - last_flush > self.flush_seconds):
                     self._update_eta(step, started)
                     bad_step = self._flush(losses, pending)
                     last_flush = now
                     if bad_step is not None:
                         return "diverged", self._divergence_message(bad_step)
+                elif group is not None and step % sync_every == 0:
+                    # Every rank reads its losses at the same step and all agree; the leader writes
+                    # them when a flush is due.
+                    due = now - last_flush > self.flush_seconds
+                    if due:
+                        self._update_eta(step, started)
+                        last_flush = now
+                    bad_step = self._flush(losses, pending, write=due)
+                    stop, _, bad = group.agree(self._apply_commands(), bad=self._bad(bad_step), device=device)
+                    if bad is not None:
+                        return "diverged", self._divergence_message(*bad)
+                    if stop:
+                        return self._stopped(model, data, objective, losses, pending, step, epoch)
             self._update_eta(step, started)
             bad_step = self._flush(losses, pending)
+            if group is not None:
+                _, _, bad = group.agree(False, bad=self._bad(bad_step), device=device)
+                bad_step, self._bad_loss = bad if bad is not None else (None, self._bad_loss)
             if bad_step is not None:
                 return "diverged", self._divergence_message(bad_step)
             epoch_time = time.monotonic() - epoch_start
@@ -200,9 +238,36 @@ class TrainingJob(EpochJob):
         self._frame(model, data, objective, step)  # the trained model's picture
         return "completed", None
 
+    def _stopped(self, model, data: Dataset, objective, losses, pending, step: int, epoch: int) -> tuple[str, str]:
+        self._flush(losses, pending)
+        self._frame(model, data, objective, step)  # the picture where it stopped
+        return "stopped", self._stop_message(step, epoch)
+
+    def _bad(self, bad_step: int | None) -> tuple[int, float] | None:
+        return None if bad_step is None else (bad_step, self._bad_loss)
+
+    def _wait_while_paused(self) -> None:
+        """Paused between epochs; under DDP every rank waits here, and each poll the leader's
+        reading of the commands is agreed, so all resume, step or stop together."""
+        if self.group is None:
+            return super()._wait_while_paused()
+        while True:
+            stop, paused, _ = self.group.agree(self._apply_commands(force=True), self._pause_due(self.progress.epoch),
+                                               device=self.device)
+            self._stop = self._stop or stop
+            if self._stop or not paused:
+                break
+            time.sleep(self.poll_seconds)
+        if not self._stop:
+            self.progress.state = "training"
+            self.write_progress()
+
     def _frame(self, model, data: Dataset, objective, step: int) -> float:
         """Draw and store the live frame (if the objective draws one); returns when the next is due
-        (time.monotonic()): FRAME_SECONDS from now, or later when drawing it took long."""
+        (time.monotonic()): FRAME_SECONDS from now, or later when drawing it took long. Only a job
+        that records draws (under DDP, the leader, with the model itself: no collectives)."""
+        if not self.records:
+            return math.inf
         begun = time.monotonic()
         with eval_mode(model):
             arrays = objective.live_frame(model, data)
@@ -212,26 +277,33 @@ class TrainingJob(EpochJob):
         now = time.monotonic()
         return now + max(FRAME_SECONDS, (now - begun) / FRAME_SHARE)
 
-    def _flush(self, losses: torch.Tensor, pending: list) -> int | None:
-        """Write buffered step losses (one device->host copy) with the live progress; return the
-        first non-finite step."""
+    def _flush(self, losses: torch.Tensor, pending: list, write: bool = True) -> int | None:
+        """Read the buffered step losses (one device->host copy) and, with `write`, write them with
+        the live progress; return the first non-finite (or exploded) step."""
         if not pending:
+            if write and self._unwritten:
+                self.write_progress(self._unwritten)
+                self._unwritten = []
             return None
         values = losses[:len(pending)].tolist()
         if self._first_loss is None and math.isfinite(values[0]):
             self._first_loss = values[0]
         limit = EXPLOSION_FACTOR * self._first_loss if self._first_loss else math.inf
-        rows, bad_step = [], None
+        bad_step = None
         for (step, epoch, wall), value in zip(pending, values):
-            rows.append((step, epoch, "loss", value, wall))
+            self._unwritten.append((step, epoch, "loss", value, wall))
             if bad_step is None and not (math.isfinite(value) and value <= limit):
                 bad_step, self._bad_loss = step, value
         self.progress.step, self.progress.last_loss = pending[-1][0], values[-1]
-        self.write_progress(rows)
+        if write:
+            self.write_progress(self._unwritten)
+            self._unwritten = []
         pending.clear()
         return bad_step
 
-    def _divergence_message(self, step: int) -> str:
+    def _divergence_message(self, step: int, loss: float | None = None) -> str:
+        """Why the run diverged; `loss` is the bad loss when another rank saw it (under DDP)."""
+        self._bad_loss = self._bad_loss if loss is None else loss
         lr = self.config.training["lr"]
         what = (f"became {self._bad_loss}" if not math.isfinite(self._bad_loss) else
                 f"exploded to {self._bad_loss:.3g} ({EXPLOSION_FACTOR:,.0f}x its first value)")
@@ -254,14 +326,25 @@ class TrainingJob(EpochJob):
         """Evaluate, checkpoint, then write the epoch's metrics with the state that follows them
         (paused or not) in one transaction: a page that sees the epoch sees its checkpoint and
         whether the run paused after it."""
-        norms = layer_grad_norms(model)  # gradients of the epoch's last step are still in .grad
+        group = self.group
         names = list(sums)
-        means = dict(zip(names, (torch.stack([sums[k] for k in names]) / steps).tolist())) if names else {}
+        totals = torch.stack([sums[k] for k in names]) / steps if names else None
+        if totals is not None and group is not None:
+            totals = group.mean(totals)  # the epoch's train stats over every rank's batches
+        means = dict(zip(names, totals.tolist())) if names else {}
+        problem = objective.check(means)  # the same on every rank: the means are
+        if not self.records:  # another rank of a DDP run: the leader evaluates and writes; this one
+            # learns whether the run stops or pauses (the leader's agree below)
+            self._stop, paused, _ = group.agree(self._apply_commands(force=True), device=self.device)
+            self.progress.epoch = epoch
+            self.progress.state = "paused" if paused else "training"
+            return problem
+        norms = layer_grad_norms(model)  # gradients of the epoch's last step are still in .grad
         train = {f"train_{k}": v for k, v in means.items()}
         results = objective.evaluate(model, data, self.device)
         val = {k: v for k, v in results.items() if not isinstance(v, np.ndarray)}
         arrays = {k: v for k, v in results.items() if isinstance(v, np.ndarray)}
-        samples_per_s = steps * bs / epoch_time if epoch_time > 0 else None
+        samples_per_s = steps * bs * (group.world if group else 1) / epoch_time if epoch_time > 0 else None
         wall = time.time()
         rows = [(step, epoch, name, value, wall) for name, value in {**train, **val}.items()]
         rows += [(step, epoch, "samples_per_s", samples_per_s, wall), (step, epoch, "epoch_time", epoch_time, wall)]
@@ -271,16 +354,19 @@ class TrainingJob(EpochJob):
             self.store.save_checkpoint(self.run_id, epoch, model.state_dict())
         if arrays:
             self.store.save_artifacts(self.run_id, epoch, arrays)
-        self._apply_commands(force=True)  # a pause asked for during the epoch applies now
+        stop = self._apply_commands(force=True)  # a pause asked for during the epoch applies now
+        paused = self._pause_due(epoch)
+        if group is not None:  # the others wait here for the leader's word (and may have been interrupted)
+            self._stop, paused, _ = group.agree(stop, paused, device=self.device)
         self.progress.epoch, self.progress.samples_per_s = epoch, samples_per_s
-        self.progress.state = "paused" if self._pause_due(epoch) and not self._stop else "training"
+        self.progress.state = "paused" if paused and not self._stop else "training"
         self.progress.final = {"epochs": epoch, "steps": step, **train, **val}
         self.write_progress(rows)
         if self.checkpoints:  # after the epoch's scores are written: the best epoch may be this one
             prune(self.store, self.run_id, self.config.training)
         if self.on_epoch is not None:
             self.on_epoch(self.progress)
-        return objective.check(means)
+        return problem
 
 
 def start_training(config: RunConfig, store: RunStore, device=None, data_dir=None,

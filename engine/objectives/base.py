@@ -24,6 +24,12 @@ says what one step minimises and what an epoch is judged by; it never steps an o
     check(epoch_stats)            -> None, or why the run has failed (e.g. a collapsed GAN)
     clip_norm                     -> the gradient clipping the family needs when the run asks
                                      for none (0: none)
+    ddp_parts                     -> under DDP (engine/core/distributed.py), the sub-modules that
+                                     each get a DDP wrapper of their own, one per optimiser and
+                                     phase (a GAN's discriminator and generator); () wraps the
+                                     whole model. phases() gets the model's Replicated view: a call
+                                     goes through DDP (gradients all-reduced), an attribute read
+                                     (beta, latent, d_steps) reaches the model itself
 
 The forward passes run under the Trainer's autocast (engine.core.device.Precision). Per step the
 Trainer records the stat "loss"; per epoch the mean of every stat as train_<name> and every key
@@ -43,6 +49,7 @@ from engine.core.step import Phase
 class Objective:
     name = "objective"
     clip_norm = 0.0
+    ddp_parts: tuple[str, ...] = ()
 
     def optimizers(self, model: nn.Module, training: dict) -> list[torch.optim.Optimizer]:
         """One optimiser over every parameter, from the run's training settings."""

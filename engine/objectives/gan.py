@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.core.device import autocast
+from engine.core.distributed import local
 from engine.core.step import Phase
 from engine.objectives import gan_quality
 from engine.core.modules import eval_mode
@@ -53,15 +54,18 @@ def g_score(d_fake: torch.Tensor) -> torch.Tensor:
 
 
 def generator_loss(model: nn.Module, n: int, labels, device) -> dict[str, torch.Tensor]:
-    """G's non-saturating loss -log D(G(z)) on n fresh fakes, as "g_loss" (to backpropagate)."""
+    """G's non-saturating loss -log D(G(z)) on n fresh fakes, as "g_loss" (to backpropagate).
+    D only passes the gradient back to G here (this phase steps G alone): under DDP it runs
+    without its wrapper, whose all-reduce would wait for D gradients that never come."""
     z = torch.randn(n, model.latent, device=device)
-    return {"g_loss": g_score(model.discriminator(model.generator(z, labels), labels).float())}
+    return {"g_loss": g_score(local(model.discriminator)(model.generator(z, labels), labels).float())}
 
 
 class GANObjective(Objective):
     """`d_steps` D steps then one G step per batch. Stats: loss (= d_loss + g_loss), d_loss, g_loss,
     d_real_acc, d_fake_acc (D's accuracy on the real batch and on the fakes)."""
     name = "gan"
+    ddp_parts = ("discriminator", "generator")  # each has its own optimiser and phase
 
     def optimizers(self, model, training):
         return gan_optimizers(model)

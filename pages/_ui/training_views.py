@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from engine.core.distributed import device_label
 from engine.core.jobs import Progress, children
 from engine.core.loading import RunLoadError, load_run
 from engine.core.registry import run_config
@@ -131,7 +132,9 @@ def status_and_curves(view: LiveRun, current: Run, shown: tuple, look: Look, pla
     p = follower.progress
     if (p.status, p.paused) != shown:
         st.rerun(scope="app")
-    st.markdown(f"**Run {current.id}**: {current.model} on {current.dataset} · **{p.status}**"
+    # The device it trains on: "cpu", "cuda:0", or "2 x cpu" for a run over 2 processes (--nproc 2).
+    where = f" · {device_label(current.params)}" if current.params.get("device") else ""
+    st.markdown(f"**Run {current.id}**: {current.model} on {current.dataset}{where} · **{p.status}**"
                 + (f" (paused after epoch {p.epoch})" if p.paused else ""))
     live_ui.progress_line(p, current.params.get("epochs", 1))
     if p.running and current.id not in children():
