@@ -8,7 +8,8 @@ import numpy as np
 import streamlit as st
 
 from engine.saliency.classifiers import DEFAULT, cnn_runs
-from engine.saliency.maps import BASELINES, METHODS, TITLES, conv_layers
+from engine.saliency.maps import conv_layers
+from engine.saliency.methods import BASELINES, METHODS, TITLES
 from engine.saliency.render import COLORMAPS
 from engine.saliency.selection import page_count, page_of
 from pages._ui import saliency_input as inputs

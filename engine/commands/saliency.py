@@ -16,7 +16,7 @@ MAX_IG_STEPS = 1000
 
 def add_parser(verbs) -> None:
     from engine.core.arguments import whole
-    from engine.saliency.maps import METHODS
+    from engine.saliency.methods import METHODS
     p = verbs.add_parser("saliency", help="a saliency map of one test image, as PNG + .npy")
     p.add_argument("--run", required=True, help="a run id, or 'default' for the shipped MNIST CNN")
     p.add_argument("--method", required=True, choices=METHODS)

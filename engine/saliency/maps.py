@@ -30,14 +30,7 @@ from torch import nn
 # captum warns on every call that it set requires_grad and hooked the ReLUs: expected here, noise in logs.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"captum\.")
 
-METHODS = ("gradcam", "guided-backprop", "guided-gradcam", "saliency", "integrated-gradients", "occlusion")
-TITLES = {"gradcam": "Grad-CAM", "guided-backprop": "Guided backprop", "guided-gradcam": "Guided Grad-CAM",
-          "saliency": "Gradient saliency", "integrated-gradients": "Integrated gradients", "occlusion": "Occlusion"}
-# How a map is best shown: Grad-CAM is non-negative by construction; for gradients the magnitude
-# is what the papers plot; IG and occlusion are signed (evidence for and against the class).
-DISPLAY = {"gradcam": "positive", "guided-backprop": "abs", "guided-gradcam": "abs", "saliency": "abs",
-           "integrated-gradients": "signed", "occlusion": "signed"}
-BASELINES = ("black", "blurred")
+from engine.saliency.methods import BASELINES, DISPLAY, METHODS
 
 
 def conv_layers(model: nn.Module) -> dict[str, nn.Module]:

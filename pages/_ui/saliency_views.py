@@ -14,8 +14,9 @@ import torch
 from plotly.subplots import make_subplots
 
 from engine.saliency import render
-from engine.saliency.maps import (DISPLAY, TITLES, attribute, deletion_curve, feature_maps, first_layer_kernels, normalise,
+from engine.saliency.maps import (DISPLAY, attribute, deletion_curve, feature_maps, first_layer_kernels, normalise,
                                   probabilities, randomisation_check, silent_channels, trust_verdict)
+from engine.saliency.methods import TITLES
 from pages._ui.training_charts import PALETTE
 
 BATCH = 16
