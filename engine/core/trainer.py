@@ -75,7 +75,8 @@ class TrainingJob(EpochJob):
     def __init__(self, config: RunConfig, store: RunStore, device: str | torch.device | None = None,
                  data_dir=None, flush_every: int = 64, flush_seconds: float = 0.5,
                  checkpoints: bool = True, on_epoch: Callable[[Progress], None] | None = None,
-                 pause_after_epoch: int | None = None, precision: Precision | None = None):
+                 pause_after_epoch: int | None = None, precision: Precision | None = None,
+                 sweep_id: int | None = None):
         self.config = config
         self.device = device if isinstance(device, torch.device) else \
             default_device() if device is None else pick_device(device)
@@ -86,8 +87,8 @@ class TrainingJob(EpochJob):
         self.checkpoints = checkpoints
         self.on_epoch = on_epoch  # called after each epoch, in the process that trains
         params = {**config.as_dict(), "device": str(self.device)}
-        super().__init__(store, store.create_run(config.model, config.dataset, params), config.training["epochs"],
-                         pause_after_epoch)
+        run_id = store.create_run(config.model, config.dataset, params, sweep_id=sweep_id)  # a sweep's trial: tagged
+        super().__init__(store, run_id, config.training["epochs"], pause_after_epoch)
         self._first_loss: float | None = None
         self._last_rate_point: tuple[float, int] | None = None  # (time, step) of the last ETA update
         self._step_rate: float | None = None
