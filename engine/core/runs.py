@@ -278,6 +278,9 @@ def _storable_id(run_id) -> bool:
 
 
 class RunStore(SweepRecords):
+    _owner_of = staticmethod(_owner_of)  # for SweepRecords: a sweep has an owning process too
+    _owner_alive = staticmethod(_owner_alive)
+
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.db_path = self.root / "runs.sqlite"

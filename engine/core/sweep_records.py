@@ -33,18 +33,18 @@ class Sweep:
 
 
 class SweepRecords:
-    """Mixed into RunStore (engine/core/runs.py): the same database, connections and owners."""
+    """Mixed into RunStore (engine/core/runs.py): the same database, connections and owners
+    (`_connect`, `_owner_of`, `_owner_alive`, `_RUN_COLUMNS`, `_run_from_row` are the store's)."""
 
     _SWEEP_COLUMNS = "id, created, updated, spec, status, message, metric, mode, best_run"
 
     def create_sweep(self, spec: dict, metric: str, mode: str) -> int:
-        from engine.core.runs import _owner_of
         now = time.time()
         with self._connect(write=True) as conn:
             return conn.execute(
                 "INSERT INTO sweeps (created, updated, spec, status, metric, mode, owner)"
                 " VALUES (?, ?, ?, 'running', ?, ?, ?)",
-                (now, now, json.dumps(spec), metric, mode, _owner_of(os.getpid()))).lastrowid
+                (now, now, json.dumps(spec), metric, mode, self._owner_of(os.getpid()))).lastrowid
 
     @staticmethod
     def _sweep_from_row(row: tuple) -> Sweep:
@@ -81,9 +81,8 @@ class SweepRecords:
             conn.execute("UPDATE sweeps SET best_run = ?, updated = ? WHERE id = ?", (best_run, time.time(), sweep_id))
 
     def set_sweep_owner(self, sweep_id: int, pid: int) -> None:
-        from engine.core.runs import _owner_of
         with self._connect(write=True) as conn:
-            conn.execute("UPDATE sweeps SET owner = ? WHERE id = ?", (_owner_of(pid), sweep_id))
+            conn.execute("UPDATE sweeps SET owner = ? WHERE id = ?", (self._owner_of(pid), sweep_id))
 
     def sweep_runs(self, sweep_id: int) -> list:
         """The sweep's trials (runs), oldest first."""
@@ -106,12 +105,11 @@ class SweepRecords:
 
     def mark_sweeps_interrupted(self) -> list[int]:
         """Sweeps left "running" by a process that no longer exists: say so (as mark_interrupted does for runs)."""
-        from engine.core.runs import _owner_alive
         if self.read_only:
             return []
         with self._connect() as conn:
             running = conn.execute("SELECT id, owner FROM sweeps WHERE status = 'running'").fetchall()
-        dead = [i for i, owner in running if not _owner_alive(owner)]
+        dead = [i for i, owner in running if not self._owner_alive(owner)]
         if dead:
             with self._connect(write=True) as conn:
                 conn.executemany("UPDATE sweeps SET status = 'interrupted', message = ?, updated = ?"
