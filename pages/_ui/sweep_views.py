@@ -176,7 +176,7 @@ def sweep_live(store: RunStore, sweep_id: int, was_running: bool) -> None:
         x = x_col.selectbox("Heatmap across", varied, index=0, key="sweep_heat_x")
         y = y_col.selectbox("and", [v for v in varied if v != x], index=0, key="sweep_heat_y")
         st.plotly_chart(heatmap_figure(scored, x, y, sweep), key="sweep_heatmap")
-        st.plotly_chart(parallel_figure(scored, varied, sweep), key="sweep_parallel")
+        st.plotly_chart(parallel_figure(scored, varied, sweep), key="sweep_parcoords")
     elif scored:
         st.plotly_chart(one_param_figure(scored, varied[0], sweep), key="sweep_one")
     if best is not None:
@@ -210,7 +210,8 @@ def heatmap_figure(trials: list[results.Trial], x: str, y: str, sweep: Sweep) ->
         i, j = y_at[t.values[y]], x_at[t.values[x]]
         z[i, j] = t.best if math.isnan(z[i, j]) else better(z[i, j], t.best)
     text = [["" if math.isnan(v) else f"{v:.3f}" for v in row] for row in z]
-    fig = go.Figure(go.Heatmap(z=z, x=x_labels, y=y_labels, text=text, texttemplate="%{text}",
+    cells = [[None if math.isnan(v) else float(v) for v in row] for row in z]  # a cell no trial reached: blank
+    fig = go.Figure(go.Heatmap(z=cells, x=x_labels, y=y_labels, text=text, texttemplate="%{text}",
                                colorscale="Viridis", reversescale=sweep.mode == "min",
                                colorbar=dict(title=sweep.metric),
                                hovertemplate=f"{x} %{{x}}<br>{y} %{{y}}<br>{sweep.metric} %{{z:.4f}}<extra></extra>"))
@@ -236,7 +237,7 @@ def parallel_figure(trials: list[results.Trial], varied: list[str], sweep: Sweep
     dimensions.append(dict(label=sweep.metric, values=scores))
     fig = go.Figure(go.Parcoords(dimensions=dimensions, line=dict(color=scores, colorscale="Viridis",
                                                                   reversescale=sweep.mode == "min", showscale=True)))
-    fig.update_layout(title="Every trial across the varied settings", height=360, margin=dict(l=40, r=40, t=60, b=20))
+    fig.update_layout(title="Every trial across the varied settings", height=380, margin=dict(l=40, r=40, t=90, b=20))
     return fig
 
 

@@ -37,6 +37,7 @@ def test_a_sweep_started_from_the_tab_fills_its_table(fresh_data_dir):
     while store.get_sweep(sweep_id).running and time.monotonic() < deadline:
         time.sleep(0.5)
     at.run()
+    assert not at.exception, [e.value for e in at.exception]
     assert store.get_sweep(sweep_id).status == "completed"
     table = next(d for d in at.dataframe if "best val_acc" in d.value.columns).value
     runs = store.sweep_runs(sweep_id)
@@ -44,3 +45,4 @@ def test_a_sweep_started_from_the_tab_fills_its_table(fresh_data_dir):
     assert sorted(table.lr) == [0.01, 0.1] and set(table.width) == {16} and set(table.status) == {"completed"}
     assert {r.params["epochs"] for r in runs} == {2}
     assert any(f"Sweep {sweep_id}" in m.value and "completed" in m.value for m in at.markdown)
+    assert {c.proto.id.split("-")[-1] for c in at.get("plotly_chart")} >= {"sweep_heatmap", "sweep_parcoords"}
