@@ -1,7 +1,8 @@
 """What a Ray Tune sweep gains over running the same trials one after another, and what Ray costs.
 
 The same 8 trials (the MLP on the spiral, a 4 x 2 grid over learning rate and width) are trained
-  sequential   one after another in this process (TrainingJob.run(), as `python -m engine train` does)
+  sequential   one after another in this process (TrainingJob.run(), as `python -m engine train` does),
+               once before the sweep and once after (their mean; both are printed)
   sweep        through engine.sweep with --parallel 2 (an embedded local Ray, 2 trials at once)
 and the figures are:
   ratio              the sweep's wall time / the sequential wall time (target <= 0.65 on 2 cores),
@@ -28,6 +29,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
 
 from engine.core.runs import RunStore  # noqa: E402
 from engine.core.trainer import TrainingJob  # noqa: E402
@@ -59,15 +62,23 @@ def main() -> None:
         os.environ["DEEP_PLAYGROUND_DATA"] = tmp
         store = RunStore(Path(tmp) / "runs")
 
-        begun = time.perf_counter()
-        sequential_runs = []
-        for lr in GRID["lr"]:
-            for width in GRID["width"]:
-                job = TrainingJob(spec.trial_config({"lr": lr, "width": width}), store, device="cpu")
-                job.run()
-                sequential_runs.append(job.run_id)
-        sequential = time.perf_counter() - begun
-        print(f"sequential: {sequential:.2f} s ({sequential / 8:.2f} s a trial)", flush=True)
+        # Each trial of the sweep trains on cores // parallel torch threads; the sequential pass gets
+        # as many, so the ratio measures running trials side by side, not a thread count (on a busy
+        # 2-core machine two OpenMP threads that wait on each other made toy runs up to 10x slower).
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.parallel))
+        sequential_runs: list[int] = []
+
+        def sequential_pass() -> float:
+            begun = time.perf_counter()
+            for lr in GRID["lr"]:
+                for width in GRID["width"]:
+                    job = TrainingJob(spec.trial_config({"lr": lr, "width": width}), store, device="cpu")
+                    job.run()
+                    sequential_runs.append(job.run_id)
+            return time.perf_counter() - begun
+
+        before = sequential_pass()
+        print(f"sequential, {torch.get_num_threads()} torch thread(s): {before:.2f} s", flush=True)
 
         import ray
         begun = time.perf_counter()
@@ -79,18 +90,26 @@ def main() -> None:
         status = job.run()
         swept = time.perf_counter() - begun
         ray.shutdown()
+        after = sequential_pass()  # again after the sweep: drift on a shared machine shows, and is averaged
+        sequential = (before + after) / 2
+        print(f"sequential again: {after:.2f} s; their mean {sequential:.2f} s ({sequential / 8:.2f} s a trial)")
         trials = store.sweep_runs(job.sweep_id)
         assert status == "completed" and len(trials) == 8 and all(r.status == "completed" for r in trials), status
 
+        sweep_row = store.get_sweep(job.sweep_id)
+        first = min(r.created for r in trials) - sweep_row.created
+        print(f"first trial's run created {first:.2f} s after the sweep (its workers' start-up)")
         inside = [own_time(store, r.id) for r in trials]
         alone = [own_time(store, i) for i in sequential_runs]
         overhead = (args.parallel * swept - sum(inside)) / len(trials)
+        steady = (args.parallel * (swept - first) - sum(inside)) / len(trials)
         print(f"sweep, {args.parallel} at once: {swept:.2f} s (+ Ray start-up {startup:.2f} s)")
         print(f"ratio sweep / sequential: {swept / sequential:.3f} without Ray's start-up, "
               f"{(swept + startup) / sequential:.3f} with it (target <= 0.65)")
         print(f"Ray's overhead per trial: {overhead:.2f} s of a slot (a trial's own time: "
               f"{statistics.median(inside):.2f} s in the sweep, {statistics.median(alone):.2f} s alone, "
-              f"median; slow-down {statistics.median(inside) / statistics.median(alone):.2f}x)")
+              f"median; slow-down {statistics.median(inside) / statistics.median(alone):.2f}x); "
+              f"{steady:.2f} s once the first trials' workers are up")
         print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

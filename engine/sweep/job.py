@@ -101,7 +101,10 @@ class SweepJob:
             trainable = tune.with_parameters(
                 run_trial, spec=self.spec.as_dict(), sweep_id=self.sweep_id, root=str(self.store.root),
                 data_dir=None if self.data_dir is None else str(self.data_dir),
-                driver_node=ray.get_runtime_context().get_node_id(), server=start_store_server(self.store.root),
+                driver_node=ray.get_runtime_context().get_node_id(),
+                # Trials on other machines write through it; an embedded Ray's trials are all here
+                # and open the store themselves (the actor's worker would only slow the start).
+                server=start_store_server(self.store.root) if self.spec.address or self.force_remote else None,
                 threads=threads, force_remote=self.force_remote)
             tuner = tune.Tuner(
                 tune.with_resources(trainable, resources),

@@ -1,6 +1,7 @@
 """One trial of a sweep, inside a Ray worker: an ordinary TrainingJob, tagged with its sweep.
 
-It reports each epoch's figures to Tune (tune.report), which the scheduler reads to prune. When
+It reports each epoch's figures to Tune (tune.report), which the scheduler reads to prune (without
+a scheduler, only its final figures, once: each report waits for the driver). When
 Tune ends the trial early (pruned, or the sweep stopped), that report never returns: Tune's session
 raises SystemExit in it, the run's thread ends there with the epoch's metrics and checkpoint written,
 and the driver marks the run (engine/sweep/job.py settle()).
@@ -20,7 +21,7 @@ def open_trial_store(root: str, driver_node: str, server, force_remote: bool = F
     from engine.core.runs import RunStore
     from engine.sweep.remote_store import RemoteStore
 
-    if not force_remote and ray.get_runtime_context().get_node_id() == driver_node:
+    if server is None or not force_remote and ray.get_runtime_context().get_node_id() == driver_node:
         return RunStore(root)
     return RemoteStore(server, root)
 
@@ -48,6 +49,10 @@ def run_trial(config: dict, spec: dict, sweep_id: int, root: str, data_dir: str 
         figures[spec.metric] = value if math.isfinite(value) else (-math.inf if spec.mode == "max" else math.inf)
         tune.report({**figures, "run_id": job.run_id, "epoch": progress.epoch})
 
-    job = TrainingJob(spec.trial_config(config), store, device=spec.device, data_dir=data_dir, on_epoch=report,
-                      sweep_id=sweep_id)
+    # A report blocks the trial until the driver has taken it (Tune's function trainables report
+    # synchronously): once per epoch only where a scheduler needs it to prune, else once at the end.
+    job = TrainingJob(spec.trial_config(config), store, device=spec.device, data_dir=data_dir,
+                      on_epoch=report if spec.prune else None, sweep_id=sweep_id)
     job.run()
+    if not spec.prune and job.progress.epoch and spec.metric in job.progress.final:
+        report(job.progress)
