@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 from engine.core import jobs
 from engine.core.runs import Run, RunStore
@@ -86,6 +87,11 @@ class SweepJob:
         return status
 
     def _work(self) -> tuple[str, str | None]:
+        if self.spec.address and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
+            # `ray start --head` turns token authentication on where ~/.ray/auth_token exists, but a
+            # driver that connects to it does not: ask for it the same way (Ray 2.60 reads
+            # RAY_AUTH_MODE when it is imported, hence before the import).
+            os.environ["RAY_AUTH_MODE"] = "token"
         import ray
         from ray import tune
 
@@ -137,7 +143,11 @@ class SweepJob:
             return False
         quiet = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
         if self.spec.address:
-            ray.init(address=self.spec.address, **quiet)
+            # The engine's code travels with the job (Ray uploads the package to the cluster), so the
+            # other machines need only the same Python packages (requirements.txt), not this folder.
+            engine_dir = str(Path(__file__).resolve().parents[1])
+            ray.init(address=self.spec.address, runtime_env={"py_modules": [engine_dir], "excludes": ["__pycache__"]},
+                     **quiet)
         else:
             import torch
             gpus = torch.cuda.device_count()
