@@ -127,6 +127,7 @@ class SweepJob:
                       f"{self.spec.dataset}, {self.spec.search} search over {', '.join(self.spec.varied)}, "
                       f"{parallel or 'as many as the cluster fits'} at once")
             tuner.fit()
+            self.poll_stop(force=True)  # a stop that came as the last trials ended (they saw it, Tune did not)
         finally:
             if started_ray:
                 ray.shutdown()
@@ -172,10 +173,10 @@ class SweepJob:
             self.log(line)
 
     # ---- called by Tune, in this process -------------------------------------------------------
-    def poll_stop(self) -> None:
+    def poll_stop(self, force: bool = False) -> None:
         """A stop asked for (Ctrl-C here, or the sweep's "stop" command): stop its running trials."""
         now = time.monotonic()
-        if self._stop_since is not None or now - self._last_poll < POLL_S and not self._interrupted:
+        if self._stop_since is not None or now - self._last_poll < POLL_S and not (self._interrupted or force):
             return
         self._last_poll = now
         commands = self.store.sweep_commands_since(self.sweep_id, self._last_command)
