@@ -108,3 +108,26 @@ def test_bad_names_and_values_exit_2_with_the_messages_of_train(data_env, capsys
         "error: --random ranges are sampled: use --search random or --search tpe with them\n"
     assert main(["sweep", *base, "--random", "activation=relu:tanh"]) == 2
     assert capsys.readouterr().err == "error: activation is a choice setting: give its values with --grid activation=a,b\n"
+
+
+def test_an_older_store_opened_read_only_lists_its_runs_and_no_sweeps(tmp_path, monkeypatch):
+    """A store made before sweeps (no runs.sweep_id, no sweeps table) on a full disk or a read-only
+    folder cannot be migrated: its runs still list and open, and it has no sweeps."""
+    import sqlite3
+
+    from engine.core.runs import StoreReadOnly
+    store = RunStore(tmp_path)
+    run_id = store.create_run("mlp", "spiral", {"lr": 0.1})
+    with sqlite3.connect(tmp_path / "runs.sqlite") as conn:
+        conn.execute("ALTER TABLE runs DROP COLUMN sweep_id")
+        conn.execute("DROP TABLE sweep_commands")
+        conn.execute("DROP TABLE sweeps")
+
+    def refuse(self):
+        raise StoreReadOnly("the disk is full")
+    monkeypatch.setattr(RunStore, "_prepare", refuse)
+    old = RunStore(tmp_path)
+    assert old.read_only is not None
+    assert [(r.id, r.params, r.sweep_id) for r in old.list_runs()] == [(run_id, {"lr": 0.1}, None)]
+    assert old.get_run(run_id).status == "running"
+    assert old.list_sweeps() == [] and old.sweep_runs(1) == []

@@ -326,10 +326,21 @@ class RunStore(SweepRecords):
             try:
                 with self._connect() as conn:
                     conn.execute("SELECT COUNT(*) FROM runs").fetchone()
+                    self._read_older_schema(conn)
                 return
             except StoreReadOnly:
                 continue
         raise StoreReadOnly(f"cannot read the run store {self.db_path}: {why}") from err
+
+    def _read_older_schema(self, conn: sqlite3.Connection) -> None:
+        """A store made before the latest columns, opened read-only, cannot be migrated: read the
+        columns it lacks as their defaults (no sweeps, no sweep tag), so its runs still list and open."""
+        have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        defaults = {"progress": "'{}'", "sweep_id": "NULL"}
+        self._RUN_COLUMNS = ", ".join(name if name in have or name not in defaults else f"{defaults[name]} AS {name}"
+                                      for name in RunStore._RUN_COLUMNS.split(", "))
+        self.has_sweeps = "sweep_id" in have and conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sweeps'").fetchone() is not None
 
     def _why_unwritable(self, err: Exception) -> str:
         cause = err.__cause__ if isinstance(err, StoreReadOnly) and err.__cause__ else err

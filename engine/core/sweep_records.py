@@ -37,6 +37,7 @@ class SweepRecords:
     (`_connect`, `_owner_of`, `_owner_alive`, `_RUN_COLUMNS`, `_run_from_row` are the store's)."""
 
     _SWEEP_COLUMNS = "id, created, updated, spec, status, message, metric, mode, best_run"
+    has_sweeps = True  # False: an older store opened read-only, made before sweeps (it has none)
 
     def create_sweep(self, spec: dict, metric: str, mode: str) -> int:
         now = time.time()
@@ -52,6 +53,8 @@ class SweepRecords:
         return Sweep(id_, created, updated, json.loads(spec), status, message, metric, mode, best_run)
 
     def get_sweep(self, sweep_id: int) -> Sweep:
+        if not self.has_sweeps:
+            raise KeyError(f"no sweep with id {sweep_id}")
         with self._connect() as conn:
             row = conn.execute(f"SELECT {self._SWEEP_COLUMNS} FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
         if row is None:
@@ -60,6 +63,8 @@ class SweepRecords:
 
     def list_sweeps(self, limit: int | None = None) -> list[Sweep]:
         """Newest first."""
+        if not self.has_sweeps:
+            return []
         with self._connect() as conn:
             rows = conn.execute(f"SELECT {self._SWEEP_COLUMNS} FROM sweeps ORDER BY id DESC LIMIT ?",
                                 (-1 if limit is None else limit,)).fetchall()
@@ -86,6 +91,8 @@ class SweepRecords:
 
     def sweep_runs(self, sweep_id: int) -> list:
         """The sweep's trials (runs), oldest first."""
+        if not self.has_sweeps:
+            return []
         with self._connect() as conn:
             rows = conn.execute(f"SELECT {self._RUN_COLUMNS} FROM runs WHERE sweep_id = ? ORDER BY id",
                                 (sweep_id,)).fetchall()
