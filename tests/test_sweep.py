@@ -131,3 +131,16 @@ def test_an_older_store_opened_read_only_lists_its_runs_and_no_sweeps(tmp_path, 
     assert [(r.id, r.params, r.sweep_id) for r in old.list_runs()] == [(run_id, {"lr": 0.1}, None)]
     assert old.get_run(run_id).status == "running"
     assert old.list_sweeps() == [] and old.sweep_runs(1) == []
+
+
+def test_cuda_two_trials_share_the_gpu(ray_session, store):
+    """On a GPU machine: --parallel 2 puts two trials on the one GPU (half of it each, in Ray's
+    accounting), each training there. Skipped without CUDA."""
+    import torch
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU here")
+    spec = make_spec("mlp", "spiral", SMALL, POINTS, grid={"lr": ["0.01", "0.1"]}, parallel=2, device="cuda")
+    job = SweepJob(spec, store)
+    assert job.run() == "completed"
+    runs = store.sweep_runs(job.sweep_id)
+    assert [(r.status, r.params["device"].startswith("cuda")) for r in runs] == [("completed", True)] * 2
