@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+import torch
 
 from engine.__main__ import main
 from engine.core.runs import RunStore
@@ -133,12 +134,10 @@ def test_an_older_store_opened_read_only_lists_its_runs_and_no_sweeps(tmp_path, 
     assert old.list_sweeps() == [] and old.sweep_runs(1) == []
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 def test_cuda_two_trials_share_the_gpu(ray_session, store):
     """On a GPU machine: --parallel 2 puts two trials on the one GPU (half of it each, in Ray's
-    accounting), each training there. Skipped without CUDA."""
-    import torch
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA GPU here")
+    accounting), each training there."""
     spec = make_spec("mlp", "spiral", SMALL, POINTS, grid={"lr": ["0.01", "0.1"]}, parallel=2, device="cuda")
     job = SweepJob(spec, store)
     assert job.run() == "completed"
