@@ -143,3 +143,21 @@ def test_cuda_two_trials_share_the_gpu(ray_session, store):
     assert job.run() == "completed"
     runs = store.sweep_runs(job.sweep_id)
     assert [(r.status, r.params["device"].startswith("cuda")) for r in runs] == [("completed", True)] * 2
+
+
+def test_ranges_follow_the_param_schema_in_tunes_search_space(data_env):
+    """Log sliders sample log-uniformly (lr, width), others uniformly; grid lists are Tune's grid,
+    or its choices under random and TPE search. No Ray session needed."""
+    from ray.tune.search.sample import Categorical, Float, Integer, LogUniform, Uniform
+
+    from engine.sweep.tune_space import search_space
+    grid = search_space(make_spec("mlp", "spiral", {}, {}, grid={"width": ["4", "16"], "activation": ["relu", "tanh"]}))
+    assert grid == {"width": {"grid_search": [4, 16]}, "activation": {"grid_search": ["relu", "tanh"]}}
+    space = search_space(make_spec("mlp", "spiral", {}, {}, grid={"activation": ["relu", "tanh"]}, search="tpe",
+                                   ranges={"lr": ("1e-4", "1"), "width": ("4", "64"), "dropout": ("0", "0.5")}))
+    assert isinstance(space["activation"], Categorical) and space["activation"].categories == ["relu", "tanh"]
+    assert isinstance(space["lr"], Float) and isinstance(space["lr"].sampler, LogUniform)
+    assert (space["lr"].lower, space["lr"].upper) == (1e-4, 1.0)
+    assert isinstance(space["width"], Integer) and isinstance(space["width"].sampler, LogUniform)
+    assert (space["width"].lower, space["width"].upper) == (4, 65)  # randint's upper end is exclusive
+    assert isinstance(space["dropout"], Float) and isinstance(space["dropout"].sampler, Uniform)

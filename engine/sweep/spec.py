@@ -94,7 +94,8 @@ def parse_ranges(pairs: list[str]) -> dict[str, tuple[str, str]]:
     return ranges
 
 
-def _param(model: str, name: str) -> Param | None:
+def param_of(model: str, name: str) -> Param | None:
+    """The Param of a model or training setting called `name` (None: no such setting)."""
     return next((p for p in (*get_spec(model).params, *TRAINING_PARAMS) if p.name == name), None)
 
 
@@ -141,7 +142,7 @@ def make_spec(model: str, dataset: str, values: dict[str, Any], options: dict[st
     checked_ranges: dict[str, tuple[float, float]] = {}
     for name, (low, high) in ranges.items():
         lo, hi = (_coerced(validate(model, dataset, {**values, name: v}, options), name) for v in (low, high))
-        param = _param(model, name)
+        param = param_of(model, name)
         if param.kind not in ("int", "float"):
             raise ParamError(f"{name} is a {param.kind} setting: give its values with --grid {name}=a,b")
         if not lo < hi:

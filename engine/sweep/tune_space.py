@@ -8,7 +8,7 @@ median stopping rule, over epochs (each trial reports once per epoch).
 """
 from __future__ import annotations
 
-from engine.sweep.spec import SweepSpec, _param
+from engine.sweep.spec import SweepSpec, param_of
 
 TIME_ATTR = "training_iteration"  # Tune counts the reports: one per epoch
 
@@ -20,7 +20,7 @@ def search_space(spec: SweepSpec) -> dict:
         return {name: tune.grid_search(values) for name, values in spec.grid.items()}
     space = {name: tune.choice(values) for name, values in spec.grid.items()}
     for name, (low, high) in spec.ranges.items():
-        param = _param(spec.model, name)
+        param = param_of(spec.model, name)
         if param.kind == "int":  # randint's upper end is exclusive
             space[name] = tune.lograndint(int(low), int(high) + 1) if param.log else tune.randint(int(low), int(high) + 1)
         else:
