@@ -1,4 +1,5 @@
-"""Training: pick a model and dataset, set every knob, train, watch it learn, look inside, compare.
+"""Training: pick a model and dataset, set every knob, train, watch it learn, look inside, compare;
+or, on the Sweep tab, train many runs at once over the values of chosen knobs (pages/_ui/sweep_views.py).
 
 The chosen data is drawn before any run (pages/_ui/data_preview.py), as TF Playground shows its
 points. Runs train in their own processes (engine.core.jobs): this page starts them, sends them
@@ -20,6 +21,7 @@ from engine.core.registry import TRAINING_PARAMS, list_specs, validate
 from engine.core.runs import Run, RunStore
 from engine.core.trainer import start_training
 from pages._ui import points_input
+from pages._ui import sweep_views
 from pages._ui import training_views as views
 from pages._ui.gan2d_views import POINTS_VIEW
 from pages._ui.data_preview import data_preview
@@ -185,18 +187,26 @@ settings, live = st.columns([2, 3], gap="large")
 with settings:
     config, problem, (dataset_name, dataset_values) = settings_panel(specs, datasets)
 run_id, current, progress = run_on_show(store)
-with live:
-    run_buttons(store, config, problem, current, progress)
-    drawn = run_to_draw(store, specs, run_id, current, progress)
-    if drawn is None:  # nothing trained yet: the data it will learn, as soon as it is chosen
-        data_preview(dataset_name, dataset_values)
-    else:
-        with st.expander(f"The data of the next run: {get_info(dataset_name).title}"):
-            data_preview(dataset_name, dataset_values, compact=True)
-    look = views.look_settings()
-    if drawn is not None:
-        views.run_views(store, drawn, progress, look)
+with live:  # lazy tabs (bound to ?tab=): only the open one runs
+    run_tab, sweep_tab = st.tabs(["Run", "Sweep"], key="tab", bind="query-params")
+look = None
+if run_tab.open:
+    with run_tab:
+        run_buttons(store, config, problem, current, progress)
+        drawn = run_to_draw(store, specs, run_id, current, progress)
+        if drawn is None:  # nothing trained yet: the data it will learn, as soon as it is chosen
+            data_preview(dataset_name, dataset_values)
+        else:
+            with st.expander(f"The data of the next run: {get_info(dataset_name).title}"):
+                data_preview(dataset_name, dataset_values, compact=True)
+        look = views.look_settings()
+        if drawn is not None:
+            views.run_views(store, drawn, progress, look)
+if sweep_tab.open:  # many runs at once, over the settings on the left (Ray Tune)
+    with sweep_tab:
+        sweep_views.sweep_tab(store, config, problem)
 
-st.divider()
-st.subheader("Compare runs")
-compare_runs(store, run_id, look)
+if look is not None:
+    st.divider()
+    st.subheader("Compare runs")
+    compare_runs(store, run_id, look)

@@ -52,8 +52,10 @@ from safetensors import safe_open
 from safetensors.torch import load as load_safetensors, save as save_safetensors
 
 from engine.core.numbers import SQLITE_MAX_INT, is_whole
+from engine.core.sweep_records import SweepRecords
 
-RUN_STATUSES = ("running", "completed", "stopped", "diverged", "failed", "interrupted")
+# "pruned": a sweep's scheduler (ASHA, median) ended the trial early, its metric behind the others'.
+RUN_STATUSES = ("running", "completed", "stopped", "diverged", "failed", "interrupted", "pruned")
 
 INTERRUPTED_MESSAGE = (
     "the process training it stopped unexpectedly; metrics and checkpoints up to then are kept"
@@ -78,7 +80,8 @@ CREATE TABLE IF NOT EXISTS runs (
     created  REAL NOT NULL,
     updated  REAL NOT NULL,
     final    TEXT NOT NULL DEFAULT '{}', -- JSON
-    progress TEXT NOT NULL DEFAULT '{}'  -- JSON: the job's live state (engine.core.jobs.Progress)
+    progress TEXT NOT NULL DEFAULT '{}', -- JSON: the job's live state (engine.core.jobs.Progress)
+    sweep_id INTEGER                     -- the sweep it is a trial of (engine/sweep), or NULL
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -89,6 +92,24 @@ CREATE TABLE IF NOT EXISTS metrics (
     wall_time REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS metrics_run_id ON metrics(run_id);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    created  REAL NOT NULL,
+    updated  REAL NOT NULL,
+    spec     TEXT NOT NULL,              -- JSON: engine.sweep.spec.SweepSpec
+    status   TEXT NOT NULL,              -- running | completed | stopped | failed | interrupted
+    message  TEXT,
+    metric   TEXT NOT NULL,
+    mode     TEXT NOT NULL,              -- max | min
+    best_run INTEGER,                    -- the trial with the best metric, once known
+    owner    TEXT NOT NULL DEFAULT ''    -- "host:pid:start_time" of the process driving it
+);
+CREATE TABLE IF NOT EXISTS sweep_commands (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+    verb     TEXT NOT NULL,              -- stop
+    created  REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS commands (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -122,7 +143,7 @@ RECOVER_HINT = ("run `python -m engine runs recover` to move it aside and rebuil
                 "checkpoints (or move it aside yourself: a new, empty store is made in its place)")
 
 # Columns added after the first release: (table, column, definition), added to older stores on open.
-_MIGRATIONS = (("runs", "progress", "TEXT NOT NULL DEFAULT '{}'"),)
+_MIGRATIONS = (("runs", "progress", "TEXT NOT NULL DEFAULT '{}'"), ("runs", "sweep_id", "INTEGER"))
 
 
 class RunStoreError(Exception):
@@ -194,6 +215,7 @@ class Run:
     updated: float
     final: dict
     progress: dict = field(default_factory=dict)
+    sweep_id: int | None = None  # the sweep it is a trial of
 
 
 @dataclass(frozen=True)
@@ -255,7 +277,10 @@ def _storable_id(run_id) -> bool:
     return not isinstance(run_id, int) or -SQLITE_MAX_INT - 1 <= run_id <= SQLITE_MAX_INT
 
 
-class RunStore:
+class RunStore(SweepRecords):
+    _owner_of = staticmethod(_owner_of)  # for SweepRecords: a sweep has an owning process too
+    _owner_alive = staticmethod(_owner_alive)
+
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.db_path = self.root / "runs.sqlite"
@@ -267,6 +292,7 @@ class RunStore:
             self.root.mkdir(parents=True, exist_ok=True)
             self._prepare()
             self.mark_interrupted()
+            self.mark_sweeps_interrupted()
         except (StoreReadOnly, OSError) as err:
             if isinstance(err, OSError) and err.errno not in _UNWRITABLE_ERRNOS:
                 raise
@@ -300,10 +326,21 @@ class RunStore:
             try:
                 with self._connect() as conn:
                     conn.execute("SELECT COUNT(*) FROM runs").fetchone()
+                    self._read_older_schema(conn)
                 return
             except StoreReadOnly:
                 continue
         raise StoreReadOnly(f"cannot read the run store {self.db_path}: {why}") from err
+
+    def _read_older_schema(self, conn: sqlite3.Connection) -> None:
+        """A store made before the latest columns, opened read-only, cannot be migrated: read the
+        columns it lacks as their defaults (no sweeps, no sweep tag), so its runs still list and open."""
+        have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        defaults = {"progress": "'{}'", "sweep_id": "NULL"}
+        self._RUN_COLUMNS = ", ".join(name if name in have or name not in defaults else f"{defaults[name]} AS {name}"
+                                      for name in RunStore._RUN_COLUMNS.split(", "))
+        self.has_sweeps = "sweep_id" in have and conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sweeps'").fetchone() is not None
 
     def _why_unwritable(self, err: Exception) -> str:
         cause = err.__cause__ if isinstance(err, StoreReadOnly) and err.__cause__ else err
@@ -407,13 +444,13 @@ class RunStore:
 
     # -- runs --------------------------------------------------------------------------------
 
-    def create_run(self, model: str, dataset: str, params: dict) -> int:
+    def create_run(self, model: str, dataset: str, params: dict, sweep_id: int | None = None) -> int:
         now = time.time()
         with self._connect(write=True) as conn:
             cursor = conn.execute(
-                "INSERT INTO runs (model, dataset, params, status, owner, created, updated)"
-                " VALUES (?, ?, ?, 'running', ?, ?, ?)",
-                (model, dataset, json.dumps(params), _owner_of(os.getpid()), now, now),
+                "INSERT INTO runs (model, dataset, params, status, owner, created, updated, sweep_id)"
+                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+                (model, dataset, json.dumps(params), _owner_of(os.getpid()), now, now, sweep_id),
             )
             return cursor.lastrowid
 
@@ -449,13 +486,13 @@ class RunStore:
         if cursor.rowcount == 0:
             raise KeyError(f"no run with id {run_id}")
 
-    _RUN_COLUMNS = "id, model, dataset, params, status, message, created, updated, final, progress"
+    _RUN_COLUMNS = "id, model, dataset, params, status, message, created, updated, final, progress, sweep_id"
 
     @staticmethod
     def _run_from_row(row: tuple) -> Run:
-        id_, model, dataset, params, status, message, created, updated, final, progress = row
+        id_, model, dataset, params, status, message, created, updated, final, progress, sweep_id = row
         return Run(id_, model, dataset, json.loads(params), status, message, created, updated,
-                   json.loads(final), json.loads(progress))
+                   json.loads(final), json.loads(progress), sweep_id)
 
     def get_run(self, run_id: int) -> Run:
         if not _storable_id(run_id):  # e.g. a 20-digit id typed in a URL: no such run, not an OverflowError

@@ -77,7 +77,7 @@ class TrainingJob(EpochJob):
                  data_dir=None, flush_every: int = 64, flush_seconds: float = 0.5,
                  checkpoints: bool = True, on_epoch: Callable[[Progress], None] | None = None,
                  pause_after_epoch: int | None = None, precision: Precision | None = None,
-                 group: Group | None = None, sync_bn: bool = True):
+                 group: Group | None = None, sync_bn: bool = True, sweep_id: int | None = None):
         self.config = config
         # A rank of a run over several processes (engine/core/distributed.py; None: one process).
         self.group = group  # the leader has the store; the other ranks get None: they never open it
@@ -95,7 +95,8 @@ class TrainingJob(EpochJob):
             # sync_bn as it applies: SyncBatchNorm runs on GPUs only (engine/core/distributed.py)
             params |= {"world_size": group.world, "sync_bn": sync_bn and self.device.type == "cuda"}
         leader = group is None or group.leader  # only the leader has a run (the others record nothing)
-        run_id = store.create_run(config.model, config.dataset, params) if leader else None
+        # A sweep's trial is tagged with its sweep.
+        run_id = store.create_run(config.model, config.dataset, params, sweep_id=sweep_id) if leader else None
         super().__init__(store, run_id, config.training["epochs"], pause_after_epoch)
         self._first_loss: float | None = None
         self._last_rate_point: tuple[float, int] | None = None  # (time, step) of the last ETA update

@@ -71,3 +71,5 @@ def progress_line(p: Progress, total_epochs: int, epoch: int | None = None, lead
         st.error(p.message, icon=":material/error:")
     elif p.status in ("stopped", "interrupted"):
         st.warning(p.message, icon=":material/pause_circle:")
+    elif p.status == "pruned":  # a sweep's trial its scheduler ended early
+        st.info(p.message, icon=":material/content_cut:")

@@ -20,5 +20,6 @@ def test_a_gan2d_run_on_the_ring_shows_the_gan_plane_and_no_boundary(fresh_data_
     canvases = [c.proto.id for c in at.get("bidi_component")]  # the plane canvas (pages/_ui/plane.py)
     assert any(c.endswith("-gan2d_plane") for c in canvases), canvases
     assert not any("Decision boundary" in m.value for m in at.markdown)
-    assert [t.label for t in at.tabs] == ["Gradient norms", "Model"]
+    # the page's Run tab (which holds the run's own tabs), then its Sweep tab
+    assert [t.label for t in at.tabs] == ["Run", "Gradient norms", "Model", "Sweep"]
     assert not at.error, [e.value for e in at.error]

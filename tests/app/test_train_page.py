@@ -90,9 +90,10 @@ def test_why_a_run_cannot_start_is_drawn_right_under_the_start_button():
     """Input: a link to a CNN on digits with 4 pooling blocks. The reason was drawn at the foot of
     the settings column, some 900 px below the buttons."""
     at = fresh(model="cnn", dataset="digits", **{"cnn.blocks": "4"})
-    start = place(at, "button", "Start")      # (columns, right column, buttons row, its first column, button)
+    # (columns, right column, tabs, the Run tab, buttons row, its first column, button)
+    start = place(at, "button", "Start")
     reason = place(at, "error", "Cannot start a run: ")
-    assert reason == start[:2] + (start[2] + 1,), (start, reason)  # the next thing in the column
+    assert reason == start[:4] + (start[4] + 1,), (start, reason)  # the next thing in the Run tab
 
 
 def test_a_mending_slider_change_sent_with_start_starts_the_mended_run(shared_data_dir):
