@@ -20,6 +20,10 @@ import streamlit as st
 from engine.training.curves import downsample_minmax, x_axis
 
 MAX_POINTS = 2000  # above this the display (never the store) keeps min/max per bucket (~2 per pixel)
+# Per-epoch lines mark each epoch with a point up to this many epochs; past it a line alone (a
+# spiral run does two epochs a second: hundreds of points redrawn at each refresh cost the browser
+# more and more as the run went on, measured with bench/live_boundary.py), thinned to `thin`.
+MARKED_EPOCHS = 60
 X_TITLES = {"step": "step", "epoch": "epoch", "wall": "seconds since start"}
 # TF Playground's colours: blue for class 0, orange for class 1, and its grey-white between them.
 BLUE, ORANGE, NEUTRAL = "#0877bd", "#f59322", "#e8eaeb"
@@ -98,34 +102,39 @@ def step_loss_figure(curves: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]
 
 
 def epoch_figure(runs: list[tuple[str, pd.DataFrame]], names: tuple[str, ...], title: str, x_mode: str,
-                 log_y: bool = False, y_title: str | None = None) -> Chart:
-    """Per-epoch metrics (train and val), one point per epoch; train dotted, as in the store's names."""
-    frames = []
+                 log_y: bool = False, y_title: str | None = None, thin: int = 500) -> Chart:
+    """Per-epoch metrics (train and val), a point per epoch (up to MARKED_EPOCHS of them); train
+    dotted, as in the store's names; each line thinned for display to `thin` points, spikes kept."""
+    frames, longest = [], 0
     for label, metrics in runs:
         for name in names:
             rows = metrics[metrics.name == name]
             if rows.empty:
                 continue
+            longest = max(longest, len(rows))
             x = rows.epoch.to_numpy() if x_mode == "epoch" else x_axis(metrics, x_mode).loc[rows.index].to_numpy()
             prefix = f"{label} " if len(runs) > 1 else ""
-            frames.append(_rows(x, rows.value, f"{prefix}{name.replace('_', ' ')}",
-                                split="train" if name.startswith("train") else "val"))
+            frames.append(_rows(*downsample_minmax(x, rows.value.to_numpy(dtype=float), thin),
+                                f"{prefix}{name.replace('_', ' ')}", split="train" if name.startswith("train") else "val"))
     data = pd.concat(frames, ignore_index=True) if frames else _rows([], [], "", split=[])
     if log_y:
         data = data[data.y > 0]
-    layers = [{"mark": {"type": "line", "point": True},
+    layers = [{"mark": {"type": "line", "point": longest <= MARKED_EPOCHS},
                "encoding": {"strokeDash": {"field": "split", "type": "nominal", "legend": None,
                                            "scale": {"domain": ["val", "train"], "range": [[1, 0], [3, 3]]}},
                             "tooltip": _tooltip("value")}}]
     return Chart(_spec(title, x_mode, y_title, layers, log_y), data)
 
 
-def grad_norm_figure(metrics: pd.DataFrame) -> Chart:
-    """Per-layer gradient norm per epoch, log scale: vanishing gradients show as a fan of lines."""
+def grad_norm_figure(metrics: pd.DataFrame, thin: int = 500) -> Chart:
+    """Per-layer gradient norm per epoch, log scale: vanishing gradients show as a fan of lines
+    (points up to MARKED_EPOCHS epochs, each line thinned to `thin` points as epoch_figure's)."""
     rows = metrics[metrics.name.str.startswith("grad_norm/") & (metrics.value > 0)]
-    data = pd.DataFrame({"x": rows.epoch.astype(float), "y": rows.value.astype(float),
-                         "series": rows.name.str.removeprefix("grad_norm/")}).reset_index(drop=True)
-    layers = [{"mark": {"type": "line", "point": True}, "encoding": {"tooltip": _tooltip("L2 norm")}}]
+    frames = [_rows(*downsample_minmax(group.epoch.to_numpy(dtype=float), group.value.to_numpy(dtype=float), thin),
+                    name.removeprefix("grad_norm/")) for name, group in rows.groupby("name", sort=False)]
+    data = pd.concat(frames, ignore_index=True) if frames else _rows([], [], "")
+    marked = rows.epoch.nunique() <= MARKED_EPOCHS
+    layers = [{"mark": {"type": "line", "point": marked}, "encoding": {"tooltip": _tooltip("L2 norm")}}]
     spec = _spec("Gradient norm per layer", "epoch", "L2 norm, epoch's last step", layers, log_y=True, height=340,
                  colour_title="layer", legend_columns=4)
     spec["encoding"]["color"]["scale"] = {"scheme": "tableau20"}  # a deep network has more layers than PALETTE

@@ -53,3 +53,13 @@ def test_gradient_norms_one_line_per_layer_on_a_log_axis():
     assert chart.spec["encoding"]["y"]["scale"] == {"type": "log"}
     # A zero norm (a dead layer) has no place on a log axis: left out, not drawn at the bottom.
     assert chart.data.series.tolist() == ["net.0", "net.0", "net.2"] and chart.data.x.tolist() == [1.0, 2.0, 2.0]
+
+
+def test_a_long_run_s_epochs_are_a_thinned_line_without_markers():
+    few = _metrics([(e, e, "val_acc", 0.5, 0) for e in range(1, charts.MARKED_EPOCHS + 1)])
+    many = _metrics([(e, e, "val_acc", 0.5 + (e == 700) * 0.4, 0) for e in range(1, 2001)])
+    short = charts.epoch_figure([("run 1", few)], ("val_acc",), "Accuracy per epoch", "epoch")
+    long = charts.epoch_figure([("run 1", many)], ("val_acc",), "Accuracy per epoch", "epoch", thin=100)
+    assert short.spec["layer"][0]["mark"]["point"] is True and len(short.data) == charts.MARKED_EPOCHS
+    assert long.spec["layer"][0]["mark"]["point"] is False
+    assert len(long.data) <= 101 and long.data.y.max() == 0.9 and long.data.x.iloc[-1] == 2000  # the spike, the newest
