@@ -41,7 +41,7 @@ def test_upload_a_csv_then_start_trains_it_to_the_end(page, app_url, app_data_di
     settled(page)
     screenshot(page, screenshots / "own-points-uploaded.png")
     page.get_by_role("button", name="Start").click()
-    page.get_by_text(re.compile(r"on points-[0-9a-f]{12} · completed")).wait_for(state="visible", timeout=240_000)
+    page.get_by_text(re.compile(r"on points-[0-9a-f]{12} · cpu · completed")).wait_for(state="visible", timeout=240_000)
     run = RunStore(app_data_dir / "runs").list_runs(limit=1)[0]
     assert run.status == "completed" and run.dataset.startswith("points-") and run.final["epochs"] == 30
     assert run.final["val_acc"] >= 0.9, run.final
