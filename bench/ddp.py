@@ -102,7 +102,7 @@ def worker(args) -> None:
             "samples_per_s": world * bs * args.steps / sync, "step_ms": 1000 * sync / args.steps,
             "no_sync_step_ms": 1000 * no_sync / args.steps,
             "allreduce_share": (1 - no_sync / sync) if group else None}))
-    distributed.leave()
+    distributed.leave(together=True)
 
 
 def measure(nproc: int, threads: int, args, ddp: bool = False) -> dict:

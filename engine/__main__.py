@@ -195,10 +195,13 @@ def cmd_train(args) -> int:
     # The pages can stop, pause and step this run too: their commands reach it through the store.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: job.interrupt())
+    ended_together = False
     try:
         job.run()
+        # the ranks agree on how a run ends (stop, divergence, the last epoch): they leave together
+        ended_together = job.progress.status in ("completed", "stopped", "diverged")
     finally:
-        distributed.leave()
+        distributed.leave(ended_together)
     p = job.progress
     if group is not None and not group.leader:
         return 0 if p.status in ("completed", "stopped") else 1

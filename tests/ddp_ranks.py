@@ -28,14 +28,16 @@ def _rank_main(rank: int, world: int, port: int, fn, args, results) -> None:
     torch.set_num_threads(1)  # one core each, as torchrun's OMP_NUM_THREADS gives them
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    ok = False
     try:
         group, _ = distributed.join(torch.device("cpu"))
         # Plain pickle: the queue's own would share tensors through this process's memory, gone when it ends.
         results.put((rank, pickle.dumps(fn(group, *args))))
+        ok = True
     except BaseException as err:  # noqa: BLE001 - the test reads it
         results.put((rank, pickle.dumps(err)))
     finally:
-        distributed.leave()
+        distributed.leave(together=ok)
 
 
 def in_two_ranks(fn, *args, timeout: float = 120.0) -> list:

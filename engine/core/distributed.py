@@ -101,9 +101,19 @@ def join(device: torch.device) -> tuple[Group, torch.device]:
     return group, device
 
 
-def leave() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
+def leave(together: bool) -> None:
+    """Leave the process group. `together` (every rank ended the run the same way): wait for the
+    others first. A rank that tore its group down while another was still evaluating and saving the
+    last epoch was seen to abort in C++ ("terminate called without an active exception", SIGABRT)
+    on a busy machine; after a lost peer there is no one to wait for."""
+    if not dist.is_initialized():
+        return
+    if together:
+        try:
+            dist.barrier()
+        except Exception:  # noqa: BLE001  (a peer gone at the last moment: leave anyway)
+            pass
+    dist.destroy_process_group()
 
 
 def sync_batchnorm(model: nn.Module, device: torch.device, wanted: bool) -> tuple[nn.Module, bool]:

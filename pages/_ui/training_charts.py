@@ -58,7 +58,9 @@ def _spec(title: str, x_mode: str, y_title: str | None, layers: list[dict], log_
         # No ARIA descriptions: Vega writes one per point of a line with points, at every redraw.
         "config": {"aria": False},
         "encoding": {
-            "x": {"field": "x", "type": "quantitative", "title": X_TITLES[x_mode], "scale": {"zero": False}},
+            "x": {"field": "x", "type": "quantitative", "title": X_TITLES[x_mode], "scale": {"zero": False},
+                  # whole epochs and steps on the axis (a 2-epoch run was ticked 1.0, 1.2, ... 2.0)
+                  **({"axis": {"tickMinStep": 1, "format": ",d"}} if x_mode in ("step", "epoch") else {})},
             "y": {"field": "y", "type": "quantitative", "title": y_title, "scale": y_scale},
             "color": {"field": "series", "type": "nominal", "title": colour_title, "sort": None,
                       "scale": {"range": list(PALETTE)},
