@@ -35,6 +35,9 @@ def store(tmp_path, data_env):
     return RunStore(tmp_path / "runs")
 
 
+# Marked full: beside two busy loops an embedded Ray slows to minutes per test (114-198 s each of these three in CI);
+# the default run keeps the sweep path through the Sweep tab's AppTest and the browser test (a CLI 2x2 grid).
+@pytest.mark.full
 def test_a_2x2_grid_runs_4_trials_into_the_store_and_names_the_best(ray_session, store):
     spec = make_spec("mlp", "spiral", SMALL, POINTS, grid={"lr": ["0.01", "0.1"], "width": ["4", "16"]}, parallel=2)
     job = SweepJob(spec, store)
@@ -53,6 +56,7 @@ def test_a_2x2_grid_runs_4_trials_into_the_store_and_names_the_best(ray_session,
     assert sorted(table.run) == sorted(best) and set(table.epochs) == {2}
 
 
+@pytest.mark.full
 def test_asha_prunes_a_trial_that_falls_behind_and_marks_its_run(ray_session, store):
     # One at a time, the good learning rate first: at epoch 1 ASHA has its score (1.0 on the
     # Gaussians) when the hopeless one (lr 1e-6, about 0.5) arrives, and stops that one there.
@@ -70,6 +74,7 @@ def test_asha_prunes_a_trial_that_falls_behind_and_marks_its_run(ray_session, st
     assert store.get_sweep(job.sweep_id).best_run == good.id
 
 
+@pytest.mark.full
 def test_stop_ends_the_running_trials_as_stopped(ray_session, store):
     spec = make_spec("mlp", "spiral", {"epochs": "1000", "batch_size": "8"}, POINTS,
                      grid={"lr": ["0.01", "0.001", "0.1"]}, parallel=2)
