@@ -74,6 +74,26 @@ def _key_values(pairs: list[str], flag: str) -> dict[str, str]:
     return values
 
 
+# Training params that have a flag of their own (the rest go through --set), in train and sweep.
+TRAIN_FLAGS = ("epochs", "lr", "batch_size", "optimizer", "seed")
+
+
+def add_run_flags(parser) -> None:
+    """The flags that set a run's params, shared by `train` and `sweep`."""
+    for flag in TRAIN_FLAGS:
+        parser.add_argument(f"--{flag.replace('_', '-')}")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model or training param")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a dataset option")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def run_values(args) -> dict[str, str]:
+    """The params the run flags set: --set's pairs, then the flags given (they win)."""
+    values = _key_values(args.set, "--set")
+    values.update({flag: getattr(args, flag) for flag in TRAIN_FLAGS if getattr(args, flag) is not None})
+    return values
+
+
 def _parser(with_catalogue: bool) -> argparse.ArgumentParser:
     epilog = _catalogue() if with_catalogue else None
     parser = _Parser(prog="python -m engine", description="Deep Playground engine, headless.",
@@ -88,15 +108,8 @@ def _parser(with_catalogue: bool) -> argparse.ArgumentParser:
     data.add_argument("--dataset")
     data.add_argument("--points", metavar="CSV", help="your own 2D points: a CSV with the columns x, y and label "
                       "(two classes); saved as a dataset points-<hash> that --dataset names later")
-    train.add_argument("--epochs")
-    train.add_argument("--lr")
-    train.add_argument("--batch-size")
-    train.add_argument("--optimizer")
-    train.add_argument("--seed")
+    add_run_flags(train)
     train.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps; or $DEEP_PLAYGROUND_DEVICE")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model or training param")
-    train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a dataset option")
-    train.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     scale = train.add_argument_group("one run over several processes (torchrun, DistributedDataParallel; "
                                      "batch-size is per process, --set sync_bn=false turns off SyncBatchNorm)")
     scale.add_argument("--nproc", type=arguments.whole(low=1, what="--nproc"), default=1,
@@ -157,14 +170,11 @@ def cmd_train(args) -> int:
     from engine.core.registry import validate
     from engine.core.trainer import TrainingJob
 
-    values = _key_values(args.set, "--set")
+    values = run_values(args)
     several = args.nproc > 1 or args.nnodes > 1 or distributed.in_torchrun()
-    sync_bn = distributed.SYNC_BN.coerce(values.pop("sync_bn", True))
-    if "sync_bn" in _key_values(args.set, "--set") and not several:
+    if "sync_bn" in values and not several:
         raise ParamError("sync_bn is used only with --nproc (or --nnodes) above 1")
-    for flag in ("epochs", "lr", "batch_size", "optimizer", "seed"):
-        if getattr(args, flag) is not None:
-            values[flag] = getattr(args, flag)
+    sync_bn = distributed.SYNC_BN.coerce(values.pop("sync_bn", True))
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     if args.data_dir:  # point sets saved there are found by name too
         from engine.data.saved_points import look_in
@@ -221,7 +231,7 @@ def _launch(args, dataset: str) -> int:
 
     engine_args = (["--data-dir", args.data_dir] if args.data_dir else []) + \
         ["train", "--model", args.model, "--dataset", dataset]
-    for flag in ("epochs", "lr", "batch_size", "optimizer", "seed", "device"):
+    for flag in TRAIN_FLAGS + ("device",):
         if getattr(args, flag) is not None:
             engine_args += [f"--{flag.replace('_', '-')}", getattr(args, flag)]
     engine_args += [f"--set={pair}" for pair in args.set] + [f"--option={pair}" for pair in args.option]

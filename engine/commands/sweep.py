@@ -16,10 +16,8 @@ import json
 import signal
 import sys
 
-FLAGS = ("epochs", "lr", "batch_size", "optimizer", "seed")
-
-
 def add_parser(verbs) -> None:
+    from engine.__main__ import add_run_flags
     from engine.core.arguments import whole
     from engine.sweep.spec import PRUNERS, SEARCHES
 
@@ -41,25 +39,18 @@ def add_parser(verbs) -> None:
                        help="trials at once (default: the cores, or the GPUs where there are some)")
     sweep.add_argument("--address", help="a running Ray cluster (HEAD:6379 after `ray start`); default: "
                        "an embedded local Ray")
-    for flag in FLAGS:
-        sweep.add_argument(f"--{flag.replace('_', '-')}")
+    add_run_flags(sweep)
     sweep.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps: for every trial")
-    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model or training param")
-    sweep.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a dataset option")
-    sweep.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     sweep.set_defaults(func=run_sweep)
 
 
 def run_sweep(args) -> int:
-    from engine.__main__ import _key_values, _store
+    from engine.__main__ import _key_values, _store, run_values
     from engine.sweep import results
     from engine.sweep.job import SweepJob, log_to_stderr
     from engine.sweep.spec import make_spec, parse_grid, parse_ranges
 
-    values = _key_values(args.set, "--set")
-    for flag in FLAGS:
-        if getattr(args, flag) is not None:
-            values[flag] = getattr(args, flag)
+    values = run_values(args)
     if args.device is not None:
         from engine.core.device import pick_device
         pick_device(args.device)  # a device this machine cannot use: train's message, before Ray starts

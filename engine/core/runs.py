@@ -279,7 +279,6 @@ def _storable_id(run_id) -> bool:
 
 class RunStore(SweepRecords):
     _owner_of = staticmethod(_owner_of)  # for SweepRecords: a sweep has an owning process too
-    _owner_alive = staticmethod(_owner_alive)
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -425,18 +424,23 @@ class RunStore(SweepRecords):
         """Runs left "running" by a process that no longer exists will never finish: say so.
         Checks every running run, or only `run_id`; returns the ids it marked (none while the
         store is read-only: it cannot mark them)."""
+        return self._interrupt_dead("runs", message, run_id)
+
+    def _interrupt_dead(self, table: str, message: str, only_id: int | None = None) -> list[int]:
+        """Rows of `table` (runs, sweeps) left "running" by a process that no longer exists, or only
+        row `only_id`, marked interrupted with `message`; returns their ids."""
         if self.read_only:
             return []
-        query, args = "SELECT id, owner FROM runs WHERE status = 'running'", ()
-        if run_id is not None:
-            query, args = query + " AND id = ?", (run_id,)
+        query, args = f"SELECT id, owner FROM {table} WHERE status = 'running'", ()
+        if only_id is not None:
+            query, args = query + " AND id = ?", (only_id,)
         with self._connect() as conn:
             running = conn.execute(query, args).fetchall()
         dead = [i for i, owner in running if not _owner_alive(owner)]
         if dead:
             with self._connect(write=True) as conn:
                 conn.executemany(
-                    "UPDATE runs SET status = 'interrupted', message = ?, updated = ?"
+                    f"UPDATE {table} SET status = 'interrupted', message = ?, updated = ?"
                     " WHERE id = ? AND status = 'running'",
                     [(message, time.time(), i) for i in dead],
                 )

@@ -34,7 +34,7 @@ class Sweep:
 
 class SweepRecords:
     """Mixed into RunStore (engine/core/runs.py): the same database, connections and owners
-    (`_connect`, `_owner_of`, `_owner_alive`, `_RUN_COLUMNS`, `_run_from_row` are the store's)."""
+    (`_connect`, `_owner_of`, `_interrupt_dead`, `_RUN_COLUMNS`, `_run_from_row` are the store's)."""
 
     _SWEEP_COLUMNS = "id, created, updated, spec, status, message, metric, mode, best_run"
     has_sweeps = True  # False: an older store opened read-only, made before sweeps (it has none)
@@ -112,15 +112,5 @@ class SweepRecords:
 
     def mark_sweeps_interrupted(self) -> list[int]:
         """Sweeps left "running" by a process that no longer exists: say so (as mark_interrupted does for runs)."""
-        if self.read_only:
-            return []
-        with self._connect() as conn:
-            running = conn.execute("SELECT id, owner FROM sweeps WHERE status = 'running'").fetchall()
-        dead = [i for i, owner in running if not self._owner_alive(owner)]
-        if dead:
-            with self._connect(write=True) as conn:
-                conn.executemany("UPDATE sweeps SET status = 'interrupted', message = ?, updated = ?"
-                                 " WHERE id = ? AND status = 'running'",
-                                 [("the process driving the sweep stopped unexpectedly; its finished trials "
-                                   "are kept", time.time(), i) for i in dead])
-        return dead
+        return self._interrupt_dead("sweeps", "the process driving the sweep stopped unexpectedly; its finished "
+                                              "trials are kept")

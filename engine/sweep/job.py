@@ -16,6 +16,7 @@ Trials Tune ended itself (pruned by the scheduler, or killed at the stop) leave 
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -186,10 +187,7 @@ class SweepJob:
             self._stop_since = now
             if not commands:  # Ctrl-C: new trials look for the command before they create a run
                 self.store.send_sweep_command(self.sweep_id, "stop")
-            running = [r for r in self.store.sweep_runs(self.sweep_id) if r.status == "running"]
-            for run in running:
-                self.store.send_command(run.id, "stop")
-            self._say(f"sweep {self.sweep_id}: stopping {len(running)} running trial(s)")
+            self._say(f"sweep {self.sweep_id}: stopping {stop_trials(self.store, self.sweep_id)} running trial(s)")
 
     def stop_all(self) -> bool:
         """Whether Tune should end the sweep now: stopping, and the running trials have ended (or
@@ -242,6 +240,15 @@ class SweepJob:
         return self.store.get_run(run.id)
 
 
+def stop_trials(store: RunStore, sweep_id: int) -> int:
+    """Send the sweep's running trials the run's own "stop" (each ends at its next step, its
+    checkpoints kept); returns how many were running."""
+    running = [run for run in store.sweep_runs(sweep_id) if run.status == "running"]
+    for run in running:
+        store.send_command(run.id, "stop")
+    return len(running)
+
+
 class SweepControl:
     """Stop and follow a sweep from any process (a page, the CLI), whoever drives it."""
 
@@ -251,9 +258,7 @@ class SweepControl:
     def stop(self) -> None:
         """Ask the driver to stop; its running trials are asked at once too (they stop at their next step)."""
         self.store.send_sweep_command(self.sweep_id, "stop")
-        for run in self.store.sweep_runs(self.sweep_id):
-            if run.status == "running":
-                self.store.send_command(run.id, "stop")
+        stop_trials(self.store, self.sweep_id)
 
     def status(self) -> str:
         """The sweep's status; a sweep driven by a child of this process that died is marked so here."""
@@ -279,6 +284,7 @@ class SweepControl:
         return status
 
 
+@functools.cache  # the classes once: Ray is imported only once a sweep runs
 def _tune_classes():
     from ray.tune import Callback
     from ray.tune.stopper import Stopper

@@ -22,7 +22,7 @@ from engine.core.sweep_records import Sweep
 from engine.training.curves import other_epoch_metrics
 from engine.sweep import results
 from engine.sweep.job import SweepControl, SweepJob, default_parallel
-from engine.sweep.spec import make_spec, parse_grid, parse_ranges
+from engine.sweep.spec import default_metric, make_spec, parse_grid, parse_ranges
 from pages._ui import training_charts as charts
 from pages._ui.run_link import run_url
 from pages._ui.safe_markdown import escape_markdown
@@ -83,8 +83,9 @@ def sweep_builder(store: RunStore, config: RunConfig | None, problem: str | None
     parallel = parallel_col.number_input("At once", 1, 64, default_parallel(), key="sweep_parallel",
                                          help="trials trained at the same time (each in its own process)")
     metric_col, prune_col = st.columns(2)
-    metric = metric_col.selectbox("Rank by", ["val_acc", "val_loss", "train_loss"], key="sweep_metric",
-                                  index=1 if _is_regression(config) else 0)
+    metrics = ["val_acc", "val_loss", "train_loss"]
+    metric = metric_col.selectbox("Rank by", metrics, key="sweep_metric",
+                                  index=metrics.index(default_metric(config.dataset)[0]))
     prune = prune_col.selectbox("Prune trials that fall behind", ["no", "asha", "median"], key="sweep_prune",
                                 help="after each epoch, stop the trials whose metric is behind the others' "
                                      "(ASHA: asynchronous successive halving)")
@@ -94,18 +95,13 @@ def sweep_builder(store: RunStore, config: RunConfig | None, problem: str | None
                              grid=parse_grid([f"{n}={v}" for n, v in grid.items()]),
                              ranges=parse_ranges([f"{n}={v}" for n, v in ranges.items()]), search=search,
                              trials=None if search == "grid" else int(trials),
-                             metric=metric, mode="max" if metric.endswith("acc") else "min",
+                             metric=metric,  # its mode follows from it (make_spec)
                              prune=None if prune == "no" else prune, parallel=int(parallel))
         except ParamError as err:
             st.error(f"Not started: {escape_markdown(err)}", icon=":material/block:")
             return
         select_sweep(SweepJob(spec, store).start().sweep_id)
         st.rerun()
-
-
-def _is_regression(config: RunConfig) -> bool:
-    from engine.data import get_info
-    return get_info(config.dataset).task == "regression"
 
 
 def select_sweep(sweep_id: int | None) -> None:
