@@ -3,7 +3,8 @@
 The same 8 trials (the MLP on the spiral, a 4 x 2 grid over learning rate and width) are trained
   sequential   one after another in this process (TrainingJob.run(), as `python -m engine train` does),
                once before the sweep and once after (their mean; both are printed)
-  sweep        through engine.sweep with --parallel 2 (an embedded local Ray, 2 trials at once)
+  sweep        through engine.sweep with --parallel 2 (an embedded local Ray, 2 trials at once), twice:
+               with Ray's workers importing torch as they start (the default) and cold
 and the figures are:
   ratio              the sweep's wall time / the sequential wall time (target <= 0.65 on 2 cores),
                      without Ray's start-up, then with it
@@ -20,7 +21,6 @@ The machine's load average is printed before and after: on a shared machine the 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import statistics
 import sys
@@ -34,7 +34,7 @@ import torch  # noqa: E402
 
 from engine.core.runs import RunStore  # noqa: E402
 from engine.core.trainer import TrainingJob  # noqa: E402
-from engine.sweep.job import SweepJob  # noqa: E402
+from engine.sweep.job import SweepJob, start_embedded_ray  # noqa: E402
 from engine.sweep.spec import make_spec  # noqa: E402
 
 GRID = {"lr": ["0.003", "0.01", "0.03", "0.1"], "width": ["8", "32"]}
@@ -80,36 +80,62 @@ def main() -> None:
         before = sequential_pass()
         print(f"sequential, {torch.get_num_threads()} torch thread(s): {before:.2f} s", flush=True)
 
-        import ray
-        begun = time.perf_counter()
-        ray.init(num_cpus=args.parallel, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-        startup = time.perf_counter() - begun
-        begun = time.perf_counter()
-        job = SweepJob(make_spec("mlp", "spiral", values, options, grid=GRID, parallel=args.parallel,
-                                 device="cpu"), store)
-        status = job.run()
-        swept = time.perf_counter() - begun
-        ray.shutdown()
-        after = sequential_pass()  # again after the sweep: drift on a shared machine shows, and is averaged
+        def sweep_pass(warm: bool) -> None:
+            """One sweep on its own embedded Ray; prints its figures against the sequential mean."""
+            import ray
+            import psutil  # comes with Ray (ray/thirdparty_files, on sys.path once ray is imported)
+            begun = time.perf_counter()
+            start_embedded_ray(args.parallel, warm=warm)
+            startup = time.perf_counter() - begun
+            me = psutil.Process()
+            begun, cpu_begun = time.perf_counter(), me.cpu_times()
+            ray_begun = {p.pid: p.cpu_times() for p in me.children(recursive=True)}
+            job = SweepJob(make_spec("mlp", "spiral", values, options, grid=GRID, parallel=args.parallel,
+                                     device="cpu"), store)
+            status = job.run()
+            swept = time.perf_counter() - begun
+            driver_cpu = sum(me.cpu_times()[:2]) - sum(cpu_begun[:2])
+            ray_cpu = trial_cpu = 0.0
+            for child in me.children(recursive=True):
+                try:
+                    used = sum(child.cpu_times()[:2]) - sum(ray_begun.get(child.pid, (0.0, 0.0))[:2])
+                    name = " ".join(child.cmdline()[:3])
+                except psutil.Error:
+                    continue
+                if "default_worker" in name or "ray::" in child.name():  # the workers that ran the trials
+                    trial_cpu += used
+                else:  # raylet, gcs_server, the agents, the log monitor
+                    ray_cpu += used
+            ray.shutdown()
+            trials = store.sweep_runs(job.sweep_id)
+            assert status == "completed" and len(trials) == 8 and all(r.status == "completed" for r in trials), status
+            passes.append((warm, startup, swept, job.sweep_id, driver_cpu, ray_cpu, trial_cpu))
+
+        passes: list[tuple] = []
+        sweep_pass(warm=True)
+        sweep_pass(warm=False)
+        after = sequential_pass()  # again after the sweeps: drift on a shared machine shows, and is averaged
         sequential = (before + after) / 2
         print(f"sequential again: {after:.2f} s; their mean {sequential:.2f} s ({sequential / 8:.2f} s a trial)")
-        trials = store.sweep_runs(job.sweep_id)
-        assert status == "completed" and len(trials) == 8 and all(r.status == "completed" for r in trials), status
-
-        sweep_row = store.get_sweep(job.sweep_id)
-        first = min(r.created for r in trials) - sweep_row.created
-        print(f"first trial's run created {first:.2f} s after the sweep (its workers' start-up)")
-        inside = [own_time(store, r.id) for r in trials]
-        alone = [own_time(store, i) for i in sequential_runs]
-        overhead = (args.parallel * swept - sum(inside)) / len(trials)
-        steady = (args.parallel * (swept - first) - sum(inside)) / len(trials)
-        print(f"sweep, {args.parallel} at once: {swept:.2f} s (+ Ray start-up {startup:.2f} s)")
-        print(f"ratio sweep / sequential: {swept / sequential:.3f} without Ray's start-up, "
-              f"{(swept + startup) / sequential:.3f} with it (target <= 0.65)")
-        print(f"Ray's overhead per trial: {overhead:.2f} s of a slot (a trial's own time: "
-              f"{statistics.median(inside):.2f} s in the sweep, {statistics.median(alone):.2f} s alone, "
-              f"median; slow-down {statistics.median(inside) / statistics.median(alone):.2f}x); "
-              f"{steady:.2f} s once the first trials' workers are up")
+        alone = statistics.median(own_time(store, i) for i in sequential_runs)
+        for warm, startup, swept, sweep_id, driver_cpu, ray_cpu, trial_cpu in passes:
+            trials = store.sweep_runs(sweep_id)
+            first = min(r.created for r in trials) - store.get_sweep(sweep_id).created
+            inside = [own_time(store, r.id) for r in trials]
+            overhead = (args.parallel * swept - sum(inside)) / len(trials)
+            steady = (args.parallel * (swept - first) - sum(inside)) / len(trials)
+            print(f"\nsweep, {args.parallel} at once, workers {'that import torch as they start (the default)' if warm else 'cold (torch imported by the first trials)'}:")
+            print(f"  {swept:.2f} s (+ Ray start-up {startup:.2f} s); first trial's run created {first:.2f} s after the sweep began")
+            print(f"  ratio sweep / sequential: {swept / sequential:.3f} without Ray's start-up, "
+                  f"{(swept + startup) / sequential:.3f} with it (target <= 0.65)")
+            print(f"  Ray's overhead per trial: {overhead:.2f} s of a slot, {steady:.2f} s once the first trials' "
+                  f"workers are up (a trial's own time: {statistics.median(inside):.2f} s in the sweep, {alone:.2f} s "
+                  f"alone, median; slow-down {statistics.median(inside) / alone:.2f}x)")
+            print(f"  CPU: this driver (Tune's controller) {driver_cpu:.2f} s, Ray's daemons {ray_cpu:.2f} s, the "
+                  f"trial workers {trial_cpu:.2f} s, of {args.parallel * swept:.2f} core-seconds")
+        warm_pass, cold_pass = passes
+        print(f"\nwarm workers / cold: {(warm_pass[1] + warm_pass[2]) / (cold_pass[1] + cold_pass[2]):.3f} "
+              f"(start-up included)")
         print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

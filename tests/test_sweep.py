@@ -5,7 +5,6 @@ ends the running trials as stopped; bad names and values exit 2 with `train`'s m
 One embedded Ray session serves the module (its start-up takes seconds); trials are tiny (2D sets
 of 200 points, a few epochs)."""
 import itertools
-import logging
 import threading
 import time
 
@@ -15,7 +14,7 @@ import torch
 from engine.__main__ import main
 from engine.core.runs import RunStore
 from engine.sweep import results
-from engine.sweep.job import SweepControl, SweepJob
+from engine.sweep.job import SweepControl, SweepJob, start_embedded_ray
 from engine.sweep.spec import make_spec
 
 SMALL = {"epochs": "2", "batch_size": "16"}
@@ -25,7 +24,7 @@ POINTS = {"n_samples": "200"}
 @pytest.fixture(scope="module")
 def ray_session():
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    start_embedded_ray(2)  # as a CLI sweep starts it: its workers import torch as they start
     yield
     ray.shutdown()
 
@@ -96,6 +95,20 @@ def test_stop_ends_the_running_trials_as_stopped(ray_session, store):
     assert 1 <= len(runs) <= 2  # the third trial never started
     assert {r.status for r in runs} == {"stopped"}
     assert all(r.progress["epoch"] < 1000 for r in runs)
+
+
+def test_trials_that_failed_before_their_run_make_the_sweep_fail_with_their_error(store):
+    """A trial can fail before it creates its run (its worker could not start, its data would not load):
+    the sweep must not say "completed" over an empty table."""
+    job = SweepJob(make_spec("mlp", "spiral", SMALL, POINTS, grid={"lr": ["0.01", "0.1"]}, parallel=2), store)
+    error = "Traceback (most recent call last):\n  File \"x.py\", line 1\nModuleNotFoundError: No module named 'engine'\n"
+    job.trial_ended("trial_1", error=error)
+    job.trial_ended("trial_2", error=error)
+    assert job.outcome() == ("failed", "2 trial(s) failed before their first epoch: "
+                                       "ModuleNotFoundError: No module named 'engine'")
+    store.create_run("mlp", "spiral", {"lr": 0.1}, sweep_id=job.sweep_id)  # one trial had its run
+    assert job.outcome() == ("completed", "2 trial(s) failed before their first epoch: "
+                                          "ModuleNotFoundError: No module named 'engine'")
 
 
 def test_bad_names_and_values_exit_2_with_the_messages_of_train(data_env, capsys):

@@ -34,6 +34,21 @@ PRUNERS = {"asha": "ASHA", "median": "the median stopping rule"}
 _PROCESSES: dict[tuple[str, int], object] = {}  # sweeps driven by children of this process
 
 
+def start_embedded_ray(num_cpus: int, warm: bool = True) -> None:
+    """A local Ray in this process with num_cpus slots and the machine's GPUs, quiet. Warm: its workers
+    import torch and the Trainer as they start (trial.warm_worker), overlapping Tune's set-up."""
+    import ray
+    import torch
+
+    # The hook runs before Ray gives the worker the driver's sys.path: the engine's folder goes in its
+    # PYTHONPATH so that the hook can import it wherever the driver was started from.
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    warming = {"worker_process_setup_hook": "engine.sweep.trial.warm_worker", "env_vars": {"PYTHONPATH": path}}
+    ray.init(num_cpus=num_cpus, num_gpus=torch.cuda.device_count(), include_dashboard=False,
+             logging_level=logging.WARNING, log_to_driver=False, runtime_env=warming if warm else None)
+
+
 def default_parallel() -> int:
     """Trials at once on the embedded Ray: one per GPU where there are GPUs, else one per core."""
     import torch
@@ -51,6 +66,7 @@ class SweepJob:
         self._last_poll = 0.0
         self._last_command = 0
         self._runs_by_trial: dict[str, int] = {}
+        self._early_failures: list[str] = []  # trials that failed before they had a run
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "log": None}  # a child process has no caller to log to
@@ -132,8 +148,15 @@ class SweepJob:
         finally:
             if started_ray:
                 ray.shutdown()
+        return self.outcome()
+
+    def outcome(self) -> tuple[str, str | None]:
+        """How the sweep ended, once Tune is done: (status, message)."""
         if self._stop_since is not None:
             return "stopped", "stopped by the user: running trials were stopped, finished ones are kept"
+        if self._early_failures:
+            failed = f"{len(self._early_failures)} trial(s) failed before their first epoch: {self._early_failures[0]}"
+            return ("completed", failed) if self.store.sweep_runs(self.sweep_id) else ("failed", failed)
         return "completed", None
 
     def _connect_ray(self) -> bool:
@@ -143,17 +166,14 @@ class SweepJob:
 
         if ray.is_initialized():
             return False
-        quiet = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-        if self.spec.address:
-            # The engine's code travels with the job (Ray uploads the package to the cluster), so the
-            # other machines need only the same Python packages (requirements.txt), not this folder.
-            engine_dir = str(Path(__file__).resolve().parents[1])
-            ray.init(address=self.spec.address, runtime_env={"py_modules": [engine_dir], "excludes": ["__pycache__"]},
-                     **quiet)
-        else:
-            import torch
-            gpus = torch.cuda.device_count()
-            ray.init(num_cpus=self.spec.parallel or default_parallel(), num_gpus=gpus, **quiet)
+        if not self.spec.address:
+            start_embedded_ray(self.spec.parallel or default_parallel())
+            return True
+        # The engine's code travels with the job (Ray uploads the package to the cluster), so the
+        # other machines need only the same Python packages (requirements.txt), not this folder.
+        engine_dir = str(Path(__file__).resolve().parents[1])
+        ray.init(address=self.spec.address, runtime_env={"py_modules": [engine_dir], "excludes": ["__pycache__"]},
+                 include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
         return True
 
     def _slots(self) -> tuple[int | None, dict, int]:
@@ -208,6 +228,7 @@ class SweepJob:
         run_id = self._runs_by_trial.get(trial_id)
         if run_id is None:
             if error:
+                self._early_failures.append(error.strip().splitlines()[-1] if error.strip() else "no message")
                 self._say(f"sweep {self.sweep_id}: trial {trial_id} failed before its first epoch: {error}")
             return
         run = self.settle(self.store.get_run(run_id))
