@@ -291,6 +291,42 @@ def test_recover_keeps_a_sound_store_and_rebuilds_only_missing_runs(tmp_path):
     assert sorted(r.id for r in RunStore(tmp_path).list_runs()) == [kept, lost]
 
 
+def test_recover_puts_a_sweeps_trials_back_into_their_sweep(tmp_path):
+    """Input: a store holding a sweep and its two trials with checkpoints, its last pages (metrics)
+    overwritten with random bytes. The sweep's row is copied out of the damaged file with its trials."""
+    store = RunStore(tmp_path)
+    sweep = store.create_sweep({"model": "mlp"}, "val_acc", "max")
+    trials = [store.create_run("mlp", "spiral", {"epochs": 1}, sweep_id=sweep) for _ in range(2)]
+    for run_id in trials:
+        store.save_checkpoint(run_id, 1, {"w": torch.zeros(2)})
+        store.append_metrics(run_id, [(i, 1, "loss", 1.0, 0.0) for i in range(500)])  # a store of several pages
+    with sqlite3.connect(tmp_path / "runs.sqlite") as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = (tmp_path / "runs.sqlite").read_bytes()
+    (tmp_path / "runs.sqlite").write_bytes(data[:-3 * 4096] + os.urandom(3 * 4096))
+
+    done = recover_store(tmp_path)
+
+    assert done.moved_to is not None and done.from_store == trials
+    store = RunStore(tmp_path)
+    assert [s.id for s in store.list_sweeps()] == [sweep]
+    assert sorted(r.id for r in store.sweep_runs(sweep)) == trials
+
+
+def test_a_rebuilt_trial_goes_back_into_its_sweep(tmp_path):
+    """Input: a sound store where a sweep's trial lost its row: rebuilt from its checkpoint, it is in
+    its sweep again."""
+    store = RunStore(tmp_path)
+    sweep = store.create_sweep({"model": "mlp"}, "val_acc", "max")
+    lost = store.create_run("mlp", "spiral", {"epochs": 1}, sweep_id=sweep)
+    store.save_checkpoint(lost, 1, {"w": torch.zeros(2)})
+    with sqlite3.connect(tmp_path / "runs.sqlite") as conn:
+        conn.execute("DELETE FROM runs WHERE id = ?", (lost,))
+
+    assert recover_store(tmp_path).from_checkpoints == [lost]
+    assert [r.id for r in RunStore(tmp_path).sweep_runs(sweep)] == [lost]
+
+
 def test_check_finds_damaged_checkpoints(tmp_path):
     store, run_id = _small_store(tmp_path)
     path = store.save_checkpoint(run_id, 2, {"w": torch.arange(4.0)})

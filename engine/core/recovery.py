@@ -17,8 +17,8 @@ from pathlib import Path
 
 from engine.core.runs import RUN_TABLES, RunStore, RunStoreError, read_only_uri, sqlite_error_kind
 
-# The tables worth copying out of a damaged store (commands are transient), runs first.
-SALVAGED_TABLES = ("runs",) + tuple(t for t in RUN_TABLES if t != "commands")
+# The tables worth copying out of a damaged store (commands are transient), sweeps and runs first.
+SALVAGED_TABLES = ("sweeps", "runs") + tuple(t for t in RUN_TABLES if t != "commands")
 
 REBUILT_MESSAGE = ("rebuilt from its checkpoints by `runs recover` after runs.sqlite was damaged: its checkpoints "
                    "open as before; its curves and metrics were in the damaged file")
@@ -179,11 +179,15 @@ def _insert_run(db_path: Path, run_id: int, meta: dict, epochs: list[int]) -> No
     status = "completed" if isinstance(planned, int) and epochs[-1] >= planned else "interrupted"
     conn = sqlite3.connect(db_path)
     try:
+        # A sweep's trial goes back into its sweep when the sweep's row was saved (else the run stands alone).
+        sweep_id = meta.get("sweep_id")
+        if not isinstance(sweep_id, int) or not conn.execute("SELECT 1 FROM sweeps WHERE id = ?", (sweep_id,)).fetchone():
+            sweep_id = None
         conn.execute(
-            "INSERT INTO runs (id, model, dataset, params, status, message, owner, created, updated, final)"
-            " VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?)",
+            "INSERT INTO runs (id, model, dataset, params, status, message, owner, created, updated, final, sweep_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
             (run_id, meta["model"], meta["dataset"], json.dumps(meta["params"]), status, REBUILT_MESSAGE,
-             float(meta.get("created", time.time())), time.time(), json.dumps({"epochs": epochs[-1]})))
+             float(meta.get("created", time.time())), time.time(), json.dumps({"epochs": epochs[-1]}), sweep_id))
         conn.commit()
     finally:
         conn.close()

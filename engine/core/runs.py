@@ -136,7 +136,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 # The tables a run's rows live in (besides `runs`), in the order they are deleted.
 RUN_TABLES = ("metrics", "commands", "artifacts", "checkpoints")
 
-# The key of a checkpoint's safetensors metadata that holds its run (id, model, dataset, params, created).
+# The key of a checkpoint's safetensors metadata that holds its run (id, model, dataset, params, created,
+# and its sweep's id for a sweep's trial).
 RUN_METADATA_KEY = "deep_playground_run"
 
 RECOVER_HINT = ("run `python -m engine runs recover` to move it aside and rebuild the runs from their "
@@ -666,7 +667,8 @@ class RunStore(SweepRecords):
         tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
         data = save_safetensors(tensors, metadata={RUN_METADATA_KEY: json.dumps(
             {"id": run.id, "model": run.model, "dataset": run.dataset, "params": run.params,
-             "created": run.created, "epoch": int(epoch)})})
+             "created": run.created, "epoch": int(epoch),
+             **({"sweep_id": run.sweep_id} if run.sweep_id is not None else {})})})
         # The old checksum goes first: a crash between the steps leaves a file without one (loaded
         # unchecked, as checkpoints from before checksums are), never a good file that fails its check.
         with self._connect(write=True) as conn:
