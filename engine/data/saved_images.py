@@ -24,7 +24,8 @@ import torch
 from engine.core.params import Param
 from engine.core.paths import data_dir as default_data_dir
 from engine.data.base import Dataset, DatasetInfo, register_family
-from engine.data.image_folders import IMAGE_SIZE, ImageSet
+from engine.core.uploads import UploadError
+from engine.data.image_folders import IMAGE_SIZE, ImageSet, ImagesError, read_archive, read_folder
 
 PREFIX = "images-"
 FOLDER = "images"
@@ -77,6 +78,24 @@ def save_images(images: ImageSet, data_dir=None) -> str:
             "class_counts": images.class_counts(), "skipped": list(images.skipped)}
     _write_once(folder / f"{digest}.json", json.dumps(meta, indent=1).encode("utf-8"))
     return PREFIX + digest
+
+
+def save_source(path: str, data_dir=None, log=print) -> str:
+    """A folder (or a .zip) of images, one sub-folder per class, read and saved as a dataset; its name.
+    A bad one: ValueError naming it (the skipped files are logged, not fatal)."""
+    try:
+        images = read_folder(path) if Path(path).is_dir() else read_archive(path, Path(path).name)
+    except (ImagesError, UploadError) as err:
+        raise ValueError(f"{path}: {err}") from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
+    for line in images.skipped:
+        log(f"skipped {line}")
+    name = save_images(images, data_dir)
+    counts = ", ".join(f"{c} {n}" for c, n in zip(images.classes, images.class_counts()))
+    log(f"{path}: {len(images):,} images in {len(images.classes)} classes ({counts}), "
+        f"{len(images.skipped)} file(s) skipped, saved as dataset {name}")
+    return name
 
 
 def _write_once(path: Path, content: bytes) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.data import saved_images
 from engine.data.saved_points import PREFIX
 
 
@@ -80,8 +81,17 @@ OWN_POINTS = Suggestion("playground", {"activation": "relu", "width": 16, "depth
                         reaches="a boundary that bends where your points need it; not measured on every set")
 
 
+# A user's own photos (engine/data/saved_images.py): the pretrained backbone frozen, its features cached,
+# a linear head on them (tests/test_transfer.py: red discs vs blue stripes, 1.00 in 6 epochs).
+OWN_IMAGES = Suggestion("transfer", {"mode": "frozen", "lr": 0.003, "batch_size": 8, "epochs": 10},
+                        reaches="the head trains in seconds once the features are computed (about 0.1-0.3 s "
+                                "an image on a CPU, once); 1.00 on two visibly different classes")
+
+
 def suggested(dataset: str) -> Suggestion | None:
     """The suggested settings for a dataset (None: it has none)."""
     if dataset.startswith(PREFIX):
         return OWN_POINTS
+    if dataset.startswith(saved_images.PREFIX):
+        return OWN_IMAGES
     return SUGGESTED.get(dataset)

@@ -29,6 +29,7 @@ from engine.models import imagenet
 
 FEATURES = 1280  # EfficientNet-Lite0's pooled features
 MODES = ("frozen", "finetune")
+STAGE_ENDS = (0, 2, 4, 7, 10, 14, 15)  # the last of the 16 blocks in each of EfficientNet-Lite0's 7 stages
 
 
 class TransferNet(nn.Module):
@@ -37,6 +38,7 @@ class TransferNet(nn.Module):
         super().__init__()
         self.backbone = imagenet.load_efficientnet_lite0()
         self.backbone._fc = nn.Identity()  # ImageNet's 1000-way classifier is replaced by the head below
+        self.maps = nn.Identity()  # the backbone's last rectified maps (1280 x 7 x 7): Grad-CAM's default layer
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(FEATURES, num_classes))
         self.mode, self.flips, self.crops, self.jitter = mode, flips, crops, jitter
         self.aug_copies = aug_copies if (flips or crops or jitter) else 0
@@ -63,7 +65,23 @@ class TransferNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The backbone's pooled features (N, 1280) of [0, 1] images."""
-        return self.backbone.extract_features(self.prepare(x)).mean(dim=(2, 3))
+        return self.maps(self.backbone.extract_features(self.prepare(x))).mean(dim=(2, 3))
+
+    def saliency_layers(self) -> dict[str, nn.Module]:
+        """Grad-CAM's layers (engine.saliency.maps.conv_layers): the package's convs carry a padding child
+        and share one ReLU6 module, so the generic conv finder finds none. Each of the backbone's seven
+        stages' outputs, then its last maps ("head", the default: the last of these)."""
+        layers = {f"stage {i + 1}": self.backbone._blocks[end] for i, end in enumerate(STAGE_ENDS)}
+        return layers | {"head": self.maps}
+
+    def randomisation_layers(self) -> list[tuple[str, nn.Module]]:
+        """The weights grouped in forward order (stem, stages, head conv, the new classifier), for the
+        Saliency page's cascading randomisation check."""
+        net, groups, start = self.backbone, [("stem", nn.ModuleList([self.backbone._conv_stem, self.backbone._bn0]))], 0
+        for i, end in enumerate(STAGE_ENDS):
+            groups.append((f"stage {i + 1}", nn.ModuleList(net._blocks[start:end + 1])))
+            start = end + 1
+        return groups + [("head", nn.ModuleList([net._conv_head, net._bn1])), ("classifier", self.head)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:  # cached features (frozen mode): the head alone
