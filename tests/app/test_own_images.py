@@ -74,3 +74,29 @@ def test_a_zip_of_one_class_shows_why_and_nothing_else_breaks(fresh_data_dir):
                         f"folder of its own ({LIMITS})"),
         "Cannot start a run: upload a zip of images, one folder per class"]
     assert widget(at, "dataset").value == OWN_IMAGES
+
+
+@pytest.mark.slow  # the Saliency page's maps at 224 px on the CPU
+def test_a_transfer_run_opens_on_the_saliency_page(fresh_data_dir):
+    """Input: 3 + 3 images saved as a dataset, the transfer model trained 1 epoch in this process."""
+    from streamlit.testing.v1 import AppTest
+
+    from engine.core.registry import validate
+    from engine.core.trainer import TrainingJob
+    from engine.data.image_folders import read_archive
+    from engine.data.saved_images import save_images
+
+    name = save_images(read_archive(image_zip(3), "set.zip"))
+    config = validate("transfer", name, {"batch_size": 4, "epochs": 1, "aug_copies": 0})
+    job = TrainingJob(config, RunStore(fresh_data_dir / "runs"), device="cpu")
+    job.run()
+    assert job.progress.status == "completed", job.progress.message
+    at = AppTest.from_file(str(ROOT / "pages" / "saliency.py"), default_timeout=240)
+    at.query_params["run"] = str(job.run_id)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    assert f"Run {job.run_id}: transfer on {name}, epoch 1" in "\n".join(c.value for c in at.caption)
+    assert at.multiselect[0].value == ["gradcam", "guided-backprop", "guided-gradcam"]
+    assert at.selectbox(key=next(b.key for b in at.selectbox if b.value == "head")).value == "head"  # Grad-CAM's layer
+    shown = [m.value for m in at.markdown if m.value in ("**Grad-CAM**", "**Guided backprop**", "**Guided Grad-CAM**")]
+    assert shown == ["**Grad-CAM**", "**Guided backprop**", "**Guided Grad-CAM**"] and len(at.get("image")) >= 3
