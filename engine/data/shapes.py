@@ -200,6 +200,12 @@ def masks(options: dict, split: str = "val") -> torch.Tensor:
     return torch.from_numpy((train if split == "train" else val).masks)
 
 
+def masks_of(data: Dataset, split: str = "val") -> torch.Tensor | None:
+    """A loaded dataset's object masks when it has them (a shapes set), else None: what the
+    pointing game asks of any run's data."""
+    return masks(data.options, split) if data.name == "shapes" else None
+
+
 def load_shapes(options: dict, data_dir=None) -> Dataset:
     train, val = generated(options)
     t = torch.from_numpy
