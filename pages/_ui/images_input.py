@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.core.registry import TRAINING_PARAMS
+from engine.core.registry import TRAINING_PARAMS, get_spec
 from engine.core.uploads import UploadError
 from engine.data import get_info, train_size
 from engine.data.image_folders import LIMITS, MAX_ARCHIVE_BYTES, ImagesError, read_archive
 from engine.data.saved_images import PREFIX, save_images
+from engine.data.suggested import SHAPES_TRANSFER
 from pages._ui.safe_markdown import escape_markdown
+from pages._ui.suggested_settings import _apply as apply_suggestion, describe
 
 OWN_IMAGES = "Your own images (a zip, one folder per class)"  # the picker's choice
 PICKER, BATCH = "dataset", "batch_size"  # the keys of the Training page's dataset picker and batch slider
 UPLOAD = "own_images_zip"
+EXAMPLE_DATASET = "shapes"  # the built-in example (engine/data/suggested.py SHAPES_TRANSFER)
 # Session state: a problem with the last upload; the dataset just saved with what to say about it.
 PROBLEM, SAVED = "own_images_problem", "own_images_saved"
 
@@ -40,7 +43,19 @@ def own_images_panel() -> str:
                           "in seconds with its frozen backbone")
     if (problem := st.session_state.get(PROBLEM)) is not None:
         st.error(escape_markdown(problem), icon=":material/error:")
+    example_button()
     return "upload a zip of images, one folder per class"
+
+
+def example_button() -> None:
+    """The built-in example that needs no upload: transfer learning on the shapes at 224 px."""
+    example = SHAPES_TRANSFER
+    spec = get_spec(example.model)
+    st.button("Built-in example: transfer to shapes at 224 px", icon=":material/category:", key="transfer_example",
+              on_click=apply_suggestion, args=(EXAMPLE_DATASET, example, spec),
+              help="no images at hand: the pretrained backbone learns the ten classes of the shapes dataset, "
+                   "rendered at 224 x 224")
+    st.caption(escape_markdown(describe(example, spec)))
 
 
 def saved_note(dataset: str) -> None:

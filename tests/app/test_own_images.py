@@ -100,3 +100,15 @@ def test_a_transfer_run_opens_on_the_saliency_page(fresh_data_dir):
     assert at.selectbox(key=next(b.key for b in at.selectbox if b.value == "head")).value == "head"  # Grad-CAM's layer
     shown = [m.value for m in at.markdown if m.value in ("**Grad-CAM**", "**Guided backprop**", "**Guided Grad-CAM**")]
     assert shown == ["**Grad-CAM**", "**Guided backprop**", "**Guided Grad-CAM**"] and len(at.get("image")) >= 3
+
+
+def test_the_built_in_example_sets_transfer_on_shapes_at_224_px(fresh_data_dir):
+    at = own_images_page()
+    button(at, "Built-in example: transfer to shapes at 224 px").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert widget(at, "model").value == "transfer" and widget(at, "dataset").value == "shapes"
+    assert (widget(at, "shapes.size").value, widget(at, "shapes.n_train").value, widget(at, "shapes.n_val").value) \
+        == (224, 300, 100)
+    assert (widget(at, "transfer.mode").value, widget(at, "batch_size").value, widget(at, "epochs").value) \
+        == ("frozen", 16, 10)
+    assert not at.error  # Start is ready
