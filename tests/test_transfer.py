@@ -16,7 +16,7 @@ from engine.data import augment, image_folders, load_dataset, saved_images
 from engine.data.image_folders import ImagesError, read_archive, read_folder
 from engine.models.transfer import TransferNet
 from engine.saliency.maps import attribute
-from engine.training import feature_cache
+from engine.models import feature_cache
 from tests.transfer_images import image_zip, png
 
 
@@ -188,3 +188,15 @@ def test_the_cli_trains_on_a_folder_and_refuses_a_single_class(tmp_path):
               check=False)
     assert bad.returncode == 2
     assert bad.stderr.startswith(f"error: {tmp_path / 'set' / 'discs'}: discs holds no readable images in class folders")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("mode", ["frozen", "finetune"])
+def test_cuda_transfer_trains_on_the_gpu(tmp_path, mode):
+    """Features computed on the GPU (frozen), or the last blocks trained there with augmentation (finetune)."""
+    name = saved_images.save_images(read_archive(image_zip(10), "set.zip"), tmp_path)
+    values = {"batch_size": 8, "epochs": 3, "lr": 0.003, "mode": mode, "crop": True, "jitter": True}
+    job = TrainingJob(validate("transfer", name, values), RunStore(tmp_path / "runs"), device="cuda", data_dir=tmp_path)
+    job.run()
+    assert job.progress.status == "completed", job.progress.message
+    assert job.progress.final["val_acc"] >= 0.75

@@ -3,7 +3,7 @@
 Two modes, as in Keras' transfer-learning guide:
 - "frozen" (feature extraction): the backbone never changes, so its 1280 pooled features of every
   image are computed once, before the first epoch, and cached by content hash in the data dir
-  (engine/training/feature_cache.py); the head then trains on those vectors in seconds. The Trainer
+  (engine/models/feature_cache.py); the head then trains on those vectors in seconds. The Trainer
   asks the model for its `training_data` (the cached features) and the forward takes either images
   or feature vectors (2-D input: the head alone). Augmentation then means a few augmented copies of
   each training image, their features cached with the rest (`aug_copies`).
@@ -94,7 +94,7 @@ class TransferNet(nn.Module):
         """What the Trainer trains on: the frozen backbone's cached features, or the images themselves."""
         if self.mode != "frozen":
             return data
-        from engine.training.feature_cache import feature_dataset
+        from engine.models.feature_cache import feature_dataset
         return feature_dataset(self, data, device, data_dir)
 
 
