@@ -90,7 +90,8 @@ OWN_IMAGES = Suggestion("transfer", {"mode": "frozen", "lr": 0.003, "batch_size"
 
 # The built-in transfer example that needs no upload: the shapes rendered at 224 px (the backbone's input),
 # a small set so that its features are computed in about a minute on a CPU, once (bench/transfer.py).
-SHAPES_TRANSFER = Suggestion("transfer", {"mode": "frozen", "lr": 0.003, "batch_size": 16, "epochs": 10},
+SHAPES_TRANSFER = Suggestion("transfer", {"mode": "frozen", "aug_copies": 0, "lr": 0.003, "batch_size": 16,
+                                          "epochs": 10},
                              dataset_options={"size": 224, "n_train": 300, "n_val": 100},
                              reaches="the head on 300 shapes at 224 px; the features take about a minute on a "
                                      "CPU, once, then each epoch a fraction of a second")

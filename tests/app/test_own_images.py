@@ -109,6 +109,6 @@ def test_the_built_in_example_sets_transfer_on_shapes_at_224_px(fresh_data_dir):
     assert widget(at, "model").value == "transfer" and widget(at, "dataset").value == "shapes"
     assert (widget(at, "shapes.size").value, widget(at, "shapes.n_train").value, widget(at, "shapes.n_val").value) \
         == (224, 300, 100)
-    assert (widget(at, "transfer.mode").value, widget(at, "batch_size").value, widget(at, "epochs").value) \
-        == ("frozen", 16, 10)
+    assert (widget(at, "transfer.mode").value, widget(at, "transfer.aug_copies").value, widget(at, "batch_size").value,
+            widget(at, "epochs").value) == ("frozen", 0, 16, 10)
     assert not at.error  # Start is ready
