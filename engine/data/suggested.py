@@ -89,12 +89,15 @@ OWN_IMAGES = Suggestion("transfer", {"mode": "frozen", "lr": 0.003, "batch_size"
 
 
 # The built-in transfer example that needs no upload: the shapes rendered at 224 px (the backbone's input),
-# a small set so that its features are computed in about a minute on a CPU, once (bench/transfer.py).
+# a small set whose features are computed once. Measured with the README's CLI command on the 2-core CPU under a
+# load of about 18: 0.92 validation accuracy on the ten classes after 10 epochs, 8 min wall but 45 s of CPU,
+# nearly all of it the 400 images' features (later runs on the same set read them from the cache).
 SHAPES_TRANSFER = Suggestion("transfer", {"mode": "frozen", "aug_copies": 0, "lr": 0.003, "batch_size": 16,
                                           "epochs": 10},
                              dataset_options={"size": 224, "n_train": 300, "n_val": 100},
-                             reaches="the head on 300 shapes at 224 px; the features take about a minute on a "
-                                     "CPU, once, then each epoch a fraction of a second")
+                             reaches="about 0.92 validation accuracy on the ten shapes; the 400 images' features "
+                                     "are computed once (about 0.1 s of CPU each), then each epoch takes a fraction "
+                                     "of a second")
 
 
 def suggested(dataset: str) -> Suggestion | None:
