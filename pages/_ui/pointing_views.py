@@ -77,12 +77,18 @@ def examples(model, lock, data, masks, methods, options, look) -> None:
     for method in methods:
         with lock:
             maps = attribute(model, images, targets, method, **options).numpy()
-        hits = [masks[i][np.unravel_index(np.argmax(scored_values(m, DISPLAY[method])), m.shape)]
-                for i, m in enumerate(maps)]
+        verdicts = [_verdict(m, masks[i], method) for i, m in enumerate(maps)]
         st.markdown(f"{TITLES[method]}")
         st.image([tile(images[i].numpy(), maps[i], masks[i], method, look, scale) for i in range(len(maps))],
-                 caption=[f"{classes[int(targets[i])]}: {'hit' if hit else 'miss'}" for i, hit in enumerate(hits)],
-                 width=TILE)
+                 caption=[f"{classes[int(targets[i])]}: {v}" for i, v in enumerate(verdicts)], width=TILE)
+
+
+def _verdict(values: np.ndarray, mask: np.ndarray, method: str) -> str:
+    """hit or miss; a flat map (every pixel its maximum) points nowhere: it scores the object's area."""
+    scored = scored_values(values, DISPLAY[method])
+    if scored.max() == scored.min():
+        return "flat map"
+    return "hit" if mask[np.unravel_index(np.argmax(scored), scored.shape)] else "miss"
 
 
 def pointing_view(model, lock, data, options: dict, look: dict, key: str) -> None:
