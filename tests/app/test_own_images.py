@@ -112,3 +112,19 @@ def test_the_built_in_example_sets_transfer_on_shapes_at_224_px(fresh_data_dir):
     assert (widget(at, "transfer.mode").value, widget(at, "transfer.aug_copies").value, widget(at, "batch_size").value,
             widget(at, "epochs").value) == ("frozen", 0, 16, 10)
     assert not at.error  # Start is ready
+
+
+def test_the_preview_of_224_px_images_shrinks_the_tiles(fresh_data_dir):
+    """A row of eight 224 px tiles was a picture of megabytes that the browser drew blank."""
+    import io
+
+    from PIL import Image
+
+    from engine.data.image_folders import read_archive
+    from engine.data.saved_images import save_images
+    from pages._ui.data_preview import PREVIEW_SIDE, SAMPLES_PER_CLASS, class_samples
+
+    name = save_images(read_archive(image_zip(3), "set.zip"))
+    png, side, rows = class_samples(name, {"val_fraction": 0.2, "seed": 0})
+    assert (side, rows) == (PREVIEW_SIDE, 2)
+    assert Image.open(io.BytesIO(png)).size == (SAMPLES_PER_CLASS * (PREVIEW_SIDE + 2), 2 * (PREVIEW_SIDE + 2))
