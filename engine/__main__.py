@@ -2,6 +2,7 @@
 
     python -m engine train --model cnn --dataset mnist --epochs 1
     python -m engine train --model mlp --points my.csv      (your own 2D points: x,y,label)
+    python -m engine train --model transfer --images DIR    (your own photos, one folder per class)
     python -m engine train --model cnn --dataset mnist --nproc 2   (one run over 2 processes: torchrun, DDP)
     python -m engine runs list | show ID | export ID --csv [--out FILE]
     python -m engine runs check | recover | clean-up [--dry-run]
@@ -108,6 +109,8 @@ def _parser(with_catalogue: bool) -> argparse.ArgumentParser:
     data.add_argument("--dataset")
     data.add_argument("--points", metavar="CSV", help="your own 2D points: a CSV with the columns x, y and label "
                       "(two classes); saved as a dataset points-<hash> that --dataset names later")
+    data.add_argument("--images", metavar="DIR", help="your own photos: a folder (or a .zip) with one sub-folder "
+                      "per class, for --model transfer; saved as a dataset images-<hash> that --dataset names later")
     add_run_flags(train)
     train.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps; or $DEEP_PLAYGROUND_DEVICE")
     scale = train.add_argument_group("one run over several processes (torchrun, DistributedDataParallel; "
@@ -179,7 +182,12 @@ def cmd_train(args) -> int:
     if args.data_dir:  # point sets saved there are found by name too
         from engine.data.saved_points import look_in
         look_in(args.data_dir)
+        from engine.data import saved_images
+        saved_images.look_in(args.data_dir)
     dataset = args.dataset if args.points is None else _save_points(args.points, args.data_dir, log)
+    if args.images is not None:
+        from engine.data.saved_images import save_source
+        dataset = save_source(args.images, args.data_dir, log)
     config = validate(args.model, dataset, values, _key_values(args.option, "--option"))
     device = pick_device(args.device)
     if several and not distributed.in_torchrun():  # this process launches the ranks, each runs the lines below

@@ -12,6 +12,7 @@ from engine.saliency.maps import conv_layers
 from engine.saliency.methods import BASELINES, METHODS, TITLES
 from engine.saliency.render import COLORMAPS
 from engine.saliency.selection import page_count, page_of
+from pages._ui import pointing_views
 from pages._ui import saliency_input as inputs
 from pages._ui import saliency_views as views
 from pages._ui.safe_markdown import escape_markdown
@@ -149,6 +150,10 @@ def trust_view() -> None:
     views.trust(model, lock, picked.x, target, chosen, options, look)
 
 
+def pointing_view() -> None:
+    pointing_views.pointing_view(model, lock, data, options, look, key=f"{source}:{epoch}")
+
+
 VIEWS = {"Methods": methods_view, "All side by side": all_methods_view, "Batch": batch_view,
          "Feature maps": feature_maps_view, "Trust": trust_view}
 
@@ -172,6 +177,8 @@ picked = input_picker(mode)
 probs, target = class_to_explain()
 options, look = method_settings()
 
+if pointing_views.available(data):  # a dataset that knows where its objects are (shapes)
+    VIEWS["Pointing game"] = pointing_view
 view = st.segmented_control("View", list(VIEWS), default="Methods", key="view", required=True,
                             persist_state="page")
 st.caption(f"Explaining class **{classes[target]}** (p = {probs[target]:.3f})"

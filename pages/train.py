@@ -20,7 +20,7 @@ from engine.core.params import ParamError
 from engine.core.registry import TRAINING_PARAMS, list_specs, validate
 from engine.core.runs import Run, RunStore
 from engine.core.trainer import start_training
-from pages._ui import points_input
+from pages._ui import images_input, points_input
 from pages._ui import sweep_views
 from pages._ui import training_views as views
 from pages._ui.gan2d_views import POINTS_VIEW
@@ -51,17 +51,23 @@ def settings_panel(specs: dict, datasets: dict):
                               index=names.index(DEFAULT_MODEL) if DEFAULT_MODEL in names else 0)
     spec = specs[model_name]
     choices = [name for name, info in datasets.items() if info.kind in spec.data_kinds]
-    dataset_choices = points_input.with_own_points(choices, spec.data_kinds)
+    dataset_choices = images_input.with_own_images(points_input.with_own_points(choices, spec.data_kinds),
+                                                   spec.data_kinds)
     dataset_name = st.selectbox("Dataset", dataset_choices, key="dataset", bind="query-params",
                                 index=dataset_choices.index(DEFAULT_DATASET) if DEFAULT_DATASET in dataset_choices else 0)
     if dataset_name == points_input.OWN_POINTS:  # upload or draw them: a dataset once they are saved
         st.caption(f"**{spec.title}**: {spec.description}")
         own_points_problem = points_input.own_points_panel()
         dataset_name = None
+    elif dataset_name == images_input.OWN_IMAGES:  # a zip of photos, one folder per class
+        st.caption(f"**{spec.title}**: {spec.description}")
+        own_points_problem = images_input.own_images_panel()
+        dataset_name = None
     else:
         info = get_info(dataset_name)
         st.caption(f"**{spec.title}**: {spec.description}  \n**{info.title}**: {info.description}")
         points_input.saved_note(dataset_name)
+        images_input.saved_note(dataset_name)
         suggestion_button(dataset_name, specs)
     with st.expander("Model", expanded=True):
         model_values = param_inputs(spec.params, prefix=f"{model_name}.")

@@ -98,7 +98,7 @@ def test_the_registry_never_imports_the_models():
 
 
 def test_builtin_capabilities_name_no_model_anywhere_else():
-    assert [s.name for s in specs_with("conv_classifier")] == ["cnn", "resnet"]
+    assert [s.name for s in specs_with("conv_classifier")] == ["cnn", "resnet", "transfer", "vgg"]
     assert [s.name for s in specs_with("generator")] == ["vae", "conv_vae", "dcgan"]  # the page's order
     assert [s.name for s in specs_with("encoder")] == ["vae", "conv_vae"]
     assert [s.name for s in specs_with("attention_maps")] == ["transformer", "seq2seq"]
@@ -122,7 +122,7 @@ def test_a_new_conv_classifier_is_offered_by_the_saliency_page_and_cli(registere
     mlp_id = stored_run(store, "mlp", "digits")
     assert [r.id for r in cnn_runs(store)] == [run_id]
     assert run_problem(store, mlp_id, need="conv_classifier").startswith(f"run {mlp_id} is a MLP")
-    assert "models that have it: cnn, resnet, tiny_cnn" in run_problem(store, mlp_id, need="conv_classifier")
+    assert "models that have it: cnn, resnet, transfer, vgg, tiny_cnn" in run_problem(store, mlp_id, need="conv_classifier")
 
     at = AppTest.from_file(str(ROOT / "pages/saliency.py"), default_timeout=120)
     at.run()
@@ -180,4 +180,4 @@ def test_a_model_module_dropped_into_engine_models_is_registered_with_no_other_e
              "print(','.join(s.name for s in specs_with('conv_classifier')))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "cnn,resnet,tiny_cnn"
+    assert out.stdout.strip() == "cnn,resnet,tiny_cnn,transfer,vgg"

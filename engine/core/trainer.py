@@ -146,6 +146,8 @@ class TrainingJob(EpochJob):
         set_deterministic(t["deterministic"])
         data = load_dataset(cfg.dataset, cfg.dataset_options, data_dir=self.data_dir)
         model = build_model(cfg, data).to(device)
+        if hasattr(model, "training_data"):  # e.g. a frozen backbone's features, computed once (models/transfer.py)
+            data = model.training_data(data, device, self.data_dir)
         objective = objective_for(get_spec(cfg.model), data.info.task)
         # What the objective trains through: the model, or under DDP its Replicated view (calls go
         # through DDP, which all-reduces the gradients). Everything else uses the model itself.

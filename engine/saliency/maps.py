@@ -39,8 +39,9 @@ def conv_layers(model: nn.Module) -> dict[str, nn.Module]:
     Grad-CAM uses rectified feature maps: when a ReLU follows the conv (a BatchNorm may sit in
     between), its output is used; otherwise the conv's own output. Cached per model (a module's
     structure does not change; walking it costs more than a small model's Grad-CAM)."""
-    if model not in _CONV_LAYERS:
-        _CONV_LAYERS[model] = _find_conv_layers(model)
+    if model not in _CONV_LAYERS:  # a model may name its own (engine/saliency/imagenet.py: stages and head)
+        named = getattr(model, "saliency_layers", None)
+        _CONV_LAYERS[model] = named() if named is not None else _find_conv_layers(model)
     return dict(_CONV_LAYERS[model])
 
 

@@ -12,6 +12,7 @@ import io
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 from engine.core.params import ParamError
 from engine.data import get_info, load_dataset
@@ -19,6 +20,7 @@ from pages._ui.plane import PlanePoints, draw_plane, plane_data, plane_points
 from pages._ui.safe_markdown import escape_markdown
 
 SAMPLES_PER_CLASS = 8   # images per class in the grid
+PREVIEW_SIDE = 64       # larger images are shrunk to this side in the grid
 PAIRS = 6               # input -> target pairs of a sequence task
 PAD_SHOWN = "·"         # a padding token, drawn so the fixed length shows
 
@@ -39,9 +41,12 @@ def class_samples(name: str, options: dict, per_class: int = SAMPLES_PER_CLASS) 
     rows = []
     for c in range(data.num_classes):
         found = np.flatnonzero(labels == c)[:per_class]
-        rows.append(data.x_train[found].numpy())
+        tiles = data.x_train[found]
+        if tiles.shape[-1] > PREVIEW_SIDE:  # 224 px photos: a row of full-size tiles is a picture of megabytes
+            tiles = torch.nn.functional.interpolate(tiles, size=(PREVIEW_SIDE, PREVIEW_SIDE), mode="area")
+        rows.append(tiles.numpy())
     grid = sample_grid(rows, per_class)
-    return png_bytes(grid), int(data.x_train.shape[-1]), len(rows)
+    return png_bytes(grid), int(next(r for r in rows if len(r)).shape[-1]), len(rows)
 
 
 def sample_grid(rows: list[np.ndarray], per_class: int, gap: int = 2) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 
 from engine.core.distributed import device_label
@@ -210,9 +211,14 @@ def confusion_view(store: RunStore, view: LiveRun, current: Run, epoch: int, run
     wrong = misclassified(predictions, data.y_val, limit=32)
     st.markdown(f"**Misclassified validation images** (after epoch {epoch}, first {len(wrong)})")
     if wrong:
-        st.image([data.x_val[i, 0].numpy() for i in wrong], width=72, clamp=True,
+        st.image([_picture(data.x_val[i].numpy()) for i in wrong], width=72, clamp=True,
                  caption=[f"pred {run_info.classes[predictions[i]]} / true {run_info.classes[data.y_val[i]]}"
                           for i in wrong])
+
+
+def _picture(image: np.ndarray) -> np.ndarray:
+    """A (C, H, W) image as st.image shows it: (H, W) grey, or (H, W, 3) colour."""
+    return image[0] if image.shape[0] == 1 else image[:3].transpose(1, 2, 0)
 
 
 def gradients_view(view: LiveRun) -> None:
