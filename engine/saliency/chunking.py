@@ -46,8 +46,9 @@ def with_backoff(call: Callable[[int], torch.Tensor], chunk: int, on_retry: Call
 
 
 class counting_forward:
-    """A context manager that reports progress as the model evaluates images: a forward pre-hook adds
-    each batch's size to the count and calls progress(count / total)."""
+    """A context manager that reports progress as the model evaluates images: a forward hook adds each
+    evaluated batch's size to the count and calls progress(count / total). A batch that fails (out of
+    memory) is not counted; after a back-off, reset() starts the count again."""
 
     def __init__(self, model: nn.Module, total: int, progress: Progress | None):
         self.model, self.total, self.progress, self.done, self._hook = model, max(1, total), progress, 0, None
@@ -55,13 +56,13 @@ class counting_forward:
     def reset(self) -> None:
         self.done = 0
 
-    def _count(self, _module, args) -> None:
+    def _count(self, _module, args, _output) -> None:
         self.done += len(args[0]) if args and isinstance(args[0], torch.Tensor) else 1
         self.progress(min(1.0, self.done / self.total))
 
     def __enter__(self):
         if self.progress is not None:
-            self._hook = self.model.register_forward_pre_hook(self._count)
+            self._hook = self.model.register_forward_hook(self._count)
         return self
 
     def __exit__(self, *exc) -> None:
