@@ -107,6 +107,18 @@ def model_view(image: Image.Image, notes: list[str] | None = None) -> PhotoInput
     return PhotoInput(square, to_input(small), notes)
 
 
+# Pictures of a photo's maps are drawn at the photo's own resolution up to this many pixels a side
+# (the sample photos are at most 512 px; a larger upload is drawn at 512, which is what a screen shows).
+MAX_SHOWN = 512
+
+
+def shown_square(square: np.ndarray, max_side: int = MAX_SHOWN) -> np.ndarray:
+    """The photo's square at its own resolution, or reduced to max_side when larger."""
+    if len(square) <= max_side:
+        return square
+    return np.asarray(Image.fromarray(square).resize((max_side, max_side), Image.BILINEAR))
+
+
 def upsample_map(values: np.ndarray | torch.Tensor, side: int) -> np.ndarray:
     """A (224, 224) map resized (bilinear) to side x side, to lie over the photo's square."""
     m = torch.as_tensor(np.asarray(values, dtype=np.float32))[None, None]

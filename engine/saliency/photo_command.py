@@ -10,16 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# The PNG's panels: a large photo's square is drawn at most this many pixels a side.
-MAX_PANEL = 512
-
-
 def run_photo(args, out: Path) -> int:
     import numpy as np
     from PIL import Image
 
     from engine.core.device import pick_device
-    from engine.data.photos import read_photo, upsample_map
+    from engine.data.photos import read_photo, shown_square, upsample_map
     from engine.saliency.imagenet import DEFAULT_LAYER, find_class, load_photo_classifier
     from engine.saliency.maps import DISPLAY, attribute, normalise, probabilities
     from engine.models.imagenet import class_names
@@ -38,10 +34,8 @@ def run_photo(args, out: Path) -> int:
     maps = attribute(model, photo.x, target, args.method, layer=args.layer or DEFAULT_LAYER, steps=args.steps,
                      window=args.window, stride=args.stride)[0].numpy()
     np.save(out.with_suffix(".npy"), maps)
-    side = min(len(photo.square), MAX_PANEL)
-    square = np.asarray(Image.fromarray(photo.square).resize((side, side), Image.BILINEAR)) if side < len(photo.square) \
-        else photo.square
-    shown = normalise(upsample_map(maps, side)[None], DISPLAY[args.method])[0]
+    square = shown_square(photo.square)
+    shown = normalise(upsample_map(maps, len(square))[None], DISPLAY[args.method])[0]
     Image.fromarray(paper_row(np.moveaxis(square, -1, 0) / 255.0, shown, signed=DISPLAY[args.method] == "signed",
                               scale=1)).save(out)
     names = class_names()
