@@ -17,9 +17,9 @@ def run_photo(args, out: Path) -> int:
     from engine.core.device import pick_device
     from engine.data.photos import read_photo, shown_square, upsample_map
     from engine.saliency.imagenet import DEFAULT_LAYER, find_class, load_photo_classifier
-    from engine.saliency.maps import DISPLAY, attribute, normalise, probabilities
+    from engine.saliency.maps import DISPLAY, attribute, probabilities
     from engine.models.imagenet import class_names
-    from engine.saliency.render import paper_row
+    from engine.saliency.render import clipped, paper_row
 
     if args.image is None:
         raise ValueError("--run imagenet needs --image: the photo to explain")
@@ -35,7 +35,7 @@ def run_photo(args, out: Path) -> int:
                      window=args.window, stride=args.stride)[0].numpy()
     np.save(out.with_suffix(".npy"), maps)
     square = shown_square(photo.square)
-    shown = normalise(upsample_map(maps, len(square))[None], DISPLAY[args.method])[0]
+    shown = clipped(upsample_map(maps, len(square)), DISPLAY[args.method])
     Image.fromarray(paper_row(np.moveaxis(square, -1, 0) / 255.0, shown, signed=DISPLAY[args.method] == "signed",
                               scale=1)).save(out)
     names = class_names()

@@ -160,8 +160,8 @@ def photo_map(ctx: Explaining, target: int, method: str) -> np.ndarray:
 
 
 def panels(square: np.ndarray, values: np.ndarray, method: str, look: dict) -> list[np.ndarray]:
-    """input, heatmap, overlay, greyscale of one map, at the square's resolution."""
-    shown = normalise(upsample_map(values, len(square))[None], DISPLAY[method])[0]
+    """input, heatmap, overlay, greyscale of one map, at the square's resolution (the brightest 1 % clipped)."""
+    shown = render.clipped(upsample_map(values, len(square)), DISPLAY[method])
     return render.paper_panels(np.moveaxis(square, -1, 0) / 255.0, shown, DISPLAY[method] == "signed",
                                look["colormap"], look["opacity"])
 
