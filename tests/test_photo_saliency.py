@@ -178,3 +178,13 @@ def test_cli_bad_class_or_image_exits_2(tmp_path, capsys, args, message):
     assert main(["saliency", "--run", "imagenet", "--method", "gradcam", *args, "--out", str(tmp_path / "x.png")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_maps_match_the_cpu():
+    photo = read_photo(next(p.path for p in gallery() if p.name == "chelsea (a cat)"))
+    for method, options in (("gradcam", {}), ("guided-backprop", {}), ("integrated-gradients", {"steps": 8, "chunk": 4})):
+        on_cpu = attribute(load_photo_classifier("cpu"), photo.x, 281, method, **options)
+        on_gpu = attribute(load_photo_classifier("cuda"), photo.x, 281, method, **options)
+        assert on_gpu.device.type == "cpu"  # maps come back to the CPU
+        torch.testing.assert_close(on_gpu, on_cpu, rtol=1e-3, atol=1e-3 * float(on_cpu.abs().max()))
