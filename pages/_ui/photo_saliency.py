@@ -127,7 +127,8 @@ def method_settings(model) -> tuple[dict, dict]:
                                   "stages are finer but respond to parts and textures of any class.")
         steps = s2.slider("Integrated-gradients steps", 4, 128, 32, key="photo_ig_steps", persist_state="page")
         baseline = s2.radio("IG baseline", BASELINES, horizontal=True, key="photo_ig_baseline", persist_state="page",
-                            help="black is the photo's mean grey here (0 after normalisation)")
+                            help="black: an input of zeros, which is mid-grey for this model (0 after its "
+                                 "normalisation); blurred: a blurred copy of the photo")
         window = s3.slider("Occlusion window (px of 224)", 8, 112, 32, key="photo_occ_window", persist_state="page")
         stride = s3.slider("Occlusion stride (px)", 4, 112, 16, key="photo_occ_stride", persist_state="page")
         colormap = s4.selectbox("Colour map", COLORMAPS, key="photo_colormap", persist_state="page")
@@ -248,7 +249,9 @@ def deletion_section(results: dict) -> None:
     st.markdown("#### Deletion curve (faithfulness)")
     st.caption("Pixels are set to grey (0 after the model's normalisation), most salient first, in 10 steps; the "
                "probability of the explained class should fall faster than when random pixels go. Lower area = "
-               "more faithful.")
+               "more faithful. On a photo, scattered random grey pixels disturb the CNN more than a removed region does (its "
+               "input stops looking like a photo), so the random curve can fall fastest: compare the methods with "
+               "each other.")
     first = next(iter(results.values()))[1]
     if not first.informative:
         st.info(f"The explained class has probability {first.salient[0]:.3f} on this photo: there is little to delete, "
