@@ -26,12 +26,13 @@ from engine.data.photos import PhotoInput, gallery, read_photo, shown_square, up
 from engine.models.imagenet import class_names, class_synonyms
 from engine.saliency import render
 from engine.saliency.imagenet import DEFAULT_LAYER, layer_caption, load_photo_classifier, top_classes
-from engine.saliency.maps import (DISPLAY, attribute, conv_layers, deletion_curve, normalise, probabilities,
-                                  randomisation_check, trust_verdict)
+from engine.saliency.maps import (DISPLAY, attribute, conv_layers, deletion_curve, probabilities, randomisation_check,
+                                  trust_verdict)
 from engine.saliency.methods import BASELINES, METHODS, TITLES
 from engine.saliency.render import COLORMAPS
 from pages._ui import saliency_views as views
 from pages._ui.safe_markdown import escape_markdown
+from pages._ui.training_charts import PALETTE
 
 DEFAULT_PHOTO = "chelsea (a cat)"
 SLOW = ("integrated-gradients", "occlusion")  # many forward passes: chunked, with a progress bar
@@ -236,8 +237,8 @@ def trust_view(ctx: Explaining, target: int) -> None:
     small = np.asarray(torch.nn.functional.interpolate(ctx.photo.x * 128 + 127, size=(112, 112), mode="bilinear")[0]
                        .clamp(0, 255).permute(1, 2, 0).round().byte())
     for method, (steps, _) in results.items():
-        shown = normalise(torch.stack([s.maps for s in steps]), DISPLAY[method])
-        strip = [render.colourise(upsample_map(m, 112), ctx.look["colormap"], DISPLAY[method] == "signed") for m in shown]
+        strip = [render.colourise(render.clipped(upsample_map(s.maps.numpy(), 112), DISPLAY[method]), ctx.look["colormap"],
+                                  DISPLAY[method] == "signed") for s in steps]
         verdict = trust_verdict(steps)
         st.markdown(f"**{TITLES[method]}**: correlation after randomising every layer {verdict.correlation:.2f}, "
                     f"{verdict.reason}")
@@ -258,8 +259,9 @@ def deletion_section(results: dict) -> None:
                 "so these curves say little.", icon=":material/info:")
     fig = go.Figure()
     rows = []
-    for method, (_, curve) in results.items():
-        fig.add_scatter(x=curve.fractions, y=curve.salient, mode="lines", name=TITLES[method])
+    for i, (method, (_, curve)) in enumerate(results.items()):
+        fig.add_scatter(x=curve.fractions, y=curve.salient, mode="lines", name=TITLES[method],
+                        line=dict(color=PALETTE[i % len(PALETTE)]))
         rows.append({"method": TITLES[method], "AUC (salient first)": round(curve.auc_salient, 4),
                      "AUC (random)": round(curve.auc_random, 4),
                      "ratio": round(curve.ratio, 3) if curve.ratio is not None else None})
