@@ -188,3 +188,26 @@ def test_cuda_maps_match_the_cpu():
         on_gpu = attribute(load_photo_classifier("cuda"), photo.x, 281, method, **options)
         assert on_gpu.device.type == "cpu"  # maps come back to the CPU
         torch.testing.assert_close(on_gpu, on_cpu, rtol=1e-3, atol=1e-3 * float(on_cpu.abs().max()))
+
+
+def test_randomisation_groups_cover_every_weight_once():
+    """The cascading randomisation goes a group at a time: together the groups hold every layer with
+    weights, none twice, in forward order (stem first, classifier last)."""
+    model = load_photo_classifier()
+    groups = model.randomisation_layers()
+    assert [name for name, _ in groups] == ["stem"] + [f"stage {i}" for i in range(1, 8)] + ["head", "classifier"]
+    grouped = [id(p) for _, group in groups for p in group.parameters()]
+    assert len(grouped) == len(set(grouped)) and set(grouped) == {id(p) for p in model.parameters()}
+
+
+def test_an_uploaded_photo_is_checked_and_cropped_to_its_centre_square():
+    import io
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (90, 60), (200, 30, 30)).save(buffer, "PNG")
+    photo = read_photo(buffer.getvalue(), "red.png")
+    assert photo.square.shape == (60, 60, 3) and photo.x.shape == (1, 3, 224, 224)
+    assert photo.notes == ["the centred 60 x 60 square of the 90 x 60 photo is used"]
+    torch.testing.assert_close(photo.x[0, :, 0, 0], (torch.tensor([200.0, 30.0, 30.0]) - 127) / 128)
+    with pytest.raises(ValueError, match="notes.txt is not an image Pillow can read"):
+        read_photo(b"not a picture", "notes.txt")
