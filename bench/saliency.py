@@ -4,6 +4,11 @@ or method change (through Streamlit's AppTest: the script run the browser waits 
 
     python bench/saliency.py                    # default CNN, CPU (or the GPU when there is one)
     python bench/saliency.py --device cpu --repeats 50
+    python bench/saliency.py --model imagenet   # EfficientNet-Lite0 on one 224 px photo (issue 16)
+
+--model imagenet: every method on one 224 px photo (scikit-image's chelsea, the tabby class) on the
+pretrained EfficientNet-Lite0, captum's Grad-CAM (the head) against the bare one at 224 px (ratio, same
+run, same alternating blocks), and top-1 on foolbox's 20 labelled ImageNet photos.
 
 All timings are medians over --repeats calls after warm-up; the bare and engine Grad-CAM are timed
 in alternating blocks of 10 calls (the median of the block medians), so machine noise hits both alike.
@@ -84,13 +89,52 @@ def page_rerun_ms(repeats: int) -> dict[str, float]:
     return results
 
 
+def photo_bench(device: torch.device, repeats: int) -> None:
+    """Issue 16: the pretrained ImageNet CNN on one 224 px photo, and its top-1 on foolbox's photos."""
+    from engine.data.photos import gallery, labelled_photos, read_photo
+    from engine.saliency.imagenet import DEFAULT_LAYER, find_class, load_photo_classifier
+
+    model = load_photo_classifier(device)
+    x = read_photo(next(p.path for p in gallery() if p.name == "chelsea (a cat)")).x.to(device)
+    t = torch.tensor([find_class("tabby cat")], device=device)
+    opts = {"layer": DEFAULT_LAYER, "steps": 32, "baseline": "black", "window": 32, "stride": 16, "chunk": 32}
+    slow = max(1, repeats // 5)  # IG (32 passes) and occlusion (197 passes) are timed fewer times
+    print(f"device: {describe(device)}; model: EfficientNet-Lite0 on one 224 x 224 photo; median ms "
+          f"({repeats} calls, {slow} for IG and occlusion; IG 32 steps, occlusion 32 px window / 16 px stride, "
+          f"chunks of 32 images)")
+    for method in METHODS:
+        attribute(model, x, t, method, **opts)  # warm-up
+        n = slow if method in ("integrated-gradients", "occlusion") else repeats
+        print(f"  {method:<22}{median_ms(lambda: attribute(model, x, t, method, **opts), n, device):>10.1f}")
+    layer = model.head
+    torch.testing.assert_close(attribute(model, x, t, "gradcam").to(device), bare_gradcam(model, layer, x, t),
+                               atol=1e-5, rtol=1e-4)  # the same maths
+    bare, engine = [], []
+    for _ in range(max(3, repeats // 3)):
+        bare.append(median_ms(lambda: bare_gradcam(model, layer, x, t), 5, device))
+        engine.append(median_ms(lambda: attribute(model, x, t, "gradcam"), 5, device))
+    b, e = statistics.median(bare), statistics.median(engine)
+    print(f"Grad-CAM at 224 px (head): bare {b:.1f} ms, engine (captum) {e:.1f} ms -> ratio {e / b:.3f}")
+    photos = labelled_photos()
+    batch = torch.cat([read_photo(p.path).x for p in photos]).to(device)
+    with torch.no_grad():
+        predicted = model(batch).argmax(1).cpu().tolist()
+    right = sum(int(p == photo.label) for p, photo in zip(predicted, photos))
+    print(f"top-1 on foolbox's {len(photos)} labelled ImageNet photos: {right}/{len(photos)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default=None)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--page-repeats", type=int, default=10)
+    parser.add_argument("--model", choices=("mnist", "imagenet"), default="mnist",
+                        help="the default MNIST CNN (the default) or the pretrained ImageNet CNN on a photo")
     args = parser.parse_args()
     device = pick_device(args.device)
+    if args.model == "imagenet":
+        photo_bench(device, args.repeats)
+        return
     model = load_run(None, DEFAULT, device=device).model
     for p in model.parameters():
         p.requires_grad_(False)  # inference weights, as on the page; the maps need input gradients only

@@ -8,11 +8,12 @@ import numpy as np
 import streamlit as st
 
 from engine.saliency.classifiers import DEFAULT, cnn_runs
+from engine.saliency.imagenet import SOURCE as PHOTO_SOURCE, TITLE as PHOTO_TITLE
 from engine.saliency.maps import conv_layers
 from engine.saliency.methods import BASELINES, METHODS, TITLES
 from engine.saliency.render import COLORMAPS
 from engine.saliency.selection import page_count, page_of
-from pages._ui import pointing_views
+from pages._ui import photo_saliency, pointing_views
 from pages._ui import saliency_input as inputs
 from pages._ui import saliency_views as views
 from pages._ui.safe_markdown import escape_markdown
@@ -24,6 +25,7 @@ def model_picker() -> tuple[str, int | None]:
     """The default CNN or a CNN run (the one handed over in the URL first), and the checkpoint epoch."""
     runs = cnn_runs(store)
     labels = {DEFAULT: "Default MNIST CNN (ships in assets/)"}
+    labels[PHOTO_SOURCE] = PHOTO_TITLE  # photos on the pretrained ImageNet CNN: pages/_ui/photo_saliency.py
     labels |= {str(r.id): f"Run {r.id}: {r.model} on {r.dataset} · {r.status}"
                + (f" · val acc {r.final['val_acc']:.3f}" if "val_acc" in r.final else "") for r in runs}
     handed = st.query_params.get("run")
@@ -44,7 +46,7 @@ def model_picker() -> tuple[str, int | None]:
 
 
 def epoch_picker(column, source: str) -> int | None:
-    epochs = store.checkpoint_epochs(int(source)) if source != DEFAULT else []
+    epochs = store.checkpoint_epochs(int(source)) if source not in (DEFAULT, PHOTO_SOURCE) else []
     if len(epochs) > 1:
         return column.select_slider("Checkpoint epoch", epochs, value=epochs[-1], key=f"epoch_{source}",
                                     help="Slide through training: watch the maps sharpen as the model learns.")
@@ -163,6 +165,9 @@ st.caption("Where does the CNN look? Pick a model and an image; every map is com
 store = open_store()
 
 source, epoch = model_picker()
+if source == PHOTO_SOURCE:  # the ImageNet CNN on photos has its own inputs and views
+    photo_saliency.show()
+    st.stop()
 try:
     clf, lock = classifier(str(store.root), source, epoch)
 except (ValueError, FileNotFoundError) as err:

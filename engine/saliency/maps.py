@@ -30,6 +30,7 @@ from torch import nn
 # captum warns on every call that it set requires_grad and hooked the ReLUs: expected here, noise in logs.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"captum\.")
 
+from engine.saliency.chunking import Progress, counting_forward, with_backoff
 from engine.saliency.methods import BASELINES, DISPLAY, METHODS
 
 
@@ -92,11 +93,14 @@ def probabilities(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
 
 def attribute(model: nn.Module, inputs: torch.Tensor, target: int | torch.Tensor | None, method: str, *,
               layer: str | None = None, steps: int = 32, baseline: str = "black",
-              window: int = 5, stride: int = 2) -> torch.Tensor:
+              window: int = 5, stride: int = 2, chunk: int | None = None,
+              progress: Progress | None = None) -> torch.Tensor:
     """Saliency maps (N, H, W) for `target` (a class, one per input, or None = the predicted class).
 
     layer: Grad-CAM's conv layer (a name from conv_layers; default the last). steps, baseline:
-    integrated gradients (black or blurred image). window, stride: occlusion's square patch."""
+    integrated gradients (black or blurred image). window, stride: occlusion's square patch.
+    chunk: images per forward pass for integrated gradients and occlusion (default: steps x up to 8
+    inputs, and 64), halved on out-of-memory; progress(share done) is called as they run."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     model.eval()
@@ -117,14 +121,24 @@ def attribute(model: nn.Module, inputs: torch.Tensor, target: int | torch.Tensor
         elif method == "saliency":
             maps = Saliency(model).attribute(x, target=target, abs=False)
         elif method == "integrated-gradients":
-            maps = _integrated_gradients(model, x, target, steps, baseline)
+            total = len(x) * int(steps)
+            with counting_forward(model, total, progress) as counter:
+                maps, _ = with_backoff(lambda size: _integrated_gradients(model, x, target, steps, baseline, chunk=size),
+                                       chunk or max(int(steps), 1) * min(len(x), 8), lambda _size: counter.reset())
         else:
             side = min(x.shape[2:])
             if not 1 <= window <= side or not 1 <= stride <= side:
                 raise ValueError(f"occlusion window and stride must be between 1 and {side} pixels")
             c = x.shape[1]
-            maps = Occlusion(model).attribute(x, sliding_window_shapes=(c, window, window), strides=(c, stride, stride),
-                                              target=target, baselines=0.0, perturbations_per_eval=64)
+            patches = 1
+            for size in x.shape[2:]:
+                patches *= -(-(size - window) // stride) + 1
+            with counting_forward(model, len(x) * (patches + 1), progress) as counter:
+                # perturbations_per_eval counts occluded copies of each input: chunk images over len(x) inputs
+                maps, _ = with_backoff(lambda size: Occlusion(model).attribute(
+                    x, sliding_window_shapes=(c, window, window), strides=(c, stride, stride), target=target,
+                    baselines=0.0, perturbations_per_eval=max(1, size // len(x))), chunk or 64 * len(x),
+                    lambda _size: counter.reset())
     return maps.detach().float().sum(dim=1).cpu()
 
 
@@ -136,16 +150,17 @@ def ig_baseline(x: torch.Tensor, baseline: str) -> torch.Tensor:
 
 
 def _integrated_gradients(model: nn.Module, x: torch.Tensor, target, steps: int, baseline: str,
-                          times_input: bool = True) -> torch.Tensor:
+                          times_input: bool = True, chunk: int | None = None) -> torch.Tensor:
     """captum's integrated gradients: (input - baseline) x the gradient averaged along the straight path
-    from the baseline to the input; with times_input=False, that averaged gradient alone."""
+    from the baseline to the input; with times_input=False, that averaged gradient alone. chunk: path
+    images per forward pass (captum's internal_batch_size)."""
     return IntegratedGradients(model, multiply_by_inputs=times_input).attribute(
         x, baselines=ig_baseline(x, baseline), target=target, n_steps=int(steps),
-        internal_batch_size=max(int(steps), 1) * min(len(x), 8))
+        internal_batch_size=chunk or max(int(steps), 1) * min(len(x), 8))
 
 
 def path_gradient(model: nn.Module, inputs: torch.Tensor, target: int | torch.Tensor, *, steps: int = 32,
-                  baseline: str = "black", **_other_options) -> torch.Tensor:
+                  baseline: str = "black", chunk: int | None = None, **_other_options) -> torch.Tensor:
     """The gradient part of integrated gradients, (N, H, W): the gradient averaged along the path from
     the baseline, without IG's factor (input - baseline). With a black baseline that factor is the input
     itself, which shapes |IG| whatever the weights; this part is what the model contributes."""
@@ -154,7 +169,9 @@ def path_gradient(model: nn.Module, inputs: torch.Tensor, target: int | torch.Te
     x = inputs.detach().to(device).float().clone()
     target = target.to(device) if isinstance(target, torch.Tensor) else target
     with torch.enable_grad():
-        gradient = _integrated_gradients(model, x, target, steps, baseline, times_input=False)
+        gradient, _ = with_backoff(lambda size: _integrated_gradients(model, x, target, steps, baseline,
+                                                                      times_input=False, chunk=size),
+                                   chunk or max(int(steps), 1) * min(len(x), 8))
     return gradient.detach().float().sum(dim=1).cpu()
 
 
@@ -222,6 +239,9 @@ class RandomisationStep:
 
 
 def _parametrised_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    grouped = getattr(model, "randomisation_layers", None)  # a large model may group them (imagenet.py)
+    if grouped is not None:
+        return grouped()
     return [(name, m) for name, m in model.named_modules()
             if hasattr(m, "reset_parameters") and any(True for _ in m.parameters(recurse=False))]
 
@@ -270,7 +290,9 @@ def randomisation_check(model: nn.Module, inputs: torch.Tensor, target: int, met
     torch.manual_seed(seed)
     try:
         for name, module in reversed(_parametrised_layers(randomised)):
-            module.reset_parameters()
+            for part in module.modules():  # one layer, or each layer of a group
+                if hasattr(part, "reset_parameters") and any(True for _ in part.parameters(recurse=False)):
+                    part.reset_parameters()
             maps, gradient = maps_of(randomised)
             steps.append(RandomisationStep(
                 name, maps, rank_correlation(trained, maps), map_ssim(trained, maps, DISPLAY[method]),

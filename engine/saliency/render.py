@@ -81,3 +81,14 @@ def grid(maps: np.ndarray, columns: int = 8, scale: int = 2, gap: int = 2, color
         r, c = divmod(i, columns)
         out[r * cell_h:r * cell_h + h * scale, c * cell_w:c * cell_w + w * scale] = upscale(colourise(scaled[i], colormap), scale)
     return out
+
+
+def clipped(values: np.ndarray, display: str = "abs", outlier_percent: float = 1.0) -> np.ndarray:
+    """One map (H, W) as display values like normalise(), but scaled by the (100 - outlier_percent)th
+    percentile of |map| and clipped: a photo's gradient maps have a few very bright pixels that would
+    otherwise leave the rest black (captum's visualize_image_attr does the same, with 2 %)."""
+    v = np.asarray(values, dtype=np.float32)
+    v = np.clip(v, 0, None) if display == "positive" else (np.abs(v) if display == "abs" else v)
+    scale = float(np.percentile(np.abs(v), 100 - outlier_percent))
+    scale = scale if scale > 0 else float(np.abs(v).max()) or 1.0
+    return np.clip(v / scale, -1.0, 1.0)
