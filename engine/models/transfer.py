@@ -29,7 +29,6 @@ from engine.models import imagenet
 
 FEATURES = 1280  # EfficientNet-Lite0's pooled features
 MODES = ("frozen", "finetune")
-STAGE_ENDS = (0, 2, 4, 7, 10, 14, 15)  # the last of the 16 blocks in each of EfficientNet-Lite0's 7 stages
 
 
 class TransferNet(nn.Module):
@@ -71,14 +70,14 @@ class TransferNet(nn.Module):
         """Grad-CAM's layers (engine.saliency.maps.conv_layers): the package's convs carry a padding child
         and share one ReLU6 module, so the generic conv finder finds none. Each of the backbone's seven
         stages' outputs, then its last maps ("head", the default: the last of these)."""
-        layers = {f"stage {i + 1}": self.backbone._blocks[end] for i, end in enumerate(STAGE_ENDS)}
+        layers = {f"stage {i + 1}": self.backbone._blocks[end] for i, end in enumerate(imagenet.STAGE_ENDS)}
         return layers | {"head": self.maps}
 
     def randomisation_layers(self) -> list[tuple[str, nn.Module]]:
         """The weights grouped in forward order (stem, stages, head conv, the new classifier), for the
         Saliency page's cascading randomisation check."""
         net, groups, start = self.backbone, [("stem", nn.ModuleList([self.backbone._conv_stem, self.backbone._bn0]))], 0
-        for i, end in enumerate(STAGE_ENDS):
+        for i, end in enumerate(imagenet.STAGE_ENDS):
             groups.append((f"stage {i + 1}", nn.ModuleList(net._blocks[start:end + 1])))
             start = end + 1
         return groups + [("head", nn.ModuleList([net._conv_head, net._bn1])), ("classifier", self.head)]

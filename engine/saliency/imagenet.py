@@ -2,12 +2,9 @@
 
 Two things stand between the package's model and the page's methods:
 
-- Guided backprop. captum rewires only `nn.ReLU` modules, and EfficientNet-Lite uses `nn.ReLU6`.
-  Each ReLU6 is replaced by `GuidedReLU6`: an `nn.ReLU` followed by a clamp at 6. The forward pass
-  is the same function; the plain gradient is the same ((0 < x < 6) x grad); and under captum's
-  guided rule (the ReLU passes only positive gradients) it gives exactly guided ReLU6:
-  (0 < x < 6) x max(grad, 0). The often-quoted ReLU(x) - ReLU(x - 6) would not: for x > 6 its
-  second ReLU lets a negative gradient through, so saturated units would leak gradient of both signs.
+- Guided backprop. captum rewires only `nn.ReLU` modules, and EfficientNet-Lite uses `nn.ReLU6`:
+  engine/models/imagenet.py loads the model with each ReLU6 as a `GuidedReLU6` (its docstring says why
+  that is exactly guided ReLU6).
 - Grad-CAM layers. The package's convs carry a padding child and its ReLU6 module is shared by
   several call sites, so the generic conv finder (engine.saliency.maps.conv_layers) finds nothing
   to hook. `saliency_layers()` names the outputs of the seven stages and the head instead, and
@@ -22,12 +19,11 @@ import threading
 import torch
 from torch import nn
 
-from engine.models.imagenet import class_names, class_synonyms, load_efficientnet_lite0
+from engine.models.imagenet import STAGE_ENDS, class_names, class_synonyms, load_efficientnet_lite0, swap_relu6
 
 SOURCE = "imagenet"  # the name the page and the CLI (--run imagenet) use for this model
 TITLE = "ImageNet (EfficientNet-Lite0, pretrained)"
-# EfficientNet-Lite0's 16 blocks in its 7 stages (the last block of each stage, its output size at 224 px).
-STAGE_ENDS = (0, 2, 4, 7, 10, 14, 15)
+# The output size at 224 px of each of EfficientNet-Lite0's 7 stages (their last blocks: STAGE_ENDS).
 STAGE_SHAPES = ("16 x 112 x 112", "24 x 56 x 56", "40 x 28 x 28", "80 x 14 x 14", "112 x 14 x 14",
                 "192 x 7 x 7", "320 x 7 x 7")
 HEAD = "head"
@@ -38,34 +34,13 @@ HEAD_SHAPE = "1280 x 7 x 7"
 DEFAULT_LAYER = HEAD
 
 
-class GuidedReLU6(nn.Module):
-    """ReLU6 as nn.ReLU then a clamp at 6, so that captum's guided backprop rewires it (see above)."""
-
-    def __init__(self):
-        super().__init__()
-        self.relu = nn.ReLU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(x).clamp(max=6.0)
-
-
-def swap_relu6(module: nn.Module) -> nn.Module:
-    """Replace every nn.ReLU6 inside `module` by a GuidedReLU6 (shared modules stay shared)."""
-    replaced: dict[int, GuidedReLU6] = {}
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.ReLU6):
-                setattr(parent, name, replaced.setdefault(id(child), GuidedReLU6()))
-    return module
-
-
 class PhotoClassifier(nn.Module):
     """EfficientNet-Lite0 (ReLU6 swapped) with its head's rectified maps as a module of its own (`head`),
     so Grad-CAM can hook it. Input: (N, 3, 224, 224) normalised by engine.models.imagenet.to_input."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
-        self.net = swap_relu6(net)
+        self.net = swap_relu6(net)  # a no-op on load_efficientnet_lite0's model; any other gets it too
         self.head = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
