@@ -1,0 +1,144 @@
+"""Engine tests of the WGAN: a critic without sigmoid, its exact losses, weight clipping through the
+Stepper's after-step hook (in the Trainer and the hand-stepped GAN), the gradient penalty on
+interpolates against hand computations, the Wasserstein estimate recorded per epoch, and the
+WGAN's check (a critic loss near 0 is no collapse)."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from engine.core.registry import validate
+from engine.core.runs import RunStore
+from engine.core.step import Stepper
+from engine.core.trainer import TrainingJob
+from engine.latent.gan_session import _HandGan
+from engine.models.wgan import WGAN
+from engine.objectives import objective_for
+from engine.core.registry import get_spec
+from engine.objectives.wgan import WGAN_OBJECTIVE, critic_loss, gradient_penalty
+
+
+def small(variant: str = "clip", **kw) -> WGAN:
+    torch.manual_seed(0)
+    return WGAN((1, 8, 8), 10, latent=8, variant=variant, **kw)
+
+
+def test_the_critic_has_no_sigmoid_and_no_dropout_and_gives_unbounded_scores():
+    model = small()
+    assert objective_for(get_spec("wgan")) is WGAN_OBJECTIVE
+    kinds = {type(m) for m in model.critic.modules()}
+    assert nn.Sigmoid not in kinds and nn.Tanh not in kinds
+    assert all(m.p == 0.0 for m in model.critic.modules() if isinstance(m, nn.Dropout))
+    with torch.no_grad():
+        last = model.critic.net[-1]
+        last.bias.fill_(5.0)  # a sigmoid would keep the score below 1
+        assert (model.critic(torch.zeros(3, 1, 8, 8)) > 4.0).all()
+        last.bias.fill_(-5.0)
+        assert (model.critic(torch.zeros(3, 1, 8, 8)) < -4.0).all()
+
+
+def test_the_critic_loss_is_c_fake_minus_c_real_and_the_estimate_its_negative():
+    model = small().eval()
+    real = torch.rand(6, 1, 8, 8) * 2 - 1
+    torch.manual_seed(5)
+    stats = critic_loss(model, real, None)
+    torch.manual_seed(5)
+    fake = model.generator(torch.randn(6, 8))
+    expected = model.critic(fake).mean() - model.critic(real).mean()
+    assert stats["d_loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert stats["wasserstein"].item() == pytest.approx(-expected.item(), rel=1e-5)
+    assert "penalty" not in stats  # the clip variant has none
+
+
+def test_weight_clipping_keeps_every_critic_weight_in_range_after_each_critic_step():
+    model = small(clip=0.01)
+    assert max(p.abs().max().item() for p in model.critic.parameters()) > 0.01  # fresh weights are wider
+    optimizers = WGAN_OBJECTIVE.optimizers(model, {"lr": 123.0, "optimizer": "adam"})  # its own, not the run's
+    assert [type(o).__name__ for o in optimizers] == ["RMSprop", "RMSprop"]
+    assert [o.param_groups[0]["lr"] for o in optimizers] == [5e-5, 5e-5]
+    stepper = Stepper(optimizers, after_step=lambda i: WGAN_OBJECTIVE.after_step(model, i))
+    generator_before = [p.detach().clone() for p in model.generator.parameters()]
+    stats = stepper.step(WGAN_OBJECTIVE.phases(model, torch.rand(16, 1, 8, 8), torch.zeros(16, dtype=torch.long)))
+    assert set(stats) == {"loss", "d_loss", "g_loss", "wasserstein"}
+    weights = torch.cat([p.detach().flatten() for p in model.critic.parameters()])
+    assert weights.abs().max().item() <= 0.01 and (weights.abs() == 0.01).any()  # clipped, at the bounds
+    # The generator is never clipped (it stepped once: n_critic critic steps, then one G step).
+    generator = torch.cat([p.detach().flatten() for p in model.generator.parameters()])
+    assert generator.abs().max().item() > 0.01
+    assert not all(torch.equal(a, b) for a, b in zip(generator_before, model.generator.parameters()))
+    assert optimizers[0].state[next(iter(model.critic.parameters()))]["step"].item() == 5
+
+
+class Linear(nn.Module):
+    """C(x) = <w, x>: its gradient is w everywhere, so ||grad|| = ||w||."""
+    def __init__(self, w: torch.Tensor):
+        super().__init__()
+        self.w = nn.Parameter(w)
+
+    def forward(self, x, labels=None):
+        return (x.flatten(1) * self.w.flatten()).sum(1)
+
+
+class HalfSquare(nn.Module):
+    """C(x) = ||x||^2 / 2: its gradient at x is x."""
+    def forward(self, x, labels=None):
+        return 0.5 * (x.flatten(1) ** 2).sum(1)
+
+
+def test_the_gradient_penalty_is_zero_for_a_1_lipschitz_critic_and_taken_on_interpolates():
+    real, fake = torch.randn(8, 1, 4, 4), torch.randn(8, 1, 4, 4)
+    w = torch.randn(1, 4, 4)
+    assert gradient_penalty(Linear(w / w.norm()), real, fake).item() == pytest.approx(0.0, abs=1e-10)
+    assert gradient_penalty(Linear(2 * w / w.norm()), real, fake).item() == pytest.approx(1.0, rel=1e-6)
+    # Where it is taken: real = 3u and fake = u along one unit vector u: x_hat = (3e + 1 - e) u.
+    u = torch.randn(1, 1, 4, 4)
+    u = u / u.norm()
+    real, fake = 3 * u.repeat(8, 1, 1, 1), u.repeat(8, 1, 1, 1)
+    torch.manual_seed(7)
+    penalty = gradient_penalty(HalfSquare(), real, fake)
+    torch.manual_seed(7)
+    e = torch.rand(8)
+    assert penalty.item() == pytest.approx((((3 * e + (1 - e)) - 1) ** 2).mean().item(), rel=1e-5)
+
+
+def test_the_gp_variant_adds_lambda_times_the_penalty_with_adam_and_no_clipping():
+    model = small("gp", gp_lambda=10.0)
+    optimizers = WGAN_OBJECTIVE.optimizers(model, {})
+    assert [type(o).__name__ for o in optimizers] == ["Adam", "Adam"]
+    assert optimizers[0].param_groups[0]["lr"] == 1e-4 and optimizers[0].param_groups[0]["betas"] == (0.0, 0.9)
+    stats = critic_loss(model, torch.rand(6, 1, 8, 8) * 2 - 1, None)
+    assert stats["d_loss"].item() == pytest.approx(-stats["wasserstein"].item() + 10 * stats["penalty"].item(), rel=1e-5)
+    stepper = Stepper(optimizers, after_step=lambda i: WGAN_OBJECTIVE.after_step(model, i))
+    stepper.step(WGAN_OBJECTIVE.phases(model, torch.rand(16, 1, 8, 8), torch.zeros(16, dtype=torch.long)))
+    assert max(p.abs().max().item() for p in model.critic.parameters()) > 0.01  # not clipped
+
+
+def test_the_wgan_check_flags_divergence_only():
+    assert WGAN_OBJECTIVE.check({"d_loss": 0.0, "g_loss": 0.0}) is None  # would be "D won" for a DCGAN
+    assert WGAN_OBJECTIVE.check({"d_loss": -3.0, "g_loss": 2.0}) is None
+    assert "diverged" in WGAN_OBJECTIVE.check({"d_loss": math.nan, "g_loss": 1.0})
+
+
+def test_a_trainer_run_records_the_wasserstein_estimate_per_epoch_and_keeps_the_critic_clipped(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    config = validate("wgan", "digits", {"epochs": 2, "latent": 8, "batch_size": 256, "n_critic": 2})
+    job = TrainingJob(config, store, device="cpu")
+    assert job.run() == "completed", job.progress.message  # signed, small losses are no divergence
+    wide = store.metrics_wide(job.run_id)
+    per_epoch = wide.dropna(subset=["val_wasserstein"])
+    assert per_epoch.epoch.tolist() == [1, 2]
+    assert per_epoch.train_wasserstein.notna().all()
+    assert per_epoch.val_d_loss.tolist() == pytest.approx((-per_epoch.val_wasserstein).tolist())
+    state = store.load_checkpoint(job.run_id, 2)
+    critic = [v for k, v in state.items() if k.startswith("discriminator.") and v.is_floating_point()]
+    assert critic and max(v.abs().max().item() for v in critic) <= 0.01
+
+
+def test_the_hand_stepped_wgan_clips_after_a_critic_step_and_records_the_estimate(data_env):
+    gan = _HandGan(validate("wgan", "digits", {"latent": 8, "batch_size": 32}), torch.device("cpu"))
+    stats = gan.step("d")
+    assert set(stats) == {"d_loss", "wasserstein"}
+    assert max(p.abs().max().item() for p in gan.model.critic.parameters()) <= 0.01
+    assert set(gan.step("g")) == {"g_loss"}
+    assert set(gan.step("both")) == {"d_loss", "wasserstein", "g_loss"}
