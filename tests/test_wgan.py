@@ -142,3 +142,28 @@ def test_the_hand_stepped_wgan_clips_after_a_critic_step_and_records_the_estimat
     assert max(p.abs().max().item() for p in gan.model.critic.parameters()) <= 0.01
     assert set(gan.step("g")) == {"g_loss"}
     assert set(gan.step("both")) == {"d_loss", "wasserstein", "g_loss"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("variant", ["clip", "gp"])
+def test_the_wgan_steps_on_cuda_in_the_device_precision_without_host_syncs(variant):
+    """As the Trainer steps it on a GPU (bf16, or fp16 with its GradScaler): no device->host sync
+    per step (the penalty's double backward and the clipping included), finite stats, clipped critic."""
+    from engine.core.device import precision_for
+    device = torch.device("cuda")
+    model = small(variant).to(device).train()
+    precision = precision_for(device)
+    stepper = Stepper(WGAN_OBJECTIVE.optimizers(model, {}), precision,
+                      after_step=lambda i: WGAN_OBJECTIVE.after_step(model, i))
+    x, y = torch.rand(64, 1, 8, 8, device=device), torch.zeros(64, dtype=torch.long, device=device)
+    stepper.step(WGAN_OBJECTIVE.phases(model, x, y))  # warm-up: lazy inits may sync once
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error" if precision.name == "bf16" else "default")  # fp16: the scaler checks infs
+    try:
+        for _ in range(3):
+            stats = stepper.step(WGAN_OBJECTIVE.phases(model, x, y))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert all(torch.isfinite(v).item() for v in stats.values()), stats
+    biggest = max(p.abs().max().item() for p in model.critic.parameters())
+    assert biggest <= 0.01 if variant == "clip" else biggest > 0.01
