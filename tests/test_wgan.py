@@ -4,6 +4,7 @@ interpolates against hand computations, the Wasserstein estimate recorded per ep
 WGAN's check (a critic loss near 0 is no collapse)."""
 import math
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -12,9 +13,12 @@ from engine.core.registry import validate
 from engine.core.runs import RunStore
 from engine.core.step import Stepper
 from engine.core.trainer import TrainingJob
+from engine.data.base import Dataset
+from engine.data.images import mnist_info
+from engine.latent import gan_session
 from engine.latent.gan_session import _HandGan
 from engine.models.wgan import WGAN
-from engine.objectives import objective_for
+from engine.objectives import gan_quality, objective_for
 from engine.core.registry import get_spec
 from engine.objectives.wgan import WGAN_OBJECTIVE, critic_loss, gradient_penalty
 
@@ -118,6 +122,30 @@ def test_the_wgan_check_flags_divergence_only():
     assert WGAN_OBJECTIVE.check({"d_loss": 0.0, "g_loss": 0.0}) is None  # would be "D won" for a DCGAN
     assert WGAN_OBJECTIVE.check({"d_loss": -3.0, "g_loss": 2.0}) is None
     assert "diverged" in WGAN_OBJECTIVE.check({"d_loss": math.nan, "g_loss": 1.0})
+    # The hand-stepped view judges the last 20 steps with the run's own objective.
+    rows = pd.DataFrame({"step": range(40), "name": ["d_loss", "g_loss"] * 20, "value": 0.0})
+    assert gan_session.recent_gan_problem(rows, model="wgan") is None
+    assert "discriminator won" in gan_session.recent_gan_problem(rows, model="dcgan")
+
+
+class Sharp(nn.Module):
+    """A stand-in classifier: a class from the mean brightness, with certainty (sharp logits)."""
+    def forward(self, x):
+        k = (x.flatten(1).mean(1) * 1000).long() % 10
+        return nn.functional.one_hot(k, 10).float() * 50
+
+
+def test_evaluate_gives_the_estimate_and_the_dcgans_classifier_scores_on_mnist(monkeypatch):
+    torch.manual_seed(0)
+    data = Dataset(mnist_info(), torch.rand(8, 1, 28, 28), torch.zeros(8, dtype=torch.long),
+                   torch.rand(40, 1, 28, 28), torch.arange(40) % 10)
+    monkeypatch.setattr(gan_quality, "default_classifier", lambda info, device: Sharp())
+    model = WGAN((1, 28, 28), 10, latent=8)
+    scores = WGAN_OBJECTIVE.evaluate(model, data, torch.device("cpu"))
+    assert set(scores) == {"val_loss", "val_d_loss", "val_g_loss", "val_wasserstein", "val_confidence",
+                           "val_class_entropy", "val_inception_score"}
+    assert scores["val_d_loss"] == -scores["val_wasserstein"] and scores["val_confidence"] == pytest.approx(1.0)
+    assert model.training  # back in training mode
 
 
 def test_a_trainer_run_records_the_wasserstein_estimate_per_epoch_and_keeps_the_critic_clipped(tmp_path):
