@@ -45,7 +45,7 @@ ensure_fashion_mnist() {
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
       || echo "could not install dataset-fashion-mnist: Fashion-MNIST stays hidden" >&2
   else
-    echo "Fashion-MNIST is not installed and this is not root: it stays hidden (apt-get install dataset-fashion-mnist)" >&2
+    echo "Fashion-MNIST is not installed (as root: apt-get install dataset-fashion-mnist): it stays hidden" >&2
   fi
 }
 
