@@ -112,7 +112,8 @@ def test_the_gp_variant_adds_lambda_times_the_penalty_with_adam_and_no_clipping(
     assert [type(o).__name__ for o in optimizers] == ["Adam", "Adam"]
     assert optimizers[0].param_groups[0]["lr"] == 1e-4 and optimizers[0].param_groups[0]["betas"] == (0.0, 0.9)
     stats = critic_loss(model, torch.rand(6, 1, 8, 8) * 2 - 1, None)
-    assert stats["d_loss"].item() == pytest.approx(-stats["wasserstein"].item() + 10 * stats["penalty"].item(), rel=1e-5)
+    expected = -stats["wasserstein"].item() + 10 * stats["penalty"].item()
+    assert stats["d_loss"].item() == pytest.approx(expected, rel=1e-5)
     stepper = Stepper(optimizers, after_step=lambda i: WGAN_OBJECTIVE.after_step(model, i))
     stepper.step(WGAN_OBJECTIVE.phases(model, torch.rand(16, 1, 8, 8), torch.zeros(16, dtype=torch.long)))
     assert max(p.abs().max().item() for p in model.critic.parameters()) > 0.01  # not clipped

@@ -54,8 +54,8 @@ class GanSession(Job):
     def __init__(self, config, store, device=None, data_dir=None, idle_timeout_s: float = SESSION_IDLE_S):
         from engine.core.device import default_device, pick_device
         if config.model not in HAND_STEPPED:
-            raise LatentError(f"step-by-step training is for the DCGAN, the WGAN and the 2D GAN (gan2d); {config.model} "
-                              f"trains with Start")
+            raise LatentError(f"step-by-step training is for the DCGAN, the WGAN and the 2D GAN (gan2d); "
+                              f"{config.model} trains with Start")
         self.config = config
         self.device = device if isinstance(device, torch.device) else \
             default_device() if device is None else pick_device(device)
@@ -290,4 +290,5 @@ def recent_gan_problem(metrics: pd.DataFrame, window: int = 20, model: str = "dc
     if len(d) < window:
         return None
     g = metrics.value[metrics.name == "g_loss"].tail(window)
-    return objective_for(get_spec(model)).check({"d_loss": float(d.mean()), "g_loss": float(g.mean()) if len(g) else 0.0})
+    means = {"d_loss": float(d.mean()), "g_loss": float(g.mean()) if len(g) else 0.0}
+    return objective_for(get_spec(model)).check(means)

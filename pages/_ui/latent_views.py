@@ -21,7 +21,8 @@ VAE_CURVES = (("Reconstruction", "BCE, nats per image", ("train_recon", "val_rec
               ("Total loss", "recon + beta x KL", ("train_loss", "val_loss")))
 GAN_CURVES = (("D and G losses", None, ("train_d_loss", "train_g_loss", "val_d_loss", "val_g_loss")),
               ("D's accuracy", "accuracy", ("train_d_real_acc", "train_d_fake_acc")),
-              ("Wasserstein estimate", "critic: C(real) - C(fake)", ("train_wasserstein", "val_wasserstein")),  # a WGAN's
+              # a WGAN's, instead of D's accuracy:
+              ("Wasserstein estimate", "critic: C(real) - C(fake)", ("train_wasserstein", "val_wasserstein")),
               ("Sample quality", "MNIST classifier", ("val_class_entropy", "val_confidence", "val_inception_score",
                                                       "val_label_accuracy")))
 
