@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Deep Playground, on a fresh machine with Python 3.11+:
-#   ./run.sh app    create .venv, install, launch the app (http://127.0.0.1:8501)
+#   ./run.sh app    create .venv, install (and Debian's Fashion-MNIST when root), launch the app (http://127.0.0.1:8501)
 #   ./run.sh test   create .venv, install dev tools (and chromium when root), run the whole suite
 # Extra arguments go to streamlit / pytest.
 set -euo pipefail
@@ -35,9 +35,24 @@ ensure_chromium() {
   fi
 }
 
+ensure_fashion_mnist() {
+  # Fashion-MNIST is one of the app's datasets; Debian packages it (engine/data/images.py reads it there).
+  if [ -d /usr/share/datasets/fashion-mnist ] || [ -n "${DEEP_PLAYGROUND_FASHION_DIR:-}" ]; then
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's dataset-fashion-mnist (the Fashion-MNIST dataset)..." >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+      || echo "could not install dataset-fashion-mnist: Fashion-MNIST stays hidden" >&2
+  else
+    echo "Fashion-MNIST is not installed (as root: apt-get install dataset-fashion-mnist): it stays hidden" >&2
+  fi
+}
+
 case "${1:-app}" in
   app)
     ensure_venv requirements.txt
+    ensure_fashion_mnist
     exec "$VENV/bin/python" -m streamlit run app.py "${@:2}"
     ;;
   test)

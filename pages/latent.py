@@ -58,5 +58,5 @@ if current is not None and (saved := store.checkpoint_epochs(run_id)):
     walk.walk_the_space(store, run_id, saved, running, label)
 
 # ---- GAN, one step at a time ----------------------------------------------------------------------
-if model_name == "dcgan":
+if model_name in gan_lab.IMAGE_GANS:
     gan_lab.gan_lab(store, config)

@@ -99,7 +99,7 @@ def test_the_registry_never_imports_the_models():
 
 def test_builtin_capabilities_name_no_model_anywhere_else():
     assert [s.name for s in specs_with("conv_classifier")] == ["cnn", "resnet", "transfer", "vgg"]
-    assert [s.name for s in specs_with("generator")] == ["vae", "conv_vae", "dcgan"]  # the page's order
+    assert [s.name for s in specs_with("generator")] == ["vae", "conv_vae", "dcgan", "wgan"]  # the page's order
     assert [s.name for s in specs_with("encoder")] == ["vae", "conv_vae"]
     assert [s.name for s in specs_with("attention_maps")] == ["transformer", "seq2seq"]
     assert [s.name for s in specs_with("hidden_states")] == ["recurrent"]

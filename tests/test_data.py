@@ -103,3 +103,17 @@ def test_fashion_from_idx_files(tmp_path, monkeypatch):
     assert d.y_train.tolist() == [0, 1, 2, 9, 9, 3] and d.y_val.tolist() == [5, 6, 7, 8]
     assert torch.allclose(d.x_train[2, 0] * 255, torch.from_numpy(train_x[2]).float())
     assert d.info.classes[9] == "Ankle boot"
+
+
+def test_debians_fashion_mnist_when_installed_is_listed_and_loads(monkeypatch):
+    """Input: the real set from Debian's dataset-fashion-mnist (./run.sh app installs it when root);
+    skipped where it is not installed. Its 88 % check trains for minutes: tests/test_suggested.py, -m full."""
+    from engine.data.images import FASHION_DEFAULT_DIR, FASHION_DIR_ENV
+    monkeypatch.delenv(FASHION_DIR_ENV, raising=False)
+    if not get_info("fashion-mnist").available:
+        pytest.skip(f"Debian's dataset-fashion-mnist is not installed ({FASHION_DEFAULT_DIR})")
+    assert "fashion-mnist" in [i.name for i in list_datasets()]
+    d = load_dataset("fashion-mnist")
+    assert d.x_train.shape == (60000, 1, 28, 28) and d.x_val.shape == (10000, 1, 28, 28)
+    assert torch.bincount(d.y_train).tolist() == [6000] * 10 and torch.bincount(d.y_val).tolist() == [1000] * 10
+    assert d.x_train.min() == 0.0 and d.x_train.max() == 1.0

@@ -80,6 +80,8 @@ def test_two_ranks_at_batch_b_end_with_the_weights_of_one_process_at_2b(tmp_path
 FAMILIES = [  # one short epoch of each family the Trainer trains, tiny settings
     ("vae", "digits", {"hidden": 32}, {}),
     ("dcgan", "digits", {"latent": 8}, {}),
+    ("wgan", "digits", {"latent": 8, "n_critic": 1}, {}),  # the critic clipped after each step, on each rank
+    ("wgan", "digits", {"latent": 8, "n_critic": 1, "variant": "gp"}, {}),  # the penalty's double backward
     ("gan2d", "ring", {}, {"n_samples": 400}),
     ("seq2seq", "reverse", {"hidden": 16}, {"n_samples": 400}),
     ("transformer", "reverse", {"d_model": 16, "layers": 1}, {"n_samples": 400}),
@@ -101,7 +103,7 @@ def _every_family(group, root: str) -> list:
 
 
 def test_every_family_trains_under_ddp_with_the_same_weights_on_both_ranks(tmp_path):
-    """A GAN's generator and discriminator each train through a DDP wrapper of their own; the VAE's
+    """A GAN's generator and discriminator (a WGAN's critic) each train through a DDP wrapper of their own; the VAE's
     beta, the GAN's latent and d_steps are read through the Replicated view. A diverging run ends
     on both ranks at the same step."""
     leader, follower = in_two_ranks(_every_family, str(tmp_path))

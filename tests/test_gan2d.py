@@ -268,6 +268,6 @@ def test_hand_stepping_the_2d_gan_changes_only_the_net_it_steps_and_draws_a_fram
     assert store.artifact(session.run_id, "samples") is None  # pictures are for image GANs
 
 
-def test_hand_stepping_is_for_the_two_gans_only(tmp_path):
-    with pytest.raises(Exception, match="for the DCGAN and the 2D GAN"):
+def test_hand_stepping_is_for_the_gans_only(tmp_path):
+    with pytest.raises(Exception, match="for the DCGAN, the WGAN and the 2D GAN"):
         GanSession(validate("vae", "digits"), RunStore(tmp_path / "runs"))

@@ -32,7 +32,7 @@ def test_each_problem_has_one_message(store):
         (("latest",), {}, "'latest' is neither a run id nor 'default'"),
         ((mlp,), {"need": "generator"},
          f"run {mlp} is a MLP (fully connected), not a generative model: the latent space needs a decoder "
-         "(models that have it: vae, conv_vae, dcgan)"),
+         "(models that have it: vae, conv_vae, dcgan, wgan)"),
         ((mlp,), {"need": "conv_classifier"},
          f"run {mlp} is a MLP (fully connected), not a CNN: saliency maps need convolution layers "
          "(models that have it: cnn, resnet)"),

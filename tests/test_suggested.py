@@ -70,7 +70,7 @@ def test_digits_reach_97_percent(data_env, tmp_path):
     assert train_suggested("digits", tmp_path)["val_acc"] >= 0.97
 
 
-@pytest.mark.slow
+@pytest.mark.full  # 2 epochs of 60k images: 290 s on a busy 2-core machine (tests/test_data.py loads the set by default)
 @pytest.mark.timeout(900)
 def test_fashion_mnist_reaches_88_percent(data_env, tmp_path):
     if not get_info("fashion-mnist").available:

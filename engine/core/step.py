@@ -6,7 +6,9 @@ per batch; a GAN has `d_steps` discriminator phases and then one generator phase
 after the one before has stepped (the phases come from a generator, so G's loss sees the updated D).
 The Stepper takes them in order and, for each: runs the phase's forward under the precision's
 autocast, backpropagates its loss (through a GradScaler in fp16), and every `accumulate` phases of
-an optimiser unscales, clips to `clip_norm` and steps it. The Trainer (engine/core/trainer.py) and
+an optimiser unscales, clips to `clip_norm` and steps it, then calls `after_step(i)` (the
+objective's Objective.after_step: a WGAN's critic weight clipping happens there, after every step
+that really updates the critic, never inside the objective's losses). The Trainer (engine/core/trainer.py) and
 the hand-stepped GAN (engine/latent/gan_session.py) both step through it.
 
 No host syncs: the stats stay on the device (a GradScaler's own inf check is the one exception).
@@ -14,7 +16,7 @@ No host syncs: the stats stay on the device (a GradScaler's own inf check is the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 
@@ -35,13 +37,14 @@ class Stepper:
     the accumulation counts between steps)."""
 
     def __init__(self, optimizers: Sequence[torch.optim.Optimizer], precision: Precision = FP32,
-                 clip_norm: float = 0.0, accumulate: int = 1):
+                 clip_norm: float = 0.0, accumulate: int = 1, after_step: Callable[[int], None] | None = None):
         if accumulate < 1:
             raise ValueError(f"accumulate must be at least 1, not {accumulate}")
         self.optimizers = list(optimizers)
         self.precision = precision
         self.clip_norm = float(clip_norm)
         self.accumulate = int(accumulate)
+        self.after_step = after_step  # called with the optimiser's index after each of its steps
         # One scaler per optimiser: a GAN's D and G losses differ by orders of magnitude, and each
         # scale must stay put while its optimiser accumulates.
         self.scalers = [precision.grad_scaler() for _ in self.optimizers]
@@ -87,3 +90,5 @@ class Stepper:
             scaler.update()
         else:
             optimizer.step()
+        if self.after_step is not None:
+            self.after_step(i)

@@ -22,6 +22,7 @@ A TrainingJob is an engine.core.jobs.EpochJob: `start()` trains in a child proce
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import Callable
@@ -102,6 +103,7 @@ class TrainingJob(EpochJob):
         self._last_rate_point: tuple[float, int] | None = None  # (time, step) of the last ETA update
         self._step_rate: float | None = None
         self._bad_loss = math.nan
+        self._relative_divergence = True  # the objective's: a finite loss 10,000x its first value diverged
         self._unwritten: list[tuple] = []  # step-loss rows read from the device, not yet in the store
 
     def __getstate__(self) -> dict:
@@ -159,7 +161,9 @@ class TrainingJob(EpochJob):
         world = group.world if group is not None else 1
         accumulate = t.get("accumulate", 1)
         stepper = Stepper(objective.optimizers(model, t), self.precision or precision_for(device),
-                          clip_norm=t.get("clip_norm", 0.0) or objective.clip_norm, accumulate=accumulate)
+                          clip_norm=t.get("clip_norm", 0.0) or objective.clip_norm, accumulate=accumulate,
+                          after_step=functools.partial(objective.after_step, model))  # a WGAN clips its critic there
+        self._relative_divergence = objective.relative_divergence
         regulariser = Regulariser.for_run(t, stepper.optimizers)  # None: no penalty (the default)
         # The whole (small) dataset lives on the device: batches are gathered there, no host copies.
         x_train, y_train = data.x_train.to(device), data.y_train.to(device)
@@ -291,7 +295,7 @@ class TrainingJob(EpochJob):
         values = losses[:len(pending)].tolist()
         if self._first_loss is None and math.isfinite(values[0]):
             self._first_loss = values[0]
-        limit = EXPLOSION_FACTOR * self._first_loss if self._first_loss else math.inf
+        limit = EXPLOSION_FACTOR * self._first_loss if self._first_loss and self._relative_divergence else math.inf
         bad_step = None
         for (step, epoch, wall), value in zip(pending, values):
             self._unwritten.append((step, epoch, "loss", value, wall))

@@ -17,18 +17,17 @@ from engine.core.device import precision_for
 from engine.core.jobs import STOPPED_BY_USER, Job, Progress
 from engine.core.modules import eval_mode
 from engine.core.registry import get_spec
-from engine.core.step import Phase, Stepper
+from engine.core.step import Stepper
 from engine.latent.space import LatentError, decode, fixed_noise
 from engine.objectives import objective_for
-from engine.objectives.gan import D, G, discriminator_loss, gan_problem, generator_loss
 
 
 GAN_STEP_KINDS = ("d", "g", "both")
-GAN_STEP_METRICS = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc")
+GAN_STEP_METRICS = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "wasserstein")  # a WGAN's: no accuracies
 MAX_STEPS_PER_COMMAND = 1000  # a click asks for 1, 10 or 100; the CLI may ask for more, not for ever
 SAMPLES = 64                  # the fixed-noise batch drawn after every command
 SESSION_IDLE_S = 30 * 60      # a session nobody clicks for this long ends itself (and frees its process)
-HAND_STEPPED = ("dcgan", "gan2d")  # the GANs that can be stepped by hand (GANObjective's D and G phases)
+HAND_STEPPED = ("dcgan", "wgan", "gan2d")  # the GANs that can be stepped by hand (GANObjective's D and G phases)
 
 
 class GanSession(Job):
@@ -55,8 +54,8 @@ class GanSession(Job):
     def __init__(self, config, store, device=None, data_dir=None, idle_timeout_s: float = SESSION_IDLE_S):
         from engine.core.device import default_device, pick_device
         if config.model not in HAND_STEPPED:
-            raise LatentError(f"step-by-step training is for the DCGAN and the 2D GAN (gan2d); {config.model} "
-                              f"trains with Start")
+            raise LatentError(f"step-by-step training is for the DCGAN, the WGAN and the 2D GAN (gan2d); "
+                              f"{config.model} trains with Start")
         self.config = config
         self.device = device if isinstance(device, torch.device) else \
             default_device() if device is None else pick_device(device)
@@ -207,7 +206,8 @@ class _HandGan:
         self.objective = objective_for(spec)  # a GANObjective: its D and G losses, its view of the data
         self.images = spec.can("generator")  # decodes images: its samples are drawn as pictures
         self.model = build_model(config, data).to(device).train()
-        self.stepper = Stepper(self.objective.optimizers(self.model, config.training), precision_for(device))
+        self.stepper = Stepper(self.objective.optimizers(self.model, config.training), precision_for(device),
+                               after_step=lambda i: self.objective.after_step(self.model, i))  # a WGAN's clipping
         self.x, self.y = data.x_train.to(device), data.y_train.to(device)
         self.batch_size = min(config.training["batch_size"], len(self.x))
         self.noise = fixed_noise(self.model.latent, SAMPLES, seed=0)
@@ -221,13 +221,11 @@ class _HandGan:
         return {k: v.item() for k, v in stats.items()}
 
     def _phases(self, what: str, real: torch.Tensor, labels):
-        """The GAN objective's D and G phases, as the click asks for them."""
+        """The GAN objective's D (a WGAN's critic) and G phases, as the click asks for them."""
         if what in ("d", "both"):
-            d = discriminator_loss(self.model, real, labels)
-            yield Phase(D, d["d_loss"], d)
+            yield self.objective.d_phase(self.model, real, labels)
         if what in ("g", "both"):
-            g = generator_loss(self.model, len(real), labels, self.device)
-            yield Phase(G, g["g_loss"], g)
+            yield self.objective.g_phase(self.model, len(real), labels, self.device)
 
     def frame(self) -> dict | None:
         """The objective's live frame of the model now (None: it draws none), as the Trainer draws it."""
@@ -284,11 +282,13 @@ def is_hand_gan(run) -> bool:
     return run.model in HAND_STEPPED and "d_steps" in (run.progress.get("final") or {})
 
 
-def recent_gan_problem(metrics: pd.DataFrame, window: int = 20) -> str | None:
-    """engine.objectives.gan.gan_problem over the mean of the last `window` hand steps' stats (long
-    metric rows as the store gives them); None until there are that many D steps."""
+def recent_gan_problem(metrics: pd.DataFrame, window: int = 20, model: str = "dcgan") -> str | None:
+    """The model's objective's check (the DCGAN's engine.objectives.gan.gan_problem; a WGAN's, whose
+    critic loss is signed) over the mean of the last `window` hand steps' stats (long metric rows as
+    the store gives them); None until there are that many D steps."""
     d = metrics.value[metrics.name == "d_loss"].tail(window)
     if len(d) < window:
         return None
     g = metrics.value[metrics.name == "g_loss"].tail(window)
-    return gan_problem({"d_loss": float(d.mean()), "g_loss": float(g.mean()) if len(g) else 0.0})
+    means = {"d_loss": float(d.mean()), "g_loss": float(g.mean()) if len(g) else 0.0}
+    return objective_for(get_spec(model)).check(means)

@@ -8,7 +8,7 @@ import importlib
 import pkgutil
 
 from engine.models import cnn, mlp, playground, resnet  # noqa: F401  (playground: TF Playground's network)
-from engine.models import vae, gan  # noqa: F401  (generators: the Latent space page)
+from engine.models import vae, gan, wgan  # noqa: F401  (generators: the Latent space page)
 from engine.models import recurrent, transformer, seq2seq  # noqa: F401  (hidden states, attention maps: the Attention page)
 from engine.models import gan2d  # noqa: F401  (the GAN on 2D points: the Latent space page's GAN Lab view)
 

@@ -12,9 +12,11 @@ from engine.objectives.gan2d import GAN2D_OBJECTIVE
 from engine.objectives.regression import REGRESSION
 from engine.objectives.sequences import COUNTING, SEQ2SEQ
 from engine.objectives.vae import VAE_OBJECTIVE
+from engine.objectives.wgan import WGAN_OBJECTIVE
 
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in (CLASSIFICATION, REGRESSION, SEQ2SEQ, COUNTING,
-                                                         VAE_OBJECTIVE, GAN_OBJECTIVE, GAN2D_OBJECTIVE)}
+                                                         VAE_OBJECTIVE, GAN_OBJECTIVE, GAN2D_OBJECTIVE,
+                                                         WGAN_OBJECTIVE)}
 
 
 def objective_for(spec, task: str = "classification") -> Objective:

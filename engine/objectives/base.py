@@ -22,6 +22,12 @@ says what one step minimises and what an epoch is judged by; it never steps an o
                                      FRAME_SECONDS), in eval mode without gradients, and kept as
                                      the run's live frame (RunStore.save_frame) for a page to poll
     check(epoch_stats)            -> None, or why the run has failed (e.g. a collapsed GAN)
+    after_step(model, optimizer)  -> called by the Stepper right after optimiser `optimizer` has
+                                     stepped (the Trainer and the hand-stepped GAN pass it on):
+                                     a WGAN clips its critic's weights there
+    relative_divergence           -> whether a finite step loss EXPLOSION_FACTOR x its first value
+                                     means the run diverged (False for a WGAN: its losses are
+                                     signed and start near 0; nan and inf still count)
     clip_norm                     -> the gradient clipping the family needs when the run asks
                                      for none (0: none)
     ddp_parts                     -> under DDP (engine/core/distributed.py), the sub-modules that
@@ -50,6 +56,7 @@ class Objective:
     name = "objective"
     clip_norm = 0.0
     ddp_parts: tuple[str, ...] = ()
+    relative_divergence = True
 
     def optimizers(self, model: nn.Module, training: dict) -> list[torch.optim.Optimizer]:
         """One optimiser over every parameter, from the run's training settings."""
@@ -72,3 +79,6 @@ class Objective:
 
     def check(self, epoch_stats: dict[str, float]) -> str | None:
         return None
+
+    def after_step(self, model: nn.Module, optimizer: int) -> None:
+        """After optimiser `optimizer` (its index in optimizers()) has stepped: nothing by default."""

@@ -79,14 +79,24 @@ class GANObjective(Objective):
         the step losses: nothing here (scoring digits takes a classifier pass); see gan2d."""
         return {}
 
+    def d_phase(self, model, real: torch.Tensor, labels) -> Phase:
+        """One D update on real images (as the GAN sees them) and as many fresh fakes."""
+        d = discriminator_loss(model, real, labels)
+        return Phase(D, d["d_loss"], d)
+
+    def g_phase(self, model, n: int, labels, device) -> Phase:
+        """One G update on n fresh fakes (the hand-stepped GAN's Step G, and the end of every batch)."""
+        g = generator_loss(model, n, labels, device)
+        return Phase(G, g["g_loss"], g)
+
     def phases(self, model, xb, yb):
         real = self.to_gan(xb)
         labels = yb if model.conditional else None
         for _ in range(model.d_steps):
-            d = discriminator_loss(model, real, labels)
-            yield Phase(D, d["d_loss"], d)
-        g = generator_loss(model, len(real), labels, xb.device)
-        yield Phase(G, g["g_loss"], {**g, "loss": d["d_loss"].detach() + g["g_loss"].detach()})
+            d = self.d_phase(model, real, labels)
+            yield d
+        g = self.g_phase(model, len(real), labels, xb.device)
+        yield Phase(G, g.loss, {**g.stats, "loss": d.loss.detach() + g.loss.detach()})
 
     def evaluate(self, model, data, device, n_val: int = 1000) -> dict[str, float]:
         """D and G losses on up to `n_val` validation images (dropout off), D's accuracies; and for

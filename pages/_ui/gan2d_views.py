@@ -46,7 +46,7 @@ FIELD_COLOURS = [[0.0, "#c2a5cf"], [0.5, "#f7f7f7"], [1.0, "#a6dba0"]]
 PLANE_PX = 520
 # The Latent space page's two views. A bound widget puts its option's text in the URL (?view=...),
 # so the options are the words shown.
-IMAGES_VIEW, POINTS_VIEW = "Images: VAE and DCGAN", "GAN on 2D points"
+IMAGES_VIEW, POINTS_VIEW = "Images: VAEs and GANs", "GAN on 2D points"  # the image GANs: DCGAN and WGAN
 
 
 # ---- figures ---------------------------------------------------------------------------------------

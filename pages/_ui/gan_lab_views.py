@@ -18,6 +18,7 @@ from pages._ui import live as live_ui
 from pages._ui.latent_settings import select_run
 
 GAN_STEPS_PER_CLICK = (1, 10, 100)
+IMAGE_GANS = ("dcgan", "wgan")  # the image GANs this section steps by hand (a WGAN's D is its critic)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -84,6 +85,7 @@ def gan_buttons(store: RunStore, config, gan_id: int | None, gan_progress: Progr
 
 def follow_gan(store: RunStore, gan_id: int, gan_progress: Progress, gan_busy: bool) -> None:
     gan_shown = (gan_progress.status, gan_busy)  # what the buttons above were drawn for
+    model = store.get_run(gan_id).model  # the session's (the form may show another model since)
 
     @st.fragment(run_every=live_ui.FAST_S if gan_busy else live_ui.refresh_every(gan_progress))
     def hand_gan_view(run_id: int):
@@ -101,7 +103,7 @@ def follow_gan(store: RunStore, gan_id: int, gan_progress: Progress, gan_busy: b
         with left:
             gan_samples(store, run_id, p, state)
         with right:
-            gan_steps(view, p)
+            gan_steps(view, p, model)
 
     hand_gan_view(gan_id)
 
@@ -131,18 +133,18 @@ def gan_samples(store: RunStore, run_id: int, p: Progress, state) -> None:
                    else ":material/hourglass_top: your click is on its way to the GAN's process")
 
 
-def gan_steps(view: live_ui.LiveRun, p: Progress) -> None:
-    """Every step's losses and D's accuracies, the last step's numbers, and a warning when the
-    last steps look like a collapse."""
+def gan_steps(view: live_ui.LiveRun, p: Progress, model: str) -> None:
+    """Every step's losses and D's accuracies (a WGAN: the critic's Wasserstein estimate), the last
+    step's numbers, and a warning when the last steps look like a collapse (or a divergence)."""
     follower = view.follower
     metrics = follower.metrics
     if (metrics.name == "d_loss").any() or (metrics.name == "g_loss").any():
         st.plotly_chart(view.figure("gan_steps", follower.rows, lambda: views.step_figure(metrics)),
                         key="gan_steps")
         st.caption(views.last_step_stats(metrics))
-        problem = gan_session.recent_gan_problem(metrics)
+        problem = gan_session.recent_gan_problem(metrics, model=model)
         if problem:
             st.warning(problem, icon=":material/warning:")
     elif p.running:
-        st.caption("Press **Step D**, **Step G** or **Step both**: the losses and D's accuracies "
-                   "of every step are drawn here.")
+        st.caption("Press **Step D**, **Step G** or **Step both**: the losses and D's accuracies (a WGAN: "
+                   "its critic's Wasserstein estimate) of every step are drawn here.")

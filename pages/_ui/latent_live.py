@@ -18,6 +18,7 @@ from engine.latent import gan_session
 from engine.latent import space as latent
 from engine.latent.space import LatentError
 from pages._ui import latent_views as views
+from pages._ui.gan_lab_views import IMAGE_GANS
 from pages._ui import live as live_ui
 from pages._ui import training_charts as charts
 
@@ -104,7 +105,7 @@ def pictures_ready(run: Run, p: Progress, epochs: list[int]) -> bool:
         st.caption(p.message)
     if hand_gan and p.running:
         st.info(f"Run {run.id} is a GAN trained by hand (Step D / Step G, below, with the model set to "
-                "dcgan): its samples and latent grid appear here once it is saved as a run.",
+                f"{run.model}): its samples and latent grid appear here once it is saved as a run.",
                 icon=":material/back_hand:")
         return False
     if not epochs:
@@ -117,7 +118,7 @@ def pictures_ready(run: Run, p: Progress, epochs: list[int]) -> bool:
 def pictures(store: RunStore, run: Run, epoch: int, grid: GridSettings) -> None:
     """The checkpoint's samples beside its latent grid."""
     samples_col, grid_col = st.columns([1, 1.6])
-    gan_model = run.model == "dcgan"
+    gan_model = run.model in IMAGE_GANS
     what = "the same fixed noise every epoch" if gan_model else "decoded prior samples z ~ N(0, I)"
     picture, side = samples_picture(str(store.root), run.id, epoch, grid.label)
     samples_col.image(views.upscale(picture, 2 if side <= 14 else 1),
@@ -137,7 +138,7 @@ def pictures(store: RunStore, run: Run, epoch: int, grid: GridSettings) -> None:
 def curves(view: live_ui.LiveRun, run: Run, epochs: list[int]) -> None:
     """A hand-stepped GAN's per-step curves, or the per-epoch curves of a trained run."""
     follower = view.follower
-    gan_model = run.model == "dcgan"
+    gan_model = run.model in IMAGE_GANS
     if gan_session.is_hand_gan(run):  # one "epoch" of hand steps: its per-step curves
         st.plotly_chart(view.figure("hand_steps", follower.rows, lambda: views.step_figure(follower.metrics)),
                         key="live_hand_steps")
@@ -145,7 +146,7 @@ def curves(view: live_ui.LiveRun, run: Run, epochs: list[int]) -> None:
     # Per-epoch curves: rebuilt only when an epoch ends.
     figures = view.figure("epoch_curves", follower.epoch, lambda: views.curves(follower.metrics, gan_model))
     cols = st.columns(len(figures) or 1)
-    for col, chart, key in zip(cols, figures, ("c1", "c2", "c3")):
+    for col, chart, key in zip(cols, figures, ("c1", "c2", "c3", "c4")):
         charts.show(chart, f"live_{key}", col)
     if gan_model and not (follower.metrics.name == "val_class_entropy").any() and epochs:
         st.caption("Sample quality is scored on MNIST runs by the project's MNIST classifier "

@@ -67,7 +67,8 @@ def model_form(specs: dict[str, ModelSpec], image_sets: list[str]):
     with st.expander("Model", expanded=True):
         model_values = param_inputs(spec.params, prefix=f"{model_name}.")
     with st.expander("Training", expanded=False):
-        shown = [p for p in TRAINING_PARAMS if model_name != "dcgan" or p.name not in ("optimizer", "lr", "momentum")]
+        own_optimiser = model_name in ("dcgan", "wgan")  # GANs with their own optimiser settings (model params)
+        shown = [p for p in TRAINING_PARAMS if not own_optimiser or p.name not in ("optimizer", "lr", "momentum")]
         training_values = param_inputs(shown)
     try:
         config = validate(model_name, dataset_name, model_values | training_values)

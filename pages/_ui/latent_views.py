@@ -21,6 +21,8 @@ VAE_CURVES = (("Reconstruction", "BCE, nats per image", ("train_recon", "val_rec
               ("Total loss", "recon + beta x KL", ("train_loss", "val_loss")))
 GAN_CURVES = (("D and G losses", None, ("train_d_loss", "train_g_loss", "val_d_loss", "val_g_loss")),
               ("D's accuracy", "accuracy", ("train_d_real_acc", "train_d_fake_acc")),
+              # a WGAN's, instead of D's accuracy:
+              ("Wasserstein estimate", "critic: C(real) - C(fake)", ("train_wasserstein", "val_wasserstein")),
               ("Sample quality", "MNIST classifier", ("val_class_entropy", "val_confidence", "val_inception_score",
                                                       "val_label_accuracy")))
 
@@ -69,10 +71,11 @@ def scatter_figure(coords: np.ndarray, labels: np.ndarray, indices: np.ndarray, 
 
 
 def step_figure(metrics: pd.DataFrame) -> go.Figure:
-    """Hand-stepped GAN: D and G loss per step, and D's accuracies, from the run's stored metric
-    rows (long format: step, name, value)."""
+    """Hand-stepped GAN: D and G loss per step, and D's accuracies (a WGAN: its critic's Wasserstein
+    estimate), from the run's stored metric rows (long format: step, name, value)."""
     fig = go.Figure()
-    for name, dash in (("d_loss", "solid"), ("g_loss", "solid"), ("d_real_acc", "dot"), ("d_fake_acc", "dot")):
+    for name, dash in (("d_loss", "solid"), ("g_loss", "solid"), ("d_real_acc", "dot"), ("d_fake_acc", "dot"),
+                       ("wasserstein", "dash")):
         rows = metrics[metrics.name == name].dropna(subset=["value"])
         if not rows.empty:
             fig.add_scatter(x=rows.step.to_numpy(), y=rows.value.to_numpy(), mode="lines+markers",
@@ -84,7 +87,7 @@ def step_figure(metrics: pd.DataFrame) -> go.Figure:
 
 def last_step_stats(metrics: pd.DataFrame) -> str:
     """One line of the last hand step's stats ("d loss 1.234 · d real acc 0.500 · ...")."""
-    rows = metrics[metrics.name.isin(("d_loss", "g_loss", "d_real_acc", "d_fake_acc"))]
+    rows = metrics[metrics.name.isin(("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "wasserstein"))]
     if rows.empty:
         return ""
     last = rows[rows.step == rows.step.iloc[-1]]
