@@ -148,7 +148,7 @@ class Camera:
     rotation_x: float = 20.0
 
 
-def frame(xyz: np.ndarray, rows: list[int] | None = None, pixels: int = 600, fill: float = 0.8) -> Camera:
+def frame(xyz: np.ndarray, rows: list[int] | None = None, pixels: int = 600, fill: float = 0.6) -> Camera:
     """The camera that looks at `rows` (all points when None) so they fill `fill` of a `pixels`-wide
     view: OrbitView's zoom z shows 2**z pixels per unit. One row (or rows on one spot) gets a
     close-up of a tenth of the map."""

@@ -47,7 +47,7 @@ class Scene:
     emphasised: list[int] = field(default_factory=list)  # neighbours, selection: labelled, never faded
     isolate: bool = True                                  # fade the rest when something is emphasised
     words_mode: bool = False                              # the whole map as text
-    camera: mapview.Camera | None = None
+    camera: mapview.Camera | None = None                  # None: framed on the isolated points, or all
     point_size: float = 2.0
 
 
@@ -97,14 +97,19 @@ def _data(scene: Scene, rows, key: str, cache: bool, text: bool = False) -> str:
 
 
 def _points_layer(layer_id: str, colour, size: float, pickable: bool = True) -> dict:
-    return {"@@type": "PointCloudLayer", "id": layer_id, "data": f"__DATA_{layer_id}__", "getPosition": "@@=-",
-            "getColor": colour, "pointSize": size, "material": False, "pickable": pickable, "sizeUnits": "pixels"}
+    """Discs of `size` pixels facing the camera, whatever their distance (a ScatterplotLayer as a
+    billboard: PointCloudLayer's points grew with perspective into blobs)."""
+    return {"@@type": "ScatterplotLayer", "id": layer_id, "data": f"__DATA_{layer_id}__", "getPosition": "@@=-",
+            "getFillColor": colour, "getRadius": size / 2, "radiusUnits": "pixels", "billboard": True,
+            "stroked": False, "pickable": pickable}
 
 
 def _text_layer(layer_id: str, size: float, units: str, alpha: int, background: bool = False) -> dict:
     layer = {"@@type": "TextLayer", "id": layer_id, "data": f"__DATA_{layer_id}__", "getPosition": "@@=p",
              "getText": "@@=t", "getSize": size, "sizeUnits": units, "sizeMaxPixels": 30,
              "getColor": TEXT + [alpha], "characterSet": "auto", "billboard": True, "pickable": False,
+             "fontFamily": "Source Sans Pro, Helvetica, Arial, sans-serif", "fontWeight": 600,
+             "fontSettings": {"sdf": True}, "outlineWidth": 3, "outlineColor": [255, 255, 255, 220],
              "getTextAnchor": "start", "getAlignmentBaseline": "bottom", "getPixelOffset": [4, -2]}
     if background:
         layer.update(background=True, getBackgroundColor=[255, 255, 255, 210], backgroundPadding=[3, 1])
@@ -156,7 +161,7 @@ def build(scene: Scene, pixels: int = 600, cache: bool = True) -> tuple[DeckSpec
         layers.append(_text_layer("searched", 18, "pixels", 255, background=True))
         layers[-1]["getColor"] = mapview.hex_rgb("#A23B00") + [255]
         data["searched"] = _data(scene, scene.searched, "searched", False, text=True)
-    camera = scene.camera or mapview.frame(scene.xyz, pixels=pixels)
+    camera = scene.camera or mapview.frame(scene.xyz, focus or None, pixels=pixels)  # fly to the isolated
     spec = {"initialViewState": {"target": camera.target, "zoom": camera.zoom, "rotationOrbit": camera.rotation_orbit,
                                  "rotationX": camera.rotation_x, "minZoom": -3, "maxZoom": 14},
             "views": [{"@@type": "OrbitView", "controller": True, "orbitAxis": "Y"}],

@@ -17,7 +17,7 @@ from pages._ui.embeddings_sources import Source
 from pages._ui.embeddings_state import kept, kept_choice, kept_number
 from pages._ui.safe_markdown import escape_markdown
 
-COLOUR_TITLES = {"cluster": "k-means cluster", "rank": "frequency rank", "group": "word list", "label": "true label",
+COLOUR_TITLES = {"cluster": "k-means cluster", "rank": "frequency rank", "group": "word group", "label": "true label",
                  "metadata": "metadata column"}
 
 
@@ -127,10 +127,10 @@ def deck_map(points: Points, colouring: Colouring, search: "Search", selected: l
     xyz = _display(f"{points.method}:{points.dims}:{deck.digest(points.coords)}", points.coords)
     groups = deck_groups(colouring)
     emphasised = list(search.neighbours) + [r for r in selected if r not in search.neighbours]
-    focus = mapview.isolated_rows(search.highlight, search.neighbours, selected)
-    camera = mapview.frame(xyz, focus, pixels=height) if focus else None
-    if points.dims == 2:
-        camera = camera or mapview.frame(xyz, pixels=height)
+    camera = None  # deck.build frames the isolated points, or the whole map
+    if points.dims == 2:  # seen from above, no rotation
+        focus = mapview.isolated_rows(search.highlight, search.neighbours, selected)
+        camera = mapview.frame(xyz, focus or None, pixels=height)
         camera.rotation_orbit, camera.rotation_x = 0.0, 0.0
     scene = deck.Scene(xyz, points.words, groups, searched=list(search.highlight), emphasised=emphasised,
                        words_mode=words_mode, camera=camera,
@@ -251,7 +251,7 @@ def metadata_colouring(source: Source, top_n: int) -> Colouring:
 
 
 def group_colouring(source: Source, points: Points) -> Colouring:
-    group_text = st.text_input("Word list (comma separated)",
+    group_text = st.text_input("Word group (comma separated)",
                                key=kept("group", "red, green, blue, yellow, purple, orange"))
     group = {w.strip() for w in group_text.split(",") if w.strip()}
     index, top_n = source.vectors.index, len(points.words)
