@@ -19,7 +19,7 @@ def test_labels_near_the_camera_target_plus_the_ones_always_shown():
 
 
 def test_label_tiers_grow_tenfold():
-    assert mapview.label_tiers(40_000) == [(0, 300), (300, 3300), (3300, 33300), (33300, 40000)]
+    assert mapview.label_tiers(40_000) == [(0, 200), (200, 2200), (2200, 22200), (22200, 40000)]
     assert mapview.label_tiers(100) == [(0, 100)]
     assert mapview.label_tiers(0) == []
 
@@ -112,7 +112,7 @@ def test_deck_spec_draws_every_point_once_and_labels_by_tier():
     assert [layers[g]["@@type"] for g in ("g0", "g1")] == ["ScatterplotLayer", "ScatterplotLayer"]
     assert len(layers["g0"]["data"]) + len(layers["g1"]["data"]) == 500
     assert layers["g1"]["data"][0][3] == "w250" and layers["g1"]["getFillColor"][:3] == [0x56, 0xB4, 0xE9]
-    assert [len(layers[t]["data"]) for t in ("tier0", "tier1")] == [300, 200]
+    assert [len(layers[t]["data"]) for t in ("tier0", "tier1")] == [200, 300]
     assert layers["tier0"]["data"][0]["t"] == "w0"
     assert "faded" not in layers and picks["g1"].tolist() == list(range(250, 500))
     assert parsed["views"][0]["@@type"] == "OrbitView"
@@ -142,3 +142,18 @@ def test_words_mode_labels_every_point_and_clicks_map_back_to_rows():
             indices = {"g1": [0, 3], "gone": [1]}
     assert deck.picked_rows(Event, picks) == [250, 253]
     assert deck.picked_rows(None, picks) == []
+
+
+def test_exports_a_png_of_the_view_and_an_html_file_that_needs_no_network():
+    from pages._ui import embeddings_bookmark as bookmark
+    from pages._ui import embeddings_plot as plots
+    scene = _scene()
+    camera = mapview.frame(scene.xyz, [10, 20])
+    image = bookmark.png(scene.xyz, scene.words, scene.groups, [10], [20], [10, 20], camera, pixels=400)
+    assert image[:8] == b"\x89PNG\r\n\x1a\n" and len(image) > 5000
+    # seen from the front (no orbit, no tilt) the screen is the x, y plane around the target
+    flat = mapview.Camera([1.0, 2.0, 3.0], 0.0, 0.0, 0.0)
+    assert bookmark.screen_xy(np.array([[2.0, 5.0, -7.0]]), flat).tolist() == [[1.0, 3.0]]
+    fig = plots.cloud_figure(scene.xyz[:50], scene.words[:50], np.zeros(50, dtype=int), "category", ["all"])
+    html = bookmark.standalone_html(fig).decode()
+    assert "<script src=" not in html and "Plotly.newPlot" in html and len(html) > 3_000_000  # plotly.js inlined

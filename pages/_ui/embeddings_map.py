@@ -10,6 +10,7 @@ import streamlit as st
 
 from engine.embeddings import colour, mapview
 from engine.embeddings import explore as emb
+from pages._ui import embeddings_bookmark as bookmark
 from pages._ui import embeddings_deck as deck
 from pages._ui import embeddings_plot as plots
 from pages._ui.embeddings_projection import Points
@@ -87,6 +88,10 @@ def map_view(source: Source, points: Points | None, device, *, key: str = "cloud
         words_mode = False
         n_labels = s5.slider("Labels on other points", 0, 200, key=kept_number(f"n_labels:{words_source}", 0, 200,
                                                                                  30 if words_source else 0))
+    if "map_selection" not in st.session_state and url.get("selection"):  # a bookmarked link's selection
+        linked = mapview.Bookmark.from_query({"selection": url["selection"]}).selection
+        index = source.vectors.index
+        st.session_state["map_selection"] = sorted(index[w] for w in linked if w in index)
     selected = map_selection(top_n)
     focus = mapview.isolated_rows(search.highlight, search.neighbours, selected)
     if focus:
@@ -113,7 +118,35 @@ def map_view(source: Source, points: Points | None, device, *, key: str = "cloud
         if renderer == "deck" and colouring.mode != "continuous":
             legend(colouring)
         neighbours_panel(source, search)
+    if words_source:
+        with st.expander("Bookmark and export this view", icon=":material/bookmark:"):
+            share_view(source, points, colouring, colour_by, search, selected, height)
     return colouring
+
+
+def share_view(source: Source, points: Points, colouring: Colouring, colour_by: str, search: "Search",
+               selected: list[int], height: int) -> None:
+    """The view as a link or a JSON file (and loading one back), and as a PNG or an offline HTML
+    file; the files are made when their button is pressed."""
+    xyz = _display(f"{points.method}:{points.dims}:{deck.digest(points.coords)}", points.coords)
+    focus = mapview.isolated_rows(search.highlight, search.neighbours, selected)
+    camera = mapview.frame(xyz, focus or None, pixels=height)
+    if points.dims == 2:
+        camera.rotation_orbit, camera.rotation_x = 0.0, 0.0
+    n_clusters = st.session_state.get(f"n_clusters:{source.key}")
+    bookmark.bookmark_panel(source, bookmark.current(source, points, search, colour_by, n_clusters, selected, camera))
+    groups = deck_groups(colouring)
+    labelled = list(focus) if focus else list(range(min(200, len(points.words))))
+    name = f"embeddings-{source.key.replace(':', '-')}-{points.method}{points.dims}d"
+    e1, e2 = st.columns(2)
+    e1.download_button("PNG of this view", lambda: bookmark.png(xyz, points.words, groups, search.highlight,
+                                                                  search.neighbours + selected, labelled, camera),
+                       file_name=f"{name}.png", mime="image/png", icon=":material/image:", key="export_png")
+    e2.download_button("Standalone HTML (offline)", lambda: bookmark.standalone_html(plots.cloud_figure(
+        points.coords, points.words, colouring.values, colouring.mode, colouring.categories,
+        highlight=search.highlight, neighbours=search.neighbours + selected, labelled=labelled,
+        palette=colouring.palette)), file_name=f"{name}.html", mime="text/html", icon=":material/code:",
+        key="export_html", help="Plotly's 3D map with plotly.js inside the file: it opens without a network.")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -219,7 +252,9 @@ def colour_points(source: Source, points: Points, colour_by: str) -> Colouring:
     top_n = len(points.words)
     if colour_by == "cluster":
         most = min(30, top_n - 1)  # a map has at least 4 points: 2..3 clusters at the least
-        n_clusters = st.slider("Clusters", 2, most, key=kept_number(f"n_clusters:{source.key}", 2, most, 10))
+        linked = st.query_params.get("clusters", "10")
+        n_clusters = st.slider("Clusters", 2, most, key=kept_number(f"n_clusters:{source.key}", 2, most,
+                                                                    int(linked) if linked.isdigit() else 10))
         labels = kmeans_labels(f"{source.key}:{top_n}", points.x, n_clusters)
         names = mapview.cluster_legend(labels, points.words) if source.images is None else \
             [f"cluster {c}" for c in range(int(labels.max()) + 1)]

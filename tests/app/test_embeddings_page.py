@@ -95,8 +95,8 @@ def test_glove_opens_in_3d_with_pca_over_10k_words():
     xyz = np.array([row[:3] for t in clusters for row in t["data"]])
     assert xyz.shape == (10_000, 3) and np.isfinite(xyz).all() and np.abs(xyz).max() == 100.0
     assert len(set(cloud_words(at))) == 10_000 and {"the", ",", "."} <= set(cloud_words(at))
-    assert labels(at, "tier0")[:2] == ["the", ","] and len(labels(at, "tier0")) == 300  # words, not dots
-    assert len(labels(at, "tier1")) == 3000  # readable as you zoom in
+    assert labels(at, "tier0")[:2] == ["the", ","] and len(labels(at, "tier0")) == 200  # words, not dots
+    assert len(labels(at, "tier1")) == 2000  # readable as you zoom in
     assert len({tuple(t["getFillColor"][:3]) for t in clusters}) == 10
 
 
