@@ -157,3 +157,12 @@ def test_exports_a_png_of_the_view_and_an_html_file_that_needs_no_network():
     fig = plots.cloud_figure(scene.xyz[:50], scene.words[:50], np.zeros(50, dtype=int), "category", ["all"])
     html = bookmark.standalone_html(fig).decode()
     assert "<script src=" not in html and "Plotly.newPlot" in html and len(html) > 3_000_000  # plotly.js inlined
+
+
+def test_a_whole_map_is_framed_without_its_outliers():
+    rng = np.random.default_rng(1)
+    cloud = np.vstack([rng.normal(size=(1000, 3)), [[60, 0, 0]]]).astype(np.float32)  # one far outlier
+    xyz = mapview.display_coords(cloud)
+    framed = mapview.frame(xyz, pixels=600)
+    everything = mapview.frame(xyz, list(range(len(xyz))), pixels=600)  # rows given: all of them fit
+    assert framed.zoom > everything.zoom + 2

@@ -152,10 +152,16 @@ class Camera:
 def frame(xyz: np.ndarray, rows: list[int] | None = None, pixels: int = 600, fill: float = 0.6) -> Camera:
     """The camera that looks at `rows` (all points when None) so they fill `fill` of a `pixels`-wide
     view: OrbitView's zoom z shows 2**z pixels per unit. One row (or rows on one spot) gets a
-    close-up of a tenth of the map."""
+    close-up of a tenth of the map; a whole map of more than 100 points is framed on the 98% of
+    them nearest its centre."""
     pts = np.asarray(xyz if rows is None or not len(rows) else xyz[np.asarray(rows)], dtype=np.float64)
-    centre = (pts.min(0) + pts.max(0)) / 2
-    radius = max(float(np.linalg.norm(pts - centre, axis=1).max()), SPAN / 20)
+    bulk = rows is None and len(pts) > 100
+    # A whole map is framed on its median and 98% of its points: a few outliers would shrink the
+    # cloud to a dot in a corner.
+    centre = np.median(pts, axis=0) if bulk else (pts.min(0) + pts.max(0)) / 2
+    dist = np.linalg.norm(pts - centre, axis=1)
+    reach = float(np.quantile(dist, 0.98)) if bulk else float(dist.max())
+    radius = max(reach, SPAN / 20)
     return Camera([round(float(v), 3) for v in centre], round(math.log2(pixels * fill / (2 * radius)), 3))
 
 

@@ -24,8 +24,8 @@ import streamlit as st
 from engine.embeddings import mapview
 
 TEXT = [40, 40, 48]
-FADED = [184, 192, 204, 40]
-TIER_SIZES = [5.5, 1.8, 0.6, 0.2]  # world units of each label tier (see mapview.label_tiers)
+FADED = [184, 192, 204, 70]
+TIER_SIZES = [7.0, 2.2, 0.7, 0.22]  # world units of each label tier (see mapview.label_tiers)
 TIER_ALPHA = [235, 190, 160, 140]
 MAX_TIER_LABELS = 2_200  # labels drawn outside "words as text": the first two tiers (200 + 2,000)
 
