@@ -1,6 +1,8 @@
 """AppTest of the Embeddings map's view: a bookmarked link brings back the search, the selection and
 the clusters; a saved view (JSON) loaded back sets the widgets and the map; a click's selection
 isolates the points it picked."""
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from engine.embeddings import mapview
@@ -31,3 +33,21 @@ def test_a_saved_view_loads_back_into_the_widgets_and_the_map():
     ok(at)
     assert widget(at, "query").value == "king" and widget(at, "colour_by:True").value == "rank"
     assert labels(at, "searched") == ["king"] and len(labels(at, "emphasised")) == 3
+
+
+def test_plotly_stays_one_click_away_with_the_same_search_and_colours():
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["renderer"] = "plotly"
+    at.query_params["q"] = "king"
+    at.run()
+    ok(at)
+    assert not at.get("deck_gl_json_chart")
+    fig = next(json.loads(e.proto.spec) for e in at.get("plotly_chart") if e.proto.id.endswith("-cloud"))
+    traces = {t.get("name"): t for t in fig["data"]}
+    assert traces["searched"]["text"] == ["king"] and "queen" in traces["neighbours"]["text"]
+    palette = mapview.category_palette(10)  # k-means clusters in colour-blind-safe colours, named by top words
+    clusters = [t for t in fig["data"] if t.get("mode") == "markers"]
+    assert [t["marker"]["color"] for t in clusters] == palette and clusters[0]["name"].count(",") == 2
+    widget(at, "renderer").set_value("deck").run()
+    ok(at)
+    assert labels(at, "searched") == ["king"]
