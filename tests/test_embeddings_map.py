@@ -136,6 +136,8 @@ def test_words_mode_labels_every_point_and_clicks_map_back_to_rows():
     spec, picks = deck.build(_scene(words_mode=True), cache=False)
     layers = {layer["id"]: layer for layer in json.loads(spec.to_json())["layers"]}
     assert sum(len(layers[i]["data"]) for i in layers if i.startswith("tier")) == 500
+    many = deck.Scene(np.zeros((300_000, 3), dtype=np.float32), [""] * 300_000, [], words_mode=True)
+    assert deck.label_rows(many) == [(0, 200), (200, 2200), (2200, 22200), (22200, 300_000)]  # every word
 
     class Event:
         class selection:
@@ -166,3 +168,12 @@ def test_a_whole_map_is_framed_without_its_outliers():
     framed = mapview.frame(xyz, pixels=600)
     everything = mapview.frame(xyz, list(range(len(xyz))), pixels=600)  # rows given: all of them fit
     assert framed.zoom > everything.zoom + 2
+
+
+def test_a_layout_without_isolation_keeps_the_whole_map_in_view_and_labels_the_word():
+    scene = _scene(searched=[10], isolate=False)
+    spec, _ = deck.build(scene, cache=False)
+    parsed = json.loads(spec.to_json())
+    layers = {layer["id"]: layer for layer in parsed["layers"]}
+    assert "faded" not in layers and len(layers["g0"]["data"]) == 250 and layers["searched"]["data"][0]["t"] == "w10"
+    assert parsed["initialViewState"]["target"] == mapview.frame(scene.xyz).target

@@ -119,7 +119,9 @@ def _text_layer(layer_id: str, size: float, units: str, alpha: int, background: 
 def label_rows(scene: Scene) -> list[tuple[int, int]]:
     """The label tiers drawn: all of them in words mode, else the first MAX_TIER_LABELS words."""
     n = len(scene.words) if scene.words_mode else min(len(scene.words), MAX_TIER_LABELS)
-    return mapview.label_tiers(n)[:len(TIER_SIZES)]
+    tiers = mapview.label_tiers(n)
+    last = len(TIER_SIZES) - 1
+    return tiers if len(tiers) <= last + 1 else tiers[:last] + [(tiers[last][0], n)]  # the smallest: the rest
 
 
 def build(scene: Scene, pixels: int = 600, cache: bool = True) -> tuple[DeckSpec, dict[str, np.ndarray]]:
@@ -161,7 +163,7 @@ def build(scene: Scene, pixels: int = 600, cache: bool = True) -> tuple[DeckSpec
         layers.append(_text_layer("searched", 18, "pixels", 255, background=True))
         layers[-1]["getColor"] = mapview.hex_rgb("#A23B00") + [255]
         data["searched"] = _data(scene, scene.searched, "searched", False, text=True)
-    camera = scene.camera or mapview.frame(scene.xyz, focus or None, pixels=pixels)  # fly to the isolated
+    camera = scene.camera or mapview.frame(scene.xyz, focus if fading else None, pixels=pixels)  # fly to them
     spec = {"initialViewState": {"target": camera.target, "zoom": camera.zoom, "rotationOrbit": camera.rotation_orbit,
                                  "rotationX": camera.rotation_x, "minZoom": -3, "maxZoom": 14},
             "views": [{"@@type": "OrbitView", "controller": True, "orbitAxis": "Y"}],

@@ -92,7 +92,7 @@ def map_view(source: Source, points: Points | None, device, *, key: str = "cloud
         linked = mapview.Bookmark.from_query({"selection": url["selection"]}).selection
         index = source.vectors.index
         st.session_state["map_selection"] = sorted(index[w] for w in linked if w in index)
-    selected = map_selection(top_n)
+    selected = map_selection(top_n, key)
     focus = mapview.isolated_rows(search.highlight, search.neighbours, selected)
     if focus:
         what = f"'{search.query}' and {len(search.neighbours)} neighbours" if search.highlight else \
@@ -155,24 +155,37 @@ def _display(key: str, _coords: np.ndarray) -> np.ndarray:
 
 
 def deck_map(points: Points, colouring: Colouring, search: "Search", selected: list[int], words_mode: bool,
-             key: str, height: int) -> None:
+             key: str, height: int, isolate: bool = True) -> None:
     """The map drawn by deck.gl; clicks on points select them (and isolate them)."""
     xyz = _display(f"{points.method}:{points.dims}:{deck.digest(points.coords)}", points.coords)
     groups = deck_groups(colouring)
     emphasised = list(search.neighbours) + [r for r in selected if r not in search.neighbours]
     camera = None  # deck.build frames the isolated points, or the whole map
     if points.dims == 2:  # seen from above, no rotation
-        focus = mapview.isolated_rows(search.highlight, search.neighbours, selected)
+        focus = mapview.isolated_rows(search.highlight, search.neighbours, selected) if isolate else []
         camera = mapview.frame(xyz, focus or None, pixels=height)
         camera.rotation_orbit, camera.rotation_x = 0.0, 0.0
     scene = deck.Scene(xyz, points.words, groups, searched=list(search.highlight), emphasised=emphasised,
-                       words_mode=words_mode, camera=camera,
+                       words_mode=words_mode, camera=camera, isolate=isolate,
                        point_size=1.5 if len(xyz) > 100_000 else 2.0 if len(xyz) > 20_000 else 3.0)
     spec, picks = deck.build(scene, pixels=height)
     st.session_state[f"{key}:picks"] = picks
     st.pydeck_chart(spec, height=height, key=f"{key}_deck", on_select="rerun", selection_mode="multi-object")
     st.caption("Drag to rotate, scroll to zoom, shift-drag to pan; click points to select them "
                "(shift-click adds). Words appear as you zoom in.")
+
+
+def layout_map(points: Points, key: str, height: int = 480, searched: str = "", caption: str | None = None) -> None:
+    """A map without its settings (no search box, no colour choice): an intermediate or replayed
+    layout (a t-SNE iteration, a Word2Vec epoch) coloured by frequency-rank quantiles, with the
+    searched word and its place labelled. `key` must differ from the main map's."""
+    bins, names = mapview.rank_bins(len(points.words), 8)
+    colouring = Colouring(bins, "category", names, palette=mapview.scale_colours(len(names)))
+    row = points.words.index(searched) if searched and searched in points.words else None
+    search = Search(searched, 0, highlight=[] if row is None else [row])
+    deck_map(points, colouring, search, [], False, key, height, isolate=False)
+    if caption:
+        st.caption(caption)
 
 
 def deck_groups(colouring: Colouring) -> list[deck.Group]:
@@ -194,13 +207,13 @@ def legend(colouring: Colouring) -> None:
     st.html(f'<div data-testid="dp-map-legend" style="max-height:260px;overflow-y:auto;margin-bottom:8px">{items}</div>')
 
 
-def map_selection(top_n: int) -> list[int]:
+def map_selection(top_n: int, key: str = "cloud") -> list[int]:
     """The points selected by the 2D view's lasso or box, or by clicks on the map: whichever changed
     last; an empty event (a cleared lasso, a map redrawn) changes nothing: "Show all" clears."""
     state = st.session_state
     lasso = sorted({int(p["point_index"]) for p in _event_points(state.get("select2d"))
                     if p.get("curve_number", 0) == 0})
-    clicks = deck.picked_rows(state.get("cloud_deck"), state.get("cloud:picks", {}))
+    clicks = deck.picked_rows(state.get(f"{key}_deck"), state.get(f"{key}:picks", {}))
     for name, rows in (("lasso", lasso), ("clicks", clicks)):
         if rows and rows != state.get(f"map_selection:{name}"):
             state["map_selection"] = rows
