@@ -17,6 +17,7 @@ A size that does not finish within --timeout seconds is reported as such.
 
     python bench/embeddings_render.py                         # 10k, 100k, 400k; both renderers
     python bench/embeddings_render.py --sizes 10000 100000 --drag 4
+    python bench/embeddings_render.py --sizes 10000 100000 --renderers deck deck-words   # the whole map as text
 
 Headless Chromium draws WebGL on the CPU (SwiftShader): a GPU browser is far faster, so these figures
 compare the renderers with each other, not with a desktop.
@@ -96,14 +97,15 @@ def measure(browser, cdp_page_factory, url: str, renderer: str, n: int, drag: fl
         page.goto(url)  # a fresh server registers its pages on the first session: Home first
         page.get_by_role("heading", name="Deep Playground").wait_for()
         started = time.perf_counter()
-        page.goto(f"{url}/embeddings?top={n}&method=pca&colour=rank&renderer={renderer}")
+        kind, words = renderer.split("-")[0], "&words=1" if renderer.endswith("-words") else ""
+        page.goto(f"{url}/embeddings?top={n}&method=pca&colour=rank&renderer={kind}{words}")
         page.evaluate(COUNT_FRAMES)
-        page.wait_for_function(DRAWN, arg=renderer, timeout=timeout * 1000, polling=50)
+        page.wait_for_function(DRAWN, arg=kind, timeout=timeout * 1000, polling=50)
         out["first"] = time.perf_counter() - started
         page.get_by_test_id("stStatusWidget").wait_for(state="detached", timeout=timeout * 1000)
         page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         out["full"] = time.perf_counter() - started
-        chart = page.locator("[data-testid=stDeckGlJsonChart] canvas" if renderer == "deck" else
+        chart = page.locator("[data-testid=stDeckGlJsonChart] canvas" if kind == "deck" else
                              ".js-plotly-plot .gl-container canvas, .js-plotly-plot canvas").first
         box = chart.bounding_box()
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
