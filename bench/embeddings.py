@@ -9,8 +9,8 @@
    10k most frequent words) into the cache; the user is assumed to ask for UMAP `--think` seconds after
    the app starts (target: the map within 10 s of asking).
 4. UMAP 3D of 100k words (target < 120 s on a 2-core machine), with --umap-100k.
-5. Plotly rendering of 100k points in the browser: read from test-output/embeddings-render.json, which
-   tests/e2e/test_embeddings_page.py writes.
+5. The map of 100k points in the browser (deck.gl): read from test-output/embeddings-render.json, which
+   tests/e2e/test_embeddings_page.py writes; bench/embeddings_render.py compares deck.gl and Plotly.
 
     python bench/embeddings.py                       # 1, 2, 3, 5
     python bench/embeddings.py --umap-100k           # also 4 (minutes)
@@ -149,7 +149,7 @@ def report_render() -> None:
         print("plotly 100k points in the browser: run `pytest tests/e2e/test_embeddings_page.py` first")
         return
     data = json.loads(path.read_text())
-    print(f"plotly Scatter3d of {data['points']:,} points in headless chromium: {data['seconds_to_first_frame']:.1f} s "
+    print(f"{data.get('renderer', 'plotly')} map of {data['points']:,} points in headless chromium: {data['seconds_to_first_frame']:.1f} s "
           "from opening the page to the first WebGL frame (includes PCA and sending the data; from the browser test)")
 
 

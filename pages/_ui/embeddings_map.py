@@ -2,20 +2,24 @@
 with the neighbours table beside it, and the linked 2D view where box and lasso select points."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
 
-from engine.embeddings import colour
+from engine.embeddings import colour, mapview
 from engine.embeddings import explore as emb
+from pages._ui import embeddings_bookmark as bookmark
+from pages._ui import embeddings_deck as deck
 from pages._ui import embeddings_plot as plots
 from pages._ui.embeddings_projection import Points
 from pages._ui.embeddings_sources import Source
 from pages._ui.embeddings_state import kept, kept_choice, kept_number
 from pages._ui.safe_markdown import escape_markdown
 
-COLOUR_TITLES = {"cluster": "k-means cluster", "rank": "frequency rank", "group": "word group", "label": "true label"}
+COLOUR_TITLES = {"cluster": "k-means cluster", "rank": "frequency rank", "group": "word group", "label": "true label",
+                 "metadata": "metadata column"}
 
 
 @dataclass
@@ -33,6 +37,7 @@ class Colouring:
     mode: str                            # "category", "group" or "continuous"
     categories: list[str] | None = None
     highlight: list[int] = field(default_factory=list)  # the word group's points
+    palette: list[str] | None = None     # one colour per category (None: the categorical palette)
 
 
 @st.cache_data(max_entries=16, show_spinner="Clustering (k-means)...")
@@ -40,16 +45,25 @@ def kmeans_labels(source_key: str, _x: np.ndarray, k: int) -> np.ndarray:
     return colour.cluster_labels(_x, k, seed=0)
 
 
-def map_view(source: Source, points: Points | None, device) -> Colouring | None:
+RENDERERS = {"deck": "deck.gl (words, 400k points)", "plotly": "Plotly (hover, 3D axes)"}
+
+
+def map_view(source: Source, points: Points | None, device, *, key: str = "cloud",
+             height: int = 640) -> Colouring | None:
     """The search and colour settings, then the cloud and the neighbours; returns the colouring
     (the selection view draws the same). With no map (too few points, or a projection waiting for
-    its button) the search and its neighbours are still shown, and None is returned."""
+    its button) the search and its neighbours are still shown, and None is returned.
+
+    A search or a selection (lasso in the 2D view, or clicks on the map) isolates its points: the
+    camera flies to them, they are labelled, the rest fades; "Show all" (or Escape) comes back.
+    `key` names the chart (a second map on the page, e.g. a layout replayed, needs its own)."""
     url = st.query_params
     words_source = source.images is None
     s1, s2, s3, s4, s5 = st.columns([2, 0.9, 1.3, 1.7, 1.5])
     query = s1.text_input("Search a word" if words_source else "Search a point (e.g. '3 #12')",
                           key=kept("query", url.get("q", ""))).strip()
-    k = s2.number_input("Neighbours", 1, 200, key=kept_number("k", 1, 200, 10))
+    k = s2.number_input("Neighbours", 1, 200, key=kept_number("k", 1, 200, int(url.get("k", 10))
+                                                              if str(url.get("k", "")).isdigit() else 10))
     top_n = len(points.words) if points is not None else 0
     with st.container():  # the search's messages in one slot: the map below keeps its place
         search = neighbours_of(source, query, k, top_n, device)
@@ -57,21 +71,167 @@ def map_view(source: Source, points: Points | None, device) -> Colouring | None:
         neighbours_panel(source, search)
         return None
     colour_options = ["cluster", "rank", "group"] if words_source else ["label", "cluster"]
+    if _metadata_columns(source):
+        colour_options.append("metadata")
     colour_by = s3.selectbox("Colour by", colour_options, format_func=COLOUR_TITLES.get,
                              key=kept_choice(f"colour_by:{words_source}", colour_options, url.get("colour")))
-    with s4:  # the colouring's own setting (clusters, the word group) beside it
+    with s4:  # the colouring's own setting (clusters, the word list) beside it
         colouring = colour_points(source, points, colour_by)
-    n_labels = s5.slider("Labels on other points", 0, 200, key=kept_number(f"n_labels:{words_source}", 0, 200,
-                                                                             30 if words_source else 0))
+    renderer = kept_choice("renderer", list(RENDERERS), url.get("renderer", "deck"))
+    renderer = st.session_state[renderer]
+    if renderer == "deck":
+        words_mode = s5.toggle("Words as text", key=kept("words_mode", url.get("words") == "1"),
+                               help="The whole map drawn as words (the points faint). Otherwise the most frequent "
+                                    "words are labelled, more of them as you zoom in.")
+        n_labels = 0
+    else:
+        words_mode = False
+        n_labels = s5.slider("Labels on other points", 0, 200, key=kept_number(f"n_labels:{words_source}", 0, 200,
+                                                                                 30 if words_source else 0))
+    if "map_selection" not in st.session_state and url.get("selection"):  # a bookmarked link's selection
+        linked = mapview.Bookmark.from_query({"selection": url["selection"]}).selection
+        index = source.vectors.index
+        st.session_state["map_selection"] = sorted(index[w] for w in linked if w in index)
+    selected = map_selection(top_n, key)
+    focus = mapview.isolated_rows(search.highlight, search.neighbours, selected)
+    if focus:
+        what = f"'{search.query}' and {len(search.neighbours)} neighbours" if search.highlight else \
+            f"{len(selected):,} selected points"
+        b1, b2 = st.columns([1, 4], vertical_alignment="center")
+        b1.button("Show all", icon=":material/zoom_out_map:", key="show_all", on_click=show_all, shortcut="Escape",
+                  help="Back to the whole map (Escape)")
+        b2.caption(f"Isolated: {escape_markdown(what)}; the rest is faded.")
     map_col, side_col = st.columns([3, 1.3])
     with map_col:
-        fig = plots.cloud_figure(points.coords, points.words, colouring.values, colouring.mode, colouring.categories,
-                                 highlight=search.highlight + colouring.highlight, neighbours=search.neighbours,
-                                 labelled=list(range(min(n_labels, len(points.words)))))
-        st.plotly_chart(fig, key="cloud", config={"scrollZoom": True})
+        if renderer == "deck":
+            deck_map(points, colouring, search, selected, words_mode, key, height)
+        else:
+            fig = plots.cloud_figure(points.coords, points.words, colouring.values, colouring.mode,
+                                     colouring.categories, highlight=search.highlight + colouring.highlight,
+                                     neighbours=search.neighbours + selected,
+                                     labelled=list(range(min(n_labels, len(points.words)))),
+                                     palette=colouring.palette)
+            st.plotly_chart(fig, key=key, config={"scrollZoom": True})
+        st.radio("Renderer", list(RENDERERS), format_func=RENDERERS.get, horizontal=True, key="renderer",
+                 label_visibility="collapsed")
     with side_col:
+        if renderer == "deck" and colouring.mode != "continuous":
+            legend(colouring)
         neighbours_panel(source, search)
+    if words_source:
+        with st.expander("Bookmark and export this view", icon=":material/bookmark:"):
+            share_view(source, points, colouring, colour_by, search, selected, height)
     return colouring
+
+
+def share_view(source: Source, points: Points, colouring: Colouring, colour_by: str, search: "Search",
+               selected: list[int], height: int) -> None:
+    """The view as a link or a JSON file (and loading one back), and as a PNG or an offline HTML
+    file; the files are made when their button is pressed."""
+    xyz = _display(f"{points.method}:{points.dims}:{deck.digest(points.coords)}", points.coords)
+    focus = mapview.isolated_rows(search.highlight, search.neighbours, selected)
+    camera = mapview.frame(xyz, focus or None, pixels=height)
+    if points.dims == 2:
+        camera.rotation_orbit, camera.rotation_x = 0.0, 0.0
+    n_clusters = st.session_state.get(f"n_clusters:{source.key}")
+    bookmark.bookmark_panel(source, bookmark.current(source, points, search, colour_by, n_clusters, selected, camera))
+    groups = deck_groups(colouring)
+    labelled = list(focus) if focus else list(range(min(200, len(points.words))))
+    name = f"embeddings-{source.key.replace(':', '-')}-{points.method}{points.dims}d"
+    e1, e2 = st.columns(2)
+    e1.download_button("PNG of this view", lambda: bookmark.png(xyz, points.words, groups, search.highlight,
+                                                                  search.neighbours + selected, labelled, camera),
+                       file_name=f"{name}.png", mime="image/png", icon=":material/image:", key="export_png")
+    e2.download_button("Standalone HTML (offline)", lambda: bookmark.standalone_html(plots.cloud_figure(
+        points.coords, points.words, colouring.values, colouring.mode, colouring.categories,
+        highlight=search.highlight, neighbours=search.neighbours + selected, labelled=labelled,
+        palette=colouring.palette)), file_name=f"{name}.html", mime="text/html", icon=":material/code:",
+        key="export_html", help="Plotly's 3D map with plotly.js inside the file: it opens without a network.")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _display(key: str, _coords: np.ndarray) -> np.ndarray:
+    return mapview.display_coords(_coords)
+
+
+def deck_map(points: Points, colouring: Colouring, search: "Search", selected: list[int], words_mode: bool,
+             key: str, height: int, isolate: bool = True) -> None:
+    """The map drawn by deck.gl; clicks on points select them (and isolate them)."""
+    xyz = _display(f"{points.method}:{points.dims}:{deck.digest(points.coords)}", points.coords)
+    groups = deck_groups(colouring)
+    emphasised = list(search.neighbours) + [r for r in selected if r not in search.neighbours]
+    camera = None  # deck.build frames the isolated points, or the whole map
+    if points.dims == 2:  # seen from above, no rotation
+        focus = mapview.isolated_rows(search.highlight, search.neighbours, selected) if isolate else []
+        camera = mapview.frame(xyz, focus or None, pixels=height)
+        camera.rotation_orbit, camera.rotation_x = 0.0, 0.0
+    scene = deck.Scene(xyz, points.words, groups, searched=list(search.highlight), emphasised=emphasised,
+                       words_mode=words_mode, camera=camera, isolate=isolate,
+                       point_size=1.5 if len(xyz) > 100_000 else 2.0 if len(xyz) > 20_000 else 3.0)
+    spec, picks = deck.build(scene, pixels=height)
+    st.session_state[f"{key}:picks"] = picks
+    st.pydeck_chart(spec, height=height, key=f"{key}_deck", on_select="rerun", selection_mode="multi-object")
+    st.caption("Drag to rotate, scroll to zoom, shift-drag to pan; click points to select them "
+               "(shift-click adds). Words appear as you zoom in.")
+
+
+def layout_map(points: Points, key: str, height: int = 480, searched: str = "", caption: str | None = None) -> None:
+    """A map without its settings (no search box, no colour choice): an intermediate or replayed
+    layout (a t-SNE iteration, a Word2Vec epoch) coloured by frequency-rank quantiles, with the
+    searched word and its place labelled. `key` must differ from the main map's."""
+    bins, names = mapview.rank_bins(len(points.words), 8)
+    colouring = Colouring(bins, "category", names, palette=mapview.scale_colours(len(names)))
+    row = points.words.index(searched) if searched and searched in points.words else None
+    search = Search(searched, 0, highlight=[] if row is None else [row])
+    deck_map(points, colouring, search, [], False, key, height, isolate=False)
+    if caption:
+        st.caption(caption)
+
+
+def deck_groups(colouring: Colouring) -> list[deck.Group]:
+    values = np.asarray(colouring.values)
+    if colouring.mode == "group":
+        return [deck.Group("other words", mapview.GREY, np.flatnonzero(values == 0)),
+                deck.Group("in the list", "#D55E00", np.flatnonzero(values > 0))]
+    names = colouring.categories or []
+    palette = colouring.palette or mapview.category_palette(len(names))
+    return [deck.Group(name, palette[c], np.flatnonzero(values == c)) for c, name in enumerate(names)]
+
+
+def legend(colouring: Colouring) -> None:
+    """The colours' meaning beside the map (never over it)."""
+    groups = deck_groups(colouring)
+    items = "".join(f'<div style="display:flex;gap:6px;align-items:baseline;font-size:0.85rem;line-height:1.35">'
+                    f'<span style="flex:none;width:10px;height:10px;border-radius:50%;background:{g.colour}"></span>'
+                    f'<span>{html.escape(g.name)}</span></div>' for g in groups)
+    st.html(f'<div data-testid="dp-map-legend" style="max-height:260px;overflow-y:auto;margin-bottom:8px">{items}</div>')
+
+
+def map_selection(top_n: int, key: str = "cloud") -> list[int]:
+    """The points selected by the 2D view's lasso or box, or by clicks on the map: whichever changed
+    last; an empty event (a cleared lasso, a map redrawn) changes nothing: "Show all" clears."""
+    state = st.session_state
+    lasso = sorted({int(p["point_index"]) for p in _event_points(state.get("select2d"))
+                    if p.get("curve_number", 0) == 0})
+    clicks = deck.picked_rows(state.get(f"{key}_deck"), state.get(f"{key}:picks", {}))
+    for name, rows in (("lasso", lasso), ("clicks", clicks)):
+        if rows and rows != state.get(f"map_selection:{name}"):
+            state["map_selection"] = rows
+        state[f"map_selection:{name}"] = rows
+    return [r for r in state.get("map_selection", []) if r < top_n]
+
+
+def _event_points(event) -> list:
+    try:
+        return list(event.selection.points)
+    except AttributeError:
+        return []
+
+
+def show_all() -> None:
+    """Back to the whole map: no search, no selection."""
+    st.session_state["query"] = st.session_state["kept:query"] = ""
+    st.session_state["map_selection"] = []
 
 
 def neighbours_of(source: Source, query: str, k: int, top_n: int, device) -> Search:
@@ -99,19 +259,43 @@ def neighbours_of(source: Source, query: str, k: int, top_n: int, device) -> Sea
 
 
 def colour_points(source: Source, points: Points, colour_by: str) -> Colouring:
-    """One colour value per point: its k-means cluster, its true label, its frequency rank, or
-    whether it is in the word group typed here."""
+    """One colour value per point: its k-means cluster (named by its most frequent words), its true
+    label, its frequency rank's quantile, whether it is in the word list typed here, or a metadata
+    column of the uploaded file."""
     top_n = len(points.words)
     if colour_by == "cluster":
         most = min(30, top_n - 1)  # a map has at least 4 points: 2..3 clusters at the least
-        n_clusters = st.slider("Clusters", 2, most, key=kept_number(f"n_clusters:{source.key}", 2, most, 10))
-        return Colouring(kmeans_labels(f"{source.key}:{top_n}", points.x, n_clusters), "category",
-                         [f"cluster {c}" for c in range(n_clusters)])
+        linked = st.query_params.get("clusters", "10")
+        n_clusters = st.slider("Clusters", 2, most, key=kept_number(f"n_clusters:{source.key}", 2, most,
+                                                                    int(linked) if linked.isdigit() else 10))
+        labels = kmeans_labels(f"{source.key}:{top_n}", points.x, n_clusters)
+        names = mapview.cluster_legend(labels, points.words) if source.images is None else \
+            [f"cluster {c}" for c in range(int(labels.max()) + 1)]
+        return Colouring(labels, "category", names)
     if colour_by == "label":
         return Colouring(source.images.labels[:top_n], "category", list(source.images.classes))
     if colour_by == "group":
         return group_colouring(source, points)
-    return Colouring(colour.rank_values(top_n), "continuous")
+    if colour_by == "metadata":
+        return metadata_colouring(source, top_n)
+    n_bins = st.slider("Rank quantiles", 3, 10, key=kept_number("rank_bins", 3, 10, 8),
+                       help="Equal numbers of words per colour: the most frequent words get a colour of their own.")
+    bins, names = mapview.rank_bins(top_n, n_bins)
+    return Colouring(bins, "category", names, palette=mapview.scale_colours(len(names)))
+
+
+def _metadata_columns(source: Source) -> list[str]:
+    meta = source.vectors.metadata
+    return [] if meta is None else [str(c) for c in meta.columns]
+
+
+def metadata_colouring(source: Source, top_n: int) -> Colouring:
+    """A column of the uploaded metadata as colours (its most common values, the rest "other")."""
+    columns = _metadata_columns(source)
+    column = st.selectbox("Column", columns, key=kept_choice(f"meta_column:{source.key}", columns, columns[-1]))
+    values = [str(v) for v in source.vectors.metadata[column].tolist()[:top_n]]
+    codes, names = mapview.metadata_categories(values)
+    return Colouring(codes, "category", names)
 
 
 def group_colouring(source: Source, points: Points) -> Colouring:
@@ -139,18 +323,18 @@ def neighbours_panel(source: Source, search: Search) -> None:
 
 
 def selection_view(source: Source, points: Points, colouring: Colouring) -> None:
-    """A 2D view of the same map (first two axes) where a box or a lasso lists the points inside."""
+    """A 2D view of the same map (first two axes) where a box or a lasso selects points; the
+    selection (or the points clicked on the map) is isolated on the map above and listed here."""
     words = points.words
     with st.expander("Select points (box or lasso on a 2D view of the same map)", expanded=False):
-        event = st.plotly_chart(plots.selection_figure(points.coords, words, colouring.values, colouring.mode,
-                                                       colouring.categories),
-                                key="select2d", on_select="rerun", selection_mode=("box", "lasso"))
-        picked = sorted({int(p["point_index"]) for p in (event.selection.points if event else [])
-                         if p.get("curve_number", 0) == 0})
+        st.plotly_chart(plots.selection_figure(points.coords, words, colouring.values, colouring.mode,
+                                               colouring.categories, palette=colouring.palette),
+                        key="select2d", on_select="rerun", selection_mode=("box", "lasso"))
+        picked = map_selection(len(words))
         if not picked:
-            st.caption("Drag a box or a lasso around points to list them (3D plots have no selection tools).")
+            st.caption("Drag a box or a lasso around points (or click points on the map) to isolate them.")
             return
-        st.markdown(f"**{len(picked):,} selected**")
+        st.markdown(f"**{len(picked):,} selected**, isolated on the map above")
         if source.images is not None:
             st.image([source.images.images[i, 0] for i in picked[:48]], caption=[words[i] for i in picked[:48]],
                      width=56, clamp=True)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
+
+from engine.embeddings import mapview
 
 SCALE = "Viridis"  # perceptually uniform
 HIGHLIGHT = "#e4572e"
@@ -11,15 +12,13 @@ NEIGHBOUR = "#f3a712"
 
 
 def category_colours(n: int) -> list[str]:
-    """n distinct colours spread along the perceptually uniform scale."""
-    if n <= 1:
-        return sample_colorscale(SCALE, [0.5])
-    return sample_colorscale(SCALE, [i / (n - 1) for i in range(n)])
+    """n category colours, colour-blind safe (Okabe-Ito, Tableau 10; see engine.embeddings.mapview)."""
+    return mapview.category_palette(n)
 
 
-def _marker(colour_values, colour_mode: str, size: float, categories: list[str] | None):
+def _marker(colour_values, colour_mode: str, size: float, categories: list[str] | None, palette=None):
     if colour_mode == "category":
-        palette = category_colours(len(categories))
+        palette = palette or category_colours(len(categories))
         return dict(size=size, color=[palette[int(c)] for c in colour_values], opacity=0.75)
     if colour_mode == "group":  # 0 = not in the group: grey, 1 = in the group
         return dict(size=size, color=np.where(np.asarray(colour_values) > 0, HIGHLIGHT, "#b8c0cc"), opacity=0.8)
@@ -37,7 +36,8 @@ def _xyz(coords, rows, dims):
 
 def cloud_figure(coords: np.ndarray, words: list[str], colour_values, colour_mode: str,
                  categories: list[str] | None = None, highlight: list[int] = (), neighbours: list[int] = (),
-                 labelled: list[int] = (), hover: list[str] | None = None, height: int = 640) -> go.Figure:
+                 labelled: list[int] = (), hover: list[str] | None = None, height: int = 640,
+                 palette: list[str] | None = None) -> go.Figure:
     """Scatter3d (WebGL) or Scattergl of every point, plus label and highlight traces on top."""
     dims = coords.shape[1]
     n = len(coords)
@@ -46,7 +46,7 @@ def cloud_figure(coords: np.ndarray, words: list[str], colour_values, colour_mod
     hovertext = hover if hover is not None else words
     fig = go.Figure()
     if colour_mode == "category":
-        palette = category_colours(len(categories))
+        palette = palette or category_colours(len(categories))
         values = np.asarray(colour_values)
         for c, name in enumerate(categories):  # one trace per category: a legend that toggles them
             rows = np.flatnonzero(values == c)
@@ -82,10 +82,11 @@ def cloud_figure(coords: np.ndarray, words: list[str], colour_values, colour_mod
 
 
 def selection_figure(coords: np.ndarray, words: list[str], colour_values, colour_mode: str,
-                     categories: list[str] | None = None, hover: list[str] | None = None) -> go.Figure:
+                     categories: list[str] | None = None, hover: list[str] | None = None,
+                     palette: list[str] | None = None) -> go.Figure:
     """The linked 2D view (first two axes) where box and lasso select points."""
     n = len(coords)
-    marker = _marker(colour_values, colour_mode, 3 if n > 5000 else 5, categories)
+    marker = _marker(colour_values, colour_mode, 3 if n > 5000 else 5, categories, palette)
     marker.pop("showscale", None)
     marker.pop("colorbar", None)
     fig = go.Figure(go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", marker=marker,

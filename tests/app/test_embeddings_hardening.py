@@ -10,8 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from engine.core.runs import RunStore
 from engine.embeddings.word2vec import load_corpus, train_vectors
-from pages._ui.embeddings_plot import HIGHLIGHT
-from tests.app.test_embeddings_page import PAGE, app_env, button, cloud, ok, widget  # noqa: F401 (app_env: fixture)
+from tests.app.test_embeddings_page import PAGE, app_env, button, cloud, cloud_words, deck_map, ok, widget  # noqa: F401 (app_env: fixture)
+
+HIGHLIGHT = [0xD5, 0x5E, 0x00]  # the word list's colour (Okabe-Ito vermillion)
 from tests.bombs import gzip_bomb
 
 GROUP = ["red", "green", "blue"]
@@ -57,7 +58,7 @@ def place(at: AppTest, found) -> tuple:
 
 
 def is_cloud(node) -> bool:
-    return node.type == "plotly_chart" and "cloud" in node.proto.id
+    return node.type == "deck_gl_json_chart" and "cloud" in node.proto.id
 
 
 def is_tabs(node) -> bool:
@@ -65,9 +66,8 @@ def is_tabs(node) -> bool:
 
 
 def group_colours(at: AppTest) -> dict:
-    """word -> marker colour of the cloud's one trace (a map coloured by word group)."""
-    words = next(t for t in cloud(at) if t.get("name") == "words")
-    return dict(zip(words["hovertext"], words["marker"]["color"]))
+    """word -> colour of its layer (a map coloured by word group)."""
+    return {row[3]: t["getFillColor"][:3] for t in cloud(at) for row in t["data"]}
 
 
 # ---- widgets show what the map uses ----------------------------------------------------------------
@@ -82,13 +82,13 @@ def test_colour_by_word_group_stays_shown_and_used_through_a_tsne_run_and_an_eva
     widget(at, "colour_by:True").set_value("group").run()
     widget(at, "method").set_value("tsne").run()
     ok(at)
-    assert not any(is_cloud(e) for e in at.get("plotly_chart"))  # t-SNE waits for its button
+    assert not any(is_cloud(e) for e in at.get("deck_gl_json_chart"))  # t-SNE waits for its button
     button(at, "project_button").click().run()
     ok(at)
     colour_by = widget(at, "colour_by:True")
     assert (colour_by.value, shown(colour_by)) == ("group", "word group")
     colours = group_colours(at)
-    assert {colours[w] for w in GROUP} == {HIGHLIGHT} and colours["w3"] != HIGHLIGHT
+    assert all(colours[w] == HIGHLIGHT for w in GROUP) and colours["w3"] != HIGHLIGHT
     assert widget(at, "method").value == "tsne" and shown(widget(at, "method")) == "t-SNE"
     where = place(at, is_cloud), place(at, is_tabs)
     button(at, "evaluate").click().run()
@@ -142,21 +142,21 @@ def test_an_uploaded_vocabulary_of_2_to_11_words(n):
     if n < 4:
         assert [i.value for i in at.info] == [f"A map needs at least 4 points; these vectors hold {n}. The search above "
                                               "the map, the analogies and the heatmap work with any number."]
-        assert not any(is_cloud(e) for e in at.get("plotly_chart"))
+        assert not any(is_cloud(e) for e in at.get("deck_gl_json_chart"))
         widget(at, "query").input("red").run()
         ok(at)
         neighbours = next(d.value for d in at.dataframe if d.value.columns[0] == "word")
         assert set(neighbours["word"]) == set(GROUP[:n]) - {"red"} and not neighbours["on the map"].any()
         return
-    points = [t for t in cloud(at) if t.get("name") != "labels"]
-    assert sum(len(t["x"]) for t in points) == n
+    assert len(cloud_words(at)) == n
+    flat = {row[2] for t in cloud(at) for row in t["data"]} == {0.0}
     dims = widget(at, "dims")
     if n == 4:  # 3D needs 5 points
-        assert dims.options == ["2"] and points[0]["type"] == "scattergl"
+        assert dims.options == ["2"] and flat
         assert dims.proto.help == "A 3D map needs vectors of at least 3 dimensions and at least 5 points; these " \
                                   "have 3 and 4."
     else:
-        assert dims.options == ["3", "2"] and points[0]["type"] == "scatter3d"
+        assert dims.options == ["3", "2"] and not flat
     if n <= 10:
         assert f"All {n} points are on the map." in [c.value for c in at.caption]
     else:
@@ -175,7 +175,7 @@ def test_five_words_run_t_sne_and_three_words_give_no_analogy():
     assert (perplexity.max, perplexity.value) == (4.0, 4.0)
     button(at, "project_button").click().run()
     ok(at)
-    assert sum(len(t["x"]) for t in cloud(at) if t.get("name") != "labels") == 5
+    assert len(cloud_words(at)) == 5
     at = open_with_upload(vectors_file(3))
     for key, word in (("an_b", "blue"), ("an_a", "red"), ("an_c", "green")):
         widget(at, key).input(word)
@@ -204,7 +204,7 @@ def test_two_dimensional_vectors_get_a_2d_map_only():
     at = open_with_upload(vectors_file(40, 2))
     ok(at)
     assert widget(at, "dims").options == ["2"]
-    assert all(t["type"] == "scattergl" for t in cloud(at))
+    assert {row[2] for t in cloud(at) for row in t["data"]} == {0.0} and deck_map(at)["initialViewState"]["rotationX"] == 0
 
 
 # ---- the similarity heatmap -----------------------------------------------------------------------

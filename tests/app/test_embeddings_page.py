@@ -1,6 +1,5 @@
 """AppTest of the Embeddings page: GloVe with PCA by default, search, analogies, heatmap, trained
 vectors, t-SNE on demand, evaluation, image-classifier activations."""
-import base64
 import json
 from pathlib import Path
 
@@ -54,18 +53,29 @@ def button(at: AppTest, key: str):
     return next(b for b in at.button if b.key == key)
 
 
-def cloud(at: AppTest) -> list[dict]:
-    """Traces of the 3D/2D cloud, numpy-encoded arrays decoded."""
-    for element in at.get("plotly_chart"):
+def deck_map(at: AppTest) -> dict:
+    """The map's deck.gl spec (pages/_ui/embeddings_deck.py), its layers by id."""
+    for element in at.get("deck_gl_json_chart"):
         if "cloud" in element.proto.id:
-            traces = json.loads(element.proto.spec)["data"]
-            for trace in traces:
-                for axis in ("x", "y", "z"):
-                    value = trace.get(axis)
-                    if isinstance(value, dict) and "bdata" in value:
-                        trace[axis] = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-            return traces
+            spec = json.loads(element.proto.json)
+            spec["by_id"] = {layer["id"]: layer for layer in spec["layers"]}
+            return spec
     raise KeyError("cloud")
+
+
+def cloud(at: AppTest) -> list[dict]:
+    """The map's coloured point layers (not the faded whole map under an isolated set): each with its
+    rows [x, y, z, word] as "data" and its colour as "getFillColor"."""
+    return [layer for layer in deck_map(at)["layers"] if layer["id"].startswith("g")]
+
+
+def cloud_words(at: AppTest) -> list[str]:
+    return [row[3] for layer in cloud(at) for row in layer["data"]]
+
+
+def labels(at: AppTest, layer_id: str) -> list[str]:
+    layer = deck_map(at)["by_id"].get(layer_id)
+    return [row["t"] for row in layer["data"]] if layer else []
 
 
 def table(at: AppTest, first_column: str, contains: str | None = None):
@@ -79,14 +89,15 @@ def test_glove_opens_in_3d_with_pca_over_10k_words():
     assert at.title[0].value == "Embeddings"
     assert any("glove50" in m.value and "400,000 words × 50 dimensions" in m.value for m in at.markdown)
     assert any(c.value.startswith("PCA variance explained per axis:") for c in at.caption)
-    clusters = [t for t in cloud(at) if t["name"].startswith("cluster ")]
-    assert len(clusters) == 10 and all(t["type"] == "scatter3d" for t in clusters)  # k-means colours by default
-    assert sum(len(t["x"]) for t in clusters) == sum(len(t["z"]) for t in clusters) == 10_000
-    assert all(np.isfinite(t["x"]).all() for t in clusters)
-    words = {w for t in clusters for w in t["hovertext"]}
-    assert len(words) == 10_000 and {"the", ",", "."} <= words
-    labels = next(t for t in cloud(at) if t.get("name") == "labels")
-    assert labels["text"][:2] == ["the", ","]  # 30 most frequent words labelled by default
+    clusters = cloud(at)
+    assert len(clusters) == 10 and all(t["@@type"] == "ScatterplotLayer" for t in clusters)  # k-means by default
+    assert deck_map(at)["views"][0]["@@type"] == "OrbitView"
+    xyz = np.array([row[:3] for t in clusters for row in t["data"]])
+    assert xyz.shape == (10_000, 3) and np.isfinite(xyz).all() and np.abs(xyz).max() == 100.0
+    assert len(set(cloud_words(at))) == 10_000 and {"the", ",", "."} <= set(cloud_words(at))
+    assert labels(at, "tier0")[:2] == ["the", ","] and len(labels(at, "tier0")) == 200  # words, not dots
+    assert len(labels(at, "tier1")) == 2000  # readable as you zoom in
+    assert len({tuple(t["getFillColor"][:3]) for t in clusters}) == 10
 
 
 def test_search_lists_neighbours_in_the_original_space_and_highlights_them():
@@ -97,10 +108,17 @@ def test_search_lists_neighbours_in_the_original_space_and_highlights_them():
     expected = emb.neighbours(load_glove50(), "king", 10, device=torch.device("cpu"))
     assert neighbours["word"].tolist() == [n.word for n in expected]
     np.testing.assert_allclose(neighbours["cosine"], [round(n.similarity, 4) for n in expected])
-    traces = {t.get("name"): t for t in cloud(at)}
-    assert traces["searched"]["text"] == ["king"]
+    assert labels(at, "searched") == ["king"]
     on_map = neighbours[neighbours["on the map"]]["word"].tolist()
-    assert traces["neighbours"]["text"] == on_map and "queen" in on_map
+    assert sorted(labels(at, "emphasised")) == sorted(on_map) and "queen" in on_map
+    # isolated: the whole map faded under the search and its neighbours, in their colours
+    assert len(deck_map(at)["by_id"]["faded"]["data"]) == 10_000
+    assert sorted(cloud_words(at)) == sorted(on_map + ["king"])
+    assert any(c.value.startswith("Isolated: 'king' and") for c in at.caption)
+    button(at, "show_all").click().run()
+    ok(at)
+    assert widget(at, "query").value == "" and "faded" not in deck_map(at)["by_id"]
+    assert len(cloud_words(at)) == 10_000
 
 
 def test_unknown_word_suggests_spellings():
@@ -134,12 +152,13 @@ def test_trained_vectors_tsne_on_demand_and_evaluation(tmp_path):
     widget(at, f"top_n:run:{job.run_id}:{store.get_run(job.run_id).updated}").set_value(200)
     widget(at, "dims").set_value(2).run()
     ok(at)
-    assert not any("cloud" in e.proto.id for e in at.get("plotly_chart"))  # t-SNE waits for the button
+    assert not any("cloud" in e.proto.id for e in at.get("deck_gl_json_chart"))  # t-SNE waits for the button
     button(at, "project_button").click().run()
     ok(at)
     widget(at, "colour_by:True").set_value("rank").run()
-    points = cloud(at)[0]
-    assert points["type"] == "scattergl" and len(points["x"]) == 200 and points["hovertext"][0] == "the"
+    assert len(cloud_words(at)) == 200 and cloud(at)[0]["data"][0][3] == "the"  # rank quantiles: the first first
+    assert {row[2] for t in cloud(at) for row in t["data"]} == {0.0}  # a 2D map: z = 0, seen from above
+    assert deck_map(at)["initialViewState"]["rotationX"] == 0
     at.run()  # a rerun comes from the cache
     assert any("(from the cache)" in c.value for c in at.caption)
     button(at, "evaluate").click().run()
@@ -156,11 +175,10 @@ def test_image_classifier_activations_coloured_by_label(tmp_path):
     at = fresh()
     widget(at, "source").set_value("image").run()
     ok(at)
-    traces = cloud(at)
-    digits = [t for t in traces if t.get("name") in [str(d) for d in range(10)]]
-    assert len(digits) == 10  # one trace (legend entry) per true label
-    assert sum(len(t["x"]) for t in digits) == 360  # the digits validation set
-    first = digits[0]["hovertext"][0]  # "<label> #<index>"
+    digits = cloud(at)
+    assert len(digits) == 10  # one layer (legend entry) per true label
+    assert len(cloud_words(at)) == 360  # the digits validation set
+    first = digits[0]["data"][0][3]  # "<label> #<index>"
     widget(at, "query").input(first).run()
     ok(at)
     assert table(at, "word")["word"].str.match(r"\d #\d+").all()  # neighbours among the images

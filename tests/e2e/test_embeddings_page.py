@@ -1,5 +1,5 @@
-"""The Embeddings page in a real browser: GloVe projected, a word searched, neighbours listed and
-highlighted in the 3D plot; then 100k points drawn (the time to the first frame is written for
+"""The Embeddings page in a real browser: GloVe projected with words on the map, "frog" searched and
+isolated with its labelled neighbours, Escape back; then 100k points drawn (the time to the first frame is written for
 bench/embeddings.py, never asserted); word vectors trained in their own process while the panel
 follows them live, stopped, and shown when they end."""
 import json
@@ -10,19 +10,43 @@ from engine.core.runs import RunStore
 from engine.embeddings.word2vec import CORPORA
 from tests.e2e.helpers import heading, screenshot
 
-# Plotly keeps each chart's decoded data on its div: count the points of the word cloud's traces.
-CLOUD = """() => {
-  const gd = [...document.querySelectorAll('.js-plotly-plot')]
-    .find(gd => (gd.data || []).some(t => t.type === 'scatter3d'));
-  if (!gd || !gd._fullData) return null;
-  const traces = gd._fullData;
-  const named = n => traces.find(t => t.name === n);
-  const text = t => t ? Array.from(t.text) : null;
-  return {points: traces.filter(t => !['labels', 'searched', 'neighbours'].includes(t.name))
-                        .reduce((n, t) => n + (t._length || 0), 0),
-          searched: text(named('searched')), neighbours: text(named('neighbours')),
-          drawn: !!gd.querySelector('canvas')};
-}"""
+class DeckMaps:
+    """The deck.gl maps the browser received (pages/_ui/embeddings_deck.py), read off the page's
+    websocket: Streamlit sends each map's JSON spec inside its protobuf message, so the spec is
+    found by its first key and decoded from there. What the browser got, not what the server meant."""
+
+    def __init__(self, page):
+        self.page = page
+        self.specs: list[dict] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload):
+        data = payload if isinstance(payload, (bytes, bytearray)) else payload.encode()
+        at = data.find(b'{"initialViewState"')
+        if at >= 0:
+            spec, _ = json.JSONDecoder().raw_decode(data[at:].decode("utf-8", errors="replace"))
+            spec["by_id"] = {layer["id"]: layer for layer in spec["layers"]}
+            self.specs.append(spec)
+
+    def wait(self, check, timeout: float = 120) -> dict:
+        """The newest map for which check(map) is true, once the browser has drawn it (its canvas)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.specs and check(self.specs[-1]):
+                self.page.wait_for_selector("[data-testid=stDeckGlJsonChart] canvas", timeout=timeout * 1000)
+                return self.specs[-1]
+            assert time.monotonic() < deadline, f"no such map; the last had {self.specs and points(self.specs[-1])}"
+            self.page.wait_for_timeout(200)
+
+
+def points(spec) -> list:
+    """The map's coloured points: [x, y, z, word] rows."""
+    return [row for layer in spec["layers"] if layer["id"].startswith("g") for row in layer["data"]]
+
+
+def label_words(spec, layer_id) -> list[str]:
+    layer = spec["by_id"].get(layer_id)
+    return [row["t"] for row in layer["data"]] if layer else []
 
 
 def open_page(page, app_url, query):
@@ -32,37 +56,54 @@ def open_page(page, app_url, query):
     heading(page, "Embeddings").wait_for(state="visible", timeout=60_000)
 
 
-def test_glove_5k_search_neighbours_and_plot(page, app_url, screenshots):
-    open_page(page, app_url, "top=5000&method=pca")
+def test_glove_words_on_the_map_then_frog_isolated_with_its_neighbours(page, app_url, screenshots):
+    maps = DeckMaps(page)
+    open_page(page, app_url, "top=20000&method=pca")
     page.get_by_text("PCA variance explained per axis").wait_for(state="visible")
-    page.wait_for_function(f"(({CLOUD})() || {{}}).points === 5000")
-    page.wait_for_timeout(1000)  # let WebGL draw before the picture
-    screenshot(page, screenshots / "embeddings-glove-5k.png")
+    spec = maps.wait(lambda s: len(points(s)) == 20_000)
+    assert label_words(spec, "tier0")[:3] == ["the", ",", "."] and len(label_words(spec, "tier1")) == 2000
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached")
+    page.wait_for_timeout(1500)  # let WebGL draw before the picture
+    screenshot(page, screenshots / "embeddings-glove-words.png")
 
     box = page.get_by_label("Search a word")
-    box.fill("king")
+    box.fill("frog")
     box.press("Enter")
-    page.get_by_text("Nearest to 'king'").wait_for(state="visible")
+    page.get_by_text("Nearest to 'frog'").wait_for(state="visible")
     table = page.get_by_test_id("stDataFrame").first
-    for word in ("queen", "prince", "throne"):
+    for word in ("snake", "spider", "cat"):
         table.get_by_role("gridcell", name=word, exact=True, include_hidden=True).first.wait_for(state="attached")
-    page.wait_for_function(f"(({CLOUD})() || {{}}).searched?.[0] === 'king'")
-    cloud = page.evaluate(CLOUD)
-    assert cloud["points"] == 5000 and "queen" in cloud["neighbours"]
-    page.wait_for_timeout(1000)
-    screenshot(page, screenshots / "embeddings-search-king.png")
+    spec = maps.wait(lambda s: label_words(s, "searched") == ["frog"])
+    assert {"snake", "spider", "cat"} <= set(label_words(spec, "emphasised"))   # labelled
+    assert len(spec["by_id"]["faded"]["data"]) == 20_000 and len(points(spec)) <= 11  # the rest faded
+    frog = spec["by_id"]["searched"]["data"][0]["p"]
+    assert spec["initialViewState"]["zoom"] > 2  # flown in close
+    assert max(abs(a - b) for a, b in zip(spec["initialViewState"]["target"], frog)) < 100
+    page.get_by_text("Isolated: 'frog' and").wait_for(state="visible")
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached")
+    page.wait_for_timeout(1500)
+    screenshot(page, screenshots / "embeddings-frog-isolated.png")
+
+    heading(page, "Embeddings").click()  # out of the search box: Escape is the page's, "Show all"
+    page.keyboard.press("Escape")
+    # The box is emptied by the rerun Escape starts (the caption may go a moment before it is).
+    page.wait_for_function("() => document.querySelector('input[aria-label=\"Search a word\"]')?.value === ''")
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached")
+    assert page.get_by_text("Isolated: 'frog' and").count() == 0
+    # The whole map again: the same message as the first, which Streamlit's cache does not send twice.
 
 
 def test_100k_points_render(page, app_url, screenshots):
+    maps = DeckMaps(page)
     started = time.perf_counter()
     open_page(page, app_url, "top=100000&method=pca&colour=rank")
     navigated = time.perf_counter()
-    page.wait_for_function(f"(({CLOUD})() || {{}}).points === 100000 && ({CLOUD})().drawn", timeout=180_000)
+    maps.wait(lambda s: len(points(s)) == 100_000, timeout=180)
     drawn = time.perf_counter()
     page.wait_for_timeout(1500)
     page.screenshot(path=screenshots / "embeddings-glove-100k.png")
     (screenshots.parent / "embeddings-render.json").write_text(json.dumps(
-        {"points": 100_000, "seconds_to_first_frame": round(drawn - navigated, 2),
+        {"points": 100_000, "renderer": "deck.gl", "seconds_to_first_frame": round(drawn - navigated, 2),
          "seconds_including_home": round(drawn - started, 2)}))
 
 
@@ -72,12 +113,13 @@ def test_upload_vectors_then_a_broken_file(page, app_url, tmp_path, screenshots)
     good.write_text("40 4\n" + "\n".join(rows) + "\n")
     bad = tmp_path / "bad.txt"
     bad.write_text("alpha 1 2 3\nbeta 1 oops 3\n")
+    maps = DeckMaps(page)
     open_page(page, app_url, "")
     page.get_by_text("Upload vectors", exact=True).click()
     page.get_by_text("Upload a vectors file to explore it").wait_for(state="visible")
     page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(good))
     page.get_by_text("small.vec: 40 words × 4 dimensions").wait_for(state="visible")
-    page.wait_for_function(f"(({CLOUD})() || {{}}).points === 40")
+    maps.wait(lambda s: len(points(s)) == 40)
     page.wait_for_timeout(800)
     screenshot(page, screenshots / "embeddings-upload.png")
     page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(bad))
@@ -85,11 +127,14 @@ def test_upload_vectors_then_a_broken_file(page, app_url, tmp_path, screenshots)
     screenshot(page, screenshots / "embeddings-upload-error.png")
 
 
-# Every word-cloud plot on the page, and the marker colours of the first one's "words" trace.
-CLOUDS = """() => [...document.querySelectorAll('.js-plotly-plot')]
-  .filter(gd => (gd.data || []).some(t => t.type === 'scatter3d'))
-  .map(gd => { const w = (gd.data || []).find(t => t.name === 'words');
-               return w ? Array.from(w.marker.color) : null; })"""
+def colours(spec) -> dict:
+    """word -> the colour of its layer."""
+    return {row[3]: layer["getFillColor"][:3] for layer in spec["layers"] if layer["id"].startswith("g")
+            for row in layer["data"]}
+
+
+def map_count(page) -> int:
+    return page.evaluate("() => document.querySelectorAll('[data-testid=stDeckGlJsonChart]').length")
 
 
 def combobox_value(page, label):
@@ -107,10 +152,11 @@ def test_widgets_show_what_the_map_uses_through_tsne_evaluation_and_a_source_swi
     rows = [f"{w} " + " ".join(str(((i * 7 + j * 3) % 17) - 8) for j in range(6)) for i, w in enumerate(words)]
     vec = tmp_path / "walk.vec"
     vec.write_text("120 6\n" + "\n".join(rows) + "\n")
+    maps = DeckMaps(page)
     open_page(page, app_url, "colour=rank")
     page.get_by_text("Upload vectors", exact=True).click()
     page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(vec))
-    page.wait_for_function(f"(({CLOUD})() || {{}}).points === 120")
+    maps.wait(lambda s: len(points(s)) == 120)
     assert combobox_value(page, "Colour by") == "frequency rank"
     pick(page, "Colour by", "word group")
     pick(page, "Projection", "t-SNE")
@@ -118,8 +164,10 @@ def test_widgets_show_what_the_map_uses_through_tsne_evaluation_and_a_source_swi
     page.get_by_text("TSNE of 120 points in").wait_for(state="visible", timeout=120_000)
     page.get_by_test_id("stStatusWidget").wait_for(state="detached")
     assert combobox_value(page, "Colour by") == "word group"
-    (colours,) = page.evaluate(CLOUDS)
-    assert colours[:3] == ["#e4572e"] * 3 and colours[3] != "#e4572e"  # red, green, blue: the group
+    group = maps.wait(lambda s: colours(s)["red"] == [0xD5, 0x5E, 0x00])
+    coloured = colours(group)
+    assert coloured["green"] == coloured["blue"] == [0xD5, 0x5E, 0x00] != coloured["w3"]  # the group
+    assert map_count(page) == 1
 
     page.get_by_role("tab", name="Evaluate").click()
     page.get_by_role("button", name="Evaluate these vectors").click()
@@ -127,7 +175,7 @@ def test_widgets_show_what_the_map_uses_through_tsne_evaluation_and_a_source_swi
     page.get_by_test_id("stStatusWidget").wait_for(state="detached")
     assert page.get_by_role("tab", name="Evaluate").get_attribute("aria-selected") == "true"
     assert combobox_value(page, "Colour by") == "word group"
-    assert page.evaluate(CLOUDS) == [colours]  # one map, coloured as before
+    assert colours(maps.specs[-1]) == coloured and map_count(page) == 1  # one map, coloured as before
     heading(page, "Embeddings").scroll_into_view_if_needed()  # the picture from the top of the page
     screenshot(page, screenshots / "embeddings-walk-evaluated.png")
 
@@ -185,7 +233,7 @@ def test_trained_vectors_are_shown_when_the_run_ends(page, app_url, app_data_dir
     run_id = int(shown.inner_text().split("run ")[1].split(" ")[0])
     run = RunStore(app_data_dir / "runs").get_run(run_id)
     assert run.status == "completed" and run.final["epochs"] == 3
-    page.wait_for_function(f"(({CLOUD})() || {{}}).drawn === true")
+    page.wait_for_selector("[data-testid=stDeckGlJsonChart] canvas")
     screenshot(page, screenshots / "embeddings-train-completed.png")
 
 
