@@ -128,6 +128,7 @@ def test_a_new_conv_classifier_is_offered_by_the_saliency_page_and_cli(registere
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="source").options == ["Default MNIST CNN (ships in assets/)",
+                                                  "ImageNet (EfficientNet-Lite0, pretrained)",
                                                   f"Run {run_id}: tiny_cnn on digits · completed"]
     at.selectbox(key="source").set_value(str(run_id)).run()
     assert not at.exception and not at.error, [e.value for e in at.exception]

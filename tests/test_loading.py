@@ -35,7 +35,7 @@ def test_each_problem_has_one_message(store):
          "(models that have it: vae, conv_vae, dcgan, wgan)"),
         ((mlp,), {"need": "conv_classifier"},
          f"run {mlp} is a MLP (fully connected), not a CNN: saliency maps need convolution layers "
-         "(models that have it: cnn, resnet)"),
+         "(models that have it: cnn, resnet, transfer, vgg)"),
         ((vectors,), {}, f"run {vectors} is a 'word2vec' run, which no registered model builds: "
                          "open it on the page that made it"),
         ((training,), {}, f"run {training} has no checkpoint yet (status running): its first epoch has not "
