@@ -167,6 +167,12 @@ def _store(key: str, result: Projection) -> None:
     tmp.replace(path)
 
 
+def cache_key(x: np.ndarray, method: str = "pca", dims: int = 3, **params) -> str:
+    """The cache's name for these inputs (the projection jobs are found by it)."""
+    method, params = _check(x, method, dims, params)
+    return content_hash(x, method, dims, params)
+
+
 def cached(x: np.ndarray, method: str = "pca", dims: int = 3, **params) -> Projection | None:
     """The cached result for these inputs, or None (never computes)."""
     method, params = _check(x, method, dims, params)
