@@ -15,12 +15,13 @@ import streamlit as st
 from engine.core.numbers import is_whole
 from engine.core.jobs import RunControl
 from engine.embeddings import project, projection_job
+from pages._ui import embeddings_epochs as epochs
 from pages._ui.embeddings_sources import Source
 from pages._ui.embeddings_state import kept_choice, kept_number
 from pages._ui.safe_markdown import escape_markdown
 
 METHODS = ["pca", "umap", "tsne"]
-METHOD_TITLES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+METHOD_TITLES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE", "epochs": "Per epoch"}
 DEFAULT_METHOD = "umap"  # GloVe's default map (10k words, 3D) ships precomputed: shown at once
 LAST = "proj_last"       # session state: (source key, Points) of the last finished map
 JOB = "proj_job"         # session state: (cache key, run id) of this session's last projection job
@@ -51,7 +52,12 @@ def map_settings(source: Source) -> tuple[str, int, int, dict] | None:
                 "analogies and the heatmap work with any number.", icon=":material/info:")
         return None
     c1, c2, c3, c4 = st.columns([1.2, 0.8, 2, 2])
-    method = c1.selectbox("Projection", METHODS, key=kept_choice("method", METHODS, url.get("method", DEFAULT_METHOD)),
+    # Vectors trained here have a map per epoch (aligned PCA); a run just trained opens on it.
+    methods = METHODS + (["epochs"] if epochs.stored_layouts(source.key, 3) else [])
+    if "epochs" in methods and st.session_state.get(epochs.PREFER) == epochs.run_of(source.key):
+        st.session_state.pop(epochs.PREFER)
+        st.session_state["method"] = "epochs"
+    method = c1.selectbox("Projection", methods, key=kept_choice("method", methods, url.get("method", DEFAULT_METHOD)),
                           format_func=METHOD_TITLES.get)
     # 3D needs vectors of at least 3 dimensions (PCA's third axis) and min_points(3) points.
     three_d = wv.dim >= 3 and total >= project.min_points(3)
@@ -69,7 +75,10 @@ def map_settings(source: Source) -> tuple[str, int, int, dict] | None:
         top_n = total
         c3.caption(f"All {total} points are on the map.")
     with c4:
-        params = method_params(method, top_n, source.key)
+        if method == "epochs":
+            params = {"epoch": epochs.epoch_setting(source.key, list(epochs.stored_layouts(source.key, dims)))}
+        else:
+            params = method_params(method, top_n, source.key)
     return method, dims, top_n, params
 
 
@@ -113,6 +122,9 @@ def project_points(source: Source) -> Points | None:
         return None
     method, dims, top_n, params = settings
     x = np.asarray(wv.vectors[:top_n], dtype=np.float32)
+    if method == "epochs":
+        with status:
+            return epoch_points(source, x, dims, params["epoch"])
     with status:
         try:
             result = project.cached(x, method, dims, **params)
@@ -130,6 +142,18 @@ def project_points(source: Source) -> Points | None:
             st.caption(f"{result.method.upper()} of {top_n:,} points"
                        + (" (from the cache)" if result.cached else f" in {result.seconds:.1f} s"))
     points = Points(wv.words[:top_n], x, result.coords, method, dims)
+    st.session_state[LAST] = (source.key, points)
+    return points
+
+
+def epoch_points(source: Source, x: np.ndarray, dims: int, epoch: int) -> Points:
+    """The run's stored map of `epoch` (aligned to the epoch before), and the words' paths."""
+    stored = epochs.stored_layouts(source.key, dims)
+    words = source.vectors.words
+    st.caption(f"Epoch {epoch}'s map: PCA of that epoch's vectors, turned onto the previous epoch's map "
+               f"(orthogonal Procrustes), so words move rather than jump. The neighbours use the last epoch's vectors.")
+    epochs.trace_view(source.key, words, stored, dims)
+    points = Points(words[:len(x)], x, stored[epoch][:len(x)], "epochs", dims)
     st.session_state[LAST] = (source.key, points)
     return points
 
@@ -224,7 +248,7 @@ def follow(store, run_id: int, label: str) -> None:
             st.rerun(scope="app")
         note = progress.note or "starting its process..."
         left, right = st.columns([5, 1])
-        left.progress(round(progress.done_fraction * 200) / 200, text=escape_markdown(note))
+        left.progress(round(progress.done_fraction * 200) / 200, text=note)  # the engine's own words
         if right.button("Cancel", icon=":material/cancel:", key="project_cancel",
                         help="stops the projection; the map on screen stays"):
             control.stop(wait=5)
