@@ -155,7 +155,7 @@ def browser(sizes: list[int], uncached: list[int], data: Path, tsne: int) -> Non
                 started = time.perf_counter()
                 busy = []
                 for word in ("king", "paris", "happy", "water", "doctor", "apple"):
-                    page.get_by_text("t-SNE's layout at iteration").first.wait_for(state="attached", timeout=600_000)
+                    page.get_by_text("t-SNE's layout so far (").first.wait_for(state="attached", timeout=600_000)
                     busy.append(_search(page, word))
                 page.get_by_text(f"TSNE of {tsne:,} points in").wait_for(state="visible", timeout=3600_000)
                 seconds = time.perf_counter() - started

@@ -239,9 +239,7 @@ def _tsne(x, dims, params, progress, layout=None):
             Report.calls += 1
             done = min(total, Report.calls * every)
             if progress:
-                phase = (f"early exaggeration, iteration {done} of {early}" if done <= early else
-                         f"iteration {done - early} of {n_iter}")
-                progress(min(0.99, done / total), f"t-SNE: {phase}")
+                progress(min(0.99, done / total), f"t-SNE: {tsne_phase(done, n_iter)}")
             if layout:
                 layout(done, np.asarray(embedding, dtype=np.float32))
             return False
@@ -255,6 +253,14 @@ def _tsne(x, dims, params, progress, layout=None):
 
 
 TSNE_EARLY_ITERATIONS = 250  # openTSNE's early exaggeration phase, before the asked iterations
+
+
+def tsne_phase(done: int, n_iter: int) -> str:
+    """Where t-SNE is after `done` iterations in all, in the user's count (the asked `n_iter` come
+    after the early exaggeration phase)."""
+    early = TSNE_EARLY_ITERATIONS
+    return (f"early exaggeration, iteration {done} of {early}" if done <= early else
+            f"iteration {done - early} of {n_iter}")
 TSNE_EVERY = 10              # t-SNE reports (progress, a layout for the animation) every this many iterations
 
 

@@ -91,8 +91,8 @@ def trajectory_figure(all_layouts: dict[int, np.ndarray], rows: list[int], words
                               text=[f"{words[row]} {e}" if e in (epochs[0], epochs[-1]) else "" for e in epochs],
                               hovertext=[f"{words[row]}, epoch {e}" for e in epochs], hoverinfo="text",
                               marker=dict(size=4 if three else 7)))
-    fig.update_layout(height=420, margin=dict(l=0, r=0, t=30, b=0), legend=dict(orientation="h", y=1.08),
-                      title=dict(text="Paths through the epochs", font=dict(size=13)), uirevision="trace")
+    fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), uirevision="trace",
+                      legend=dict(orientation="h", yanchor="top", y=-0.02, title_text="Paths through the epochs: "))
     return fig
 
 

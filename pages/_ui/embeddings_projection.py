@@ -224,7 +224,8 @@ def stand_in(source: Source, x: np.ndarray, method: str, dims: int, store, run_i
     frame = projection_job.latest_layout(store, run_id) if run_id is not None else None
     if frame is not None and frame[1].shape == (len(x), dims):
         st.session_state[SHOWN_FRAME] = frame[0]
-        st.caption(f"{label}'s layout at iteration {frame[0]}: it moves as {label} optimises.")
+        when = project.tsne_phase(frame[0], int(store.get_run(run_id).params["n_iter"]))
+        st.caption(f"{label}'s layout so far ({when}): it moves as {label} optimises.")
         return Points(words, x, frame[1], method, dims)
     last = st.session_state.get(LAST)
     if last is not None and last[0] == source.key:
