@@ -290,7 +290,8 @@ UMAP_NEIGHBOURS_SHARE = 0.3  # of the progress bar: finding neighbours and the f
 def _umap(x, dims, params, progress, layout=None):
     import umap
     if progress:
-        progress(0.02, "UMAP: finding nearest neighbours" + ("" if umap_ready() else " (compiling UMAP first, 30-45 s)"))
+        progress(0.02, "UMAP: finding nearest neighbours" + ("" if umap_ready() else
+                                                             " (a process's first UMAP also compiles it: 30-45 s)"))
         _install_epoch_reporter()
 
         def report(epoch, epochs):
