@@ -21,16 +21,18 @@ def blobs(tmp_path, monkeypatch):
 
 def test_tsne_job_progress_is_monotone_reaches_one_and_fills_the_cache(blobs):
     job = ProjectionJob(blobs, "tsne", 2, {"perplexity": 10, "n_iter": 100})
-    seen = []
-    write = job.write_progress
+    seen, layouts = [], []
+    write, layout = job.write_progress, job._layout
     job.write_progress = lambda rows=None: (seen.append(job.progress.fraction), write(rows))
+    job._layout = lambda step, coords: (layouts.append(job.store.frame_step(job.run_id)), layout(step, coords))
     assert job.run() == "completed"
     assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 2
     assert job.store.get_run(job.run_id).progress["note"].startswith("tsne done in")
     hit = project.cached(blobs, "tsne", 2, perplexity=10, n_iter=100)
     assert hit is not None and hit.coords.shape == (120, 2)
-    step, coords = latest_layout(job.store, job.run_id)  # the animation's last frame
-    assert step == project.TSNE_EARLY_ITERATIONS + 100 and coords.shape == (120, 2)
+    # The animation's frames, every 10 iterations, each replacing the last; none once it is done.
+    assert layouts == [None] + list(range(10, project.TSNE_EARLY_ITERATIONS + 100, 10))
+    assert latest_layout(job.store, job.run_id) is None
     assert not job.input.exists() and running_job(job.key) is None
 
 
@@ -58,6 +60,11 @@ def test_cancel_stops_the_process_and_caches_nothing(blobs):
     assert project.cached(x, "tsne", 2, n_iter=2000) is None
     assert project.cached(blobs, "pca", 2).coords.tobytes() == previous.coords.tobytes()
     assert not job.input.exists() and running_job(job.key) is None
+    # A job killed before it could remove its input: the next job does.
+    orphan = project.cache_dir() / f".{job.key}.999.input.npy"
+    orphan.write_bytes(b"x")
+    ProjectionJob(blobs, "umap", 2, {})
+    assert not orphan.exists()
 
 
 def test_umap_reports_each_layout_epoch(monkeypatch):

@@ -24,6 +24,7 @@ from engine.embeddings import project
 
 JOB_MODEL = "projection"
 FRAME = "coords"   # the live frame's array: the layout so far, float16
+KEEP_JOBS = 20     # ended jobs kept in the job store (how the last ones ended)
 WRITE_SECONDS = 0.2  # progress is written at most this often (each t-SNE report would be 75 writes)
 
 
@@ -53,6 +54,7 @@ class ProjectionJob(Job):
         self.method, self.dims, self.params, self.points = method, dims, dict(params), len(x)
         self.key = project.content_hash(x, method, dims, full)
         store = store or job_store()
+        _tidy(store)
         super().__init__(store, store.create_run(JOB_MODEL, method, {"key": self.key, "dims": dims,
                                                                      "points": len(x), **full}))
         self.input = Path(project.cache_dir()) / f".{self.key}.{self.run_id}.input.npy"
@@ -92,6 +94,21 @@ class ProjectionJob(Job):
 
     def _release(self) -> None:
         self.input.unlink(missing_ok=True)
+        if self.records:
+            self.store.save_frame(self.run_id, 0, {})  # the last layout is in the cache now (or unwanted)
+
+
+def _tidy(store: RunStore) -> None:
+    """Forget all but the newest KEEP_JOBS ended jobs, and remove the input files of jobs whose
+    process was killed before it could (Cancel ends a job that does not answer within seconds)."""
+    runs = store.list_runs()
+    for run in runs[KEEP_JOBS:]:
+        if run.status != "running":
+            store.delete_run(run.id)
+    running = {str(r.id) for r in runs if r.status == "running"}
+    for path in Path(project.cache_dir()).glob(".*.input.npy"):
+        if path.name.split(".")[2] not in running:
+            path.unlink(missing_ok=True)
 
 
 def running_job(key: str, store: RunStore | None = None) -> int | None:
