@@ -5,7 +5,7 @@ assets/projections/ (float16 coordinates, named by the projection cache's conten
     .venv/bin/python bench/default_map.py            # measure in a fresh data dir, write the asset
 
 Measured on the 2-core dev machine (busy): 55 s from a fresh process (compile + fit), too long for
-a page that should show the map as it opens: so the map ships (61 KB) and project.cached() finds it.
+a page that should show the map as it opens: so the map ships (52 KB) and project.cached() finds it.
 """
 from __future__ import annotations
 

@@ -11,7 +11,15 @@ browser  The app in headless Chromium (a `streamlit run` server on --data):
            when its background job ends; only for the sizes given to --uncached).
 
     .venv/bin/python bench/projections.py engine --sizes 100000 400000 --data /tmp/proj-bench
-    .venv/bin/python bench/projections.py browser --sizes 10000 100000 400000 --uncached 10000 --data /tmp/proj-bench
+    .venv/bin/python bench/projections.py browser --sizes 10000 100000 400000 --uncached --data /tmp/proj-bench
+
+Measured 2026-11-26 on the 2-core dev machine under a load average of 15-21 (six other sessions'
+tests), so every figure is several times what an idle machine gives:
+    UMAP 3D of 100k words as a job: 939 s; of 400k: not finished (see the closing note)
+    browser, PCA: 10k 25.0 s (the server's first page: imports, k-means), 100k 12.5 s, 400k 35.0 s
+    browser, UMAP cached: 10k 4.3 s (the shipped map), 100k 12.2 s; 400k uncached: PCA stand-in at 34.4 s
+    t-SNE 3D of 10k words: 622 s from the click to the map; a search answered in 3.3-4.9 s while it
+    ran against 4.2-5.2 s with nothing running (the page's own rerun, not t-SNE, sets that time)
 """
 from __future__ import annotations
 
