@@ -20,6 +20,13 @@ tests), so every figure is several times what an idle machine gives:
     browser, UMAP cached: 10k 4.3 s (the shipped map), 100k 12.2 s; 400k uncached: PCA stand-in at 34.4 s
     t-SNE 3D of 10k words: 622 s from the click to the map; a search answered in 3.3-4.9 s while it
     ran against 4.2-5.2 s with nothing running (the page's own rerun, not t-SNE, sets that time)
+Again at a load average of 0.5-10 (17:28-17:40):
+    browser, PCA: 10k 7.8 s (the server's first page), 100k 5.7 s, 400k 12.9 s
+    browser, UMAP cached: 10k 3.2 s (the shipped map), 100k 7.1 s, 400k 13.9 s
+    UMAP 3D of 400k words as a job: 1326 s (first layout epoch at 1102 s; load falling from ~18)
+    t-SNE 3D of 10k words, the page redrawing each new layout every 1.5 s: 187 s; a search answered
+    in 3.0-4.7 s during it against 1.9-2.4 s idle. With the redraw held to a third of the page's time
+    (ANIMATE_SHARE): 87 s, a search answered in 1.6-2.45 s during it against 1.45-1.71 s idle.
 """
 from __future__ import annotations
 
@@ -180,7 +187,7 @@ def browser(sizes: list[int], uncached: list[int], data: Path, tsne: int) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=["engine", "browser"])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 400_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 400_000])
     parser.add_argument("--uncached", type=int, nargs="*", default=[10_000])
     parser.add_argument("--method", default="umap", choices=["umap", "tsne"])
     parser.add_argument("--tsne", type=int, default=10_000, help="t-SNE size in the browser (0: skip)")
