@@ -8,15 +8,20 @@ import numpy as np
 from engine.core.jobs import RunControl
 from engine.core.runs import RunStore
 from engine.embeddings import epoch_maps
+from engine.embeddings.mapview import display_coords
 from engine.embeddings.projection_job import job_store, latest_layout
 from tests.app.test_embeddings_page import app_env, button, cloud, fresh, ok, widget  # noqa: F401 (app_env: fixture)
 from tests.waiting import wait_for
 
 
 def cloud_xyz(at) -> np.ndarray:
-    """The cloud's points (coloured by rank: one trace, in the map's row order)."""
-    trace = next(t for t in cloud(at) if t.get("name") not in ("labels", "searched", "neighbours"))
-    return np.stack([np.asarray(trace[a], dtype=np.float32) for a in ("x", "y", "z") if a in trace], 1)
+    """The map's points as drawn (coloured by rank: its quantile layers, in the map's row order)."""
+    return np.array([row[:3] for layer in cloud(at) for row in layer["data"]], dtype=np.float32)
+
+
+def drawn(layout: np.ndarray) -> np.ndarray:
+    """A layout as the map draws it: centred and scaled onto its display cube (0.1 steps there)."""
+    return display_coords(layout)
 
 
 def test_tsne_animates_in_the_background_and_cancel_keeps_the_previous_map():
@@ -75,10 +80,10 @@ def test_vectors_trained_here_show_their_map_per_epoch_with_a_slider_and_traced_
     widget(at, "colour_by:True").set_value("rank").run()
     stored = epoch_maps.epoch_layouts(store, run_id, 3)
     top_n = len(cloud_xyz(at))
-    np.testing.assert_allclose(cloud_xyz(at), stored[3][:top_n], atol=1e-3)
+    np.testing.assert_allclose(cloud_xyz(at), drawn(stored[3][:top_n]), atol=0.051)
     widget(at, source_key).set_value(1).run()
     ok(at)
-    np.testing.assert_allclose(cloud_xyz(at), stored[1][:top_n], atol=1e-3)
+    np.testing.assert_allclose(cloud_xyz(at), drawn(stored[1][:top_n]), atol=0.051)
     widget(at, f"trace:{source_key.split(':', 1)[1]}").input("the said xyzzyq").run()
     ok(at)
     trace = next(e for e in at.get("plotly_chart") if "trace_chart" in e.proto.id)
