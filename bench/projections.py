@@ -99,17 +99,6 @@ def _server(data: Path):
     raise SystemExit("streamlit did not come up")
 
 
-# The cloud's point count (Plotly traces of the word cloud), and whether WebGL drew it.
-CLOUD = """() => {
-  const gd = [...document.querySelectorAll('.js-plotly-plot')]
-    .find(gd => (gd.data || []).some(t => t.type === 'scatter3d' || t.type === 'scattergl'));
-  if (!gd || !gd._fullData) return null;
-  const points = gd._fullData.filter(t => !['labels', 'searched', 'neighbours'].includes(t.name))
-                             .reduce((n, t) => n + (t._length || 0), 0);
-  return {points, drawn: !!gd.querySelector('canvas')};
-}"""
-
-
 def _open(page, url: str, query: str) -> float:
     page.goto(url)
     page.get_by_role("heading", name="Deep Playground", exact=True).wait_for(state="visible", timeout=120_000)
@@ -118,9 +107,11 @@ def _open(page, url: str, query: str) -> float:
     return started
 
 
-def _points(page, n: int, timeout_s: float) -> None:
-    page.wait_for_function(f"(() => {{ const c = ({CLOUD})(); return c && c.points === {n} && c.drawn; }})",
-                           timeout=timeout_s * 1000)
+def _points(maps, n: int, timeout_s: float) -> None:
+    """Until the browser has received a map of n points (deck.gl's spec, read off the websocket by the
+    browser tests' DeckMaps) and drawn its canvas."""
+    from tests.e2e.test_embeddings_page import points
+    maps.wait(lambda spec: len(points(spec)) == n, timeout=timeout_s)
 
 
 def _search(page, word: str) -> float:
@@ -142,20 +133,22 @@ def browser(sizes: list[int], uncached: list[int], data: Path, tsne: int) -> Non
             b = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
             page = b.new_context(viewport={"width": 1400, "height": 900}).new_page()
             page.set_default_timeout(120_000)
+            from tests.e2e.test_embeddings_page import DeckMaps
+            maps = DeckMaps(page)
             for n in sizes:
                 colour = "&colour=rank" if n > 20_000 else ""  # k-means of 100k+ words is not what is timed
                 started = _open(page, url, f"top={n}&method=pca{colour}")
-                _points(page, n, 600)
+                _points(maps, n, 600)
                 print(f"PCA, {n:,} words: first points = full map at {time.perf_counter() - started:.1f} s", flush=True)
                 started = _open(page, url, f"top={n}&method=umap{colour}")
-                _points(page, n, 600)
+                _points(maps, n, 600)
                 first = time.perf_counter() - started
                 if page.get_by_text(f"UMAP of {n:,} points (from the cache)").count():
                     print(f"UMAP cached, {n:,} words: first points = full map at {first:.1f} s", flush=True)
                 elif n in uncached:
                     page.get_by_role("button", name=f"Run UMAP on {n:,} points in 3D").click()
                     page.get_by_text(f"UMAP of {n:,} points in").wait_for(state="visible", timeout=3600_000)
-                    _points(page, n, 600)
+                    _points(maps, n, 600)
                     print(f"UMAP uncached, {n:,} words: first points (PCA stand-in) at {first:.1f} s, full map "
                           f"{time.perf_counter() - started:.1f} s after opening the page", flush=True)
                 else:
@@ -163,7 +156,7 @@ def browser(sizes: list[int], uncached: list[int], data: Path, tsne: int) -> Non
                           "(see the engine figures)", flush=True)
             if tsne:
                 _open(page, url, f"top={tsne}&method=tsne")
-                _points(page, tsne, 600)
+                _points(maps, tsne, 600)
                 page.get_by_test_id("stStatusWidget").wait_for(state="detached")
                 idle = [_search(page, w) for w in ("frog", "river", "music")]
                 page.get_by_role("button", name=f"Run t-SNE on {tsne:,} points in 3D").click()

@@ -5,12 +5,13 @@ import re
 
 from engine.embeddings.word2vec import CORPORA
 from tests.e2e.helpers import screenshot
-from tests.e2e.test_embeddings_page import CLOUD, open_page, open_train_panel, pick
+from tests.e2e.test_embeddings_page import DeckMaps, open_page, open_train_panel, pick, points
 
 
 def test_switch_to_tsne_and_keep_working_while_it_computes(page, app_url, screenshots):
+    maps = DeckMaps(page)
     open_page(page, app_url, "top=1000&method=tsne&colour=rank")
-    page.wait_for_function(f"(({CLOUD})() || {{}}).points === 1000")  # PCA on screen until t-SNE is ready
+    pca = maps.wait(lambda spec: len(points(spec)) == 1000)  # PCA on screen until t-SNE is ready
     page.get_by_text("PCA of these 1,000 points until t-SNE is ready.").wait_for(state="visible")
     page.get_by_role("button", name="Run t-SNE on 1,000 points in 3D").click()
     page.get_by_text("t-SNE's layout so far (").first.wait_for(state="visible", timeout=120_000)
@@ -20,12 +21,12 @@ def test_switch_to_tsne_and_keep_working_while_it_computes(page, app_url, screen
     box.press("Enter")
     page.get_by_text("Nearest to 'frog'").wait_for(state="visible", timeout=30_000)
     assert page.get_by_role("button", name="Cancel").count() == 1  # still running
-    page.wait_for_function(f"(({CLOUD})() || {{}}).points === 1000 && ({CLOUD})().drawn")
+    maps.wait(lambda spec: len(points(spec)) == 1000 and points(spec) != points(pca))  # t-SNE's layout so far
     page.wait_for_timeout(800)
     page.screenshot(path=screenshots / "embeddings-tsne-animating.png")
     page.get_by_text(re.compile(r"TSNE of 1,000 points in [\d.]+ s")).wait_for(state="visible", timeout=300_000)
     assert page.get_by_role("button", name="Cancel").count() == 0
-    page.wait_for_function(f"(({CLOUD})() || {{}}).points === 1000 && ({CLOUD})().drawn")
+    maps.wait(lambda spec: len(points(spec)) == 1000)
     screenshot(page, screenshots / "embeddings-tsne-done.png")
 
 
