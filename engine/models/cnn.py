@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.models.layers import dense_layers
+from engine.models.layers import classifier_head
 from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 
 
@@ -66,13 +66,7 @@ class CNN(nn.Module):
             if conv_pool or pooling != "none":
                 height, width = height // 2, width // 2
         self.features = nn.Sequential(*features)
-        head: list[nn.Module] = [nn.Flatten()]
-        size = in_ch * height * width
-        if dense > 0:
-            head += dense_layers(size, dense, "relu", dropout)
-            size = dense
-        head.append(nn.Linear(size, num_classes))
-        self.classifier = nn.Sequential(*head)
+        self.classifier = classifier_head(in_ch * height * width, num_classes, dense, dropout)
 
     def forward(self, x):
         return self.classifier(self.features(x))

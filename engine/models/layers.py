@@ -35,6 +35,17 @@ def dense_layers(in_features: int, out_features: int, activation_name: str = "re
     return layers
 
 
+def classifier_head(features: int, num_classes: int, dense: int, dropout: float, hidden: int = 1) -> nn.Sequential:
+    """Flatten -> `hidden` dense ReLU layers of `dense` units (none when dense is 0) -> the class logits:
+    the classifier on top of a CNN's conv features."""
+    head: list[nn.Module] = [nn.Flatten()]
+    for _ in range(hidden if dense > 0 else 0):
+        head += dense_layers(features, dense, "relu", dropout)
+        features = dense
+    head.append(nn.Linear(features, num_classes))
+    return nn.Sequential(*head)
+
+
 def initialise(model: nn.Module, scheme: str, activation_name: str = "relu") -> None:
     """Re-initialise every Linear/Conv weight with Xavier or He; 'default' keeps PyTorch's own."""
     if scheme == "default":

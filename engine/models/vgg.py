@@ -13,7 +13,7 @@ from torch import nn
 
 from engine.core.registry import Capabilities, ModelSpec, Param, Shape, register
 from engine.models.cnn import conv_stack
-from engine.models.layers import dense_layers
+from engine.models.layers import classifier_head
 
 VGG19_CONVS = (2, 2, 4, 4, 4)
 MAX_WIDTH_FACTOR = 8  # 64 -> 512 channels in VGG, and no wider
@@ -30,13 +30,7 @@ class VGG(nn.Module):
             features.append(nn.Sequential(conv_stack(in_ch, out_ch, 3, convs, batchnorm, 0.0), nn.MaxPool2d(2)))
             in_ch, height, width = out_ch, height // 2, width // 2
         self.features = nn.Sequential(*features)
-        head: list[nn.Module] = [nn.Flatten()]
-        size = in_ch * height * width
-        for _ in range(2 if dense > 0 else 0):
-            head += dense_layers(size, dense, "relu", dropout)
-            size = dense
-        head.append(nn.Linear(size, num_classes))
-        self.classifier = nn.Sequential(*head)
+        self.classifier = classifier_head(in_ch * height * width, num_classes, dense, dropout, hidden=2)  # VGG's two
 
     def forward(self, x):
         return self.classifier(self.features(x))

@@ -32,7 +32,6 @@ from engine.saliency.methods import BASELINES, METHODS, TITLES
 from engine.saliency.render import COLORMAPS
 from pages._ui import saliency_views as views
 from pages._ui.safe_markdown import escape_markdown
-from pages._ui.training_charts import PALETTE
 
 DEFAULT_PHOTO = "chelsea (a cat)"
 SLOW = ("integrated-gradients", "occlusion")  # many forward passes: chunked, with a progress bar
@@ -253,24 +252,7 @@ def deletion_section(results: dict) -> None:
                "more faithful. On a photo, scattered random grey pixels disturb the CNN more than a removed region does (its "
                "input stops looking like a photo), so the random curve can fall fastest: compare the methods with "
                "each other.")
-    first = next(iter(results.values()))[1]
-    if not first.informative:
-        st.info(f"The explained class has probability {first.salient[0]:.3f} on this photo: there is little to delete, "
-                "so these curves say little.", icon=":material/info:")
-    fig = go.Figure()
-    rows = []
-    for i, (method, (_, curve)) in enumerate(results.items()):
-        fig.add_scatter(x=curve.fractions, y=curve.salient, mode="lines", name=TITLES[method],
-                        line=dict(color=PALETTE[i % len(PALETTE)]))
-        rows.append({"method": TITLES[method], "AUC (salient first)": round(curve.auc_salient, 4),
-                     "AUC (random)": round(curve.auc_random, 4),
-                     "ratio": round(curve.ratio, 3) if curve.ratio is not None else None})
-    fig.add_scatter(x=first.fractions, y=first.random, mode="lines", name="random pixels",
-                    line=dict(color="#888888", dash="dash"))
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="fraction of pixels removed",
-                      yaxis=dict(title="probability of the class", range=[0, 1.02]), legend=dict(orientation="h", y=-0.35))
-    st.plotly_chart(fig, key="photo_deletion")
-    st.dataframe(rows, hide_index=True)
+    views.deletion_chart(results, "photo", key="photo_deletion")
 
 
 VIEWS = ("Two classes", "Methods", "Trust")

@@ -250,15 +250,20 @@ def _deletion(results: dict) -> None:
     st.markdown("#### Deletion curve (faithfulness)")
     st.caption("Pixels are set to black, most salient first, in 20 steps; the probability of the explained class "
                "should fall faster than when the same number of random pixels go. Lower area = more faithful.")
+    deletion_chart(results, "input", key="deletion", hint=" Explain the predicted class to score the maps.")
+
+
+def deletion_chart(results: dict, what: str, key: str, hint: str = "") -> None:
+    """Each method's deletion curve beside random pixels' (results: method -> (_, DeletionCurve)), and their areas."""
     first = next(iter(results.values()))[1]
     if not first.informative:
-        st.info(f"The explained class has probability {first.salient[0]:.3f} on this input: there is little to delete, so these "
-                "curves say little. Explain the predicted class to score the maps.", icon=":material/info:")
+        st.info(f"The explained class has probability {first.salient[0]:.3f} on this {what}: there is little to delete, "
+                f"so these curves say little.{hint}", icon=":material/info:")
     fig = go.Figure()
     rows = []
     for i, (method, (_, curve)) in enumerate(results.items()):
-        colour = PALETTE[i % len(PALETTE)]
-        fig.add_scatter(x=curve.fractions, y=curve.salient, mode="lines", name=f"{TITLES[method]}", line=dict(color=colour))
+        fig.add_scatter(x=curve.fractions, y=curve.salient, mode="lines", name=TITLES[method],
+                        line=dict(color=PALETTE[i % len(PALETTE)]))
         rows.append({"method": TITLES[method], "AUC (salient first)": round(curve.auc_salient, 4),
                      "AUC (random)": round(curve.auc_random, 4),
                      "ratio": round(curve.ratio, 3) if curve.ratio is not None else None})
@@ -266,6 +271,6 @@ def _deletion(results: dict) -> None:
                     line=dict(color="#888888", dash="dash"))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="fraction of pixels removed",
                       yaxis=dict(title="probability of the class", range=[0, 1.02]), legend=dict(orientation="h", y=-0.35))
-    st.plotly_chart(fig, key="deletion")
+    st.plotly_chart(fig, key=key)
     st.dataframe(rows, hide_index=True)
 
