@@ -3,8 +3,7 @@
 The same 8 trials (the MLP on the spiral, a 4 x 2 grid over learning rate and width) are trained
   sequential   one after another in this process (TrainingJob.run(), as `python -m engine train` does),
                once before the sweep and once after (their mean; both are printed)
-  sweep        through engine.sweep with --parallel 2 (an embedded local Ray, 2 trials at once), twice:
-               with Ray's workers importing torch as they start (the default) and cold
+  sweep        through engine.sweep with --parallel 2 (an embedded local Ray, 2 trials at once)
 and the figures are:
   ratio              the sweep's wall time / the sequential wall time (target <= 0.65 on 2 cores),
                      without Ray's start-up, then with it
@@ -15,7 +14,12 @@ and the figures are:
                      cores share caches and memory bandwidth, and the machine may be busy)
 The machine's load average is printed before and after: on a shared machine the figures move with it.
 
-    python bench/sweep.py                      # 8 trials, 30 epochs each
+    python bench/sweep.py                      # 8 trials, 200 epochs each (about 6.5 s a trial here)
+
+What Ray costs is fixed per sweep (its start-up, then Tune's set-up before the first trials: about
+2.5 s on 2 cores) plus a slow-down of each trial while two share 2 cores (about 1.1-1.15x), so the
+ratio falls as trials grow: on a quiet 2-core machine 0.69 with 3.2 s trials (--epochs 100), 0.60
+with 6.7 s trials (--epochs 200), without Ray's start-up.
     python bench/sweep.py --epochs 10 --quick  # a smoke run
 """
 from __future__ import annotations
@@ -48,7 +52,7 @@ def own_time(store: RunStore, run_id: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smaller data (a smoke run)")
     args = parser.parse_args()
@@ -80,12 +84,12 @@ def main() -> None:
         before = sequential_pass()
         print(f"sequential, {torch.get_num_threads()} torch thread(s): {before:.2f} s", flush=True)
 
-        def sweep_pass(warm: bool) -> None:
+        def sweep_pass() -> None:
             """One sweep on its own embedded Ray; prints its figures against the sequential mean."""
             import ray
             import psutil  # comes with Ray (ray/thirdparty_files, on sys.path once ray is imported)
             begun = time.perf_counter()
-            start_embedded_ray(args.parallel, warm=warm)
+            start_embedded_ray(args.parallel)
             startup = time.perf_counter() - begun
             me = psutil.Process()
             begun, cpu_begun = time.perf_counter(), me.cpu_times()
@@ -109,22 +113,21 @@ def main() -> None:
             ray.shutdown()
             trials = store.sweep_runs(job.sweep_id)
             assert status == "completed" and len(trials) == 8 and all(r.status == "completed" for r in trials), status
-            passes.append((warm, startup, swept, job.sweep_id, driver_cpu, ray_cpu, trial_cpu))
+            passes.append((startup, swept, job.sweep_id, driver_cpu, ray_cpu, trial_cpu))
 
         passes: list[tuple] = []
-        sweep_pass(warm=True)
-        sweep_pass(warm=False)
+        sweep_pass()
         after = sequential_pass()  # again after the sweeps: drift on a shared machine shows, and is averaged
         sequential = (before + after) / 2
         print(f"sequential again: {after:.2f} s; their mean {sequential:.2f} s ({sequential / 8:.2f} s a trial)")
         alone = statistics.median(own_time(store, i) for i in sequential_runs)
-        for warm, startup, swept, sweep_id, driver_cpu, ray_cpu, trial_cpu in passes:
+        for startup, swept, sweep_id, driver_cpu, ray_cpu, trial_cpu in passes:
             trials = store.sweep_runs(sweep_id)
             first = min(r.created for r in trials) - store.get_sweep(sweep_id).created
             inside = [own_time(store, r.id) for r in trials]
             overhead = (args.parallel * swept - sum(inside)) / len(trials)
             steady = (args.parallel * (swept - first) - sum(inside)) / len(trials)
-            print(f"\nsweep, {args.parallel} at once, workers {'that import torch as they start (the default)' if warm else 'cold (torch imported by the first trials)'}:")
+            print(f"\nsweep, {args.parallel} at once:")
             print(f"  {swept:.2f} s (+ Ray start-up {startup:.2f} s); first trial's run created {first:.2f} s after the sweep began")
             print(f"  ratio sweep / sequential: {swept / sequential:.3f} without Ray's start-up, "
                   f"{(swept + startup) / sequential:.3f} with it (target <= 0.65)")
@@ -133,9 +136,6 @@ def main() -> None:
                   f"alone, median; slow-down {statistics.median(inside) / alone:.2f}x)")
             print(f"  CPU: this driver (Tune's controller) {driver_cpu:.2f} s, Ray's daemons {ray_cpu:.2f} s, the "
                   f"trial workers {trial_cpu:.2f} s, of {args.parallel * swept:.2f} core-seconds")
-        warm_pass, cold_pass = passes
-        print(f"\nwarm workers / cold: {(warm_pass[1] + warm_pass[2]) / (cold_pass[1] + cold_pass[2]):.3f} "
-              f"(start-up included)")
         print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -34,19 +34,15 @@ PRUNERS = {"asha": "ASHA", "median": "the median stopping rule"}
 _PROCESSES: dict[tuple[str, int], object] = {}  # sweeps driven by children of this process
 
 
-def start_embedded_ray(num_cpus: int, warm: bool = True) -> None:
-    """A local Ray in this process with num_cpus slots and the machine's GPUs, quiet. Warm: its workers
-    import torch and the Trainer as they start (trial.warm_worker), overlapping Tune's set-up."""
+def start_embedded_ray(num_cpus: int) -> None:
+    """A local Ray in this process with num_cpus slots and the machine's GPUs, quiet. (Workers that
+    imported torch as they started, through a worker_process_setup_hook, were measured by
+    bench/sweep.py: no faster, as Tune's own set-up, not the import, delays the first trials.)"""
     import ray
     import torch
 
-    # The hook runs before Ray gives the worker the driver's sys.path: the engine's folder goes in its
-    # PYTHONPATH so that the hook can import it wherever the driver was started from.
-    root = str(Path(__file__).resolve().parents[2])
-    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    warming = {"worker_process_setup_hook": "engine.sweep.trial.warm_worker", "env_vars": {"PYTHONPATH": path}}
     ray.init(num_cpus=num_cpus, num_gpus=torch.cuda.device_count(), include_dashboard=False,
-             logging_level=logging.WARNING, log_to_driver=False, runtime_env=warming if warm else None)
+             logging_level=logging.WARNING, log_to_driver=False)
 
 
 def default_parallel() -> int:

@@ -8,19 +8,10 @@ and the driver marks the run (engine/sweep/job.py settle()).
 """
 from __future__ import annotations
 
-import importlib
 import math
 
 from engine.core.params import ParamError
 from engine.sweep.spec import SweepSpec
-
-
-def warm_worker() -> None:
-    """Run by Ray in each worker of an embedded Ray as the worker starts (its worker_process_setup_hook):
-    importing torch and the Trainer takes a worker about 2 s, which then overlaps Tune's own set-up in
-    the driver instead of delaying the first trials (bench/sweep.py measures the difference)."""
-    for module in ("torch", "engine.core.trainer"):
-        importlib.import_module(module)
 
 
 def open_trial_store(root: str, driver_node: str, server, force_remote: bool = False):
