@@ -24,7 +24,9 @@ def cli(*args, data, check=True, timeout=300):
     return result
 
 
-def test_help_lists_models_params_and_datasets(tmp_path):
+def test_help_lists_models_params_and_datasets(tmp_path, monkeypatch):
+    # Fashion-MNIST not installed (an empty folder in its place, whatever this machine has): the install hint
+    monkeypatch.setenv("DEEP_PLAYGROUND_FASHION_DIR", str(tmp_path / "no-fashion"))
     out = cli("--help", data=tmp_path).stdout
     for word in ("mlp:", "cnn:", "resnet:", "conv_pool", "activation", "relu|leaky_relu|elu|selu|tanh|sigmoid",
                  "sgd|momentum|nesterov|adam|adamw|rmsprop", "mnist:", "digits:", "spiral:", "noise",
