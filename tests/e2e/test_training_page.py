@@ -85,7 +85,8 @@ def test_live_curves_grow_then_stop_then_compare(page, app_url, app_data_dir, sc
 
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("stopped by the user").wait_for(state="visible")
-    assert "running" not in [r.status for r in store.list_runs()]
+    # This test's run (an earlier test's run on the same server may still be training on a busy machine)
+    assert [r.status for r in store.list_runs() if r.id > other.run_id] == ["stopped"]
 
     # Compare: add the MLP run to the overlay.
     box = page.get_by_test_id("stMultiSelect").locator("input")
