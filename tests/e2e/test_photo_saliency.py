@@ -10,7 +10,9 @@ def test_a_photo_explained_for_a_cat_class_and_a_second_class(page, app_url, scr
     page.get_by_role("option", name="ImageNet (EfficientNet-Lite0, pretrained)", exact=True).click()
     page.get_by_text("Egyptian cat (p = 0.399)", exact=True).wait_for(state="visible", timeout=120_000)
     page.get_by_text("tiger cat (p = 0.311)", exact=True).wait_for(state="visible")
-    settled(page)
+    for name in ("Egyptian cat", "tiger cat"):  # each class's figure (its caption comes with it)
+        page.get_by_text(f"{name} · Grad-CAM on head").wait_for(state="visible", timeout=120_000)
+    settled(page)  # the MNIST views of the page's first run, faded until this run ends, are gone then
     wait_for_images(page, 3)  # the photo, one Grad-CAM figure per class
     screenshot(page, screenshots / "saliency-photo-two-classes.png")
 
