@@ -221,14 +221,19 @@ def cmd_train(args) -> int:
     finally:
         distributed.leave(ended_together)
     p = job.progress
+    code = 0 if p.status in ("completed", "stopped") else 1
     if group is not None and not group.leader:
-        return 0 if p.status in ("completed", "stopped") else 1
+        if ended_together:
+            distributed.exit_rank(code)
+        return code
     print(json.dumps({"run_id": job.run_id, "status": p.status, "model": config.model,
                       "dataset": config.dataset, "device": str(device), "final": p.final,
                       "message": p.message} | ({"world_size": group.world} if group else {})))
     if p.status != "completed":
         print(f"run {job.run_id} {p.status}: {p.message}", file=sys.stderr)
-    return 0 if p.status in ("completed", "stopped") else 1
+    if group is not None and ended_together:
+        distributed.exit_rank(code)
+    return code
 
 
 def _launch(args, dataset: str) -> int:

@@ -116,6 +116,18 @@ def leave(together: bool) -> None:
     dist.destroy_process_group()
 
 
+def exit_rank(code: int):
+    """End a torchrun rank's process now, its output flushed, without the interpreter's teardown (for
+    a run whose ranks ended it together; after a lost peer the ranks return as usual): on a
+    busy machine a rank that had finished, left its group and returned still aborted there in C++
+    ("terminate called without an active exception", SIGABRT: a native thread still joinable when its
+    owner was destroyed), failing a run that had completed. Everything the run writes is written by
+    then (the store commits each write; checkpoints are renamed into place)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def sync_batchnorm(model: nn.Module, device: torch.device, wanted: bool) -> tuple[nn.Module, bool]:
     """The model with its BatchNorm layers synchronised across ranks when wanted and possible
     (SyncBatchNorm runs on GPUs only); returns it and whether it is synchronised."""

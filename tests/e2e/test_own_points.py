@@ -67,10 +67,12 @@ def click_plane(page, fx: float, fy: float, expect: str) -> None:
 
 def test_draw_points_by_clicking_undo_and_use_them(page, app_url, app_data_dir, screenshots):
     """Input: 6 blue clicks on the left half, 7 orange on the right, Undo (12 left), Use these points."""
+    from playwright.sync_api import expect  # the fixtures skip without playwright
     open_own_points(page, app_url)
     for i in range(6):
         click_plane(page, 0.15 + 0.04 * i, 0.2 + 0.1 * i, f"{i + 1} point{'s' * (i > 0)}: {i + 1} blue, 0 orange")
     page.get_by_text("orange", exact=True).click()
+    expect(page.get_by_role("radio", name="orange")).to_be_checked()  # picked before the next click
     settled(page)
     for i in range(7):
         click_plane(page, 0.7 + 0.03 * i, 0.15 + 0.1 * i, f"{7 + i} points: 6 blue, {i + 1} orange")
