@@ -1,16 +1,15 @@
 """Deep Playground: `streamlit run app.py`. Navigation over the pages, and the device badge."""
 import streamlit as st
 
-from engine.embeddings.project import warm_up
 from pages._ui.device import device_status
 from pages._ui.nav import sections
 from pages._ui.store_views import run_page
 
 st.set_page_config(page_title="Deep Playground", layout="wide")
 
-# UMAP compiles with numba for 30-45 s in every new process: start it now, in the background, so the
-# Embeddings page finds it ready (idempotent; $DEEP_PLAYGROUND_NO_UMAP_WARMUP=1 skips it).
-warm_up()
+# No UMAP warm-up here: the server never fits UMAP now (its default map ships in assets/projections,
+# and UMAP / t-SNE run as jobs in their own processes, engine/embeddings/projection_job.py), so numba's
+# 30-45 s compile in this process was a core taken from the user's first minute for nothing.
 
 page = st.navigation(sections())
 

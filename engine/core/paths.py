@@ -39,3 +39,13 @@ def _make_folder(path: Path, what: str) -> None:
     except PermissionError:
         raise ValueError(f"cannot create {what} {path}: permission denied; give a --data-dir "
                          f"(or ${ENV_DATA_DIR}) you can write to") from None
+
+
+def write_once(path: Path, content: bytes) -> None:
+    """Write atomically unless the file is there (content-addressed files never change): a kill
+    mid-write never leaves a torn file, only a stray temp file beside it."""
+    if path.exists():
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)

@@ -14,7 +14,6 @@ import functools
 import hashlib
 import io
 import json
-import os
 import re
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from engine.core.params import Param
-from engine.core.paths import data_dir as default_data_dir
+from engine.core.paths import data_dir as default_data_dir, write_once
 from engine.data.base import Dataset, DatasetInfo, register_family
 from engine.core.uploads import UploadError
 from engine.data.image_folders import IMAGE_SIZE, ImageSet, ImagesError, read_archive, read_folder
@@ -50,6 +49,11 @@ def images_folder(data_dir=None) -> Path:
     return default_data_dir(data_dir) / FOLDER
 
 
+def _folders(data_dir=None) -> list[Path]:
+    """Where to look: the given data dir's folder first, then the default one, then the others."""
+    return list(dict.fromkeys(images_folder(d) for d in (data_dir, None, *_OTHER_DIRS)))
+
+
 def _digest(name: str) -> str:
     match = _NAME.fullmatch(name)
     if match is None:
@@ -59,8 +63,7 @@ def _digest(name: str) -> str:
 
 def _find(name: str, data_dir=None) -> Path | None:
     digest = _digest(name)
-    folders = dict.fromkeys(images_folder(d) for d in (data_dir, None, *_OTHER_DIRS))
-    return next((f / f"{digest}.npz" for f in folders if (f / f"{digest}.npz").is_file()), None)
+    return next((f / f"{digest}.npz" for f in _folders(data_dir) if (f / f"{digest}.npz").is_file()), None)
 
 
 # ---- saving ----------------------------------------------------------------------------------------------
@@ -73,10 +76,10 @@ def save_images(images: ImageSet, data_dir=None) -> str:
     digest = hashlib.sha256(content).hexdigest()[:12]
     folder = images_folder(data_dir)
     folder.mkdir(exist_ok=True)
-    _write_once(folder / f"{digest}.npz", content)
+    write_once(folder / f"{digest}.npz", content)
     meta = {"source": images.source, "images": len(images), "classes": list(images.classes),
             "class_counts": images.class_counts(), "skipped": list(images.skipped)}
-    _write_once(folder / f"{digest}.json", json.dumps(meta, indent=1).encode("utf-8"))
+    write_once(folder / f"{digest}.json", json.dumps(meta, indent=1).encode("utf-8"))
     return PREFIX + digest
 
 
@@ -98,19 +101,10 @@ def save_source(path: str, data_dir=None, log=print) -> str:
     return name
 
 
-def _write_once(path: Path, content: bytes) -> None:
-    """Write atomically unless the file is there: a kill mid-write never leaves a torn file."""
-    if path.exists():
-        return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
-
-
 def saved_names(data_dir=None) -> list[str]:
     """Every saved image set found, the newest first."""
     found = {}
-    for folder in dict.fromkeys(images_folder(d) for d in (data_dir, None, *_OTHER_DIRS)):
+    for folder in _folders(data_dir):
         for path in folder.glob("*.npz") if folder.is_dir() else ():
             if re.fullmatch(r"[0-9a-f]{12}", path.stem):
                 found.setdefault(PREFIX + path.stem, path.stat().st_mtime)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 
 from engine.core.params import Param
-from engine.core.paths import data_dir as default_data_dir
+from engine.core.paths import data_dir as default_data_dir, write_once
 from engine.data.base import Dataset, DatasetInfo, register_family
 from engine.data.custom_points import DRAWN, PointSet, PointsError, parse_points_csv, to_csv
 
@@ -78,22 +77,13 @@ def save_points(points: PointSet, data_dir=None) -> str:
     digest = hashlib.sha256(content).hexdigest()[:12]
     folder = points_folder(data_dir)
     folder.mkdir(exist_ok=True)
-    _write_once(folder / f"{digest}.csv", content)
+    write_once(folder / f"{digest}.csv", content)
     meta = {"source": clean_source(points.source), "points": len(points), "task": points.task,
             "classes": list(points.classes), "class_counts": list(points.class_counts()),
             "centre": list(points.centre), "scale": points.scale,
             "value_centre": points.value_centre, "value_scale": points.value_scale}
-    _write_once(folder / f"{digest}.json", json.dumps(meta, indent=1).encode("utf-8"))
+    write_once(folder / f"{digest}.json", json.dumps(meta, indent=1).encode("utf-8"))
     return PREFIX + digest
-
-
-def _write_once(path: Path, content: bytes) -> None:
-    """Write atomically unless the file is there: a kill mid-write never leaves a torn file."""
-    if path.exists():
-        return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
 
 
 def clean_source(name: str) -> str:
