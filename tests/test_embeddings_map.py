@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from engine.embeddings import mapview
 from pages._ui import embeddings_deck as deck
@@ -177,3 +178,37 @@ def test_a_layout_without_isolation_keeps_the_whole_map_in_view_and_labels_the_w
     layers = {layer["id"]: layer for layer in parsed["layers"]}
     assert "faded" not in layers and len(layers["g0"]["data"]) == 250 and layers["searched"]["data"][0]["t"] == "w10"
     assert parsed["initialViewState"]["target"] == mapview.frame(scene.xyz).target
+
+
+def test_a_word_off_the_map_is_placed_at_its_nearest_projected_words_weighted_by_cosine():
+    from engine.embeddings.placement import place
+    from engine.embeddings.vectors import WordVectors
+    vectors = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [3, 0, 0], [-1, 0, 0]], dtype=np.float32)
+    wv = WordVectors("t", ["a", "b", "c", "ab", "a3", "anti"], vectors)
+    coords = np.array([[0, 0], [10, 0], [0, 10]], dtype=np.float32)  # only a, b, c are projected
+    cpu = torch.device("cpu")
+    placed = place(wv, [3, 4], coords, k=2, device=cpu)
+    np.testing.assert_allclose(placed.coords, [[5, 0], [0, 0]], atol=1e-5)  # ab: halfway; a3: on a
+    assert placed.anchors[0].tolist() in ([0, 1], [1, 0]) and placed.anchors[1, 0] == 0
+    np.testing.assert_allclose(placed.weights, [[0.5, 0.5], [1.0, 0.0]], atol=1e-6)
+    # nothing alike (cosine <= 0 to all): the plain mean of its k nearest, inside the map
+    anti = place(wv, [5], coords, k=3, device=cpu)
+    np.testing.assert_allclose(anti.coords, [[10 / 3, 10 / 3]], atol=1e-5)
+    # a projected word is placed by the others, not by itself
+    assert 0 not in place(wv, [0], coords, k=2, device=cpu).anchors[0].tolist()
+    with pytest.raises(ValueError, match="nowhere to place"):
+        place(wv, [3], coords[:0], device=cpu)
+
+
+def test_glove_frog_off_the_default_map_lands_among_its_mapped_neighbours():
+    from engine.embeddings.placement import place
+    from engine.embeddings.vectors import load_glove50
+    wv = load_glove50()
+    frog = wv.index["frog"]
+    assert frog >= 10_000
+    rng = np.random.default_rng(0)
+    coords = rng.normal(size=(10_000, 3)).astype(np.float32)
+    placed = place(wv, [frog], coords, k=10, device=torch.device("cpu"))
+    anchors = [wv.words[r] for r in placed.anchors[0]]
+    assert anchors[:3] == ["snake", "cat", "mouse"] and max(placed.anchors[0]) < 10_000
+    np.testing.assert_allclose(placed.coords[0], placed.weights[0] @ coords[placed.anchors[0]], rtol=1e-5)

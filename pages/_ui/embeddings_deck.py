@@ -27,6 +27,7 @@ TEXT = [40, 40, 48]
 FADED = [184, 192, 204, 70]
 TIER_SIZES = [7.0, 2.2, 0.7, 0.22]  # world units of each label tier (see mapview.label_tiers)
 TIER_ALPHA = [235, 190, 160, 140]
+ON_TOP = {"depthCompare": "always"}  # luma.gl 9 (deck.gl 9, Streamlit's): drawn in layer order, not by depth
 MAX_TIER_LABELS = 2_200  # labels drawn outside "words as text": the first two tiers (200 + 2,000)
 
 
@@ -156,12 +157,14 @@ def build(scene: Scene, pixels: int = 600, cache: bool = True) -> tuple[DeckSpec
         emphasised = [r for r in focus if r not in set(scene.searched)]
     if emphasised:
         layers.append(_text_layer("emphasised", 13, "pixels", 255, background=True))
+        layers[-1]["parameters"] = ON_TOP
         data["emphasised"] = _data(scene, emphasised, "emph", False, text=True)
     if scene.searched:
         layers.append(_points_layer("searched_point", mapview.hex_rgb("#D55E00") + [255], scene.point_size * 5, False))
         data["searched_point"] = _data(scene, scene.searched, "searched", False)
         layers.append(_text_layer("searched", 18, "pixels", 255, background=True))
         layers[-1]["getColor"] = mapview.hex_rgb("#A23B00") + [255]
+        layers[-1]["parameters"] = ON_TOP  # the searched word over its neighbours' labels, whatever their depth
         data["searched"] = _data(scene, scene.searched, "searched", False, text=True)
     camera = scene.camera or mapview.frame(scene.xyz, focus if fading else None, pixels=pixels)  # fly to them
     spec = {"initialViewState": {"target": camera.target, "zoom": camera.zoom, "rotationOrbit": camera.rotation_orbit,

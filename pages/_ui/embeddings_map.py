@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from engine.embeddings import colour, mapview
+from engine.embeddings import colour, mapview, placement
 from engine.embeddings import explore as emb
 from pages._ui import embeddings_bookmark as bookmark
 from pages._ui import embeddings_deck as deck
@@ -77,6 +77,8 @@ def map_view(source: Source, points: Points | None, device, *, key: str = "cloud
                              key=kept_choice(f"colour_by:{words_source}", colour_options, url.get("colour")))
     with s4:  # the colouring's own setting (clusters, the word list) beside it
         colouring = colour_points(source, points, colour_by)
+    mapped, shown_colouring = points, colouring
+    points, colouring, search = with_placed(source, points, colouring, search, device)
     renderer = kept_choice("renderer", list(RENDERERS), url.get("renderer", "deck"))
     renderer = st.session_state[renderer]
     if renderer == "deck":
@@ -97,6 +99,8 @@ def map_view(source: Source, points: Points | None, device, *, key: str = "cloud
     if focus:
         what = f"'{search.query}' and {len(search.neighbours)} neighbours" if search.highlight else \
             f"{len(selected):,} selected points"
+        if len(points.words) > top_n:
+            what += f" ({len(points.words) - top_n} placed by their nearest projected words, in black)"
         b1, b2 = st.columns([1, 4], vertical_alignment="center")
         b1.button("Show all", icon=":material/zoom_out_map:", key="show_all", on_click=show_all, shortcut="Escape",
                   help="Back to the whole map (Escape)")
@@ -120,21 +124,22 @@ def map_view(source: Source, points: Points | None, device, *, key: str = "cloud
         neighbours_panel(source, search)
     if words_source:
         with st.expander("Bookmark and export this view", icon=":material/bookmark:"):
-            share_view(source, points, colouring, colour_by, search, selected, height)
-    return colouring
+            share_view(source, mapped, points, colouring, colour_by, search, selected, height)
+    return shown_colouring
 
 
-def share_view(source: Source, points: Points, colouring: Colouring, colour_by: str, search: "Search",
-               selected: list[int], height: int) -> None:
+def share_view(source: Source, mapped: Points, points: Points, colouring: Colouring, colour_by: str,
+               search: "Search", selected: list[int], height: int) -> None:
     """The view as a link or a JSON file (and loading one back), and as a PNG or an offline HTML
-    file; the files are made when their button is pressed."""
+    file; the files are made when their button is pressed. `mapped`: the projected points (the
+    bookmark's), `points`: those drawn (with any words placed by their neighbours)."""
     xyz = _display(f"{points.method}:{points.dims}:{deck.digest(points.coords)}", points.coords)
     focus = mapview.isolated_rows(search.highlight, search.neighbours, selected)
     camera = mapview.frame(xyz, focus or None, pixels=height)
     if points.dims == 2:
         camera.rotation_orbit, camera.rotation_x = 0.0, 0.0
     n_clusters = st.session_state.get(f"n_clusters:{source.key}")
-    bookmark.bookmark_panel(source, bookmark.current(source, points, search, colour_by, n_clusters, selected, camera))
+    bookmark.bookmark_panel(source, bookmark.current(source, mapped, search, colour_by, n_clusters, selected, camera))
     groups = deck_groups(colouring)
     labelled = list(focus) if focus else list(range(min(200, len(points.words))))
     name = f"embeddings-{source.key.replace(':', '-')}-{points.method}{points.dims}d"
@@ -248,14 +253,51 @@ def neighbours_of(source: Source, query: str, k: int, top_n: int, device) -> Sea
         return search
     i = wv.index[query]
     search.table = [{"word": n.word, "cosine": round(n.similarity, 4), "rank": n.index + 1,
-                     "on the map": n.index < top_n} for n in found]
+                     "projected": n.index < top_n} for n in found]
     if i < top_n:
         search.highlight = [i]
     elif top_n:
-        st.caption(f"'{escape_markdown(query)}' is word #{i + 1:,}: outside the {top_n:,} points on the map "
-                   "(raise the slider).")
+        st.caption(f"'{escape_markdown(query)}' is word #{i + 1:,}, outside the {top_n:,} words projected: it is "
+                   f"placed by its {min(PLACE_BY, top_n)} nearest projected words (raise 'Points' to project it).")
     search.neighbours = [n.index for n in found if n.index < top_n]
     return search
+
+
+PLACE_BY = 10  # a word off the map is placed at the weighted mean of this many nearest projected words
+PLACED_COLOUR = "#1A1A1A"
+
+
+def with_placed(source: Source, points: Points, colouring: Colouring, search: Search,
+                device) -> tuple[Points, Colouring, Search]:
+    """The map with the searched word and its neighbours that were not projected (rarer than the
+    map's words) placed on it by their nearest projected words (engine/embeddings/placement.py),
+    in a colour of their own; the search then isolates and labels them like the others."""
+    top_n = len(points.words)
+    if search.table is None or not top_n:
+        return points, colouring, search
+    index = source.vectors.index
+    off = [w for w in dict.fromkeys([search.query] + [r["word"] for r in search.table]) if index[w] >= top_n]
+    if not off:
+        return points, colouring, search
+    rows = [index[w] for w in off]
+    placed = placement.place(source.vectors, rows, points.coords, k=PLACE_BY, device=device)
+    points = Points(points.words + off, np.vstack([points.x, source.vectors.vectors[rows].astype(np.float32)]),
+                    np.vstack([points.coords, placed.coords.astype(points.coords.dtype)]), points.method, points.dims)
+    new_rows = {w: top_n + j for j, w in enumerate(off)}
+    searched = [new_rows[search.query]] if search.query in new_rows else search.highlight
+    search = Search(search.query, search.k, highlight=searched,
+                    neighbours=search.neighbours + [r for w, r in new_rows.items() if w != search.query],
+                    table=search.table)
+    values = np.asarray(colouring.values)
+    if colouring.mode == "category":
+        names = list(colouring.categories or [])
+        palette = list(colouring.palette or mapview.category_palette(len(names)))
+        colouring = Colouring(np.concatenate([values, np.full(len(off), len(names), dtype=values.dtype)]), "category",
+                              names + ["placed by its neighbours"], colouring.highlight, palette + [PLACED_COLOUR])
+    else:
+        colouring = Colouring(np.concatenate([values, np.zeros(len(off), dtype=values.dtype)]), colouring.mode,
+                              colouring.categories, colouring.highlight, colouring.palette)
+    return points, colouring, search
 
 
 def colour_points(source: Source, points: Points, colour_by: str) -> Colouring:

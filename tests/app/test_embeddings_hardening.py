@@ -148,7 +148,7 @@ def test_an_uploaded_vocabulary_of_2_to_11_words(n):
         widget(at, "query").input("red").run()
         ok(at)
         neighbours = next(d.value for d in at.dataframe if d.value.columns[0] == "word")
-        assert set(neighbours["word"]) == set(GROUP[:n]) - {"red"} and not neighbours["on the map"].any()
+        assert set(neighbours["word"]) == set(GROUP[:n]) - {"red"} and not neighbours["projected"].any()
         return
     assert len(cloud_words(at)) == n
     flat = {row[2] for t in cloud(at) for row in t["data"]} == {0.0}

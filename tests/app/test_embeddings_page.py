@@ -109,7 +109,7 @@ def test_search_lists_neighbours_in_the_original_space_and_highlights_them():
     assert neighbours["word"].tolist() == [n.word for n in expected]
     np.testing.assert_allclose(neighbours["cosine"], [round(n.similarity, 4) for n in expected])
     assert labels(at, "searched") == ["king"]
-    on_map = neighbours[neighbours["on the map"]]["word"].tolist()
+    on_map = neighbours[neighbours["projected"]]["word"].tolist()
     assert sorted(labels(at, "emphasised")) == sorted(on_map) and "queen" in on_map
     # isolated: the whole map faded under the search and its neighbours, in their colours
     assert len(deck_map(at)["by_id"]["faded"]["data"]) == 10_000
@@ -118,6 +118,29 @@ def test_search_lists_neighbours_in_the_original_space_and_highlights_them():
     button(at, "show_all").click().run()
     ok(at)
     assert widget(at, "query").value == "" and "faded" not in deck_map(at)["by_id"]
+    assert len(cloud_words(at)) == 10_000
+
+
+def test_a_word_rarer_than_the_map_is_placed_by_its_projected_neighbours_isolated_and_labelled():
+    at = fresh()
+    widget(at, "query").input("frog").run()  # GloVe's word #12,261; the default map holds 10k
+    ok(at)
+    neighbours = table(at, "word", "toad")
+    assert neighbours["word"].tolist() == [n.word for n in emb.neighbours(load_glove50(), "frog", 10,
+                                                                          device=torch.device("cpu"))]
+    assert any(c.value.startswith("'frog' is word #12,261, outside the 10,000 words projected: it is placed by its "
+                                  "10 nearest projected words") for c in at.caption)
+    assert labels(at, "searched") == ["frog"]
+    assert sorted(labels(at, "emphasised")) == sorted(neighbours["word"])  # every neighbour labelled
+    placed = next(layer for layer in cloud(at) if layer["getFillColor"][:3] == [0x1A, 0x1A, 0x1A])
+    off = set(neighbours[~neighbours["projected"]]["word"]) | {"frog"}
+    assert {row[3] for row in placed["data"]} == off and "toad" in off
+    # the faded map under it is the projected 10k and the placed words, framed as before
+    assert len(deck_map(at)["by_id"]["faded"]["data"]) == 10_000 + len(off)
+    assert any(c.value.startswith("Isolated: 'frog' and 10 neighbours (") for c in at.caption)
+    assert "placed by its neighbours" in next(h.proto.body for h in at.get("html") if "dp-map-legend" in h.proto.body)
+    button(at, "show_all").click().run()
+    ok(at)
     assert len(cloud_words(at)) == 10_000
 
 

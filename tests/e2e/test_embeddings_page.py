@@ -57,10 +57,12 @@ def open_page(page, app_url, query):
 
 
 def test_glove_words_on_the_map_then_frog_isolated_with_its_neighbours(page, app_url, screenshots):
+    """A newcomer's first minute: the default map (the shipped UMAP of 10k words) as words; "frog"
+    (word #12,261, rarer than the map's words) placed by its projected neighbours and isolated."""
     maps = DeckMaps(page)
-    open_page(page, app_url, "top=20000&method=pca")
-    page.get_by_text("PCA variance explained per axis").wait_for(state="visible")
-    spec = maps.wait(lambda s: len(points(s)) == 20_000)
+    open_page(page, app_url, "")
+    page.get_by_text("UMAP of 10,000 points (from the cache)").wait_for(state="visible")
+    spec = maps.wait(lambda s: len(points(s)) == 10_000)
     assert label_words(spec, "tier0")[:3] == ["the", ",", "."] and len(label_words(spec, "tier1")) == 2000
     page.get_by_test_id("stStatusWidget").wait_for(state="detached")
     page.wait_for_timeout(1500)  # let WebGL draw before the picture
@@ -75,7 +77,9 @@ def test_glove_words_on_the_map_then_frog_isolated_with_its_neighbours(page, app
         table.get_by_role("gridcell", name=word, exact=True, include_hidden=True).first.wait_for(state="attached")
     spec = maps.wait(lambda s: label_words(s, "searched") == ["frog"])
     assert {"snake", "spider", "cat"} <= set(label_words(spec, "emphasised"))   # labelled
-    assert len(spec["by_id"]["faded"]["data"]) == 20_000 and len(points(spec)) <= 11  # the rest faded
+    placed = [row[3] for row in spec["by_id"]["faded"]["data"][10_000:]]  # placed after the projected words
+    assert placed[0] == "frog" and len(points(spec)) == 11  # frog and its neighbours in colour, the rest faded
+    page.get_by_text("'frog' is word #12,261, outside the 10,000 words projected").wait_for(state="visible")
     frog = spec["by_id"]["searched"]["data"][0]["p"]
     assert spec["initialViewState"]["zoom"] > 2  # flown in close
     assert max(abs(a - b) for a, b in zip(spec["initialViewState"]["target"], frog)) < 100
