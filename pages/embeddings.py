@@ -14,6 +14,7 @@ from pages._ui import embeddings_map as cloud
 from pages._ui import embeddings_projection as projection
 from pages._ui import embeddings_sources as sources
 from pages._ui import embeddings_words as word_views
+from pages._ui.embeddings_state import forget
 from pages._ui.store_views import open_store
 
 try:
@@ -35,16 +36,29 @@ store = open_store()
 with st.container():
     source = sources.pick_source(store)
 if source is None:
+    forget("query")  # the search box is not drawn in this run (see embeddings_state.kept, typed)
     st.stop()
 
 # ---- projection settings and the map's coordinates (None: no map yet, the reason shown) -------------
 points = projection.project_points(source)
 
 # ---- search, colours, the map; linked 2D view for box / lasso selection ---------------------------
-with st.container():
-    colouring = cloud.map_view(source, points, device)
-    if points is not None:
-        cloud.selection_view(source, points, colouring)
+# A fragment: a search, a click on the map or a colour reruns only this part, not the settings above
+# nor the tabs below; while t-SNE optimises, this part alone redraws its newest layout every
+# few seconds, so the page answers a click meanwhile.
+live = points is not None and projection.live_run() is not None
+
+
+@st.fragment(run_every=projection.animate_every(len(points.words)) if live else None)
+def map_part() -> None:
+    with st.container():
+        shown = projection.newest_layout(points) if points is not None else None
+        colouring = cloud.map_view(source, shown, device)
+        if shown is not None:
+            cloud.selection_view(source, shown, colouring)
+
+
+map_part()
 if source.images is not None:
     st.stop()  # analogies, heatmaps and word benchmarks are for words
 

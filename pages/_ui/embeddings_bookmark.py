@@ -67,6 +67,8 @@ def bookmark_panel(source, view: mapview.Bookmark) -> None:
                      label_visibility="collapsed")
     if st.session_state.get("bookmark_error"):
         st.error(escape_markdown(st.session_state["bookmark_error"]), icon=":material/error:")
+    if st.session_state.pop("bookmark_loaded", False):
+        st.rerun()  # the whole page: the map's settings above are outside the map's fragment
 
 
 def _load(source) -> None:
@@ -80,6 +82,7 @@ def _load(source) -> None:
         st.session_state["bookmark_error"] = f"Not a saved view: {err}"
         return
     apply(view, source.key, source.images is None, source.vectors.index)
+    st.session_state["bookmark_loaded"] = True
 
 
 def standalone_html(fig) -> bytes:

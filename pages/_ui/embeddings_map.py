@@ -61,7 +61,7 @@ def map_view(source: Source, points: Points | None, device, *, key: str = "cloud
     words_source = source.images is None
     s1, s2, s3, s4, s5 = st.columns([2, 0.9, 1.3, 1.7, 1.5])
     query = s1.text_input("Search a word" if words_source else "Search a point (e.g. '3 #12')",
-                          key=kept("query", url.get("q", ""))).strip()
+                          key=kept("query", url.get("q", ""), typed=True)).strip()
     k = s2.number_input("Neighbours", 1, 200, key=kept_number("k", 1, 200, int(url.get("k", 10))
                                                               if str(url.get("k", "")).isdigit() else 10))
     top_n = len(points.words) if points is not None else 0
@@ -100,12 +100,16 @@ def map_view(source: Source, points: Points | None, device, *, key: str = "cloud
         what = f"'{search.query}' and {len(search.neighbours)} neighbours" if search.highlight else \
             f"{len(selected):,} selected points"
         if len(points.words) > top_n:
-            what += f" ({len(points.words) - top_n} placed by their nearest projected words, in black)"
+            what += f" ({len(points.words) - top_n} of these words placed by their nearest projected words, in black)"
         b1, b2 = st.columns([1, 4], vertical_alignment="center")
         b1.button("Show all", icon=":material/zoom_out_map:", key="show_all", on_click=show_all, shortcut="Escape",
                   help="Back to the whole map (Escape)")
         b2.caption(f"Isolated: {escape_markdown(what)}; the rest is faded.")
     map_col, side_col = st.columns([3, 1.3])
+    with side_col:  # first: the neighbours list reaches the browser before the map's points
+        if renderer == "deck" and colouring.mode != "continuous":
+            legend(colouring)
+        neighbours_panel(source, search)
     with map_col:
         if renderer == "deck":
             deck_map(points, colouring, search, selected, words_mode, key, height)
@@ -118,10 +122,6 @@ def map_view(source: Source, points: Points | None, device, *, key: str = "cloud
             st.plotly_chart(fig, key=key, config={"scrollZoom": True})
         st.radio("Renderer", list(RENDERERS), format_func=RENDERERS.get, horizontal=True, key="renderer",
                  label_visibility="collapsed")
-    with side_col:
-        if renderer == "deck" and colouring.mode != "continuous":
-            legend(colouring)
-        neighbours_panel(source, search)
     if words_source:
         with st.expander("Bookmark and export this view", icon=":material/bookmark:"):
             share_view(source, mapped, points, colouring, colour_by, search, selected, height)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import time
-
 import numpy as np
 import streamlit as st
 
@@ -25,9 +23,14 @@ METHOD_TITLES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE", "epochs": "Per e
 DEFAULT_METHOD = "umap"  # GloVe's default map (10k words, 3D) ships precomputed: shown at once
 LAST = "proj_last"       # session state: (source key, Points) of the last finished map
 JOB = "proj_job"         # session state: (cache key, run id) of this session's last projection job
-SHOWN_FRAME = "proj_frame"  # session state: the t-SNE iteration whose layout the map shows
-ANIMATE_S = 1.5          # a new t-SNE layout redraws the page at most this often
-ANIMATE_SHARE = 3        # ... and at most every 3x the time the page takes to draw
+LIVE = "proj_live"       # session state: the run id whose layout so far the map shows (None: a finished map)
+
+
+def animate_every(n_points: int) -> float:
+    """Seconds between two layouts drawn while t-SNE optimises (the map's fragment, not the page):
+    1.5 s for small maps, 4 s for 10k points (measured in headless Chromium on 2 cores: redrawn every
+    1.5 s, 10k points kept the browser busy enough that a search took up to 2.1 s to answer)."""
+    return float(min(10.0, max(1.5, 4.0 * n_points / 10_000)))
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ def project_points(source: Source) -> Points | None:
     settings: the reason is shown). While UMAP or t-SNE waits for its button or computes, the map
     is the previous one (or t-SNE's layout so far, or PCA of the same points): never blank."""
     wv = source.vectors
+    st.session_state[LIVE] = None
     st.markdown(f"**{escape_markdown(wv.name)}**: {len(wv):,} {'points' if source.images is not None else 'words'} × {wv.dim} dimensions")
     with st.container():
         settings = map_settings(source)
@@ -188,9 +192,10 @@ def in_background(source: Source, x: np.ndarray, method: str, dims: int, params:
         else:
             st.caption(f"{label} runs in the background: the page stays usable meanwhile, and the result is "
                        "cached (the same vectors and settings come back instantly).")
+    shown = stand_in(source, x, method, dims, store, run_id)
     if run_id is not None:
-        follow(store, run_id, label)
-    return stand_in(source, x, method, dims, store, run_id)
+        follow(store, run_id, label)  # after stand_in: it knows whether a layout so far is shown
+    return shown
 
 
 def cancel_session_job(store) -> None:
@@ -224,9 +229,7 @@ def stand_in(source: Source, x: np.ndarray, method: str, dims: int, store, run_i
     label = METHOD_TITLES[method]
     frame = projection_job.latest_layout(store, run_id) if run_id is not None else None
     if frame is not None and frame[1].shape == (len(x), dims):
-        st.session_state[SHOWN_FRAME] = frame[0]
-        when = project.tsne_phase(frame[0], int(store.get_run(run_id).params["n_iter"]))
-        st.caption(f"{label}'s layout so far ({when}): it moves as {label} optimises.")
+        st.session_state[LIVE] = run_id  # the map's fragment redraws the newer layouts (newest_layout)
         return Points(words, x, frame[1], method, dims)
     last = st.session_state.get(LAST)
     if last is not None and last[0] == source.key:
@@ -239,29 +242,39 @@ def stand_in(source: Source, x: np.ndarray, method: str, dims: int, store, run_i
     return Points(words, x, pca.coords, "pca", dims)
 
 
+def live_run() -> int | None:
+    """The projection job whose layout so far is on the map (None: the map is a finished one)."""
+    return st.session_state.get(LIVE)
+
+
+def newest_layout(points: Points) -> Points:
+    """In the map's fragment, each animate_every(n): the running job's newest layout of these points, with
+    its caption. Only the map redraws, not the page: a click is not kept waiting behind the page
+    redrawn for one animation frame after another (measured: a search took 3-4.7 s during t-SNE
+    against 2-2.4 s idle when the page redrew every 1.5 s)."""
+    run_id = live_run()
+    store = projection_job.job_store()
+    frame = projection_job.latest_layout(store, run_id) if run_id is not None else None
+    if frame is None or frame[1].shape != points.coords.shape:
+        return points
+    label = METHOD_TITLES[points.method]
+    when = project.tsne_phase(frame[0], int(store.get_run(run_id).params["n_iter"]))
+    st.caption(f"{label}'s layout so far ({when}): it moves as {label} optimises.")
+    return Points(points.words, points.x, frame[1], points.method, points.dims)
+
+
 def follow(store, run_id: int, label: str) -> None:
     """The job's progress and Cancel, refreshed twice a second in a fragment (the rest of the page
-    is not rerun); the page reruns when the job ends, and when t-SNE has a newer layout (at most
-    every ANIMATE_S, so the map animates without redrawing the page all the time)."""
+    is not rerun); the page reruns when the job ends, and when t-SNE's first layout is there (the
+    map's own fragment then redraws the newer ones, see newest_layout)."""
     control = RunControl(store, run_id)
-    drawn_at = time.monotonic()
-    ticks: list[float] = []  # when the fragment ran: the first call is within this page run
 
     @st.fragment(run_every=0.5)
     def live():
         progress = control.progress()
         if not progress.running:
             st.rerun(scope="app")
-        now = time.monotonic()
-        ticks.append(now)
-        # How long the rest of the page took to draw: up to the fragment's first tick of its own.
-        redraw = ticks[1] - drawn_at if len(ticks) > 1 else float("inf")
-        # A new layout redraws the page, but the page spends at most about a third of its time on
-        # that: a click must not wait behind one animation frame after another (measured: a search
-        # took 3-4.7 s during t-SNE against 2-2.4 s idle when the page redrew every 1.5 s).
-        step = store.frame_step(run_id)
-        if step is not None and step != st.session_state.get(SHOWN_FRAME) and \
-                now - drawn_at >= max(ANIMATE_S, ANIMATE_SHARE * redraw):
+        if live_run() != run_id and store.frame_step(run_id) is not None:
             st.rerun(scope="app")
         note = progress.note or "starting its process..."
         left, right = st.columns([5, 1])

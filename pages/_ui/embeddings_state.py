@@ -17,11 +17,18 @@ from __future__ import annotations
 import streamlit as st
 
 
-def kept(key: str, default, fix=None) -> str:
+def kept(key: str, default, fix=None, typed: bool = False) -> str:
     """The widget key, its state set to the value the widget last had (`default` the first time);
     `fix(value)` may replace a value the widget no longer accepts (an option gone, a number out of
-    a smaller range). Call it just before drawing the widget."""
+    a smaller range). Call it just before drawing the widget.
+
+    `typed`: a box typed into while timed reruns go on (the search, while t-SNE animates the map).
+    Its value is written only when the state lost it: a run that started before the Enter wrote
+    the old value back over the new one, and the search was gone."""
     shadow = f"kept:{key}"
+    if typed and key in st.session_state:
+        st.session_state[shadow] = st.session_state[key]
+        return key
     value = st.session_state[key] if key in st.session_state else st.session_state.get(shadow, default)
     if fix is not None:
         value = fix(value)
@@ -39,3 +46,11 @@ def kept_choice(key: str, options: list, default) -> str:
 def kept_number(key: str, low, high, default) -> str:
     """`kept` for a slider or number input: the value (and `default`) held within [low, high]."""
     return kept(key, min(max(default, low), high), lambda value: min(max(value, low), high))
+
+
+def forget(key: str) -> None:
+    """Before a run that stops without drawing the `typed` widget `key`: the browser forgets it, so
+    the server forgets it too (its copy stays), and `kept` writes it back, shown, when it returns."""
+    if key in st.session_state:
+        st.session_state[f"kept:{key}"] = st.session_state[key]
+        del st.session_state[key]

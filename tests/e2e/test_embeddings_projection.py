@@ -5,7 +5,7 @@ import re
 
 from engine.embeddings.word2vec import CORPORA
 from tests.e2e.helpers import screenshot
-from tests.e2e.test_embeddings_page import DeckMaps, open_page, open_train_panel, pick, points
+from tests.e2e.test_embeddings_page import DeckMaps, label_words, open_page, open_train_panel, pick, points
 
 
 def test_switch_to_tsne_and_keep_working_while_it_computes(page, app_url, screenshots):
@@ -21,12 +21,14 @@ def test_switch_to_tsne_and_keep_working_while_it_computes(page, app_url, screen
     box.press("Enter")
     page.get_by_text("Nearest to 'frog'").wait_for(state="visible", timeout=30_000)
     assert page.get_by_role("button", name="Cancel").count() == 1  # still running
-    maps.wait(lambda spec: len(points(spec)) == 1000 and points(spec) != points(pca))  # t-SNE's layout so far
+    # t-SNE's layout so far (under the isolated search: the faded whole map, then frog placed on it)
+    maps.wait(lambda spec: "faded" in spec["by_id"] and spec["by_id"]["faded"]["data"][:1000] != points(pca))
     page.wait_for_timeout(800)
     page.screenshot(path=screenshots / "embeddings-tsne-animating.png")
     page.get_by_text(re.compile(r"TSNE of 1,000 points in [\d.]+ s")).wait_for(state="visible", timeout=300_000)
     assert page.get_by_role("button", name="Cancel").count() == 0
-    maps.wait(lambda spec: len(points(spec)) == 1000)
+    done = maps.wait(lambda spec: label_words(spec, "searched") == ["frog"])  # the search kept through it all
+    assert len(done["by_id"]["faded"]["data"]) > 1000  # the final map, frog and its rarer neighbours placed
     screenshot(page, screenshots / "embeddings-tsne-done.png")
 
 
