@@ -149,18 +149,19 @@ class Camera:
     rotation_x: float = 20.0
 
 
-def frame(xyz: np.ndarray, rows: list[int] | None = None, pixels: int = 600, fill: float = 0.6) -> Camera:
+def frame(xyz: np.ndarray, rows: list[int] | None = None, pixels: int = 600, fill: float | None = None) -> Camera:
     """The camera that looks at `rows` (all points when None) so they fill `fill` of a `pixels`-wide
-    view: OrbitView's zoom z shows 2**z pixels per unit. One row (or rows on one spot) gets a
-    close-up of a tenth of the map; a whole map of more than 100 points is framed on the 98% of
-    them nearest its centre."""
+    view (by default 0.6 for rows, 0.75 for a whole map): OrbitView's zoom z shows 2**z pixels per
+    unit. One row (or rows on one spot) gets a close-up of a tenth of the map; a whole map of more
+    than 100 points is framed on the 95% of them nearest its centre."""
     pts = np.asarray(xyz if rows is None or not len(rows) else xyz[np.asarray(rows)], dtype=np.float64)
     bulk = rows is None and len(pts) > 100
-    # A whole map is framed on its median and 98% of its points: a few outliers would shrink the
-    # cloud to a dot in a corner.
+    fill = fill if fill is not None else 0.75 if bulk else 0.6
+    # A whole map is framed on its median and 95% of its points: UMAP's long thin tails (numbers,
+    # years) would shrink the cloud, and its words, to a small blob in the middle.
     centre = np.median(pts, axis=0) if bulk else (pts.min(0) + pts.max(0)) / 2
     dist = np.linalg.norm(pts - centre, axis=1)
-    reach = float(np.quantile(dist, 0.98)) if bulk else float(dist.max())
+    reach = float(np.quantile(dist, 0.95)) if bulk else float(dist.max())
     radius = max(reach, SPAN / 20)
     return Camera([round(float(v), 3) for v in centre], round(math.log2(pixels * fill / (2 * radius)), 3))
 

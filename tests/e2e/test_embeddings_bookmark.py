@@ -4,7 +4,7 @@ as JSON, exported as PNG and as an offline HTML file; a saved view loaded back b
 import json
 from pathlib import Path
 
-from tests.e2e.helpers import screenshot
+from tests.e2e.helpers import heading, screenshot
 from tests.e2e.test_embeddings_page import DeckMaps, label_words, open_page, points
 
 
@@ -49,4 +49,5 @@ def test_a_view_bookmarked_saved_exported_then_loaded_back(page, app_url, tmp_pa
     assert len(label_words(spec, "emphasised")) == 4
     page.get_by_text("PCA variance explained per axis").wait_for(state="visible")
     assert page.get_by_label("Search a word").input_value() == "queen"
+    heading(page, "Embeddings").scroll_into_view_if_needed()  # the picture from the top of the page
     screenshot(page, screenshots / "embeddings-view-loaded.png")

@@ -158,6 +158,8 @@ def test_widgets_show_what_the_map_uses_through_tsne_evaluation_and_a_source_swi
     maps = DeckMaps(page)
     open_page(page, app_url, "colour=rank")
     page.get_by_text("Upload vectors", exact=True).click()
+    page.get_by_text("Upload a vectors file to explore it").wait_for(state="visible")
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached")  # the switch's run over: the upload sticks
     page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(vec))
     maps.wait(lambda s: len(points(s)) == 120)
     assert combobox_value(page, "Colour by") == "frequency rank"
