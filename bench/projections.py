@@ -28,8 +28,8 @@ Again at a load average of 0.5-10 (17:28-17:40):
     in 3.0-4.7 s during it against 1.9-2.4 s idle. With the redraw held to a third of the page's time
     (ANIMATE_SHARE): 87 s, a search answered in 1.6-2.45 s during it against 1.45-1.71 s idle.
 2026-11-27, quiet machine (load < 2), searches paced 3 s apart:
-    the whole page rerun for each search and each new t-SNE layout (as above): 144 s; a search
-    answered in 0.18-1.04 s during it, 0.21-0.77 s idle
+    the map a fragment for searches, the whole page rerun for each new t-SNE layout (held to a
+    third of its time, as above): 144 s; a search answered in 0.18-1.04 s during it, 0.21-0.77 s idle
     the map a fragment of its own, redrawn alone every 1.5 s: 180 s; 0.32-2.07 s during, 0.23-0.70 idle
     the map a fragment redrawn every 4 s at 10k points (projection.animate_every): 137 s; a search
     answered in median 0.62 s, worst 0.88 s, 12/12 within 1 s during it; median 0.60 s, worst
