@@ -253,8 +253,10 @@ def newest_layout(points: Points) -> Points:
     redrawn for one animation frame after another (measured: a search took 3-4.7 s during t-SNE
     against 2-2.4 s idle when the page redrew every 1.5 s)."""
     run_id = live_run()
+    if run_id is None:
+        return points
     store = projection_job.job_store()
-    frame = projection_job.latest_layout(store, run_id) if run_id is not None else None
+    frame = projection_job.latest_layout(store, run_id)
     if frame is None or frame[1].shape != points.coords.shape:
         return points
     label = METHOD_TITLES[points.method]
