@@ -6,7 +6,7 @@ from tests.e2e.helpers import heading, screenshot
 
 
 def test_step_a_wgan_critic_generator_and_both_by_hand(page, app_url, app_data_dir, screenshots):
-    from playwright.sync_api import expect  # the fixtures skip without playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect  # the fixtures skip without playwright
 
     page.goto(app_url)
     heading(page, "Deep Playground").wait_for(state="visible", timeout=60_000)
@@ -17,9 +17,15 @@ def test_step_a_wgan_critic_generator_and_both_by_hand(page, app_url, app_data_d
 
     # 10 steps per click (picked again if the New GAN click's rerun undid the pick: see test_latent_page).
     steps_box = page.get_by_test_id("stSelectbox").filter(has=page.get_by_label("Steps per click"))
-    for _ in range(3):
+    for _ in range(5):
         steps_box.click()
-        page.get_by_role("option", name="10", exact=True).click()
+        option = page.get_by_role("option", name="10", exact=True)
+        try:  # under load a rerun can close the list the click opened: open it again
+            option.wait_for(state="visible", timeout=10_000)
+            option.click()
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
         page.get_by_test_id("stStatusWidget").wait_for(state="detached")
         if steps_box.locator("input").input_value() == "10":
             break
