@@ -275,11 +275,11 @@ def with_placed(source: Source, points: Points, colouring: Colouring, search: Se
     top_n = len(points.words)
     if search.table is None or not top_n:
         return points, colouring, search
-    index = source.vectors.index
-    off = [w for w in dict.fromkeys([search.query] + [r["word"] for r in search.table]) if index[w] >= top_n]
+    # The table already says which neighbours were projected; the query was when it is highlighted.
+    off = ([] if search.highlight else [search.query]) + [r["word"] for r in search.table if not r["projected"]]
     if not off:
         return points, colouring, search
-    rows = [index[w] for w in off]
+    rows = [source.vectors.index[w] for w in off]
     placed = placement.place(source.vectors, rows, points.coords, k=PLACE_BY, device=device)
     points = Points(points.words + off, np.vstack([points.x, source.vectors.vectors[rows].astype(np.float32)]),
                     np.vstack([points.coords, placed.coords.astype(points.coords.dtype)]), points.method, points.dims)
